@@ -1,0 +1,271 @@
+"""The ``crossmargin`` command line: evaluate a portfolio document, ask what-if questions, print the
+document's JSON Schema.
+
+Every bad input (a document that does not validate, a missing file, an unknown account, a number that
+does not parse) ends the command with ``error: <field>: <message>`` on stderr and exit code 2, with
+nothing on stdout. Numbers given on the command line are read as exact decimals, never as floats.
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, RenderableType
+
+from crossmargin import __version__
+from crossmargin.cli.loading import load_document
+from crossmargin.margin.account import evaluate_account
+from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
+from crossmargin.model import Account, InputError, Portfolio, RuleChoices
+from crossmargin.model.document import portfolio_from_document
+from crossmargin.model.numbers import ZERO
+from crossmargin.report import results, tables
+from crossmargin.report.results import JSONObject
+from crossmargin.schemas import shipped_schema
+from crossmargin.venues import rulebook
+
+USAGE_ERROR = 2
+UNBOUNDED_WIDTH = 10_000  # columns offered to a table measuring its natural width off a terminal
+
+app = typer.Typer(
+    name="crossmargin",
+    help="Cross-margin risk engine: exact margin, liquidation prices and what-if answers for a portfolio.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+FileArgument = Annotated[Path, typer.Argument(help="Portfolio document (.yaml, .yml or .json).", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the versioned JSON result instead of tables.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an :class:`InputError` into ``error: <field>: <message>`` on stderr and exit code 2."""
+    try:
+        yield
+    except InputError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=USAGE_ERROR) from None
+
+
+OPTION_OF_FIELD = {
+    "account": "--account",
+    "asset": "--withdraw",
+    "instrument": "--order",
+    "size": "--size",
+    "price": "--price",
+}
+
+
+@contextmanager
+def named_by_option() -> Iterator[None]:
+    """Name the option in errors about a value given on the command line (the margin layer knows
+    only its argument's name, e.g. ``size``; the user typed ``--size``)."""
+    try:
+        yield
+    except InputError as err:
+        option = OPTION_OF_FIELD.get(err.field)
+        if option is None:
+            raise
+        raise InputError(option, err.message) from None
+
+
+def parse_decimal(text: str, option: str) -> Decimal:
+    """The exact decimal written in ``text`` (never through a float); the error names ``option``."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InputError(option, f"not a decimal number: {text!r}") from None
+    if not value.is_finite():
+        raise InputError(option, f"must be a finite number, got {text!r}")
+    return value
+
+
+def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
+    """The portfolio of the document at ``path`` and the rule choices of its rulebook."""
+    portfolio = portfolio_from_document(load_document(path))
+    return portfolio, rulebook(portfolio.rulebook)
+
+
+def emit_json(document: JSONObject) -> None:
+    """Print a result document as indented JSON on stdout."""
+    typer.echo(json.dumps(document, indent=2))
+
+
+def emit_view(view: RenderableType) -> None:
+    """Print a Rich renderable on stdout; off a terminal, as wide as it needs instead of 80 columns."""
+    console = Console()
+    if not console.is_terminal:
+        unlimited = console.options.update_width(UNBOUNDED_WIDTH)
+        console = Console(width=max(console.width, console.measure(view, options=unlimited).maximum))
+    console.print(view)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"crossmargin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Cross-margin risk engine: exact margin, liquidation prices and what-if answers for a portfolio."""
+
+
+@app.command()
+def evaluate(
+    file: FileArgument,
+    json_output: JsonOption = False,
+    account: Annotated[str | None, typer.Option("--account", help="Evaluate only this account id.")] = None,
+) -> None:
+    """Value every account (or one): equity, IM, MM, free collateral, margin ratio, liquidation prices."""
+    with user_errors():
+        portfolio, rules = load_portfolio(file)
+        with named_by_option():
+            accounts = portfolio.accounts if account is None else (portfolio.account(account),)
+        evaluated = tuple(evaluate_account(holder, portfolio, rules) for holder in accounts)
+    if json_output:
+        emit_json(results.evaluation_dict(portfolio.base, portfolio.rulebook, evaluated))
+    else:
+        emit_view(tables.evaluation_view(portfolio.base, evaluated))
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """How much of ``asset`` can leave the account's cross balance?"""
+
+    asset: str
+
+
+@dataclass(frozen=True)
+class Order:
+    """Does buying ``size`` contracts (negative sells) of ``instrument`` at ``price`` (mark units) pass?"""
+
+    instrument: str
+    size: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What would the book need in cross margin and in isolated margin?"""
+
+
+Question = Withdrawal | Order | Comparison
+
+
+def require_one_question(withdraw: str | None, order: str | None, compare: bool) -> None:
+    """Asking none or several of the what-if questions is an error."""
+    asked = [
+        option
+        for option, given in (
+            ("--withdraw", withdraw is not None),
+            ("--order", order is not None),
+            ("--compare", compare),
+        )
+        if given
+    ]
+    if len(asked) != 1:
+        raise InputError(
+            "what-if", f"ask exactly one of --withdraw, --order, --compare (got {', '.join(asked) or 'none'})"
+        )
+
+
+def order_from_options(instrument: str, size: str | None, price: str | None) -> Order:
+    """The order of ``--order INSTRUMENT --size S --price P``, size and price read exactly."""
+    if size is None:
+        raise InputError("--size", "required with --order")
+    if price is None:
+        raise InputError("--price", "required with --order")
+    return Order(instrument, parse_decimal(size, "--size"), parse_decimal(price, "--price"))
+
+
+def question_from_options(
+    withdraw: str | None, order: str | None, size: str | None, price: str | None, compare: bool
+) -> Question:
+    """The one question the what-if options ask."""
+    require_one_question(withdraw, order, compare)
+    if order is not None:
+        return order_from_options(order, size, price)
+    for option, given in (("--size", size), ("--price", price)):
+        if given is not None:
+            raise InputError(option, "only goes with --order")
+    if withdraw is not None:
+        return Withdrawal(withdraw)
+    return Comparison()
+
+
+def answer(
+    question: Question, portfolio: Portfolio, rules: RuleChoices, holder: Account
+) -> tuple[JSONObject, RenderableType]:
+    """The answer to one what-if question about ``holder``, as a result document and as a table."""
+    base = portfolio.base
+    if isinstance(question, Withdrawal):
+        amount = max_withdrawable(holder, portfolio, rules, question.asset)
+        held = holder.balances.get(question.asset, ZERO)
+        return (
+            results.withdrawal_dict(base, holder.id, question.asset, held, amount),
+            tables.withdrawal_table(holder.id, question.asset, held, amount),
+        )
+    if isinstance(question, Order):
+        check = check_order(holder, portfolio, rules, question.instrument, question.size, question.price)
+        return results.order_dict(base, holder.id, check), tables.order_table(base, holder.id, check)
+    comparison = compare_modes(holder, portfolio, rules)
+    return (
+        results.comparison_dict(base, holder.id, comparison),
+        tables.comparison_table(base, holder.id, comparison),
+    )
+
+
+@app.command("what-if")
+def what_if(
+    file: FileArgument,
+    account: Annotated[str, typer.Option("--account", help="The account id to ask about.", show_default=False)],
+    withdraw: Annotated[
+        str | None, typer.Option("--withdraw", metavar="ASSET", help="Largest amount of ASSET that can leave.")
+    ] = None,
+    order: Annotated[
+        str | None,
+        typer.Option("--order", metavar="INSTRUMENT", help="Check an order on INSTRUMENT (with --size, --price)."),
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option("--size", metavar="CONTRACTS", help="Order size in contracts; negative sells.")
+    ] = None,
+    price: Annotated[str | None, typer.Option("--price", metavar="PRICE", help="Order price in mark units.")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Compare the book in cross and isolated margin.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Answer one question about an account: a withdrawal, an order, or cross against isolated margin."""
+    with user_errors():
+        question = question_from_options(withdraw, order, size, price, compare)
+        portfolio, rules = load_portfolio(file)
+        with named_by_option():
+            holder = portfolio.account(account)
+            document, view = answer(question, portfolio, rules, holder)
+    if json_output:
+        emit_json(document)
+    else:
+        emit_view(view)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the portfolio document."""
+    typer.echo(json.dumps(shipped_schema(), indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"crossmargin {__version__}")

@@ -1,0 +1,81 @@
+"""Evaluate whole accounts: the cross pool, each isolated position, and liquidation prices."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.margin.liquidation_price import liquidation_scale
+from crossmargin.margin.pools import Pool, PoolFigures, PositionFigures, evaluate_pool
+from crossmargin.model import Account, Portfolio, Position, RuleChoices
+from crossmargin.model.numbers import ZERO, exact
+
+
+@dataclass(frozen=True)
+class PositionResult:
+    """A position's figures (base currency) with its liquidation price (mark units; None: none).
+
+    ``pool`` is the position's own isolated pool, None for a cross position.
+    """
+
+    figures: PositionFigures
+    liquidation_price: Decimal | None
+    pool: PoolFigures | None
+
+    @property
+    def isolated(self) -> bool:
+        """True for an isolated position."""
+        return self.pool is not None
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """An account's cross pool and every position (cross first, then isolated, in document order)."""
+
+    account: Account
+    cross: PoolFigures
+    positions: tuple[PositionResult, ...]
+    isolated_initial_margin: Decimal
+
+
+def cross_pool(account: Account) -> Pool:
+    """The account's balances and every position that is not isolated."""
+    return Pool(account.balances, tuple(p for p in account.positions if not p.isolated))
+
+
+def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
+    """An isolated position and its allocated margin (in its settle asset, counted at full price)."""
+    assert position.isolated_margin is not None
+    settle = portfolio.instruments[position.instrument].settle
+    return Pool({settle: position.isolated_margin}, (position,), haircut=False)
+
+
+def _liquidation_price(
+    pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
+) -> Decimal | None:
+    underlying = portfolio.instruments[figures.position.instrument].underlying
+    scale = liquidation_scale(pool, portfolio, rules, underlying, long=figures.position.size > 0)
+    return None if scale is None else figures.mark * scale
+
+
+def evaluate_account(account: Account, portfolio: Portfolio, rules: RuleChoices) -> AccountResult:
+    """Value ``account`` at the portfolio's market (all figures exact, base currency)."""
+    with exact():
+        pool = cross_pool(account)
+        cross = evaluate_pool(pool, portfolio, rules)
+        results = [
+            PositionResult(figures, _liquidation_price(pool, figures, portfolio, rules), None)
+            for figures in cross.positions
+        ]
+        for position in account.positions:
+            if not position.isolated:
+                continue
+            own = isolated_pool(position, portfolio)
+            own_figures = evaluate_pool(own, portfolio, rules)
+            (figures,) = own_figures.positions
+            results.append(PositionResult(figures, _liquidation_price(own, figures, portfolio, rules), own_figures))
+        isolated_im = sum((p.figures.initial_margin for p in results if p.isolated), ZERO)
+        return AccountResult(account, cross, tuple(results), isolated_im)
+
+
+def evaluate_portfolio(portfolio: Portfolio, rules: RuleChoices) -> tuple[AccountResult, ...]:
+    """Every account of the portfolio, in document order."""
+    return tuple(evaluate_account(account, portfolio, rules) for account in portfolio.accounts)

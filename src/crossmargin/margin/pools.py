@@ -1,0 +1,146 @@
+"""Margin pools: collateral and the positions it secures, valued exactly in the base currency.
+
+An account has one *cross* pool (its balances and every position without isolated margin) and one
+*isolated* pool per isolated position (its allocated margin and that position alone). Every figure of
+a pool is in base currency:
+
+- collateral value: sum of ``weighted amount x price`` over the pool's assets (maintenance weights;
+  the initial side uses the initial weights). Isolated margin is the settle asset itself, as venues
+  hold it, and counts at full price.
+- equity = collateral value + unrealized PnL; initial equity = initial collateral value + uPnL.
+- free collateral = initial equity - initial margin; margin ratio = maintenance margin / equity
+  (None when equity <= 0); health = equity - maintenance margin.
+- liquidatable: equity < maintenance margin (``<=`` where the rulebook says so, for pools that hold
+  positions).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.margin import positions as pos
+from crossmargin.model import Portfolio, Position, RuleChoices, Side
+from crossmargin.model.numbers import ZERO, exact
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Collateral (asset -> amount, negative owed) and the positions it secures.
+
+    ``haircut`` False values the collateral at full price (isolated margin).
+    """
+
+    balances: Mapping[str, Decimal]
+    positions: tuple[Position, ...]
+    haircut: bool = True
+
+
+@dataclass(frozen=True)
+class CollateralLine:
+    """One asset of a pool: amount (asset units), price and values (base currency)."""
+
+    asset: str
+    amount: Decimal
+    price: Decimal
+    value: Decimal
+    initial_value: Decimal
+
+
+@dataclass(frozen=True)
+class PositionFigures:
+    """One position's figures; notional and money in base currency unless named ``_settle``."""
+
+    position: Position
+    mark: Decimal
+    notional_settle: Decimal
+    notional: Decimal
+    unrealized_pnl: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    tier: int
+
+
+@dataclass(frozen=True)
+class PoolFigures:
+    """A pool's valuation, all in base currency (see the module doc for the definitions)."""
+
+    collateral: tuple[CollateralLine, ...]
+    positions: tuple[PositionFigures, ...]
+    collateral_value: Decimal
+    initial_collateral_value: Decimal
+    unrealized_pnl: Decimal
+    equity: Decimal
+    initial_equity: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    free_collateral: Decimal
+    margin_ratio: Decimal | None
+    liquidatable: bool
+
+
+def is_liquidatable(equity: Decimal, maintenance: Decimal, has_positions: bool, rules: RuleChoices) -> bool:
+    """The liquidation condition of ``rules`` for a pool."""
+    if rules.liquidate_at_equality and has_positions:
+        return equity <= maintenance
+    return equity < maintenance
+
+
+def _collateral(pool: Pool, portfolio: Portfolio) -> tuple[CollateralLine, ...]:
+    lines = []
+    for asset_name, amount in pool.balances.items():
+        if amount == 0:
+            continue
+        price = portfolio.market.price(asset_name)
+        if pool.haircut:
+            asset = portfolio.assets[asset_name]
+            value = asset.value(amount, price, Side.MAINTENANCE)
+            initial_value = asset.value(amount, price, Side.INITIAL)
+        else:
+            value = initial_value = amount * price
+        lines.append(CollateralLine(asset_name, amount, price, value, initial_value))
+    return tuple(lines)
+
+
+def position_figures(position: Position, portfolio: Portfolio) -> PositionFigures:
+    """Notional, uPnL and margin of one position at the portfolio's marks, converted to base."""
+    instrument = portfolio.instruments[position.instrument]
+    mark = portfolio.market.mark(position.instrument)
+    settle_price = portfolio.market.price(instrument.settle)
+    notional_settle = pos.notional(instrument, position.size, mark)
+    return PositionFigures(
+        position=position,
+        mark=mark,
+        notional_settle=notional_settle,
+        notional=notional_settle * settle_price,
+        unrealized_pnl=pos.unrealized_pnl(instrument, position.size, position.entry_price, mark) * settle_price,
+        initial_margin=pos.requirement(instrument, notional_settle, Side.INITIAL) * settle_price,
+        maintenance_margin=pos.requirement(instrument, notional_settle, Side.MAINTENANCE) * settle_price,
+        tier=instrument.tiers.index_for(notional_settle),
+    )
+
+
+def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolFigures:
+    """Value ``pool`` at the portfolio's market state (under the exact context)."""
+    with exact():
+        collateral = _collateral(pool, portfolio)
+        figures = tuple(position_figures(p, portfolio) for p in pool.positions)
+        collateral_value = sum((c.value for c in collateral), ZERO)
+        initial_value = sum((c.initial_value for c in collateral), ZERO)
+        upnl = sum((f.unrealized_pnl for f in figures), ZERO)
+        initial = sum((f.initial_margin for f in figures), ZERO)
+        maintenance = sum((f.maintenance_margin for f in figures), ZERO)
+        equity = collateral_value + upnl
+        return PoolFigures(
+            collateral=collateral,
+            positions=figures,
+            collateral_value=collateral_value,
+            initial_collateral_value=initial_value,
+            unrealized_pnl=upnl,
+            equity=equity,
+            initial_equity=initial_value + upnl,
+            initial_margin=initial,
+            maintenance_margin=maintenance,
+            free_collateral=initial_value + upnl - initial,
+            margin_ratio=maintenance / equity if equity > 0 else None,
+            liquidatable=is_liquidatable(equity, maintenance, bool(figures), rules),
+        )

@@ -1,0 +1,303 @@
+"""What-if questions a trader asks: how much can I withdraw, does this order pass, how large could it be,
+and what would isolated margin do to my book.
+
+All figures in base currency unless named otherwise; sizes in contracts; amounts in asset units.
+
+- Withdrawals come from the cross balance of an asset, never beyond the amount held (no borrowing),
+  and must leave free collateral (initial side) at or above zero.
+- An order passes the initial-margin check when it only reduces its position (same sign, no flip:
+  always allowed), or when, after the fill at the order price, the free collateral of the pool that
+  holds the position is at or above zero and the position's notional stays within the top tier's
+  ``max_notional``. Realized PnL settles into the settle-asset balance (cross) or the isolated margin.
+  An order on an instrument with an isolated position joins that position; otherwise it is cross.
+"""
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
+from crossmargin.margin.fills import apply_fill
+from crossmargin.margin.pools import Pool, PoolFigures, evaluate_pool
+from crossmargin.margin.positions import notional, notional_per_contract, unrealized_pnl
+from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices, Side
+from crossmargin.model.numbers import ZERO, exact, finite, positive
+
+
+def max_withdrawable(account: Account, portfolio: Portfolio, rules: RuleChoices, asset: str) -> Decimal:
+    """The largest amount of ``asset`` that can leave the cross balance (asset units)."""
+    if asset not in portfolio.assets:
+        raise InputError("asset", f"unknown asset {asset!r}")
+    with exact():
+        held = account.balances.get(asset, ZERO)
+        free = evaluate_pool(cross_pool(account), portfolio, rules).free_collateral
+        if held <= 0 or free <= 0:
+            return ZERO
+        schedule = portfolio.assets[asset].schedule(Side.INITIAL)
+        price = portfolio.market.price(asset)
+        keep = schedule.amount_for(schedule.weighted_amount(held) - free / price)
+        return held - (keep if keep is not None else held)
+
+
+_ROUNDING = Decimal("1E-40")
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """The initial-margin check of one order and the largest size (same direction) that passes.
+
+    ``max_size`` is in contracts, positive, None when no size fails (open top tier and a price so
+    favourable that each contract adds free collateral).
+    """
+
+    instrument: str
+    size: Decimal
+    price: Decimal
+    passes: bool
+    reason: str
+    free_collateral_before: Decimal
+    free_collateral_after: Decimal
+    initial_margin_after: Decimal
+    max_size: Decimal | None
+
+
+@dataclass(frozen=True)
+class _Order:
+    account: Account
+    portfolio: Portfolio
+    rules: RuleChoices
+    instrument: str
+    direction: Decimal
+    price: Decimal
+
+    @property
+    def existing(self) -> Position | None:
+        return next((p for p in self.account.positions if p.instrument == self.instrument), None)
+
+    @property
+    def start(self) -> Decimal:
+        """The position size before the order (contracts, signed)."""
+        existing = self.existing
+        return ZERO if existing is None else existing.size
+
+    def per_contract(self) -> Decimal:
+        """Notional of one contract at the mark, in settle units."""
+        mark = self.portfolio.market.mark(self.instrument)
+        return notional_per_contract(self.portfolio.instruments[self.instrument], mark)
+
+    def after(self, quantity: Decimal) -> tuple[Pool, Position | None]:
+        """The pool holding the instrument once ``quantity`` contracts (>= 0) are filled, and the position."""
+        instrument = self.portfolio.instruments[self.instrument]
+        existing = self.existing
+        outcome = apply_fill(instrument, existing, self.direction * quantity, self.price)
+        if existing is not None and existing.isolated:
+            assert existing.isolated_margin is not None
+            margin = max(ZERO, existing.isolated_margin + outcome.realized_pnl)
+            new = None if outcome.position is None else replace(outcome.position, isolated_margin=margin)
+            return (
+                Pool({instrument.settle: margin}, (), haircut=False)
+                if new is None
+                else isolated_pool(new, self.portfolio)
+            ), new
+        balances = dict(self.account.balances)
+        balances[instrument.settle] = balances.get(instrument.settle, ZERO) + outcome.realized_pnl
+        others = tuple(p for p in self.account.positions if p.instrument != self.instrument and not p.isolated)
+        kept = others if outcome.position is None else (*others, outcome.position)
+        return Pool(balances, kept), outcome.position
+
+    def reduce_only_up_to(self) -> Decimal:
+        existing = self.existing
+        if existing is None or (existing.size > 0) == (self.direction > 0):
+            return ZERO
+        return abs(existing.size)
+
+    def figures(self, quantity: Decimal) -> PoolFigures:
+        return evaluate_pool(self.after(quantity)[0], self.portfolio, self.rules)
+
+    def within_limit(self, quantity: Decimal) -> bool:
+        instrument = self.portfolio.instruments[self.instrument]
+        limit = instrument.tiers.limit
+        position = self.after(quantity)[1]
+        if limit is None or position is None:
+            return True
+        return notional(instrument, position.size, self.portfolio.market.mark(self.instrument)) <= limit
+
+    def passes(self, quantity: Decimal) -> bool:
+        if quantity <= self.reduce_only_up_to():
+            return True
+        return self.within_limit(quantity) and self.figures(quantity).free_collateral >= 0
+
+    def size_breakpoints(self) -> list[Decimal]:
+        """Quantities where free collateral stops being linear in the quantity."""
+        instrument = self.portfolio.instruments[self.instrument]
+        existing = self.existing
+        sizes = [edge / self.per_contract() for edge in instrument.tiers.edges()]
+        points = {(signed - self.start) / self.direction for s in sizes for signed in (s, -s)}
+        points.add(self.reduce_only_up_to())
+        if existing is not None and not existing.isolated:
+            per_unit = unrealized_pnl(instrument, -self.direction, existing.entry_price, self.price)
+            held = self.account.balances.get(instrument.settle, ZERO)
+            asset = self.portfolio.assets[instrument.settle]
+            edges = {ZERO, *asset.weight.edges(), *asset.initial_weight.edges()}
+            if per_unit != 0:
+                points |= {(edge - held) / per_unit for edge in edges}
+        return sorted(p for p in points if p > 0)
+
+    def size_cap(self) -> Decimal | None:
+        """The quantity at which the position reaches the top tier's limit (None: no limit)."""
+        limit = self.portfolio.instruments[self.instrument].tiers.limit
+        if limit is None:
+            return None
+        return max(ZERO, limit / self.per_contract() - self.start * self.direction)
+
+    def max_size(self) -> Decimal | None:
+        """The supremum of the quantities that pass, walking piecewise-linear free collateral up from 0."""
+        low = self.reduce_only_up_to()
+        cap = self.size_cap()
+        if cap is not None and cap <= low:
+            return low
+        stops: list[Decimal | None] = [b for b in self.size_breakpoints() if b > low and (cap is None or b < cap)]
+        stops.append(cap)
+        for high in stops:
+            crossing = self._zero_crossing(low, high)
+            if crossing is not None:
+                return crossing
+            if high is None:
+                return None
+            if not self.passes(high):
+                return high
+            low = high
+        return low
+
+    def _zero_crossing(self, low: Decimal, high: Decimal | None) -> Decimal | None:
+        """Where free collateral, linear on (low, high), falls below zero there; None if it does not.
+
+        The line is read at ``low + d`` and ``low + 2d`` with ``d`` a power of ten inside the piece, so
+        its value just right of ``low`` (``2 f1 - f2``) and its slope come out exact for linear
+        contracts; inverse PnL is a quotient rounded at the 50th digit, so a value within that
+        rounding of zero counts as zero.
+        """
+        width = (high - low) / 4 if high is not None else max(low, Decimal(1))
+        step = Decimal(1).scaleb(width.adjusted())
+        f1 = self.figures(low + step).free_collateral
+        f2 = self.figures(low + 2 * step).free_collateral
+        at_low = 2 * f1 - f2
+        if at_low < -_ROUNDING * (abs(f1) + abs(f2)):
+            return low
+        at_low = max(at_low, ZERO)
+        if f2 >= f1:
+            return None
+        root = low + at_low * step / (f1 - f2)
+        return root if high is None or root < high else None
+
+
+def check_order(
+    account: Account, portfolio: Portfolio, rules: RuleChoices, instrument: str, size: Decimal, price: Decimal
+) -> OrderCheck:
+    """Whether buying (``size`` > 0) or selling ``|size|`` contracts at ``price`` passes the IM check."""
+    if instrument not in portfolio.instruments:
+        raise InputError("instrument", f"unknown instrument {instrument!r}")
+    if finite(size, "size") == 0:
+        raise InputError("size", "must not be zero")
+    positive(price, "price")
+    if instrument not in portfolio.market.marks:
+        raise InputError("instrument", f"missing mark price for {instrument!r}")
+    with exact():
+        order = _Order(account, portfolio, rules, instrument, Decimal(1) if size > 0 else Decimal(-1), price)
+        quantity = abs(size)
+        before = order.figures(ZERO)
+        after = order.figures(quantity)
+        if quantity <= order.reduce_only_up_to():
+            passes, reason = True, "reduces the position"
+        elif not order.within_limit(quantity):
+            passes, reason = False, "the position would exceed the top tier's max_notional"
+        else:
+            passes = after.free_collateral >= 0
+            reason = "free collateral stays non-negative" if passes else "free collateral would be negative"
+        max_size = order.max_size()
+        return OrderCheck(
+            instrument=instrument,
+            size=size,
+            price=price,
+            passes=passes,
+            reason=reason,
+            free_collateral_before=before.free_collateral,
+            free_collateral_after=after.free_collateral,
+            initial_margin_after=after.initial_margin,
+            max_size=max_size,
+        )
+
+
+@dataclass(frozen=True)
+class ModeView:
+    """One way of margining a book. ``collateral_required``: the smallest collateral value (base)
+    that covers initial margin (per pool: ``max(0, IM - uPnL)``, summed over pools)."""
+
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    collateral_required: Decimal
+    isolated_margins: dict[str, Decimal]
+    liquidation_prices: dict[str, Decimal | None]
+
+
+@dataclass(frozen=True)
+class ModeComparison:
+    """The same book in cross margin and in isolated margin."""
+
+    cross: ModeView
+    isolated: ModeView
+
+
+def _required(figures: PoolFigures) -> Decimal:
+    return max(ZERO, figures.initial_margin - figures.unrealized_pnl)
+
+
+def all_cross(account: Account, portfolio: Portfolio) -> Account:
+    """The account with every position cross and isolated margins folded into the settle balances."""
+    balances = dict(account.balances)
+    positions = []
+    for position in account.positions:
+        if position.isolated_margin is not None:
+            settle = portfolio.instruments[position.instrument].settle
+            balances[settle] = balances.get(settle, ZERO) + position.isolated_margin
+        positions.append(replace(position, isolated_margin=None))
+    return Account(account.id, balances, tuple(positions))
+
+
+def all_isolated(account: Account, portfolio: Portfolio, rules: RuleChoices) -> Account:
+    """The account with every position isolated: the cross collateral value (maintenance side, base),
+    split pro rata to initial margin, becomes each position's margin in its settle asset."""
+    crossed = all_cross(account, portfolio)
+    pool = evaluate_pool(cross_pool(crossed), portfolio, rules)
+    total_im = pool.initial_margin
+    value = max(ZERO, pool.collateral_value)
+    positions = []
+    for figures in pool.positions:
+        settle_price = portfolio.market.price(portfolio.instruments[figures.position.instrument].settle)
+        share = value * figures.initial_margin / total_im if total_im > 0 else ZERO
+        positions.append(replace(figures.position, isolated_margin=share / settle_price))
+    return Account(account.id, {}, tuple(positions))
+
+
+def _view(account: Account, portfolio: Portfolio, rules: RuleChoices) -> ModeView:
+    result = evaluate_account(account, portfolio.with_account(account), rules)
+    pools = [result.cross, *(p.pool for p in result.positions if p.pool is not None)]
+    return ModeView(
+        initial_margin=sum((p.figures.initial_margin for p in result.positions), ZERO),
+        maintenance_margin=sum((p.figures.maintenance_margin for p in result.positions), ZERO),
+        collateral_required=sum((_required(p) for p in pools), ZERO),
+        isolated_margins={
+            p.figures.position.instrument: p.figures.position.isolated_margin
+            for p in result.positions
+            if p.figures.position.isolated_margin is not None
+        },
+        liquidation_prices={p.figures.position.instrument: p.liquidation_price for p in result.positions},
+    )
+
+
+def compare_modes(account: Account, portfolio: Portfolio, rules: RuleChoices) -> ModeComparison:
+    """The account's book all in cross margin and all in isolated margin, side by side."""
+    with exact():
+        return ModeComparison(
+            cross=_view(all_cross(account, portfolio), portfolio, rules),
+            isolated=_view(all_isolated(account, portfolio, rules), portfolio, rules),
+        )

@@ -1,0 +1,62 @@
+"""Accounts: balances (the cross collateral pool) and signed positions."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from crossmargin.model.errors import InputError
+from crossmargin.model.numbers import finite, non_negative, positive
+
+
+@dataclass(frozen=True)
+class Position:
+    """``size`` contracts of ``instrument`` (positive long, negative short) opened at ``entry_price``.
+
+    ``isolated_margin`` (settle-asset units, held apart from the account's balances) makes the
+    position isolated: it is margined against that amount alone. None means cross.
+    """
+
+    instrument: str
+    size: Decimal
+    entry_price: Decimal
+    isolated_margin: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if finite(self.size, "size") == 0:
+            raise InputError("size", "must not be zero (drop a closed position from the list)")
+        positive(self.entry_price, "entry_price")
+        if self.isolated_margin is not None:
+            non_negative(self.isolated_margin, "isolated_margin")
+
+    @property
+    def isolated(self) -> bool:
+        """True when the position is margined on its own."""
+        return self.isolated_margin is not None
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account: ``balances`` (asset -> amount; negative is owed) and its positions."""
+
+    id: str
+    balances: Mapping[str, Decimal] = field(default_factory=dict)
+    positions: tuple[Position, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise InputError("id", "must not be empty")
+        for asset, amount in self.balances.items():
+            finite(amount, f"balances.{asset}")
+        seen: set[str] = set()
+        for i, position in enumerate(self.positions):
+            if position.instrument in seen:
+                raise InputError(
+                    f"positions[{i}].instrument",
+                    f"{position.instrument!r} appears twice: one position per instrument",
+                )
+            seen.add(position.instrument)
+
+    @property
+    def label(self) -> str:
+        """How errors and reports name the account."""
+        return f"account {self.id!r}"

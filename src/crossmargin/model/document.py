@@ -1,0 +1,395 @@
+"""The portfolio document, version 1: its structure and its conversion to model objects.
+
+A document is a mapping already parsed from JSON or YAML. Numbers may be ``Decimal``, ``int``, ``str``
+or ``float`` (a float is read through its shortest text, so ``0.1`` becomes ``Decimal("0.1")``). The
+pydantic models below check structure only (keys, types, enums); ranges and cross-references are
+checked by the model constructors. :func:`portfolio_from_document` reports the first problem as one
+:class:`InputError` whose field is the path of the offending value in the document, e.g.
+``instruments.BTC-PERP.tiers[1].mmr`` or ``accounts[3] (id 'alice').positions[0].size``.
+The reference is ``docs/portfolio-document.md``.
+"""
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from crossmargin.model.accounts import Account, Position
+from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
+from crossmargin.model.errors import InputError
+from crossmargin.model.instruments import ContractKind, Instrument
+from crossmargin.model.market import Market
+from crossmargin.model.numbers import exact
+from crossmargin.model.portfolio import Portfolio
+from crossmargin.model.tiers import TierSpec, TierTable
+
+SCHEMA_ID = "urn:crossmargin:schema:portfolio-document:1"
+"""The ``$id`` of the document's JSON Schema."""
+
+_KEY = "[key]"  # the last element of a pydantic error location that blames a mapping key
+
+_Item = TypeVar("_Item")
+_Built = TypeVar("_Built")
+
+
+def _version_one(value: object) -> object:
+    if type(value) is int and value == 1:
+        return value
+    raise PydanticCustomError(
+        "document_version",
+        "unsupported document version {version}: this crossmargin reads version 1",
+        {"version": repr(value)},
+    )
+
+
+def _id_text(value: object) -> object:
+    """Integer account ids are read as their decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _given(*keys: str) -> dict[str, Any]:
+    """JSON Schema clause: every key in ``keys`` is present and not null."""
+    return {"required": list(keys), "properties": {key: {"not": {"type": "null"}} for key in keys}}
+
+
+WeightBands = Annotated[list[tuple[Decimal, Decimal]], Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1)]
+AccountId = Annotated[Name, BeforeValidator(_id_text, json_schema_input_type=Name | int)]
+
+
+class _Part(BaseModel):
+    """Every object of the document rejects keys it does not define."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssetDocument(_Part):
+    """A collateral asset: weights (haircuts) of holdings and weights of liabilities, on two sides.
+
+    The maintenance side decides liquidation; the initial side (holdings weighed lower, liabilities
+    higher) decides free collateral. Give exactly one of weight and weight_bands, and at most one of
+    initial_weight and initial_weight_bands.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [_given("weight"), _given("weight_bands")],
+            "not": _given("initial_weight", "initial_weight_bands"),
+        }
+    )
+
+    weight: Decimal | None = Field(
+        default=None,
+        description="Maintenance weight of every unit held, in [0, 1]: a holding counts as "
+        "amount x price x weight (1 - weight is the haircut). Exactly one of weight and weight_bands.",
+    )
+    weight_bands: WeightBands | None = Field(
+        default=None,
+        description="Marginal maintenance weights by amount held: [[from_amount, weight], ...] with "
+        "from_amount in asset units (the first 0, strictly ascending) and weights in [0, 1]; the units "
+        "from one from_amount up to the next count at that band's weight.",
+    )
+    initial_weight: Decimal | None = Field(
+        default=None,
+        description="Initial-side weight of every unit held, in [0, 1], never above the maintenance "
+        "weight. Default (with initial_weight_bands also absent): the maintenance schedule.",
+    )
+    initial_weight_bands: WeightBands | None = Field(
+        default=None,
+        description="Initial-side weights by amount, in the form of weight_bands; at every amount at "
+        "most the maintenance weight.",
+    )
+    liability_weight: Decimal = Field(
+        default=Decimal(1),
+        json_schema_extra={"default": 1},
+        description="Maintenance weight of a negative balance (a liability), >= 1: it counts as "
+        "amount x price x liability_weight.",
+    )
+    initial_liability_weight: Decimal | None = Field(
+        default=None,
+        description="Initial-side liability weight, >= liability_weight. Default: liability_weight.",
+    )
+
+    @model_validator(mode="after")
+    def one_schedule_per_side(self) -> Self:
+        """Exactly one maintenance schedule and at most one initial schedule."""
+        if (self.weight is None) == (self.weight_bands is None):
+            raise PydanticCustomError("weight_choice", "give exactly one of weight and weight_bands")
+        if self.initial_weight is not None and self.initial_weight_bands is not None:
+            raise PydanticCustomError(
+                "initial_weight_choice", "give at most one of initial_weight and initial_weight_bands"
+            )
+        return self
+
+
+class TierDocument(_Part):
+    """One risk bracket. Notional and amounts are in settle-asset units; rates are fractions.
+
+    A position of notional n in this bracket needs maintenance margin n x mmr - maint_amount and
+    initial margin n x imr.
+    """
+
+    max_notional: Decimal | None = Field(
+        description="Largest position notional (settle-asset units, > 0, inclusive) in this bracket; "
+        "strictly ascending from bracket to bracket; null for the last, open bracket only.",
+    )
+    mmr: Decimal = Field(description="Maintenance margin rate in [0, 1]; never falls from one bracket to the next.")
+    imr: Decimal | None = Field(
+        default=None,
+        description="Initial margin rate in (0, 1], at least mmr; never falls from one bracket to the "
+        "next. Default 1 / max_leverage; give imr, max_leverage or both (agreeing).",
+    )
+    max_leverage: Decimal | None = Field(
+        default=None, description="Maximum leverage, >= 1; implies imr = 1 / max_leverage."
+    )
+    maint_amount: Decimal | None = Field(
+        default=None,
+        description="Maintenance amount (settle-asset units, >= 0, at most the lower edge x mmr). "
+        "Default: derived so maintenance margin is continuous at bracket edges, "
+        "maint_amount[k] = maint_amount[k-1] + max_notional[k-1] x (mmr[k] - mmr[k-1]), 0 for the first.",
+    )
+
+
+class InstrumentDocument(_Part):
+    """A derivative contract: a perpetual or a dated future, linear or inverse."""
+
+    kind: ContractKind = Field(description="perpetual or future.")
+    underlying: Name = Field(description="The asset whose price the contract tracks, e.g. BTC.")
+    settle: Name = Field(
+        description="The asset the contract is margined and settled in (PnL, notional, tiers, "
+        "isolated margin); it needs a price unless it is the base currency.",
+    )
+    contract_size: Decimal = Field(
+        description="What one contract is, > 0: units of the underlying (linear), or of the quote "
+        "currency, e.g. USD (inverse).",
+    )
+    inverse: StrictBool = Field(
+        default=False,
+        description="True for an inverse (coin-margined) contract: contract_size is in quote units and "
+        "PnL, notional and margin are in the settle coin.",
+    )
+    expiry: AwareDatetime | None = Field(
+        default=None,
+        description="Expiry as an ISO 8601 date-time with a UTC offset, e.g. 2025-03-28T08:00:00Z; futures only.",
+    )
+    tiers: list[TierDocument] = Field(
+        min_length=1, description="Risk brackets by position notional, ascending; the last may be open."
+    )
+
+
+class PositionDocument(_Part):
+    """An open position; its PnL, notional and margin are in the instrument's settle asset."""
+
+    instrument: Name = Field(description="Name of an instrument under instruments.")
+    size: Decimal = Field(description="Size in contracts: positive long, negative short, never zero.")
+    entry_price: Decimal = Field(description="Average entry price, > 0, in the units of the instrument's mark.")
+    isolated_margin: Decimal | None = Field(
+        default=None,
+        description="Margin allocated to this position alone, in the settle asset, >= 0, held apart from "
+        "the account's balances. Absent or null: the position is cross-margined.",
+    )
+
+
+class AccountDocument(_Part):
+    """An account: its balances (the cross collateral pool) and its open positions."""
+
+    id: AccountId = Field(description="Unique, non-empty account id; an integer is read as its decimal text.")
+    balances: dict[str, Decimal] = Field(
+        default={},
+        description="Asset -> amount in asset units; negative is owed (a liability). Every asset must be "
+        "listed under assets and, unless the amount is 0, have a price.",
+    )
+    positions: list[PositionDocument] = Field(default=[], description="Open positions, at most one per instrument.")
+
+
+class PortfolioDocument(_Part):
+    """A book to evaluate: assets, instruments, market prices and accounts. All prices are in the base currency."""
+
+    model_config = ConfigDict(
+        title="crossmargin portfolio document, version 1",
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_ID,
+        },
+    )
+
+    version: Annotated[Literal[1], BeforeValidator(_version_one)] = Field(
+        description="Document format version: the integer 1."
+    )
+    base: Name = Field(description="Reporting (base) currency, e.g. USD: every price is in it; its own price is 1.")
+    rulebook: str = Field(default="generic", description="Name of the rulebook (venue rules) to evaluate with.")
+    assets: dict[str, AssetDocument] = Field(default={}, description="Collateral assets by name.")
+    instruments: dict[str, InstrumentDocument] = Field(default={}, description="Instruments by name.")
+    prices: dict[str, Decimal] = Field(
+        default={},
+        description="Asset -> price of one unit in the base currency, > 0. The base currency is 1 and may be left out.",
+    )
+    marks: dict[str, Decimal] = Field(
+        default={},
+        description="Instrument -> mark price, > 0: settle units per underlying unit (linear) or quote "
+        "units per underlying unit (inverse). Every instrument held in a position needs one.",
+    )
+    accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
+
+
+def document_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of portfolio document version 1, generated from its models.
+
+    The same schema is shipped as ``crossmargin/schemas/portfolio-v1.schema.json``. It checks
+    structure; ranges and cross-references are checked by :func:`portfolio_from_document`.
+    """
+    return PortfolioDocument.model_json_schema()
+
+
+def portfolio_from_document(data: Mapping[str, Any]) -> Portfolio:
+    """Validate a parsed portfolio document (version 1) and build the :class:`Portfolio` it describes.
+
+    Prices are in the base currency, sizes in contracts (positive long), amounts in asset units,
+    notionals and isolated margin in the instrument's settle asset. The whole document is checked
+    before anything is returned; the first problem raises :class:`InputError` naming its path.
+    """
+    document = _validated(data)
+    with exact():
+        return _portfolio(document)
+
+
+def _validated(data: Mapping[str, Any]) -> PortfolioDocument:
+    if not isinstance(data, Mapping):
+        raise InputError("", f"a portfolio document is a mapping of keys, got {type(data).__name__}")
+    try:
+        return PortfolioDocument.model_validate(dict(data))
+    except ValidationError as err:
+        raise _input_error(err.errors(include_url=False), data) from None
+
+
+def _input_error(errors: Sequence[ErrorDetails], data: Mapping[str, Any]) -> InputError:
+    """One error for pydantic's list: the first, with a count of the others."""
+    first = errors[0]
+    loc = first["loc"]
+    message = first["msg"]
+    if loc and loc[-1] == _KEY:
+        message = f"key {loc[-2]!r}: {message}"
+    others = len(errors) - 1
+    if others:
+        message += f" (and {others} more error{'s' if others > 1 else ''})"
+    return InputError(_path(loc, data), message)
+
+
+def _path(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    """The document path of a pydantic error location, walking the raw data for keys vs indices."""
+    path = ""
+    node: Any = data
+    for key in loc:
+        if key == _KEY:
+            break
+        if isinstance(node, Mapping):
+            path = f"{path}.{key}" if path else str(key)
+            node = node.get(key)
+        elif isinstance(node, list | tuple) and isinstance(key, int):
+            path += f"[{key}]" + (_id_note(node[key]) if path == "accounts" else "")
+            node = node[key]
+        else:
+            break
+    return path
+
+
+def _id_note(raw_account: object) -> str:
+    """`` (id 'alice')`` for a raw account whose id is usable, else nothing."""
+    if not isinstance(raw_account, Mapping):
+        return ""
+    account_id = _id_text(raw_account.get("id"))
+    return f" (id {account_id!r})" if isinstance(account_id, str) else ""
+
+
+@contextmanager
+def _at(prefix: str) -> Iterator[None]:
+    """Put ``prefix`` in front of the field of any :class:`InputError` raised in the block."""
+    try:
+        yield
+    except InputError as err:
+        raise err.within(prefix) from None
+
+
+def _each(section: str, items: Mapping[str, _Item], build: Callable[[str, _Item], _Built]) -> dict[str, _Built]:
+    built: dict[str, _Built] = {}
+    for name, item in items.items():
+        with _at(f"{section}.{name}"):
+            built[name] = build(name, item)
+    return built
+
+
+def _portfolio(document: PortfolioDocument) -> Portfolio:
+    assets = _each("assets", document.assets, _asset)
+    instruments = _each("instruments", document.instruments, _instrument)
+    market = Market(document.base, dict(document.prices), dict(document.marks))
+    accounts = tuple(_account(i, account) for i, account in enumerate(document.accounts))
+    return Portfolio(document.base, document.rulebook, assets, instruments, market, accounts)
+
+
+def _schedule(flat: Decimal | None, bands: list[tuple[Decimal, Decimal]] | None, key: str) -> WeightSchedule | None:
+    """The schedule written as ``key`` (flat) or ``key_bands``; None when neither is given."""
+    if bands is not None:
+        with _at(f"{key}_bands"):
+            return WeightSchedule(tuple(WeightBand(start, weight) for start, weight in bands))
+    if flat is None:
+        return None
+    try:
+        return WeightSchedule.flat(flat)
+    except InputError as err:
+        raise InputError(key, err.message) from None
+
+
+def _asset(name: str, document: AssetDocument) -> Asset:
+    weight = _schedule(document.weight, document.weight_bands, "weight")
+    if weight is None:
+        raise InputError("weight", "give exactly one of weight and weight_bands")
+    initial = _schedule(document.initial_weight, document.initial_weight_bands, "initial_weight") or weight
+    liability = document.liability_weight
+    initial_liability = document.initial_liability_weight
+    try:
+        return Asset(name, weight, initial, liability, liability if initial_liability is None else initial_liability)
+    except InputError as err:
+        if err.field == "initial_weight" and document.initial_weight_bands is not None:
+            raise InputError("initial_weight_bands", err.message) from None
+        raise
+
+
+def _instrument(name: str, document: InstrumentDocument) -> Instrument:
+    specs = [TierSpec(t.max_notional, t.mmr, t.imr, t.max_leverage, t.maint_amount) for t in document.tiers]
+    with _at("tiers"):
+        tiers = TierTable.build(specs)
+    return Instrument(
+        name,
+        document.kind,
+        document.underlying,
+        document.settle,
+        document.contract_size,
+        document.inverse,
+        tiers,
+        document.expiry,
+    )
+
+
+def _account(index: int, document: AccountDocument) -> Account:
+    with _at(f"accounts[{index}] (id {document.id!r})"):
+        positions: list[Position] = []
+        for j, position in enumerate(document.positions):
+            with _at(f"positions[{j}]"):
+                positions.append(
+                    Position(position.instrument, position.size, position.entry_price, position.isolated_margin)
+                )
+        return Account(document.id, dict(document.balances), tuple(positions))

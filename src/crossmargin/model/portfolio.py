@@ -1,0 +1,82 @@
+"""A whole book: assets, instruments, market state and accounts, checked against each other."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from crossmargin.model.accounts import Account
+from crossmargin.model.assets import Asset
+from crossmargin.model.errors import InputError
+from crossmargin.model.instruments import Instrument
+from crossmargin.model.market import Market
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Everything an evaluation needs; construction fails on the first inconsistency, naming it."""
+
+    base: str
+    rulebook: str
+    assets: Mapping[str, Asset]
+    instruments: Mapping[str, Instrument]
+    market: Market
+    accounts: tuple[Account, ...]
+
+    def __post_init__(self) -> None:
+        if self.market.base != self.base:
+            raise InputError("base", f"market is priced in {self.market.base!r}, not {self.base!r}")
+        for name in self.market.marks:
+            if name not in self.instruments:
+                raise InputError(f"marks.{name}", f"mark for unknown instrument {name!r}")
+        underlyings = {i.underlying for i in self.instruments.values()}
+        for name in self.market.prices:
+            if name not in self.assets and name not in underlyings:
+                raise InputError(f"prices.{name}", f"price for {name!r}, which is neither an asset nor an underlying")
+        ids: set[str] = set()
+        for i, account in enumerate(self.accounts):
+            where = f"accounts[{i}] (id {account.id!r})"
+            if account.id in ids:
+                raise InputError(f"{where}.id", f"duplicate account id {account.id!r}")
+            ids.add(account.id)
+            self._check_account(account, where)
+
+    def _check_priced(self, asset: str, field: str) -> None:
+        if asset != self.base and asset not in self.market.prices:
+            raise InputError(field, f"missing price for {asset!r} (add prices.{asset})")
+
+    def _check_account(self, account: Account, where: str) -> None:
+        for asset, amount in account.balances.items():
+            if asset not in self.assets:
+                raise InputError(f"{where}.balances.{asset}", f"unknown asset {asset!r} (add it under assets)")
+            if amount != 0:
+                self._check_priced(asset, f"{where}.balances.{asset}")
+        for j, position in enumerate(account.positions):
+            field = f"{where}.positions[{j}]"
+            if position.instrument not in self.instruments:
+                raise InputError(f"{field}.instrument", f"unknown instrument {position.instrument!r}")
+            if position.instrument not in self.market.marks:
+                raise InputError(
+                    f"{field}.instrument",
+                    f"missing mark price for {position.instrument!r} (add marks.{position.instrument})",
+                )
+            settle = self.instruments[position.instrument].settle
+            if settle not in self.assets:
+                raise InputError(
+                    f"{field}.instrument", f"settle asset {settle!r} of {position.instrument!r} is not under assets"
+                )
+            self._check_priced(settle, f"{field}.instrument")
+
+    def account(self, account_id: str) -> Account:
+        """The account with id ``account_id``."""
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise InputError("account", f"no account with id {account_id!r}")
+
+    def with_market(self, market: Market) -> "Portfolio":
+        """The same book valued at another market state."""
+        return replace(self, market=market)
+
+    def with_account(self, account: Account) -> "Portfolio":
+        """The same book with ``account`` replacing the account of the same id (checked again)."""
+        accounts = tuple(account if a.id == account.id else a for a in self.accounts)
+        return replace(self, accounts=accounts)

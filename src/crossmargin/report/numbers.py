@@ -1,0 +1,28 @@
+"""How numbers are written in output: exact decimal strings, never floats, never exponents.
+
+Every number crossmargin prints (JSON results and tables alike) goes through :func:`decimal_string`,
+so a figure reads the same wherever it appears and parses back as the ``Decimal`` it stands for,
+rounded only past its 20th significant digit (tables ask for fewer digits, for reading).
+"""
+
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
+
+SIGNIFICANT_DIGITS = 20
+
+
+def decimal_string(x: Decimal, significant: int = SIGNIFICANT_DIGITS) -> str:
+    """``x`` in fixed-point notation, rounded half-even to at most ``significant`` significant digits,
+    without trailing zeros or a trailing point, and with no sign on zero: ``Decimal("1000.0")`` is
+    ``"1000"``, ``Decimal("-0")`` is ``"0"``, ``Decimal("1E-7")`` is ``"0.0000001"``.
+
+    Units are those of ``x``; raises ``ValueError`` for NaN and infinities (never a result figure).
+    """
+    if not x.is_finite():
+        raise ValueError(f"cannot write a non-finite number: {x}")
+    if significant < 1:
+        raise ValueError(f"significant must be at least 1, got {significant}")
+    context = Context(prec=significant, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    rounded = context.plus(x).normalize(context)
+    if rounded.is_zero():
+        return "0"
+    return format(rounded, "f")

@@ -1,0 +1,73 @@
+"""Notional, PnL and tiered margin of single positions, worked by hand."""
+
+import pytest
+
+from crossmargin.margin.positions import notional, requirement, unrealized_pnl
+from crossmargin.model import InputError, Side, TierSpec, TierTable
+from tests.builders import BINANCE_LIKE, D, inverse, linear
+
+
+def test_linear_notional_and_pnl():
+    btc = linear("BTCUSDT", size="0.001")
+    # 2500 contracts x 0.001 BTC = 2.5 BTC; at 30000: notional 75000 USDT; PnL 2.5 x (30000 - 28000) = 5000
+    assert notional(btc, D("2500"), D("30000")) == D("75000")
+    assert unrealized_pnl(btc, D("2500"), D("28000"), D("30000")) == D("5000")
+    # a short gains when the price falls: -2.5 x (27000 - 28000) = 2500
+    assert unrealized_pnl(btc, D("-2500"), D("28000"), D("27000")) == D("2500")
+
+
+def test_inverse_notional_and_pnl_in_coin():
+    btcusd = inverse("BTCUSD", size="100")
+    # 1000 contracts x 100 USD = 100000 USD; at 50000 USD/BTC that is 2 BTC of notional
+    assert notional(btcusd, D("1000"), D("50000")) == D("2")
+    # long from 40000 to 50000: 100000 x (1/40000 - 1/50000) = 2.5 - 2 = 0.5 BTC
+    assert unrealized_pnl(btcusd, D("1000"), D("40000"), D("50000")) == D("0.5")
+    # the same short loses 0.5 BTC
+    assert unrealized_pnl(btcusd, D("-1000"), D("40000"), D("50000")) == D("-0.5")
+
+
+def test_derived_maintenance_amounts_make_margin_continuous():
+    # tier 1: 50000 x (0.005 - 0.004) = 50; tier 2: 50 + 250000 x (0.01 - 0.005) = 1300
+    assert [t.maint_amount for t in BINANCE_LIKE.tiers] == [D(0), D(50), D(1300)]
+    btc = linear("BTCUSDT", table=BINANCE_LIKE)
+    for edge in (D(50000), D(250000)):
+        below = requirement(btc, edge, Side.MAINTENANCE)
+        above = requirement(btc, edge + D("1E-30"), Side.MAINTENANCE)
+        assert abs(above - below) < D("1E-28")
+
+
+def test_tier_boundary_belongs_to_lower_bracket():
+    btc = linear("BTCUSDT", table=BINANCE_LIKE)
+    # exactly 50000: first bracket, MM = 50000 x 0.004 = 200, IM = 50000 x 0.008 = 400
+    assert requirement(btc, D(50000), Side.MAINTENANCE) == D(200)
+    assert requirement(btc, D(50000), Side.INITIAL) == D(400)
+    # 50001: second bracket, MM = 50001 x 0.005 - 50 = 200.005, IM = 50001 x 0.01 = 500.01
+    assert requirement(btc, D(50001), Side.MAINTENANCE) == D("200.005")
+    assert requirement(btc, D(50001), Side.INITIAL) == D("500.01")
+    # beyond the last finite edge: 1,000,000 x 0.01 - 1300 = 8700
+    assert requirement(btc, D(1000000), Side.MAINTENANCE) == D(8700)
+
+
+def test_max_leverage_gives_initial_rate():
+    table = TierTable.build(
+        [TierSpec(D(10000), D("0.01"), max_leverage=D(50)), TierSpec(None, D("0.02"), imr=D("0.04"))]
+    )
+    assert table.tiers[0].imr == D("0.02")  # 1 / 50
+
+
+@pytest.mark.parametrize(
+    ("specs", "field"),
+    [
+        ([TierSpec(D(100), D("0.01"), imr=D("0.02")), TierSpec(D(100), D("0.02"), imr=D("0.04"))], "[1].max_notional"),
+        ([TierSpec(D(100), D("0.01"))], "[0].imr"),
+        ([TierSpec(D(100), D("0.05"), imr=D("0.02"))], "[0].imr"),
+        ([TierSpec(None, D("0.01"), imr=D("0.02")), TierSpec(D(100), D("0.02"), imr=D("0.04"))], "[0].max_notional"),
+        ([TierSpec(D(100), D("1.5"), imr=D("2"))], "[0].mmr"),
+        ([TierSpec(D(100), D("0.01"), imr=D("0.02"), max_leverage=D(10))], "[0].imr"),
+        ([TierSpec(D(100), D("0.01"), imr=D("0.02"), maint_amount=D(5))], "[0].maint_amount"),
+    ],
+)
+def test_bad_tier_tables_name_the_field(specs, field):
+    with pytest.raises(InputError) as err:
+        TierTable.build(specs)
+    assert err.value.field == field

@@ -1,0 +1,47 @@
+"""Model checks made on construction: cross-references, contract definitions, magnitudes."""
+
+import pytest
+
+from crossmargin.model import Asset, ContractKind, InputError, Instrument, Market
+from tests.builders import ONE_TIER, D, book, linear, position
+
+
+def usdt_book(prices: dict[str, str], marks: dict[str, str]):
+    return book([Asset.simple("USDT")], [linear("BTC-PERP")], prices, marks, [("a", {"USDT": "1"}, [])])
+
+
+def test_mark_for_an_unknown_instrument_is_refused():
+    with pytest.raises(InputError) as err:
+        usdt_book({"USDT": "1"}, {"BTC-PREP": "20000"})
+    assert err.value.field == "marks.BTC-PREP"
+
+
+def test_price_for_an_unknown_name_is_refused_but_an_underlying_may_be_priced():
+    usdt_book({"USDT": "1", "BTC": "20000"}, {})  # BTC is the underlying of BTC-PERP: fine
+    with pytest.raises(InputError) as err:
+        usdt_book({"USDT": "1", "BTCC": "20000"}, {})
+    assert err.value.field == "prices.BTCC"
+
+
+def test_linear_contract_settled_in_its_underlying_is_refused():
+    with pytest.raises(InputError) as err:
+        Instrument("X", ContractKind.PERPETUAL, "BTC", "BTC", D(1), False, ONE_TIER)
+    assert err.value.field == "settle" and "inverse" in err.value.message
+
+
+def test_absurd_magnitudes_are_refused():
+    with pytest.raises(InputError) as err:
+        Market("USD", {"BTC": D("1E+40")})
+    assert err.value.field == "prices.BTC" and "out of range" in err.value.message
+
+
+def test_settle_asset_of_a_held_position_must_be_an_asset():
+    with pytest.raises(InputError) as err:
+        book(
+            [Asset.simple("USDC")],
+            [linear("BTC-PERP")],
+            {},
+            {"BTC-PERP": "1"},
+            [("a", {}, [position("BTC-PERP", "1", "1")])],
+        )
+    assert err.value.field == "accounts[0] (id 'a').positions[0].instrument"
