@@ -2,9 +2,14 @@
 
 import pytest
 
-from crossmargin.margin.positions import notional, requirement, unrealized_pnl
+from crossmargin.margin.positions import notional, requirement_terms, unrealized_pnl
 from crossmargin.model import InputError, Side, TierSpec, TierTable
 from tests.builders import BINANCE_LIKE, D, inverse, linear
+
+
+def requirement(instrument, notional_settle, side):
+    """The requirement of a long position of ``notional_settle`` (no fee terms: size and entry do not matter)."""
+    return requirement_terms(instrument, D(1), D(1), notional_settle, side).of(notional_settle)
 
 
 def test_linear_notional_and_pnl():
@@ -62,7 +67,7 @@ def test_max_leverage_gives_initial_rate():
         ([TierSpec(D(100), D("0.01"))], "[0].imr"),
         ([TierSpec(D(100), D("0.05"), imr=D("0.02"))], "[0].imr"),
         ([TierSpec(None, D("0.01"), imr=D("0.02")), TierSpec(D(100), D("0.02"), imr=D("0.04"))], "[0].max_notional"),
-        ([TierSpec(D(100), D("1.5"), imr=D("2"))], "[0].mmr"),
+        ([TierSpec(D(100), D("1.5"), imr=D("1"))], "[0].mmr"),
         ([TierSpec(D(100), D("0.01"), imr=D("0.02"), max_leverage=D(10))], "[0].imr"),
         ([TierSpec(D(100), D("0.01"), imr=D("0.02"), maint_amount=D(5))], "[0].maint_amount"),
     ],

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
 from crossmargin.margin.pools import Pool, evaluate_pool
-from crossmargin.margin.scaling import scaled_market
+from crossmargin.margin.scaling import Move, scaled_market
 from crossmargin.margin.whatif import compare_modes
 from crossmargin.model import Asset, Portfolio, Position, exact
 from tests.builders import GENERIC, D, banded, book, div, inverse, linear, tiers
@@ -71,8 +71,8 @@ def random_books(draw) -> Portfolio:
     return book(ASSETS, INSTRUMENTS, prices, marks, [("acct", balances, positions)])
 
 
-def liquidatable(pool: Pool, portfolio: Portfolio, underlying: str, scale: Decimal) -> bool:
-    market = scaled_market(portfolio, underlying, scale)
+def liquidatable(pool: Pool, portfolio: Portfolio, move: Move, scale: Decimal) -> bool:
+    market = scaled_market(portfolio, move, scale)
     return evaluate_pool(pool, portfolio.with_market(market), GENERIC).liquidatable
 
 
@@ -83,7 +83,7 @@ def test_liquidation_price_is_where_status_changes(portfolio: Portfolio):
     for item in result.positions:
         position = item.figures.position
         pool = isolated_pool(position, portfolio) if item.isolated else cross_pool(account)
-        underlying = UNDERLYING[position.instrument]
+        underlying = Move.of(portfolio, position.instrument, GENERIC.liquidation_price_moves)
         now = liquidatable(pool, portfolio, underlying, Decimal(1))
         if item.liquidation_price is None:
             grid = [Decimal(2) ** k for k in range(-12, 13)]

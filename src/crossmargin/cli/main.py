@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
@@ -25,9 +25,11 @@ from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.numbers import ZERO
 from crossmargin.report import results, tables
+from crossmargin.report import venues as venue_report
 from crossmargin.report.results import JSONObject
+from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
-from crossmargin.venues import rulebook
+from crossmargin.venues import available, rulebook
 
 USAGE_ERROR = 2
 UNBOUNDED_WIDTH = 10_000  # columns offered to a table measuring its natural width off a terminal
@@ -88,9 +90,36 @@ def parse_decimal(text: str, option: str) -> Decimal:
 
 
 def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
-    """The portfolio of the document at ``path`` and the rule choices of its rulebook."""
-    portfolio = portfolio_from_document(load_document(path))
-    return portfolio, rulebook(portfolio.rulebook)
+    """The portfolio of the document at ``path``, with its rulebook's tables, and the rulebook's rules."""
+    raw = load_document(path)
+    name = raw.get("rulebook", "generic")
+    if not isinstance(name, str):
+        portfolio_from_document(raw)  # reports the bad rulebook field as the document check words it
+        raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
+    book = rulebook(name)
+    return portfolio_from_document(book.apply_to(raw)), book.rules
+
+
+def under_every_rulebook(raw: dict[str, Any]) -> tuple[list[str], list[VenueOutcome]]:
+    """The book of ``raw`` evaluated under each rulebook with that rulebook's own tables.
+
+    Returns the account ids and one outcome per rulebook; a rulebook under which the book does not
+    validate (its tables lack an asset the book holds, say) gets the error instead of results.
+    """
+    ids: list[str] = []
+    outcomes = []
+    for name in available():
+        book = rulebook(name)
+        try:
+            portfolio = portfolio_from_document(book.apply_to(raw, tables_win=True))
+        except InputError as err:
+            outcomes.append(VenueOutcome(name, error=str(err)))
+            continue
+        ids = ids or [a.id for a in portfolio.accounts]
+        outcomes.append(
+            VenueOutcome(name, tuple(evaluate_account(a, portfolio, book.rules) for a in portfolio.accounts))
+        )
+    return ids, outcomes
 
 
 def emit_json(document: JSONObject) -> None:
@@ -257,6 +286,43 @@ def what_if(
         emit_json(document)
     else:
         emit_view(view)
+
+
+@app.command("rulebooks")
+def list_rulebooks(json_output: JsonOption = False) -> None:
+    """List the rulebooks: venue rules and the default tables they bring."""
+    with user_errors():
+        books = [rulebook(name) for name in available()]
+    if json_output:
+        emit_json(venue_report.rulebooks_dict(books))
+    else:
+        emit_view(venue_report.rulebooks_table(books))
+
+
+@app.command()
+def compare(
+    file: FileArgument,
+    json_output: JsonOption = False,
+    account: Annotated[str | None, typer.Option("--account", help="Compare only this account id.")] = None,
+) -> None:
+    """Evaluate the same book under every rulebook (each with its own tables), side by side."""
+    with user_errors():
+        raw = load_document(file)
+        ids, outcomes = under_every_rulebook(raw)
+        if not ids:
+            raise InputError(
+                str(file),
+                "no rulebook could evaluate this book: " + "; ".join(f"{o.rulebook}: {o.error}" for o in outcomes),
+            )
+        if account is not None:
+            if account not in ids:
+                raise InputError("--account", f"no account with id {account!r}")
+            ids = [account]
+    base = str(raw.get("base"))
+    if json_output:
+        emit_json(venue_report.comparison_dict(base, ids, outcomes))
+    else:
+        emit_view(venue_report.comparison_view(base, ids, outcomes))
 
 
 @app.command()

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from crossmargin.margin.liquidation_price import liquidation_scale
 from crossmargin.margin.pools import Pool, PoolFigures, PositionFigures, evaluate_pool
+from crossmargin.margin.scaling import Move
 from crossmargin.model import Account, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
@@ -51,8 +52,8 @@ def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
 def _liquidation_price(
     pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
 ) -> Decimal | None:
-    underlying = portfolio.instruments[figures.position.instrument].underlying
-    scale = liquidation_scale(pool, portfolio, rules, underlying, long=figures.position.size > 0)
+    move = Move.of(portfolio, figures.position.instrument, rules.liquidation_price_moves)
+    scale = liquidation_scale(pool, portfolio, rules, move, long=figures.position.size > 0)
     return None if scale is None else figures.mark * scale
 
 

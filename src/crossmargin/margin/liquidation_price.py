@@ -1,19 +1,22 @@
 """Liquidation prices, solved exactly across tier boundaries.
 
-The liquidation price of a position is the price of its underlying at which its pool (the account's
-cross pool, or the position's own isolated pool) changes from healthy to liquidatable, with every
-instrument mark and collateral price on that underlying moving by the same factor ``s`` and every
-other price held. It is reported as the position's mark times ``s*``.
+The liquidation price of a position is the price at which its pool (the account's cross pool, or the
+position's own isolated pool) changes from healthy to liquidatable when a set of prices moves by the
+same factor ``s`` and every other price is held. By default the set is every instrument mark and
+collateral price on the position's underlying; a rulebook may move the position's own mark alone
+(:class:`~crossmargin.model.rules.PriceMove`). The answer is the position's mark times ``s*``.
 
-How it is solved. With only prices on one underlying moving, the pool's health
-``H(s) = equity(s) - maintenance(s)`` is linear in ``s`` between two tier boundaries: collateral on the
-underlying is ``w(a) x p x s`` (weights depend on the amount, not the price); a linear contract's PnL
-``q c (m s - e) p`` and maintenance ``(|q| c m s mmr - A) p``; an inverse contract, which settles in its
-underlying, ``q c (1/e - 1/(m s)) p s = q c p (s/e - 1/m)`` and ``(|q| c mmr / (m s) - A) p s``. The
-solver walks the segments away from the current price, solves ``H(s) = 0`` on each in closed form,
-and decides at each root and boundary whether the pool's status changed by evaluating the pool
-exactly (:func:`crossmargin.margin.pools.evaluate_pool`) at the scaled prices. The first change of
-status is the answer.
+How it is solved. Every term of the pool's health ``H(s) = equity(s) - threshold x maintenance(s)``
+has the form ``a + b s + d / s`` between two breakpoints (tier boundaries, and where a position with a
+uPnL weight below one turns from loss to profit): collateral on a moving asset is ``w(a) x p x s``
+(weights depend on the amount, not the price); a linear contract's PnL is ``q c (m s - e) p`` and its
+requirement ``(|q| c m s) x rate - amount`` (:class:`~crossmargin.margin.positions.Requirement`); an
+inverse contract's PnL is ``q c (1/e - 1/(m s)) p s^k`` with ``k`` one when its settle coin moves too.
+The ``b`` and ``d`` parts never both appear (a move is an underlying, whose inverse contracts settle in
+the moving coin, or one instrument), so each segment's root is closed-form. The solver walks the
+segments away from the current price and decides at each root and breakpoint whether the pool's
+status changed by evaluating the pool exactly (:func:`crossmargin.margin.pools.evaluate_pool`) at the
+scaled prices. The first change of status is the answer.
 
 Direction: a healthy long looks down first and a healthy short up first; a pool that is already
 liquidatable looks the other way (the price it must get back to). When the first direction never
@@ -25,11 +28,39 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from crossmargin.margin import positions as pos
 from crossmargin.margin.pools import Pool, evaluate_pool, position_figures
-from crossmargin.margin.positions import notional
-from crossmargin.margin.scaling import moves_with, scaled_market
-from crossmargin.model import Portfolio, RuleChoices, Side
+from crossmargin.margin.scaling import Move, scaled_market
+from crossmargin.model import Portfolio, Position, RuleChoices, Side
+from crossmargin.model.instruments import TierBasis
 from crossmargin.model.numbers import ONE, ZERO, exact
+
+
+@dataclass
+class _Terms:
+    """``a + b s + d / s``."""
+
+    a: Decimal = ZERO
+    b: Decimal = ZERO
+    d: Decimal = ZERO
+
+    def add(self, power: int, amount: Decimal) -> None:
+        if power == 0:
+            self.a += amount
+        elif power == 1:
+            self.b += amount
+        else:
+            self.d += amount
+
+    def root(self) -> Decimal | None:
+        """The positive ``s`` where the terms vanish, None when there is none."""
+        if self.d == 0:
+            root = -self.a / self.b if self.b != 0 else None
+        elif self.b == 0:
+            root = -self.d / self.a if self.a != 0 else None
+        else:
+            raise AssertionError("a move never gives both s and 1/s terms")
+        return root if root is not None and root > 0 else None
 
 
 @dataclass(frozen=True)
@@ -37,28 +68,32 @@ class _Problem:
     pool: Pool
     portfolio: Portfolio
     rules: RuleChoices
-    underlying: str
+    move: Move
 
     def liquidatable_at(self, scale: Decimal) -> bool:
-        market = scaled_market(self.portfolio, self.underlying, scale)
+        market = scaled_market(self.portfolio, self.move, scale)
         return evaluate_pool(self.pool, self.portfolio.with_market(market), self.rules).liquidatable
 
     def breakpoints(self) -> list[Decimal]:
-        """Scales at which a position on the underlying crosses a tier boundary."""
+        """Scales where a moving position crosses a tier boundary or turns from loss to profit."""
         points: set[Decimal] = set()
         for position in self.pool.positions:
-            instrument = self.portfolio.instruments[position.instrument]
-            if instrument.underlying != self.underlying:
+            if position.instrument not in self.move.instruments:
                 continue
+            instrument = self.portfolio.instruments[position.instrument]
             mark = self.portfolio.market.mark(position.instrument)
+            if instrument.upnl_weight != 1:
+                points.add(position.entry_price / mark)
+            if instrument.tier_basis is TierBasis.SIZE:
+                continue
             units = abs(position.size) * instrument.contract_size
             for edge in instrument.tiers.edges():
                 points.add(units / (mark * edge) if instrument.inverse else edge / (units * mark))
         return sorted(points)
 
-    def health_line(self, scale: Decimal) -> tuple[Decimal, Decimal]:
-        """``(a, b)`` with ``H(s) = a + b s`` on the segment containing ``scale``."""
-        line = [ZERO, ZERO]
+    def health_terms(self, scale: Decimal) -> _Terms:
+        """``H(s)`` on the segment containing ``scale``."""
+        terms = _Terms()
         market = self.portfolio.market
         for asset_name, amount in self.pool.balances.items():
             if amount == 0:
@@ -68,23 +103,34 @@ class _Problem:
                 if self.pool.haircut
                 else amount
             )
-            line[moves_with(self.portfolio, self.underlying, asset_name)] += weighted * market.price(asset_name)
+            terms.add(int(asset_name in self.move.assets), weighted * market.price(asset_name))
+        threshold = self.rules.liquidation_threshold
         for position in self.pool.positions:
-            instrument = self.portfolio.instruments[position.instrument]
-            if instrument.underlying != self.underlying:
-                figures = position_figures(position, self.portfolio)
-                line[0] += figures.unrealized_pnl - figures.maintenance_margin
-                continue
-            q, c, e = position.size, instrument.contract_size, position.entry_price
-            m, p = market.mark(position.instrument), market.price(instrument.settle)
-            tier = instrument.tiers.tier_for(notional(instrument, q, m * scale))
-            if instrument.inverse:
-                line[0] += -(q * c * p / m) - abs(q) * c * tier.mmr * p / m
-                line[1] += q * c * p / e + tier.maint_amount * p
+            if position.instrument in self.move.instruments:
+                self._add_moving(terms, position, scale, threshold)
             else:
-                line[0] += -(q * c * e * p) + tier.maint_amount * p
-                line[1] += q * c * m * p - abs(q) * c * m * tier.mmr * p
-        return line[0], line[1]
+                figures = position_figures(position, self.portfolio)
+                terms.a += figures.counted_pnl - threshold * figures.maintenance_margin
+        return terms
+
+    def _add_moving(self, terms: _Terms, position: Position, scale: Decimal, threshold: Decimal) -> None:
+        instrument = self.portfolio.instruments[position.instrument]
+        market = self.portfolio.market
+        q, c, e = position.size, instrument.contract_size, position.entry_price
+        m, p = market.mark(position.instrument), market.price(instrument.settle)
+        kp = int(instrument.settle in self.move.assets)
+        moved = m * scale
+        notional = pos.notional(instrument, q, moved)
+        requirement = pos.requirement_terms(instrument, q, e, notional, Side.MAINTENANCE)
+        in_profit = pos.unrealized_pnl(instrument, q, e, moved) > 0
+        weight = instrument.upnl_weight if in_profit else ONE
+        terms.add(kp, threshold * requirement.amount * p)
+        if instrument.inverse:
+            terms.add(kp, weight * q * c * p / e)
+            terms.add(kp - 1, -(weight * q * c * p / m) - threshold * abs(q) * c * requirement.rate * p / m)
+        else:
+            terms.add(kp, -(weight * q * c * e * p))
+            terms.add(kp + 1, weight * q * c * m * p - threshold * abs(q) * c * m * requirement.rate * p)
 
 
 def _walk(problem: _Problem, start_status: bool, downward: bool) -> Decimal | None:
@@ -114,8 +160,7 @@ def _segment_points(
     yielded as a sample, for a pool liquidatable at one touching point only.
     """
     lo, hi = (ZERO if end is None else end, start) if downward else (start, end)
-    a, b = problem.health_line((lo + hi) / 2 if hi is not None else lo * 2 + 1)
-    root = -a / b if b != 0 else None
+    root = problem.health_terms((lo + hi) / 2 if hi is not None else lo * 2 + 1).root()
     boundaries = [start]
     if root is not None and lo < root and (hi is None or root < hi):
         boundaries.append(root)
@@ -129,11 +174,9 @@ def _segment_points(
             yield boundary, (boundary + following) / 2
 
 
-def liquidation_scale(
-    pool: Pool, portfolio: Portfolio, rules: RuleChoices, underlying: str, long: bool
-) -> Decimal | None:
-    """The factor on every price of ``underlying`` at which ``pool`` changes status (see module doc)."""
-    problem = _Problem(pool, portfolio, rules, underlying)
+def liquidation_scale(pool: Pool, portfolio: Portfolio, rules: RuleChoices, move: Move, long: bool) -> Decimal | None:
+    """The factor on every price in ``move`` at which ``pool`` changes status (see module doc)."""
+    problem = _Problem(pool, portfolio, rules, move)
     with exact():
         status = problem.liquidatable_at(ONE)
         first_down = long != status

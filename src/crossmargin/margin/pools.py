@@ -7,11 +7,12 @@ a pool is in base currency:
 - collateral value: sum of ``weighted amount x price`` over the pool's assets (maintenance weights;
   the initial side uses the initial weights). Isolated margin is the settle asset itself, as venues
   hold it, and counts at full price.
-- equity = collateral value + unrealized PnL; initial equity = initial collateral value + uPnL.
+- equity = collateral value + unrealized PnL; initial equity = initial collateral value + uPnL
+  (profits at each instrument's uPnL weights on each side, losses in full).
 - free collateral = initial equity - initial margin; margin ratio = maintenance margin / equity
   (None when equity <= 0); health = equity - maintenance margin.
-- liquidatable: equity < maintenance margin (``<=`` where the rulebook says so, for pools that hold
-  positions).
+- liquidatable: equity < maintenance margin x the rulebook's liquidation threshold (``<=`` where the
+  rulebook says so, for pools that hold positions).
 """
 
 from collections.abc import Mapping
@@ -48,13 +49,19 @@ class CollateralLine:
 
 @dataclass(frozen=True)
 class PositionFigures:
-    """One position's figures; notional and money in base currency unless named ``_settle``."""
+    """One position's figures; notional and money in base currency unless named ``_settle``.
+
+    ``counted_pnl`` / ``initial_counted_pnl``: the uPnL as it counts toward equity on each side
+    (profits at the instrument's uPnL weights, losses in full).
+    """
 
     position: Position
     mark: Decimal
     notional_settle: Decimal
     notional: Decimal
     unrealized_pnl: Decimal
+    counted_pnl: Decimal
+    initial_counted_pnl: Decimal
     initial_margin: Decimal
     maintenance_margin: Decimal
     tier: int
@@ -79,10 +86,11 @@ class PoolFigures:
 
 
 def is_liquidatable(equity: Decimal, maintenance: Decimal, has_positions: bool, rules: RuleChoices) -> bool:
-    """The liquidation condition of ``rules`` for a pool."""
+    """The liquidation condition of ``rules`` for a pool: equity below ``threshold x maintenance``."""
+    required = maintenance * rules.liquidation_threshold
     if rules.liquidate_at_equality and has_positions:
-        return equity <= maintenance
-    return equity < maintenance
+        return equity <= required
+    return equity < required
 
 
 def _collateral(pool: Pool, portfolio: Portfolio) -> tuple[CollateralLine, ...]:
@@ -106,16 +114,27 @@ def position_figures(position: Position, portfolio: Portfolio) -> PositionFigure
     instrument = portfolio.instruments[position.instrument]
     mark = portfolio.market.mark(position.instrument)
     settle_price = portfolio.market.price(instrument.settle)
-    notional_settle = pos.notional(instrument, position.size, mark)
+    size, entry = position.size, position.entry_price
+    notional_settle = pos.notional(instrument, size, mark)
+    pnl = pos.unrealized_pnl(instrument, size, entry, mark)
+
+    interest = portfolio.market.open_interest.get(position.instrument, ZERO)
+
+    def required(side: Side) -> Decimal:
+        terms = pos.requirement_terms(instrument, size, entry, notional_settle, side, interest)
+        return terms.of(notional_settle)
+
     return PositionFigures(
         position=position,
         mark=mark,
         notional_settle=notional_settle,
         notional=notional_settle * settle_price,
-        unrealized_pnl=pos.unrealized_pnl(instrument, position.size, position.entry_price, mark) * settle_price,
-        initial_margin=pos.requirement(instrument, notional_settle, Side.INITIAL) * settle_price,
-        maintenance_margin=pos.requirement(instrument, notional_settle, Side.MAINTENANCE) * settle_price,
-        tier=instrument.tiers.index_for(notional_settle),
+        unrealized_pnl=pnl * settle_price,
+        counted_pnl=pos.counted_pnl(instrument, pnl, Side.MAINTENANCE) * settle_price,
+        initial_counted_pnl=pos.counted_pnl(instrument, pnl, Side.INITIAL) * settle_price,
+        initial_margin=required(Side.INITIAL) * settle_price,
+        maintenance_margin=required(Side.MAINTENANCE) * settle_price,
+        tier=pos.bracket_index(instrument, size, notional_settle),
     )
 
 
@@ -129,7 +148,8 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
         upnl = sum((f.unrealized_pnl for f in figures), ZERO)
         initial = sum((f.initial_margin for f in figures), ZERO)
         maintenance = sum((f.maintenance_margin for f in figures), ZERO)
-        equity = collateral_value + upnl
+        equity = collateral_value + sum((f.counted_pnl for f in figures), ZERO)
+        initial_equity = initial_value + sum((f.initial_counted_pnl for f in figures), ZERO)
         return PoolFigures(
             collateral=collateral,
             positions=figures,
@@ -137,10 +157,10 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
             initial_collateral_value=initial_value,
             unrealized_pnl=upnl,
             equity=equity,
-            initial_equity=initial_value + upnl,
+            initial_equity=initial_equity,
             initial_margin=initial,
             maintenance_margin=maintenance,
-            free_collateral=initial_value + upnl - initial,
+            free_collateral=initial_equity - initial,
             margin_ratio=maintenance / equity if equity > 0 else None,
             liquidatable=is_liquidatable(equity, maintenance, bool(figures), rules),
         )

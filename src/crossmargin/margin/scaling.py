@@ -1,21 +1,33 @@
-"""Moving one underlying: every mark and asset price on it scaled by the same factor, all else held."""
+"""Moving prices: the marks and asset prices that move together by one factor, all else held."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.model import Market, Portfolio
+from crossmargin.model.rules import PriceMove
 
 
-def moves_with(portfolio: Portfolio, underlying: str, asset: str) -> bool:
-    """True when the base price of ``asset`` moves with ``underlying``."""
-    return asset == underlying and asset != portfolio.base
+@dataclass(frozen=True)
+class Move:
+    """The instruments whose marks and the assets whose prices move together."""
+
+    instruments: frozenset[str]
+    assets: frozenset[str]
+
+    @classmethod
+    def of(cls, portfolio: Portfolio, instrument: str, kind: PriceMove) -> "Move":
+        """What moves for a liquidation price of ``instrument``: its underlying, or itself alone."""
+        if kind is PriceMove.INSTRUMENT:
+            return cls(frozenset({instrument}), frozenset())
+        underlying = portfolio.instruments[instrument].underlying
+        names = frozenset(n for n, i in portfolio.instruments.items() if i.underlying == underlying)
+        assets = frozenset({underlying}) if underlying != portfolio.base else frozenset()
+        return cls(names, assets)
 
 
-def scaled_market(portfolio: Portfolio, underlying: str, scale: Decimal) -> Market:
-    """The portfolio's market with every price on ``underlying`` multiplied by ``scale``."""
+def scaled_market(portfolio: Portfolio, move: Move, scale: Decimal) -> Market:
+    """The portfolio's market with every price in ``move`` multiplied by ``scale``."""
     market = portfolio.market
-    prices = {a: p * scale if moves_with(portfolio, underlying, a) else p for a, p in market.prices.items()}
-    marks = {
-        name: mark * scale if portfolio.instruments[name].underlying == underlying else mark
-        for name, mark in market.marks.items()
-    }
-    return Market(market.base, prices, marks)
+    prices = {a: p * scale if a in move.assets else p for a, p in market.prices.items()}
+    marks = {name: mark * scale if name in move.instruments else mark for name, mark in market.marks.items()}
+    return Market(market.base, prices, marks, market.open_interest)

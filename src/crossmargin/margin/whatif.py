@@ -32,10 +32,10 @@ def max_withdrawable(account: Account, portfolio: Portfolio, rules: RuleChoices,
         free = evaluate_pool(cross_pool(account), portfolio, rules).free_collateral
         if held <= 0 or free <= 0:
             return ZERO
-        schedule = portfolio.assets[asset].schedule(Side.INITIAL)
+        holding = portfolio.assets[asset]
         price = portfolio.market.price(asset)
-        keep = schedule.amount_for(schedule.weighted_amount(held) - free / price)
-        return held - (keep if keep is not None else held)
+        keep = holding.amount_for(holding.weighted_amount(held, Side.INITIAL) - free / price, Side.INITIAL)
+        return max(ZERO, held - (keep if keep is not None else held))
 
 
 _ROUNDING = Decimal("1E-40")

@@ -17,6 +17,9 @@ from enum import StrEnum
 
 from crossmargin.model.errors import InputError
 from crossmargin.model.numbers import ONE, ZERO, finite, non_negative, within
+from crossmargin.model.size_premium import discounted_weight, premium_rate
+
+_BISECTION_STEPS = 200
 
 
 class Side(StrEnum):
@@ -107,8 +110,12 @@ class Asset:
     initial_weight: WeightSchedule
     liability_weight: Decimal = ONE
     initial_liability_weight: Decimal = ONE
+    imf_factor: Decimal = ZERO
 
     def __post_init__(self) -> None:
+        non_negative(self.imf_factor, "imf_factor")
+        if self.imf_factor and (len(self.weight.bands) > 1 or len(self.initial_weight.bands) > 1):
+            raise InputError("imf_factor", "a size discount goes with flat weights, not weight bands")
         if finite(self.liability_weight, "liability_weight") < 1:
             raise InputError("liability_weight", f"must be at least 1, got {self.liability_weight}")
         if finite(self.initial_liability_weight, "initial_liability_weight") < self.liability_weight:
@@ -142,10 +149,41 @@ class Asset:
         return self.initial_liability_weight if side is Side.INITIAL else self.liability_weight
 
     def weighted_amount(self, amount: Decimal, side: Side) -> Decimal:
-        """The amount after haircut (assets) or markup (liabilities), in asset units, sign kept."""
+        """The amount after haircut (assets) or markup (liabilities), in asset units, sign kept.
+
+        With an ``imf_factor`` the weight of a holding shrinks, and a liability's weight grows, with the
+        square root of the amount (:mod:`crossmargin.model.size_premium`).
+        """
         if amount >= 0:
+            if self.imf_factor:
+                weight = self.schedule(side).bands[0].weight
+                return amount * discounted_weight(weight, self.imf_factor, amount)
             return self.schedule(side).weighted_amount(amount)
-        return amount * self.liability(side)
+        return amount * premium_rate(self.liability(side), self.imf_factor, -amount)
+
+    def amount_for(self, weighted: Decimal, side: Side) -> Decimal | None:
+        """The smallest holding whose weighted amount reaches ``weighted`` (None: never reached).
+
+        Weight bands invert in closed form; with a size discount the weighted amount is increasing in
+        the amount (``1.1 x a / (1 + imf x sqrt(a))`` grows without bound), so bisection finds it.
+        """
+        if not self.imf_factor:
+            return self.schedule(side).amount_for(weighted)
+        if weighted <= 0:
+            return ZERO
+        high = ONE
+        while self.weighted_amount(high, side) < weighted:
+            high *= 2
+        low = ZERO
+        for _ in range(_BISECTION_STEPS):
+            middle = (low + high) / 2
+            if middle in (low, high):
+                break
+            if self.weighted_amount(middle, side) < weighted:
+                low = middle
+            else:
+                high = middle
+        return high
 
     def value(self, amount: Decimal, price: Decimal, side: Side) -> Decimal:
         """Collateral value in base currency of holding ``amount`` (negative: owed) at ``price``."""

@@ -29,9 +29,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from crossmargin.model.accounts import Account, Position
 from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
 from crossmargin.model.errors import InputError
-from crossmargin.model.instruments import ContractKind, Instrument
+from crossmargin.model.instruments import ContractKind, Instrument, TierBasis
 from crossmargin.model.market import Market
-from crossmargin.model.numbers import exact
+from crossmargin.model.numbers import exact, within
 from crossmargin.model.portfolio import Portfolio
 from crossmargin.model.tiers import TierSpec, TierTable
 
@@ -123,6 +123,13 @@ class AssetDocument(_Part):
         default=None,
         description="Initial-side liability weight, >= liability_weight. Default: liability_weight.",
     )
+    imf_factor: Decimal = Field(
+        default=Decimal(0),
+        json_schema_extra={"default": 0},
+        description="Size discount (Drift's IMF factor), >= 0, with flat weights only: a holding of a units "
+        "counts at min(weight, 1.1 / (1 + imf_factor x sqrt(a))), a liability at "
+        "max(liability_weight, 0.8 x liability_weight + imf_factor x sqrt(a)). 0: none.",
+    )
 
     @model_validator(mode="after")
     def one_schedule_per_side(self) -> Self:
@@ -147,7 +154,11 @@ class TierDocument(_Part):
         description="Largest position notional (settle-asset units, > 0, inclusive) in this bracket; "
         "strictly ascending from bracket to bracket; null for the last, open bracket only.",
     )
-    mmr: Decimal = Field(description="Maintenance margin rate in [0, 1]; never falls from one bracket to the next.")
+    mmr: Decimal | None = Field(
+        default=None,
+        description="Maintenance margin rate in [0, 1]; never falls from one bracket to the next. May be "
+        "left out when the instrument gives maintenance_fraction (then mmr = imr x maintenance_fraction).",
+    )
     imr: Decimal | None = Field(
         default=None,
         description="Initial margin rate in (0, 1], at least mmr; never falls from one bracket to the "
@@ -187,7 +198,62 @@ class InstrumentDocument(_Part):
         description="Expiry as an ISO 8601 date-time with a UTC offset, e.g. 2025-03-28T08:00:00Z; futures only.",
     )
     tiers: list[TierDocument] = Field(
-        min_length=1, description="Risk brackets by position notional, ascending; the last may be open."
+        min_length=1, description="Risk brackets by position notional (or size), ascending; the last may be open."
+    )
+    tier_basis: TierBasis = Field(
+        default=TierBasis.NOTIONAL,
+        description="What max_notional bounds: notional (settle units, default) or size (contracts, as OKX).",
+    )
+    maintenance_fraction: Decimal | None = Field(
+        default=None,
+        description="In [0, 1]: a tier without mmr gets mmr = imr x maintenance_fraction (Hyperliquid: 0.5, "
+        "maintenance is half the initial margin at max leverage; dYdX: the liquidity tier's maintenance "
+        "fraction).",
+    )
+    upnl_weight: Decimal = Field(
+        default=Decimal(1),
+        json_schema_extra={"default": 1},
+        description="Weight in [0, 1] at which a positive unrealized PnL counts toward equity for "
+        "maintenance; losses always count in full.",
+    )
+    initial_upnl_weight: Decimal | None = Field(
+        default=None,
+        description="Weight in [0, upnl_weight] of a positive unrealized PnL for initial margin and "
+        "withdrawals. Default: upnl_weight.",
+    )
+    initial_upnl_cap: Decimal | None = Field(
+        default=None,
+        description="Largest positive uPnL (settle units, after weights) one position adds to initial "
+        "equity (Drift: 100). Default: no cap.",
+    )
+    imf_factor: Decimal = Field(
+        default=Decimal(0),
+        json_schema_extra={"default": 0},
+        description="Size premium (Drift's IMF factor), >= 0, linear contracts only: each margin rate r "
+        "becomes max(r, 0.8 r + imf_factor x sqrt(|size| x contract_size)), and positive uPnL p counts "
+        "for initial margin at min(initial_upnl_weight, 1.1 / (1 + imf_factor x sqrt(p))). 0: none.",
+    )
+    close_fee_rate: Decimal = Field(
+        default=Decimal(0),
+        json_schema_extra={"default": 0},
+        description="Fee rate in [0, 1] on the notional at the bankruptcy price, added to both margin "
+        "requirements as the estimated fee to close (Bybit).",
+    )
+    liquidation_fee_rate: Decimal = Field(
+        default=Decimal(0),
+        json_schema_extra={"default": 0},
+        description="Fee rate in [0, 1] on the notional at the mark, added to the maintenance "
+        "requirement (OKX adds the liquidation fee).",
+    )
+    open_interest_caps: tuple[Decimal, Decimal] | None = Field(
+        default=None,
+        description="[lower, upper] open-interest notionals (settle units): between them the initial rate "
+        "rises linearly from the tier's imr to 1 (dYdX). Needs open_interest for the instrument.",
+    )
+    margin_quantum: Decimal | None = Field(
+        default=None,
+        description="Round each margin requirement up to a multiple of this (settle units, > 0), as a "
+        "venue computing in integers does (dYdX: 0.000001 USDC). Default: exact.",
     )
 
 
@@ -242,6 +308,11 @@ class PortfolioDocument(_Part):
         default={},
         description="Instrument -> mark price, > 0: settle units per underlying unit (linear) or quote "
         "units per underlying unit (inverse). Every instrument held in a position needs one.",
+    )
+    open_interest: dict[str, Decimal] = Field(
+        default={},
+        description="Instrument -> open interest as a notional in settle units, >= 0, for instruments "
+        "with open_interest_caps. Default: none.",
     )
     accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
 
@@ -335,7 +406,7 @@ def _each(section: str, items: Mapping[str, _Item], build: Callable[[str, _Item]
 def _portfolio(document: PortfolioDocument) -> Portfolio:
     assets = _each("assets", document.assets, _asset)
     instruments = _each("instruments", document.instruments, _instrument)
-    market = Market(document.base, dict(document.prices), dict(document.marks))
+    market = Market(document.base, dict(document.prices), dict(document.marks), dict(document.open_interest))
     accounts = tuple(_account(i, account) for i, account in enumerate(document.accounts))
     return Portfolio(document.base, document.rulebook, assets, instruments, market, accounts)
 
@@ -361,7 +432,14 @@ def _asset(name: str, document: AssetDocument) -> Asset:
     liability = document.liability_weight
     initial_liability = document.initial_liability_weight
     try:
-        return Asset(name, weight, initial, liability, liability if initial_liability is None else initial_liability)
+        return Asset(
+            name,
+            weight,
+            initial,
+            liability,
+            liability if initial_liability is None else initial_liability,
+            document.imf_factor,
+        )
     except InputError as err:
         if err.field == "initial_weight" and document.initial_weight_bands is not None:
             raise InputError("initial_weight_bands", err.message) from None
@@ -370,8 +448,11 @@ def _asset(name: str, document: AssetDocument) -> Asset:
 
 def _instrument(name: str, document: InstrumentDocument) -> Instrument:
     specs = [TierSpec(t.max_notional, t.mmr, t.imr, t.max_leverage, t.maint_amount) for t in document.tiers]
+    if document.maintenance_fraction is not None:
+        within(document.maintenance_fraction, Decimal(0), Decimal(1), "maintenance_fraction")
     with _at("tiers"):
-        tiers = TierTable.build(specs)
+        tiers = TierTable.build(specs, document.maintenance_fraction)
+    upnl_weight = document.upnl_weight
     return Instrument(
         name,
         document.kind,
@@ -381,6 +462,15 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
         document.inverse,
         tiers,
         document.expiry,
+        upnl_weight=upnl_weight,
+        initial_upnl_weight=upnl_weight if document.initial_upnl_weight is None else document.initial_upnl_weight,
+        close_fee_rate=document.close_fee_rate,
+        liquidation_fee_rate=document.liquidation_fee_rate,
+        tier_basis=document.tier_basis,
+        imf_factor=document.imf_factor,
+        initial_upnl_cap=document.initial_upnl_cap,
+        open_interest_caps=document.open_interest_caps,
+        margin_quantum=document.margin_quantum,
     )
 
 

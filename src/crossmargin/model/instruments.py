@@ -16,8 +16,15 @@ from decimal import Decimal
 from enum import StrEnum
 
 from crossmargin.model.errors import InputError
-from crossmargin.model.numbers import positive
+from crossmargin.model.numbers import ONE, ZERO, finite, non_negative, positive, within
 from crossmargin.model.tiers import TierTable
+
+
+class TierBasis(StrEnum):
+    """What a tier table's ``max_notional`` bounds."""
+
+    NOTIONAL = "notional"  # position notional in settle units (most venues)
+    SIZE = "size"  # position size in contracts (OKX)
 
 
 class ContractKind(StrEnum):
@@ -29,7 +36,23 @@ class ContractKind(StrEnum):
 
 @dataclass(frozen=True)
 class Instrument:
-    """A tradable contract on ``underlying``, margined and settled in ``settle``."""
+    """A tradable contract on ``underlying``, margined and settled in ``settle``.
+
+    ``upnl_weight`` and ``initial_upnl_weight`` (in [0, 1], the initial one not above the other) are
+    the weights at which a *positive* unrealized PnL counts toward equity on each side; losses always
+    count in full. ``close_fee_rate`` (fraction of notional) adds the estimated fee to close the
+    position at its bankruptcy price to both margin requirements, as Bybit does;
+    ``liquidation_fee_rate`` adds the liquidation fee on the notional at the mark to the maintenance
+    requirement, as OKX does. ``tier_basis`` says whether the tiers bound notional or size.
+
+    Size and open-interest scaling: ``imf_factor`` raises both margin rates with the square root of the
+    position's size in underlying units and discounts positive uPnL for initial margin (Drift);
+    ``initial_upnl_cap`` caps, in settle units, the positive uPnL one position adds to initial equity
+    (Drift: 100 USDC); ``open_interest_caps`` (lower, upper; settle-unit notionals) scale the initial rate
+    linearly up to 1 as the instrument's open interest grows between them (dYdX); ``margin_quantum``
+    rounds each requirement up to a multiple of it (settle units), a maintenance rate given as a
+    fraction of the initial one being applied to the rounded initial requirement (dYdX).
+    """
 
     name: str
     kind: ContractKind
@@ -39,6 +62,15 @@ class Instrument:
     inverse: bool
     tiers: TierTable
     expiry: datetime | None = None
+    upnl_weight: Decimal = ONE
+    initial_upnl_weight: Decimal = ONE
+    close_fee_rate: Decimal = ZERO
+    liquidation_fee_rate: Decimal = ZERO
+    tier_basis: TierBasis = TierBasis.NOTIONAL
+    imf_factor: Decimal = ZERO
+    initial_upnl_cap: Decimal | None = None
+    open_interest_caps: tuple[Decimal, Decimal] | None = None
+    margin_quantum: Decimal | None = None
 
     def __post_init__(self) -> None:
         positive(self.contract_size, "contract_size")
@@ -55,3 +87,18 @@ class Instrument:
             )
         if self.kind is ContractKind.PERPETUAL and self.expiry is not None:
             raise InputError("expiry", "a perpetual has no expiry")
+        within(self.upnl_weight, ZERO, ONE, "upnl_weight")
+        within(self.initial_upnl_weight, ZERO, self.upnl_weight, "initial_upnl_weight")
+        within(self.close_fee_rate, ZERO, ONE, "close_fee_rate")
+        within(self.liquidation_fee_rate, ZERO, ONE, "liquidation_fee_rate")
+        if non_negative(self.imf_factor, "imf_factor") and self.inverse:
+            raise InputError("imf_factor", "a size premium is for linear contracts (size in underlying units)")
+        if self.initial_upnl_cap is not None:
+            non_negative(self.initial_upnl_cap, "initial_upnl_cap")
+        if self.open_interest_caps is not None:
+            lower, upper = self.open_interest_caps
+            non_negative(lower, "open_interest_caps[0]")
+            if finite(upper, "open_interest_caps[1]") <= lower:
+                raise InputError("open_interest_caps[1]", f"the upper cap must exceed the lower ({lower}), got {upper}")
+        if self.margin_quantum is not None:
+            positive(self.margin_quantum, "margin_quantum")

@@ -24,9 +24,10 @@ class Portfolio:
     def __post_init__(self) -> None:
         if self.market.base != self.base:
             raise InputError("base", f"market is priced in {self.market.base!r}, not {self.base!r}")
-        for name in self.market.marks:
-            if name not in self.instruments:
-                raise InputError(f"marks.{name}", f"mark for unknown instrument {name!r}")
+        for section, named in (("marks", self.market.marks), ("open_interest", self.market.open_interest)):
+            for name in named:
+                if name not in self.instruments:
+                    raise InputError(f"{section}.{name}", f"unknown instrument {name!r}")
         underlyings = {i.underlying for i in self.instruments.values()}
         for name in self.market.prices:
             if name not in self.assets and name not in underlyings:

@@ -1,14 +1,80 @@
-"""Rule choices: the few decisions that differ between venues beyond their tables."""
+"""Rule choices and liquidation terms: what a rulebook decides beyond its tables.
+
+Tables (tiers, weights) live on the assets and instruments; these are the few decisions that differ
+between venues and are read by the margin maths (:class:`RuleChoices`) or kept for the liquidation
+engine (:class:`LiquidationTerms`).
+"""
 
 from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from crossmargin.model.errors import InputError
+from crossmargin.model.numbers import ONE, ZERO, finite, within
+
+
+class PriceMove(StrEnum):
+    """What moves when a liquidation price is solved for."""
+
+    UNDERLYING = "underlying"  # every mark and collateral price on the position's underlying
+    INSTRUMENT = "instrument"  # the position's own mark only (Binance's published formula)
 
 
 @dataclass(frozen=True)
 class RuleChoices:
-    """How a rulebook decides; tables (tiers, weights) live on the assets and instruments.
+    """How a rulebook decides.
 
-    ``liquidate_at_equality``: liquidatable when ``equity <= maintenance`` instead of ``<``.
+    - ``liquidate_at_equality``: a pool with positions is liquidatable when
+      ``equity <= threshold x maintenance`` instead of ``<``.
+    - ``liquidation_threshold`` (>= 1): the multiple of maintenance margin below which equity is
+      liquidatable (Binance portfolio margin liquidates at uniMMR = equity / MM of 1.05).
+    - ``liquidation_price_moves``: what moves when a liquidation price is solved for.
     """
 
     name: str
     liquidate_at_equality: bool = False
+    liquidation_threshold: Decimal = ONE
+    liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
+
+    def __post_init__(self) -> None:
+        if finite(self.liquidation_threshold, "liquidation_threshold") < 1:
+            raise InputError("liquidation_threshold", f"must be at least 1, got {self.liquidation_threshold}")
+
+
+class FillPrice(StrEnum):
+    """The price a liquidation is filled at, before fees."""
+
+    BANKRUPTCY = "bankruptcy"  # the price at which the account's equity is exactly zero
+    MARKET = "market"  # against the order book / liquidity model
+    FILLABLE = "fillable"  # a venue formula between mark and bankruptcy price (dYdX)
+
+
+class Shortfall(StrEnum):
+    """Who bears a loss beyond the account's equity once the insurance fund is empty."""
+
+    ADL = "adl"  # auto-deleveraging of profitable opposite positions
+    SOCIALIZED = "socialized"  # spread over all accounts (or all profitable ones)
+    BACKSTOP = "backstop"  # a backstop vault / liquidity provider takes the position
+
+
+@dataclass(frozen=True)
+class LiquidationTerms:
+    """How a venue fills a liquidation: parameters for the liquidation engine.
+
+    ``fee_rate`` is a fraction of the liquidated notional; ``insurance_fund_share`` the part of that
+    fee paid to the insurance fund (the rest goes to the liquidator); ``adl_ranking`` names the ranking
+    formula documented in docs/rulebooks.md.
+    """
+
+    fee_rate: Decimal = ZERO
+    insurance_fund_share: Decimal = ONE
+    partial: bool = True
+    fill_price: FillPrice = FillPrice.MARKET
+    shortfall: Shortfall = Shortfall.ADL
+    adl_ranking: str = "profit_x_leverage"
+
+    def __post_init__(self) -> None:
+        within(self.fee_rate, ZERO, ONE, "fee_rate")
+        within(self.insurance_fund_share, ZERO, ONE, "insurance_fund_share")
+        if not self.adl_ranking:
+            raise InputError("adl_ranking", "must name a ranking")

@@ -22,10 +22,11 @@ from crossmargin.model.numbers import ONE, ZERO, exact, finite, non_negative, po
 
 @dataclass(frozen=True)
 class TierSpec:
-    """One bracket as written in a document: ``imr`` or ``max_leverage`` (or both, agreeing) is needed."""
+    """One bracket as written in a document: ``imr`` or ``max_leverage`` (or both, agreeing) is needed;
+    ``mmr`` may be left out when the table gives a maintenance fraction (see :meth:`TierTable.build`)."""
 
     max_notional: Decimal | None
-    mmr: Decimal
+    mmr: Decimal | None
     imr: Decimal | None = None
     max_leverage: Decimal | None = None
     maint_amount: Decimal | None = None
@@ -71,32 +72,47 @@ class TierTable:
     """Ascending brackets of one instrument."""
 
     tiers: tuple[RiskTier, ...]
+    maintenance_fraction: Decimal | None = None
 
     @classmethod
-    def build(cls, specs: Sequence[TierSpec]) -> "TierTable":
-        """Validate brackets as written and resolve ``imr`` and ``maint_amount`` (see module doc)."""
+    def build(cls, specs: Sequence[TierSpec], maintenance_fraction: Decimal | None = None) -> "TierTable":
+        """Validate brackets as written and resolve ``imr`` and ``maint_amount`` (see module doc).
+
+        ``maintenance_fraction``: a bracket without ``mmr`` gets ``mmr = imr x maintenance_fraction``
+        (Hyperliquid: maintenance margin is half the initial margin at max leverage).
+        """
         if not specs:
             raise InputError("", "needs at least one tier")
+        if maintenance_fraction is not None:
+            within(maintenance_fraction, ZERO, ONE, "maintenance_fraction")
         tiers: list[RiskTier] = []
         with exact():
             for i, spec in enumerate(specs):
                 try:
-                    tiers.append(cls._resolve(spec, tiers[-1] if tiers else None, is_last=i == len(specs) - 1))
+                    previous = tiers[-1] if tiers else None
+                    tiers.append(cls._resolve(spec, previous, i == len(specs) - 1, maintenance_fraction))
                 except InputError as err:
                     raise err.within(f"[{i}]") from None
-        return cls(tuple(tiers))
+        return cls(tuple(tiers), maintenance_fraction)
 
     @staticmethod
-    def _resolve(spec: TierSpec, previous: RiskTier | None, is_last: bool) -> RiskTier:
+    def _resolve(
+        spec: TierSpec, previous: RiskTier | None, is_last: bool, maintenance_fraction: Decimal | None
+    ) -> RiskTier:
         if spec.max_notional is None:
             if not is_last:
                 raise InputError("max_notional", "only the last tier may leave max_notional open")
         else:
             positive(spec.max_notional, "max_notional")
-        within(spec.mmr, ZERO, ONE, "mmr")
         imr = _initial_rate(spec)
-        if imr < spec.mmr:
-            raise InputError("imr", f"initial rate {imr} is below the maintenance rate {spec.mmr}")
+        if spec.mmr is not None:
+            mmr = within(spec.mmr, ZERO, ONE, "mmr")
+        elif maintenance_fraction is not None:
+            mmr = imr * maintenance_fraction
+        else:
+            raise InputError("mmr", "a tier needs mmr unless the instrument gives a maintenance_fraction")
+        if imr < mmr:
+            raise InputError("imr", f"initial rate {imr} is below the maintenance rate {mmr}")
         if previous is not None:
             assert previous.max_notional is not None
             if spec.max_notional is not None and spec.max_notional <= previous.max_notional:
@@ -104,25 +120,25 @@ class TierTable:
                     "max_notional",
                     f"tiers must be ascending: {spec.max_notional} follows {previous.max_notional}",
                 )
-            if spec.mmr < previous.mmr:
-                raise InputError("mmr", f"rates must not fall as notional grows: {spec.mmr} follows {previous.mmr}")
+            if mmr < previous.mmr:
+                raise InputError("mmr", f"rates must not fall as notional grows: {mmr} follows {previous.mmr}")
             if imr < previous.imr:
                 raise InputError("imr", f"rates must not fall as notional grows: {imr} follows {previous.imr}")
         if spec.maint_amount is not None:
             maint_amount = non_negative(spec.maint_amount, "maint_amount")
             lower_edge = ZERO if previous is None or previous.max_notional is None else previous.max_notional
-            if lower_edge * spec.mmr < maint_amount:
+            if lower_edge * mmr < maint_amount:
                 raise InputError(
                     "maint_amount",
                     f"{maint_amount} exceeds notional x mmr at the bracket's lower edge "
-                    f"({lower_edge} x {spec.mmr}): maintenance margin would be negative",
+                    f"({lower_edge} x {mmr}): maintenance margin would be negative",
                 )
         elif previous is None:
             maint_amount = ZERO
         else:
             assert previous.max_notional is not None
-            maint_amount = previous.maint_amount + previous.max_notional * (spec.mmr - previous.mmr)
-        return RiskTier(spec.max_notional, spec.mmr, imr, maint_amount)
+            maint_amount = previous.maint_amount + previous.max_notional * (mmr - previous.mmr)
+        return RiskTier(spec.max_notional, mmr, imr, maint_amount)
 
     def index_for(self, notional: Decimal) -> int:
         """The bracket of ``notional``: the first with ``notional <= max_notional``, else the last."""

@@ -1,5 +1,6 @@
-"""Rulebooks: each venue's rule choices (and, later, its bundled tables), selected by name."""
+"""Rulebooks: each venue's rule choices, liquidation terms and bundled default tables, selected by name."""
 
 from crossmargin.venues.registry import available, rulebook
+from crossmargin.venues.rulebook import Rulebook, Source
 
-__all__ = ["available", "rulebook"]
+__all__ = ["Rulebook", "Source", "available", "rulebook"]

@@ -1,0 +1,130 @@
+"""A rulebook: one venue's rule choices, liquidation terms and default tables, read from a bundled file.
+
+A rulebook file (``venues/data/<name>.yaml``) holds ``name``, ``title``, ``tables_taken`` (the date the
+tables were taken), ``sources`` (what each table or rule was learned from), ``rules``
+(:class:`~crossmargin.model.rules.RuleChoices` fields), ``liquidation``
+(:class:`~crossmargin.model.rules.LiquidationTerms` fields) and default ``assets`` and ``instruments``
+written exactly as in the portfolio document. A document that names the rulebook gets those tables; its
+own ``assets`` and ``instruments`` entries override them by name.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from crossmargin.model import InputError
+from crossmargin.model.document import portfolio_from_document
+from crossmargin.model.rules import FillPrice, LiquidationTerms, PriceMove, RuleChoices, Shortfall
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceFile(_Strict):
+    """Where a table or rule was learned: a page or a repository path."""
+
+    what: str
+    where: str
+    taken: str | None = None
+
+
+class RulesFile(_Strict):
+    """The ``rules`` section: :class:`RuleChoices` fields."""
+
+    liquidate_at_equality: bool = False
+    liquidation_threshold: Decimal = Decimal(1)
+    liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
+
+
+class LiquidationFile(_Strict):
+    """The ``liquidation`` section: :class:`LiquidationTerms` fields."""
+
+    fee_rate: Decimal = Decimal(0)
+    insurance_fund_share: Decimal = Decimal(1)
+    partial: bool = True
+    fill_price: FillPrice = FillPrice.MARKET
+    shortfall: Shortfall = Shortfall.ADL
+    adl_ranking: str = "profit_x_leverage"
+
+
+class RulebookFile(_Strict):
+    """A bundled rulebook file."""
+
+    name: str
+    title: str
+    tables_taken: str
+    sources: list[SourceFile] = []
+    notes: str = ""
+    rules: RulesFile = RulesFile()
+    liquidation: LiquidationFile = LiquidationFile()
+    assets: dict[str, Any] = {}
+    instruments: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a table or rule was learned."""
+
+    what: str
+    where: str
+    taken: str | None
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """A venue's rules: choices for the maths, terms for the liquidation engine, default tables."""
+
+    name: str
+    title: str
+    tables_taken: str
+    rules: RuleChoices
+    liquidation: LiquidationTerms
+    assets: Mapping[str, Any] = field(default_factory=dict)
+    instruments: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()
+    notes: str = ""
+
+    def apply_to(self, document: Mapping[str, Any], tables_win: bool = False) -> dict[str, Any]:
+        """``document`` with this rulebook's tables filled in.
+
+        The document's own ``assets`` and ``instruments`` entries override the rulebook's by name, unless
+        ``tables_win`` (used to compare venues on one book: each venue's own tables apply).
+        """
+        merged = dict(document)
+        for section, tables in (("assets", self.assets), ("instruments", self.instruments)):
+            own = dict(document.get(section) or {})
+            merged[section] = {**own, **tables} if tables_win else {**tables, **own}
+        return merged
+
+
+def rulebook_from_data(data: Mapping[str, Any], origin: str) -> Rulebook:
+    """Validate a parsed rulebook file and build its :class:`Rulebook`; errors name ``origin``."""
+    try:
+        parsed = RulebookFile.model_validate(dict(data))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(f"{origin}: {where}", first["msg"]) from None
+    try:
+        portfolio_from_document(
+            {"version": 1, "base": "USD", "assets": parsed.assets, "instruments": parsed.instruments}
+        )
+        rules = RuleChoices(parsed.name, **parsed.rules.model_dump())
+        liquidation = LiquidationTerms(**parsed.liquidation.model_dump())
+    except InputError as err:
+        raise err.within(origin) from None
+    return Rulebook(
+        name=parsed.name,
+        title=parsed.title,
+        tables_taken=parsed.tables_taken,
+        rules=rules,
+        liquidation=liquidation,
+        assets=parsed.assets,
+        instruments=parsed.instruments,
+        sources=tuple(Source(s.what, s.where, s.taken) for s in parsed.sources),
+        notes=parsed.notes,
+    )
