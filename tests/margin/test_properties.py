@@ -15,7 +15,7 @@ from crossmargin.margin.account import cross_pool, evaluate_account, isolated_po
 from crossmargin.margin.pools import Pool, evaluate_pool
 from crossmargin.margin.scaling import Move, scaled_market
 from crossmargin.margin.whatif import compare_modes
-from crossmargin.model import Asset, Portfolio, Position, exact
+from crossmargin.model import Asset, Portfolio, Position, RuleChoices, exact
 from tests.builders import GENERIC, D, banded, book, div, inverse, linear, tiers
 
 ASSETS = [
@@ -71,9 +71,9 @@ def random_books(draw) -> Portfolio:
     return book(ASSETS, INSTRUMENTS, prices, marks, [("acct", balances, positions)])
 
 
-def liquidatable(pool: Pool, portfolio: Portfolio, move: Move, scale: Decimal) -> bool:
+def liquidatable(pool: Pool, portfolio: Portfolio, move: Move, scale: Decimal, rules: RuleChoices = GENERIC) -> bool:
     market = scaled_market(portfolio, move, scale)
-    return evaluate_pool(pool, portfolio.with_market(market), GENERIC).liquidatable
+    return evaluate_pool(pool, portfolio.with_market(market), rules).liquidatable
 
 
 @given(random_books())

@@ -230,7 +230,8 @@ def check_order(
 @dataclass(frozen=True)
 class ModeView:
     """One way of margining a book. ``collateral_required``: the smallest collateral value (base)
-    that covers initial margin (per pool: ``max(0, IM - uPnL)``, summed over pools)."""
+    that covers initial margin (per pool: ``max(0, IM - uPnL)``, uPnL as counted for initial margin,
+    summed over pools)."""
 
     initial_margin: Decimal
     maintenance_margin: Decimal
@@ -248,7 +249,9 @@ class ModeComparison:
 
 
 def _required(figures: PoolFigures) -> Decimal:
-    return max(ZERO, figures.initial_margin - figures.unrealized_pnl)
+    """Collateral value that covers the pool's initial margin, given its uPnL as counted for initial margin."""
+    counted_pnl = figures.initial_equity - figures.initial_collateral_value
+    return max(ZERO, figures.initial_margin - counted_pnl)
 
 
 def all_cross(account: Account, portfolio: Portfolio) -> Account:
