@@ -88,6 +88,8 @@ class PoolFigures:
 def is_liquidatable(equity: Decimal, maintenance: Decimal, has_positions: bool, rules: RuleChoices) -> bool:
     """The liquidation condition of ``rules`` for a pool: equity below ``threshold x maintenance``."""
     required = maintenance * rules.liquidation_threshold
+    if maintenance == 0 and not rules.liquidate_without_requirement:
+        return False
     if rules.liquidate_at_equality and has_positions:
         return equity <= required
     return equity < required
@@ -119,10 +121,11 @@ def position_figures(position: Position, portfolio: Portfolio) -> PositionFigure
     pnl = pos.unrealized_pnl(instrument, size, entry, mark)
 
     interest = portfolio.market.open_interest.get(position.instrument, ZERO)
+    margined = pos.margined_notional(instrument, notional_settle)
 
     def required(side: Side) -> Decimal:
-        terms = pos.requirement_terms(instrument, size, entry, notional_settle, side, interest)
-        return terms.of(notional_settle)
+        terms = pos.requirement_terms(instrument, size, entry, margined, side, interest)
+        return terms.of(margined)
 
     return PositionFigures(
         position=position,

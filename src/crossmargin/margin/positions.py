@@ -13,7 +13,7 @@ depend on the mark once the bracket is known. The liquidation-price solver relie
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from crossmargin.model import Instrument, Side
 from crossmargin.model.instruments import TierBasis
@@ -56,8 +56,8 @@ def counted_pnl(instrument: Instrument, pnl: Decimal, side: Side) -> Decimal:
 
 
 def bracket_index(instrument: Instrument, size: Decimal, notional_settle: Decimal) -> int:
-    """The position's bracket: by notional (settle units) or by size (contracts), as the table says."""
-    key = abs(size) if instrument.tier_basis is TierBasis.SIZE else notional_settle
+    """The position's bracket: by notional (settle units) or by size x contract_size, as the table says."""
+    key = abs(size) * instrument.contract_size if instrument.tier_basis is TierBasis.SIZE else notional_settle
     return instrument.tiers.index_for(key)
 
 
@@ -90,13 +90,27 @@ def _round_up(value: Decimal, quantum: Decimal) -> Decimal:
     return (value / quantum).to_integral_value(rounding=ROUND_CEILING) * quantum
 
 
+def _round_down(value: Decimal, quantum: Decimal) -> Decimal:
+    return (value / quantum).to_integral_value(rounding=ROUND_FLOOR) * quantum
+
+
+def margined_notional(instrument: Instrument, notional_settle: Decimal) -> Decimal:
+    """The notional the requirements are computed on: truncated to ``margin_quantum`` when there is one,
+    as a venue computing in integer quantums does (dYdX)."""
+    if instrument.margin_quantum is None:
+        return notional_settle
+    return _round_down(notional_settle, instrument.margin_quantum)
+
+
 def open_interest_rate(instrument: Instrument, rate: Decimal, open_interest: Decimal) -> Decimal:
-    """An initial rate raised linearly toward 1 as open interest (settle notional) crosses the caps."""
+    """An initial rate raised linearly toward 1 as open interest (settle notional) crosses the caps,
+    rounded down to the instrument's ``rate_quantum`` (dYdX: whole ppm)."""
     if instrument.open_interest_caps is None:
         return rate
     lower, upper = instrument.open_interest_caps
     share = min(ONE, max(ZERO, (open_interest - lower) / (upper - lower)))
-    return rate + (ONE - rate) * share
+    scaled = rate + (ONE - rate) * share
+    return scaled if instrument.rate_quantum is None else _round_down(scaled, instrument.rate_quantum)
 
 
 def requirement_terms(

@@ -4,7 +4,8 @@ and what would isolated margin do to my book.
 All figures in base currency unless named otherwise; sizes in contracts; amounts in asset units.
 
 - Withdrawals come from the cross balance of an asset, never beyond the amount held (no borrowing),
-  and must leave free collateral (initial side) at or above zero.
+  and must leave initial equity at or above the initial margin, or above the rulebook's share of the
+  open notional when that is larger (Hyperliquid keeps 10%).
 - An order passes the initial-margin check when it only reduces its position (same sign, no flip:
   always allowed), or when, after the fill at the order price, the free collateral of the pool that
   holds the position is at or above zero and the position's notional stays within the top tier's
@@ -29,7 +30,10 @@ def max_withdrawable(account: Account, portfolio: Portfolio, rules: RuleChoices,
         raise InputError("asset", f"unknown asset {asset!r}")
     with exact():
         held = account.balances.get(asset, ZERO)
-        free = evaluate_pool(cross_pool(account), portfolio, rules).free_collateral
+        figures = evaluate_pool(cross_pool(account), portfolio, rules)
+        total_notional = sum((p.notional for p in figures.positions), ZERO)
+        kept = max(figures.initial_margin, rules.withdrawal_notional_floor * total_notional)
+        free = figures.initial_equity - kept
         if held <= 0 or free <= 0:
             return ZERO
         holding = portfolio.assets[asset]

@@ -202,7 +202,8 @@ class InstrumentDocument(_Part):
     )
     tier_basis: TierBasis = Field(
         default=TierBasis.NOTIONAL,
-        description="What max_notional bounds: notional (settle units, default) or size (contracts, as OKX).",
+        description="What max_notional bounds: notional (settle units, default) or size: |size| x "
+        "contract_size, in underlying units (linear) or quote units (inverse), as OKX tiers positions.",
     )
     maintenance_fraction: Decimal | None = Field(
         default=None,
@@ -252,8 +253,14 @@ class InstrumentDocument(_Part):
     )
     margin_quantum: Decimal | None = Field(
         default=None,
-        description="Round each margin requirement up to a multiple of this (settle units, > 0), as a "
-        "venue computing in integers does (dYdX: 0.000001 USDC). Default: exact.",
+        description="Truncate the notional margin is computed on to a multiple of this and round each "
+        "requirement up to a multiple of it (settle units, > 0), as a venue computing in integers does "
+        "(dYdX: 0.000001 USDC). Default: exact.",
+    )
+    rate_quantum: Decimal | None = Field(
+        default=None,
+        description="Round the open-interest-scaled initial rate down to a multiple of this (> 0; dYdX: "
+        "0.000001, whole ppm). Default: exact.",
     )
 
 
@@ -451,7 +458,7 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
     if document.maintenance_fraction is not None:
         within(document.maintenance_fraction, Decimal(0), Decimal(1), "maintenance_fraction")
     with _at("tiers"):
-        tiers = TierTable.build(specs, document.maintenance_fraction)
+        tiers = TierTable.build(specs, document.maintenance_fraction, document.tier_basis is TierBasis.NOTIONAL)
     upnl_weight = document.upnl_weight
     return Instrument(
         name,
@@ -471,6 +478,7 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
         initial_upnl_cap=document.initial_upnl_cap,
         open_interest_caps=document.open_interest_caps,
         margin_quantum=document.margin_quantum,
+        rate_quantum=document.rate_quantum,
     )
 
 

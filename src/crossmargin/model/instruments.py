@@ -24,7 +24,7 @@ class TierBasis(StrEnum):
     """What a tier table's ``max_notional`` bounds."""
 
     NOTIONAL = "notional"  # position notional in settle units (most venues)
-    SIZE = "size"  # position size in contracts (OKX)
+    SIZE = "size"  # position size x contract_size: underlying units (linear), quote units (inverse); OKX
 
 
 class ContractKind(StrEnum):
@@ -49,9 +49,10 @@ class Instrument:
     position's size in underlying units and discounts positive uPnL for initial margin (Drift);
     ``initial_upnl_cap`` caps, in settle units, the positive uPnL one position adds to initial equity
     (Drift: 100 USDC); ``open_interest_caps`` (lower, upper; settle-unit notionals) scale the initial rate
-    linearly up to 1 as the instrument's open interest grows between them (dYdX); ``margin_quantum``
-    rounds each requirement up to a multiple of it (settle units), a maintenance rate given as a
-    fraction of the initial one being applied to the rounded initial requirement (dYdX).
+    linearly up to 1 as the instrument's open interest grows between them, the scaled rate rounded down
+    to ``rate_quantum`` (dYdX: ppm); ``margin_quantum`` truncates the notional the requirements are
+    computed on and rounds each requirement up to a multiple of it (settle units), a maintenance rate
+    given as a fraction of the initial one being applied to the rounded initial requirement (dYdX).
     """
 
     name: str
@@ -71,6 +72,7 @@ class Instrument:
     initial_upnl_cap: Decimal | None = None
     open_interest_caps: tuple[Decimal, Decimal] | None = None
     margin_quantum: Decimal | None = None
+    rate_quantum: Decimal | None = None
 
     def __post_init__(self) -> None:
         positive(self.contract_size, "contract_size")
@@ -102,3 +104,5 @@ class Instrument:
                 raise InputError("open_interest_caps[1]", f"the upper cap must exceed the lower ({lower}), got {upper}")
         if self.margin_quantum is not None:
             positive(self.margin_quantum, "margin_quantum")
+        if self.rate_quantum is not None:
+            positive(self.rate_quantum, "rate_quantum")

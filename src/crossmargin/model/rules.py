@@ -29,14 +29,21 @@ class RuleChoices:
     - ``liquidation_threshold`` (>= 1): the multiple of maintenance margin below which equity is
       liquidatable (Binance portfolio margin liquidates at uniMMR = equity / MM of 1.05).
     - ``liquidation_price_moves``: what moves when a liquidation price is solved for.
+    - ``liquidate_without_requirement``: whether a pool whose maintenance margin is zero (no positions)
+      can be liquidatable when its equity is negative (dYdX: no, it needs a requirement above zero).
+    - ``withdrawal_notional_floor``: a withdrawal must leave initial equity at or above this share of
+      the open notional, when that exceeds the initial margin (Hyperliquid: 0.1).
     """
 
     name: str
     liquidate_at_equality: bool = False
     liquidation_threshold: Decimal = ONE
     liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
+    liquidate_without_requirement: bool = True
+    withdrawal_notional_floor: Decimal = ZERO
 
     def __post_init__(self) -> None:
+        within(self.withdrawal_notional_floor, ZERO, ONE, "withdrawal_notional_floor")
         if finite(self.liquidation_threshold, "liquidation_threshold") < 1:
             raise InputError("liquidation_threshold", f"must be at least 1, got {self.liquidation_threshold}")
 

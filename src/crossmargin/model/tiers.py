@@ -13,7 +13,7 @@ with ``maint_amount_0 = 0`` (the "maintenance amount" of Binance's brackets is b
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.model.errors import InputError
@@ -75,11 +75,15 @@ class TierTable:
     maintenance_fraction: Decimal | None = None
 
     @classmethod
-    def build(cls, specs: Sequence[TierSpec], maintenance_fraction: Decimal | None = None) -> "TierTable":
+    def build(
+        cls, specs: Sequence[TierSpec], maintenance_fraction: Decimal | None = None, derive_amounts: bool = True
+    ) -> "TierTable":
         """Validate brackets as written and resolve ``imr`` and ``maint_amount`` (see module doc).
 
         ``maintenance_fraction``: a bracket without ``mmr`` gets ``mmr = imr x maintenance_fraction``
         (Hyperliquid: maintenance margin is half the initial margin at max leverage).
+        ``derive_amounts`` False: a bracket without ``maint_amount`` gets 0 instead of the continuity
+        amount (brackets that bound size rather than notional: their edges are not notionals).
         """
         if not specs:
             raise InputError("", "needs at least one tier")
@@ -90,6 +94,8 @@ class TierTable:
             for i, spec in enumerate(specs):
                 try:
                     previous = tiers[-1] if tiers else None
+                    if not derive_amounts and spec.maint_amount is None:
+                        spec = replace(spec, maint_amount=ZERO)
                     tiers.append(cls._resolve(spec, previous, i == len(specs) - 1, maintenance_fraction))
                 except InputError as err:
                     raise err.within(f"[{i}]") from None

@@ -19,6 +19,9 @@ from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.rules import FillPrice, LiquidationTerms, PriceMove, RuleChoices, Shortfall
 
+CONTRACT_FIELDS = ("kind", "underlying", "settle", "contract_size", "inverse", "expiry")
+"""What an instrument is, as opposed to how a venue margins it."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,6 +41,8 @@ class RulesFile(_Strict):
     liquidate_at_equality: bool = False
     liquidation_threshold: Decimal = Decimal(1)
     liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
+    liquidate_without_requirement: bool = True
+    withdrawal_notional_floor: Decimal = Decimal(0)
 
 
 class LiquidationFile(_Strict):
@@ -92,12 +97,24 @@ class Rulebook:
         """``document`` with this rulebook's tables filled in.
 
         The document's own ``assets`` and ``instruments`` entries override the rulebook's by name, unless
-        ``tables_win`` (used to compare venues on one book: each venue's own tables apply).
+        ``tables_win`` (used to compare venues on one book): then the venue's risk terms apply (asset
+        weights; an instrument's tiers, fees and weights) while an instrument the document defines keeps
+        what the contract is (:data:`CONTRACT_FIELDS`), so the same positions mean the same exposure
+        under every venue.
         """
         merged = dict(document)
-        for section, tables in (("assets", self.assets), ("instruments", self.instruments)):
-            own = dict(document.get(section) or {})
-            merged[section] = {**own, **tables} if tables_win else {**tables, **own}
+        own_assets = dict(document.get("assets") or {})
+        merged["assets"] = {**own_assets, **self.assets} if tables_win else {**self.assets, **own_assets}
+        own_instruments = dict(document.get("instruments") or {})
+        if not tables_win:
+            merged["instruments"] = {**self.instruments, **own_instruments}
+            return merged
+        instruments = {**own_instruments, **self.instruments}
+        for name, entry in own_instruments.items():
+            if name in self.instruments and isinstance(entry, Mapping):
+                contract = {key: entry[key] for key in CONTRACT_FIELDS if key in entry}
+                instruments[name] = {**self.instruments[name], **contract}
+        merged["instruments"] = instruments
         return merged
 
 
