@@ -106,3 +106,23 @@ def test_already_liquidatable_reports_the_price_to_recover_to():
     (price,) = liq_prices(one_linear("100", "1", entry="20100"))
     assert price is not None and abs(price - div(20000, "0.996")) < CLOSE
     assert price > D(20000)
+
+
+def test_hedge_mode_legs_share_one_liquidation_price():
+    # Binance hedge mode (docs/venues/binance-usdm.md S3/S4): both sides of a symbol share one liquidation
+    # price, each side margined on its own notional. 10000 USDT; long 2 BTC from 30000, short 1 BTC from
+    # 31000, mark 30000, BINANCE_LIKE brackets. At the root both notionals are below 50000 (first bracket,
+    # 0.004): 10000 + 2 (P - 30000) - (P - 31000) = 0.004 x 2P + 0.004 x P
+    #   -> P - 19000 = 0.012 P -> P = 19000 / 0.988 = 19230.77 (long notional 38461.5 <= 50000: consistent;
+    # the long's current bracket, 0.005 with 50, would give (19000 - 50) / 0.986 = 19219.07 instead).
+    portfolio = book(
+        assets=[USDT],
+        instruments=[linear("BTC-PERP", table=BINANCE_LIKE)],
+        prices={"USDT": "1"},
+        marks={"BTC-PERP": "30000"},
+        accounts=[("a", {"USDT": "10000"}, [position("BTC-PERP", "2", "30000"), position("BTC-PERP", "-1", "31000")])],
+    )
+    long_leg, short_leg = liq_prices(portfolio)
+    expected = div(19000, "0.988")
+    assert long_leg is not None and abs(long_leg - expected) < CLOSE
+    assert short_leg is not None and abs(short_leg - expected) < CLOSE

@@ -45,3 +45,18 @@ def test_settle_asset_of_a_held_position_must_be_an_asset():
             [("a", {}, [position("BTC-PERP", "1", "1")])],
         )
     assert err.value.field == "accounts[0] (id 'a').positions[0].instrument"
+
+
+def test_hedge_mode_allows_one_long_and_one_short_leg_only():
+    legs = [position("BTC-PERP", "1", "1"), position("BTC-PERP", "-1", "1")]
+    book([Asset.simple("USDT")], [linear("BTC-PERP")], {"USDT": "1"}, {"BTC-PERP": "1"}, [("a", {}, legs)])
+    with pytest.raises(InputError) as err:
+        book(
+            [Asset.simple("USDT")],
+            [linear("BTC-PERP")],
+            {"USDT": "1"},
+            {"BTC-PERP": "1"},
+            [("a", {}, [*legs, position("BTC-PERP", "2", "1")])],
+        )
+    assert err.value.field == "positions[2].instrument"
+    assert "hedge mode" in err.value.message

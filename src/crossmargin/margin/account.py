@@ -37,6 +37,14 @@ class AccountResult:
     isolated_initial_margin: Decimal
 
 
+def leg_label(position: Position, account: Account) -> str:
+    """How reports name a position: its instrument, with ``long``/``short`` added for a hedge-mode leg."""
+    legs = sum(1 for p in account.positions if p.instrument == position.instrument)
+    if legs == 1:
+        return position.instrument
+    return f"{position.instrument} {'long' if position.size > 0 else 'short'}"
+
+
 def cross_pool(account: Account) -> Pool:
     """The account's balances and every position that is not isolated."""
     return Pool(account.balances, tuple(p for p in account.positions if not p.isolated))

@@ -16,12 +16,12 @@ All figures in base currency unless named otherwise; sizes in contracts; amounts
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
+from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool, leg_label
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import Pool, PoolFigures, evaluate_pool
 from crossmargin.margin.positions import notional, notional_per_contract, unrealized_pnl
 from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices, Side
-from crossmargin.model.numbers import ZERO, exact, finite, positive
+from crossmargin.model.numbers import LIMIT, ZERO, exact, finite, positive
 
 
 def max_withdrawable(account: Account, portfolio: Portfolio, rules: RuleChoices, asset: str) -> Decimal:
@@ -50,7 +50,7 @@ class OrderCheck:
     """The initial-margin check of one order and the largest size (same direction) that passes.
 
     ``max_size`` is in contracts, positive, None when no size fails (open top tier and a price so
-    favourable that each contract adds free collateral).
+    favourable that each contract adds free collateral, or a limit beyond any size a document can state).
     """
 
     instrument: str
@@ -75,7 +75,13 @@ class _Order:
 
     @property
     def existing(self) -> Position | None:
-        return next((p for p in self.account.positions if p.instrument == self.instrument), None)
+        held = [p for p in self.account.positions if p.instrument == self.instrument]
+        if len(held) > 1:
+            raise InputError(
+                "instrument",
+                f"{self.instrument!r} is held long and short (hedge mode): order checks take one-way positions",
+            )
+        return held[0] if held else None
 
     @property
     def start(self) -> Decimal:
@@ -191,6 +197,8 @@ class _Order:
         if f2 >= f1:
             return None
         root = low + at_low * step / (f1 - f2)
+        if high is None and root >= LIMIT:
+            return None  # no order size a document could express fails
         return root if high is None or root < high else None
 
 
@@ -293,11 +301,11 @@ def _view(account: Account, portfolio: Portfolio, rules: RuleChoices) -> ModeVie
         maintenance_margin=sum((p.figures.maintenance_margin for p in result.positions), ZERO),
         collateral_required=sum((_required(p) for p in pools), ZERO),
         isolated_margins={
-            p.figures.position.instrument: p.figures.position.isolated_margin
+            leg_label(p.figures.position, account): p.figures.position.isolated_margin
             for p in result.positions
             if p.figures.position.isolated_margin is not None
         },
-        liquidation_prices={p.figures.position.instrument: p.liquidation_price for p in result.positions},
+        liquidation_prices={leg_label(p.figures.position, account): p.liquidation_price for p in result.positions},
     )
 
 

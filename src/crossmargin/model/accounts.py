@@ -36,7 +36,11 @@ class Position:
 
 @dataclass(frozen=True)
 class Account:
-    """An account: ``balances`` (asset -> amount; negative is owed) and its positions."""
+    """An account: ``balances`` (asset -> amount; negative is owed) and its positions.
+
+    One position per instrument (one-way mode), or one long and one short (hedge mode, where a venue
+    has it: each leg margined on its own notional, both legs moving together for a liquidation price).
+    """
 
     id: str
     balances: Mapping[str, Decimal] = field(default_factory=dict)
@@ -47,14 +51,16 @@ class Account:
             raise InputError("id", "must not be empty")
         for asset, amount in self.balances.items():
             finite(amount, f"balances.{asset}")
-        seen: set[str] = set()
+        seen: set[tuple[str, bool]] = set()
         for i, position in enumerate(self.positions):
-            if position.instrument in seen:
+            leg = (position.instrument, position.size > 0)
+            if leg in seen:
                 raise InputError(
                     f"positions[{i}].instrument",
-                    f"{position.instrument!r} appears twice: one position per instrument",
+                    f"{position.instrument!r} appears twice on one side: one position per instrument, or one "
+                    "long and one short (hedge mode)",
                 )
-            seen.add(position.instrument)
+            seen.add(leg)
 
     @property
     def label(self) -> str:

@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from crossmargin.margin.account import AccountResult
+from crossmargin.margin.account import AccountResult, leg_label
 from crossmargin.report.results import RESULT_VERSION, JSONObject, JSONValue, number
 from crossmargin.report.tables import cell, status
 from crossmargin.venues import Rulebook
@@ -74,7 +74,9 @@ def _figures(result: AccountResult) -> JSONObject:
         "free_collateral": number(cross.free_collateral),
         "margin_ratio": number(cross.margin_ratio),
         "liquidatable": cross.liquidatable,
-        "liquidation_prices": {p.figures.position.instrument: number(p.liquidation_price) for p in result.positions},
+        "liquidation_prices": {
+            leg_label(p.figures.position, result.account): number(p.liquidation_price) for p in result.positions
+        },
     }
 
 
@@ -114,8 +116,8 @@ def comparison_view(base: str, account_ids: Sequence[str], outcomes: Sequence[Ve
             ("free collateral", _row(found, lambda r: cell(r.cross.free_collateral))),
             ("status", _row(found, lambda r: status(r.cross.liquidatable))),
         ]
-        instruments = sorted({p.figures.position.instrument for r in found if r is not None for p in r.positions})
-        rows += [(f"{i} liq. price", _row(found, partial(_liquidation_cell, instrument=i))) for i in instruments]
+        legs = sorted({leg_label(p.figures.position, r.account) for r in found if r is not None for p in r.positions})
+        rows += [(f"{leg} liq. price", _row(found, partial(_liquidation_cell, leg=leg))) for leg in legs]
         for label, values in rows:
             table.add_row(label, *values)
         errors = [f"{o.rulebook}: {o.error}" for o in outcomes if o.error is not None]
@@ -129,8 +131,8 @@ def _row(found: Sequence[AccountResult | None], show: Callable[[AccountResult], 
     return ["-" if result is None else show(result) for result in found]
 
 
-def _liquidation_cell(result: AccountResult, instrument: str) -> str:
+def _liquidation_cell(result: AccountResult, leg: str) -> str:
     for position in result.positions:
-        if position.figures.position.instrument == instrument:
+        if leg_label(position.figures.position, result.account) == leg:
             return cell(position.liquidation_price)
     return "-"
