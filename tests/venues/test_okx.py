@@ -322,11 +322,6 @@ def test_okx_currency_equity_example():
     assert cross.equity == D(1520000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine counts uPnL on top of the weighted balance; OKX adds a position's uPnL to its settle "
-    "currency's equity (eq_c = cashBal + uPnL) and discounts that sum with the currency's marginal tiers",
-)
 def test_okx_upnl_is_discounted_with_its_settle_currency():
     # Hand arithmetic from OKX's definitions (§2.2, §3): 10,000,000 USDT and a USDT perp with +1,000,000
     # uPnL give USDT equity 11,000,000, discounted as in OKX's example: 5M x 1 + 5M x 0.9 + 1M x 0.8 =

@@ -27,6 +27,7 @@ covered by collateral: it stays healthy down to zero).
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 
 from crossmargin.margin import positions as pos
 from crossmargin.margin.pools import Pool, evaluate_pool, position_figures
@@ -44,20 +45,29 @@ class _Terms:
     b: Decimal = ZERO
     d: Decimal = ZERO
 
-    def add(self, power: int, amount: Decimal) -> None:
-        if power == 0:
-            self.a += amount
-        elif power == 1:
-            self.b += amount
-        else:
-            self.d += amount
+    def at(self, scale: Decimal) -> Decimal:
+        """The value at ``scale``."""
+        return self.a + self.b * scale + self.d / scale
 
-    def root(self) -> Decimal | None:
-        """The positive ``s`` where the terms vanish, None when there is none."""
+    def add(self, other: "_Terms", factor: Decimal = ONE, shift: int = 0) -> None:
+        """Add ``other x factor x s**shift`` (``shift`` 0 or 1: a price that moves)."""
+        if shift and other.b:
+            raise AssertionError("a moving price never multiplies a term already growing with the price")
+        if shift:
+            self.a += other.d * factor
+            self.b += other.a * factor
+        else:
+            self.a += other.a * factor
+            self.b += other.b * factor
+            self.d += other.d * factor
+
+    def solve(self, target: Decimal = ZERO) -> Decimal | None:
+        """The positive ``s`` where the terms equal ``target``, None when there is none."""
+        a = self.a - target
         if self.d == 0:
-            root = -self.a / self.b if self.b != 0 else None
+            root = -a / self.b if self.b != 0 else None
         elif self.b == 0:
-            root = -self.d / self.a if self.a != 0 else None
+            root = -self.d / a if a != 0 else None
         else:
             raise AssertionError("a move never gives both s and 1/s terms")
         return root if root is not None and root > 0 else None
@@ -70,12 +80,18 @@ class _Problem:
     rules: RuleChoices
     move: Move
 
+    @property
+    def folded(self) -> bool:
+        """Whether uPnL joins its settle asset's balance before the weights (see pools)."""
+        return self.rules.pnl_in_settle_collateral and self.pool.haircut
+
     def liquidatable_at(self, scale: Decimal) -> bool:
         market = scaled_market(self.portfolio, self.move, scale)
         return evaluate_pool(self.pool, self.portfolio.with_market(market), self.rules).liquidatable
 
     def breakpoints(self) -> list[Decimal]:
-        """Scales where a moving position crosses a tier boundary or turns from loss to profit."""
+        """Scales where a moving position crosses a tier boundary or turns from loss to profit, and (uPnL in
+        settle collateral) where a settle asset's balance plus uPnL crosses a weight band or zero."""
         points: set[Decimal] = set()
         for position in self.pool.positions:
             if position.instrument not in self.move.instruments:
@@ -89,48 +105,94 @@ class _Problem:
             units = abs(position.size) * instrument.contract_size
             for edge in instrument.tiers.edges():
                 points.add(units / (mark * edge) if instrument.inverse else edge / (units * mark))
+        if self.folded:
+            points |= self._band_crossings(sorted(points))
         return sorted(points)
+
+    def _band_crossings(self, cuts: list[Decimal]) -> set[Decimal]:
+        """Within each stretch between ``cuts`` (where uPnL weights are fixed), the scales where a settle
+        asset's balance plus uPnL reaches one of its weight edges."""
+        found: set[Decimal] = set()
+        bounds: list[Decimal | None] = [ZERO, *cuts, None]
+        for low, high in pairwise(bounds):
+            assert low is not None
+            inside = (low + high) / 2 if high is not None else low * 2 + 1
+            for asset_name, amount in self._amounts(inside).items():
+                for edge in self.portfolio.assets[asset_name].edges(Side.MAINTENANCE):
+                    root = amount.solve(edge)
+                    if root is not None and low < root and (high is None or root < high):
+                        found.add(root)
+        return found
+
+    def _pnl_terms(self, position: Position, scale: Decimal) -> _Terms:
+        """The position's uPnL as it counts for maintenance, in settle units, on the segment of ``scale``."""
+        instrument = self.portfolio.instruments[position.instrument]
+        if position.instrument not in self.move.instruments:
+            figures = position_figures(position, self.portfolio)
+            return _Terms(a=pos.counted_pnl(instrument, figures.pnl_settle, Side.MAINTENANCE))
+        q, c, e = position.size, instrument.contract_size, position.entry_price
+        m = self.portfolio.market.mark(position.instrument)
+        in_profit = pos.unrealized_pnl(instrument, q, e, m * scale) > 0
+        w = instrument.upnl_weight if in_profit else ONE
+        if instrument.inverse:
+            return _Terms(a=w * q * c / e, d=-(w * q * c / m))
+        return _Terms(a=-(w * q * c * e), b=w * q * c * m)
+
+    def _requirement_terms(self, position: Position, scale: Decimal) -> _Terms:
+        """``-threshold x maintenance`` of the position in base currency, on the segment of ``scale``."""
+        threshold = self.rules.liquidation_threshold
+        if position.instrument not in self.move.instruments:
+            return _Terms(a=-threshold * position_figures(position, self.portfolio).maintenance_margin)
+        instrument = self.portfolio.instruments[position.instrument]
+        market = self.portfolio.market
+        q, c, e = position.size, instrument.contract_size, position.entry_price
+        m, p = market.mark(position.instrument), market.price(instrument.settle)
+        notional = pos.notional(instrument, q, m * scale)
+        requirement = pos.requirement_terms(instrument, q, e, notional, Side.MAINTENANCE)
+        settle_units = (
+            _Terms(a=-requirement.amount, d=abs(q) * c * requirement.rate / m)
+            if instrument.inverse
+            else _Terms(a=-requirement.amount, b=abs(q) * c * m * requirement.rate)
+        )
+        terms = _Terms()
+        terms.add(settle_units, -threshold * p, int(instrument.settle in self.move.assets))
+        return terms
+
+    def _amounts(self, scale: Decimal) -> dict[str, _Terms]:
+        """Each asset's amount in the pool (uPnL in settle collateral: balance plus the settled uPnL)."""
+        amounts = {name: _Terms(a=amount) for name, amount in self.pool.balances.items()}
+        if self.folded:
+            for position in self.pool.positions:
+                settle = self.portfolio.instruments[position.instrument].settle
+                amounts.setdefault(settle, _Terms()).add(self._pnl_terms(position, scale))
+        return amounts
 
     def health_terms(self, scale: Decimal) -> _Terms:
         """``H(s)`` on the segment containing ``scale``."""
         terms = _Terms()
         market = self.portfolio.market
-        for asset_name, amount in self.pool.balances.items():
-            if amount == 0:
+        for asset_name, amount in self._amounts(scale).items():
+            moves = int(asset_name in self.move.assets)
+            if not self.pool.haircut:
+                terms.add(amount, market.price(asset_name), moves)
                 continue
-            weighted = (
-                self.portfolio.assets[asset_name].weighted_amount(amount, Side.MAINTENANCE)
-                if self.pool.haircut
-                else amount
-            )
-            terms.add(int(asset_name in self.move.assets), weighted * market.price(asset_name))
-        threshold = self.rules.liquidation_threshold
+            holding = self.portfolio.assets[asset_name]
+            if amount.b == 0 and amount.d == 0:
+                terms.add(
+                    _Terms(a=holding.weighted_amount(amount.a, Side.MAINTENANCE)), market.price(asset_name), moves
+                )
+                continue
+            offset, weight = holding.line_at(amount.at(scale), Side.MAINTENANCE)
+            weighted = _Terms(a=offset)
+            weighted.add(amount, weight)
+            terms.add(weighted, market.price(asset_name), moves)
         for position in self.pool.positions:
-            if position.instrument in self.move.instruments:
-                self._add_moving(terms, position, scale, threshold)
-            else:
-                figures = position_figures(position, self.portfolio)
-                terms.a += figures.counted_pnl - threshold * figures.maintenance_margin
+            if not self.folded:
+                settle = self.portfolio.instruments[position.instrument].settle
+                moves = int(settle in self.move.assets)
+                terms.add(self._pnl_terms(position, scale), market.price(settle), moves)
+            terms.add(self._requirement_terms(position, scale))
         return terms
-
-    def _add_moving(self, terms: _Terms, position: Position, scale: Decimal, threshold: Decimal) -> None:
-        instrument = self.portfolio.instruments[position.instrument]
-        market = self.portfolio.market
-        q, c, e = position.size, instrument.contract_size, position.entry_price
-        m, p = market.mark(position.instrument), market.price(instrument.settle)
-        kp = int(instrument.settle in self.move.assets)
-        moved = m * scale
-        notional = pos.notional(instrument, q, moved)
-        requirement = pos.requirement_terms(instrument, q, e, notional, Side.MAINTENANCE)
-        in_profit = pos.unrealized_pnl(instrument, q, e, moved) > 0
-        weight = instrument.upnl_weight if in_profit else ONE
-        terms.add(kp, threshold * requirement.amount * p)
-        if instrument.inverse:
-            terms.add(kp, weight * q * c * p / e)
-            terms.add(kp - 1, -(weight * q * c * p / m) - threshold * abs(q) * c * requirement.rate * p / m)
-        else:
-            terms.add(kp, -(weight * q * c * e * p))
-            terms.add(kp + 1, weight * q * c * m * p - threshold * abs(q) * c * m * requirement.rate * p)
 
 
 def _walk(problem: _Problem, start_status: bool, downward: bool) -> Decimal | None:
@@ -160,7 +222,7 @@ def _segment_points(
     yielded as a sample, for a pool liquidatable at one touching point only.
     """
     lo, hi = (ZERO if end is None else end, start) if downward else (start, end)
-    root = problem.health_terms((lo + hi) / 2 if hi is not None else lo * 2 + 1).root()
+    root = problem.health_terms((lo + hi) / 2 if hi is not None else lo * 2 + 1).solve()
     boundaries = [start]
     if root is not None and lo < root and (hi is None or root < hi):
         boundaries.append(root)

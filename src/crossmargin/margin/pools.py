@@ -8,14 +8,17 @@ a pool is in base currency:
   the initial side uses the initial weights). Isolated margin is the settle asset itself, as venues
   hold it, and counts at full price.
 - equity = collateral value + unrealized PnL; initial equity = initial collateral value + uPnL
-  (profits at each instrument's uPnL weights on each side, losses in full).
+  (profits at each instrument's uPnL weights on each side, losses in full). Under the rule
+  ``pnl_in_settle_collateral`` a position's uPnL instead joins its settle asset's balance before that
+  asset's weights apply, and equity is the weighted value of those sums (collateral value still
+  reports the balances alone).
 - free collateral = initial equity - initial margin; margin ratio = maintenance margin / equity
   (None when equity <= 0); health = equity - maintenance margin.
 - liquidatable: equity < maintenance margin x the rulebook's liquidation threshold (``<=`` where the
   rulebook says so, for pools that hold positions).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -59,6 +62,7 @@ class PositionFigures:
     mark: Decimal
     notional_settle: Decimal
     notional: Decimal
+    pnl_settle: Decimal
     unrealized_pnl: Decimal
     counted_pnl: Decimal
     initial_counted_pnl: Decimal
@@ -132,12 +136,37 @@ def position_figures(position: Position, portfolio: Portfolio) -> PositionFigure
         mark=mark,
         notional_settle=notional_settle,
         notional=notional_settle * settle_price,
+        pnl_settle=pnl,
         unrealized_pnl=pnl * settle_price,
         counted_pnl=pos.counted_pnl(instrument, pnl, Side.MAINTENANCE) * settle_price,
         initial_counted_pnl=pos.counted_pnl(instrument, pnl, Side.INITIAL) * settle_price,
         initial_margin=required(Side.INITIAL) * settle_price,
         maintenance_margin=required(Side.MAINTENANCE) * settle_price,
         tier=pos.bracket_index(instrument, size, notional_settle),
+    )
+
+
+def settle_amounts(
+    pool: Pool, figures: Sequence[PositionFigures], portfolio: Portfolio, side: Side
+) -> dict[str, Decimal]:
+    """Each asset's balance plus the uPnL (as counted on ``side``, settle units) of the positions it settles."""
+    amounts = dict(pool.balances)
+    for f in figures:
+        instrument = portfolio.instruments[f.position.instrument]
+        amounts[instrument.settle] = amounts.get(instrument.settle, ZERO) + pos.counted_pnl(
+            instrument, f.pnl_settle, side
+        )
+    return amounts
+
+
+def _settle_collateral_equity(
+    pool: Pool, figures: Sequence[PositionFigures], portfolio: Portfolio, side: Side
+) -> Decimal:
+    """Equity with each position's uPnL inside its settle asset's balance before the weights apply."""
+    amounts = settle_amounts(pool, figures, portfolio, side)
+    return sum(
+        (portfolio.assets[a].value(amount, portfolio.market.price(a), side) for a, amount in amounts.items() if amount),
+        ZERO,
     )
 
 
@@ -151,8 +180,12 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
         upnl = sum((f.unrealized_pnl for f in figures), ZERO)
         initial = sum((f.initial_margin for f in figures), ZERO)
         maintenance = sum((f.maintenance_margin for f in figures), ZERO)
-        equity = collateral_value + sum((f.counted_pnl for f in figures), ZERO)
-        initial_equity = initial_value + sum((f.initial_counted_pnl for f in figures), ZERO)
+        if rules.pnl_in_settle_collateral and pool.haircut:
+            equity = _settle_collateral_equity(pool, figures, portfolio, Side.MAINTENANCE)
+            initial_equity = _settle_collateral_equity(pool, figures, portfolio, Side.INITIAL)
+        else:
+            equity = collateral_value + sum((f.counted_pnl for f in figures), ZERO)
+            initial_equity = initial_value + sum((f.initial_counted_pnl for f in figures), ZERO)
         return PoolFigures(
             collateral=collateral,
             positions=figures,

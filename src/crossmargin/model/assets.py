@@ -92,6 +92,12 @@ class WeightSchedule:
             total += band.weight * (upper - band.from_amount)
         return None
 
+    def line_at(self, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """``(c, w)`` with ``weighted_amount(x) = c + w x`` on the band containing ``amount`` (>= 0)."""
+        index = max(i for i, band in enumerate(self.bands) if amount >= band.from_amount)
+        band = self.bands[index]
+        return self.weighted_amount(band.from_amount) - band.weight * band.from_amount, band.weight
+
     def weight_at(self, amount: Decimal) -> Decimal:
         """The marginal weight of the unit held at ``amount`` (the band containing it)."""
         weight = self.bands[0].weight
@@ -160,6 +166,21 @@ class Asset:
                 return amount * discounted_weight(weight, self.imf_factor, amount)
             return self.schedule(side).weighted_amount(amount)
         return amount * premium_rate(self.liability(side), self.imf_factor, -amount)
+
+    def line_at(self, amount: Decimal, side: Side) -> tuple[Decimal, Decimal]:
+        """``(c, w)`` with ``weighted_amount(x, side) = c + w x`` near ``amount`` (a band, or the liability side).
+
+        Not defined with a size discount, whose weighted amount is not piecewise linear.
+        """
+        if self.imf_factor:
+            raise InputError("imf_factor", f"{self.name}: a size-discounted weight has no linear piece")
+        if amount >= 0:
+            return self.schedule(side).line_at(amount)
+        return ZERO, self.liability(side)
+
+    def edges(self, side: Side) -> tuple[Decimal, ...]:
+        """Amounts where the weighted amount changes slope on ``side``: zero and the band starts."""
+        return (ZERO, *self.schedule(side).edges())
 
     def amount_for(self, weighted: Decimal, side: Side) -> Decimal | None:
         """The smallest holding whose weighted amount reaches ``weighted`` (None: never reached).

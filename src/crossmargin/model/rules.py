@@ -33,6 +33,9 @@ class RuleChoices:
       can be liquidatable when its equity is negative (dYdX: no, it needs a requirement above zero).
     - ``withdrawal_notional_floor``: a withdrawal must leave initial equity at or above this share of
       the open notional, when that exceeds the initial margin (Hyperliquid: 0.1).
+    - ``pnl_in_settle_collateral``: a position's uPnL joins its settle asset's balance in the cross pool
+      before that asset's weights apply (OKX multi-currency, Bybit UTA and Binance Multi-Assets value
+      each currency's equity, cash plus uPnL, at its collateral rate); otherwise uPnL counts on its own.
     """
 
     name: str
@@ -41,6 +44,7 @@ class RuleChoices:
     liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
     liquidate_without_requirement: bool = True
     withdrawal_notional_floor: Decimal = ZERO
+    pnl_in_settle_collateral: bool = False
 
     def __post_init__(self) -> None:
         within(self.withdrawal_notional_floor, ZERO, ONE, "withdrawal_notional_floor")

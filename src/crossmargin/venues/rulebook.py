@@ -43,6 +43,7 @@ class RulesFile(_Strict):
     liquidation_price_moves: PriceMove = PriceMove.UNDERLYING
     liquidate_without_requirement: bool = True
     withdrawal_notional_floor: Decimal = Decimal(0)
+    pnl_in_settle_collateral: bool = False
 
 
 class LiquidationFile(_Strict):
