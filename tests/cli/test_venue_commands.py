@@ -93,3 +93,12 @@ def test_unknown_rulebook_is_an_error_naming_the_field(tmp_path: Path):
     code, out, err = run("evaluate", str(path))
     assert code == 2 and out == ""
     assert "rulebook" in err and "binance-usdm" in err
+
+
+def test_bench_json_has_the_documented_keys():
+    code, out, err = run("bench", "--accounts", "300", "--repeats", "1", "--json")
+    assert code == 0, err
+    figures = json.loads(out)
+    keys = {"accounts", "positions", "full_revalue_ms", "plain_read_ms", "tick_ms", "screen_ms"}
+    assert keys | {"bytes_per_position", "exact_account_us"} <= set(figures)
+    assert figures["accounts"] == 300 and figures["positions"] > 300

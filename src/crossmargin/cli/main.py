@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
+from rich.progress import Progress
 
 from crossmargin import __version__
 from crossmargin.cli.loading import load_document
@@ -29,6 +30,7 @@ from crossmargin.report import venues as venue_report
 from crossmargin.report.results import JSONObject
 from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
+from crossmargin.sim.benchmark import bench_book, machine
 from crossmargin.venues import available, rulebook
 
 USAGE_ERROR = 2
@@ -323,6 +325,28 @@ def compare(
         emit_json(venue_report.comparison_dict(base, ids, outcomes))
     else:
         emit_view(venue_report.comparison_view(base, ids, outcomes))
+
+
+@app.command()
+def bench(
+    accounts: Annotated[int, typer.Option("--accounts", min=10, help="Accounts in the synthetic book.")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic book.")] = 7,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats per timing (medians).")] = 7,
+    json_output: JsonOption = False,
+) -> None:
+    """Benchmark the risk book on a synthetic book: revaluation, tick, screening, memory, exact evaluator."""
+    rules = rulebook("generic").rules
+    result = None
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(f"benchmark, {accounts:,} accounts", total=5)
+        for label, outcome in bench_book(accounts, seed, rules, repeats):
+            progress.update(task, advance=1, description=f"benchmark, {accounts:,} accounts: {label}")
+            result = outcome or result
+    assert result is not None
+    if json_output:
+        typer.echo(json.dumps({**result.as_dict(), "machine": machine()}, indent=2))
+    else:
+        emit_view(tables.bench_table(result.as_dict()))
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """A whole book: assets, instruments, market state and accounts, checked against each other."""
 
 from collections.abc import Mapping
+from copy import copy
 from dataclasses import dataclass, replace
 
 from crossmargin.model.accounts import Account
@@ -74,8 +75,24 @@ class Portfolio:
         raise InputError("account", f"no account with id {account_id!r}")
 
     def with_market(self, market: Market) -> "Portfolio":
-        """The same book valued at another market state."""
-        return replace(self, market=market)
+        """The same book valued at another market state.
+
+        A market with the same base and the same priced assets, marked instruments and open interest
+        keeps every account valid, so the accounts are not checked again (this runs once per trial price
+        in the liquidation-price solver).
+        """
+        old = self.market
+        same_names = (
+            market.base == old.base
+            and market.prices.keys() == old.prices.keys()
+            and market.marks.keys() == old.marks.keys()
+            and market.open_interest.keys() == old.open_interest.keys()
+        )
+        if not same_names:
+            return replace(self, market=market)
+        moved = copy(self)
+        object.__setattr__(moved, "market", market)
+        return moved
 
     def with_account(self, account: Account) -> "Portfolio":
         """The same book with ``account`` replacing the account of the same id (checked again)."""

@@ -6,7 +6,7 @@ the ``--json`` output carries the full 20. Money is in the portfolio's base curr
 contracts, marks and liquidation prices in mark units, asset amounts in asset units.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich.console import Group, RenderableType
@@ -175,4 +175,14 @@ def comparison_table(base: str, account_id: str, comparison: ModeComparison) -> 
             cell(cross.liquidation_prices.get(name)),
             cell(isolated.liquidation_prices.get(name)),
         )
+    return table
+
+
+def bench_table(figures: Mapping[str, float | int]) -> Table:
+    """The benchmark figures of one book size, one per row (times in ms unless the name says s or us)."""
+    table = Table(title=f"Risk book benchmark: {figures['accounts']:,} accounts, {figures['positions']:,} positions")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        table.add_row(name, f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
     return table

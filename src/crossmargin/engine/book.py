@@ -1,0 +1,394 @@
+"""The risk book: a float64 struct-of-arrays mirror of every account, kept in step with the exact state.
+
+Exact state is the truth: the book holds each account as its exact model object and applies every event
+(a new account, a deposit or withdrawal, a fill, a price tick) to it first, then to the mirror. The
+mirror only screens; :mod:`crossmargin.engine.screening` confirms every decision on the exact state.
+
+Layout. Positions live in one set of arrays, grouped into one contiguous block per instrument (with
+spare slots), so a tick on one instrument revalues only its block. Every account has a cross *pool*
+and every isolated position a pool of its own; per asset and pool the book keeps the balance and the
+sums of its positions' counted PnL and margins in that asset's units (``pool_money``), so a price tick
+moves only prices. Sums move by deltas; :meth:`RiskBook.revalue` recomputes everything.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+import numpy as np
+
+from crossmargin.engine import kernels
+from crossmargin.engine.rule_arrays import F64, I32, I64, AssetArrays, InstrumentArrays, asset_arrays, instrument_arrays
+from crossmargin.margin.fills import apply_fill
+from crossmargin.margin.positions import open_interest_rate
+from crossmargin.model import Account, InputError, Market, Portfolio, Position, RuleChoices
+from crossmargin.model.numbers import ZERO, exact
+
+_SPARE = 8  # spare slots per instrument block beyond a quarter of its size
+
+
+@dataclass(frozen=True)
+class PoolOwner:
+    """Whose a pool is: an account's cross pool (``instrument`` None) or one isolated position."""
+
+    account: str
+    instrument: str | None = None
+    long: bool = True
+
+
+class RiskBook:
+    """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
+
+    def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
+        self.rules = rules
+        self.base = portfolio.base
+        self.rulebook = portfolio.rulebook
+        self.asset_table = dict(portfolio.assets)
+        self.instrument_table = dict(portfolio.instruments)
+        self.market = portfolio.market
+        self.assets: AssetArrays = asset_arrays(portfolio.assets)
+        self.instruments: InstrumentArrays = instrument_arrays(portfolio.instruments, list(portfolio.assets))
+        self.prices = np.array([float(portfolio.market.price(a)) for a in self.assets.names], dtype=np.float64)
+        self.marks = np.array(
+            [float(portfolio.market.marks.get(i, Decimal(1))) for i in self.instruments.names], dtype=np.float64
+        )
+        self.imr_now = self._scaled_initial_rates()
+        self.accounts: dict[str, Account] = {}
+        self.owners: list[PoolOwner] = []
+        self.cross_pool: dict[str, int] = {}
+        self.isolated_pool: dict[tuple[str, str, bool], int] = {}
+        self.slot: dict[tuple[int, str, bool], int] = {}
+        n_assets = len(self.assets.names)
+        self.balance = np.zeros((n_assets, 0), dtype=np.float64)
+        self.pool_money = np.zeros((n_assets, 4, 0), dtype=np.float64)
+        self.haircut = np.zeros(0, dtype=np.bool_)
+        self.positions_in_pool = np.zeros(0, dtype=np.int32)
+        self.figures = np.zeros((0, 4), dtype=np.float64)
+        self.liquidatable = np.zeros(0, dtype=np.bool_)
+        self._layout(self._counts(portfolio.accounts))
+        self._reserve_pools(sum(1 + sum(p.isolated for p in a.positions) for a in portfolio.accounts))
+        for account in portfolio.accounts:
+            self._insert_account(account)
+        self.revalue()
+
+    # ------------------------------------------------------------------ layout
+
+    @staticmethod
+    def _counts(accounts: Iterable[Account]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for account in accounts:
+            for position in account.positions:
+                counts[position.instrument] = counts.get(position.instrument, 0) + 1
+        return counts
+
+    def _layout(self, counts: Mapping[str, int]) -> None:
+        """Allocate one block per instrument with room for ``counts`` positions and spare slots."""
+        sizes = [counts.get(name, 0) + counts.get(name, 0) // 4 + _SPARE for name in self.instruments.names]
+        self.block_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.block_used = np.zeros(len(sizes), dtype=np.int64)
+        total = int(sum(sizes))
+        self.size = np.zeros(total, dtype=np.float64)
+        self.entry = np.ones(total, dtype=np.float64)
+        self.instrument = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        self.pool = np.full(total, -1, dtype=np.int32)
+        self.cached = np.zeros((total, 4), dtype=np.float64)
+        self.block_size = np.array(sizes, dtype=np.int64)
+
+    def _grow_block(self, i: int) -> None:
+        """Rebuild the layout with more room for instrument ``i`` (amortised: its block doubles)."""
+        counts = {name: int(self.block_used[k]) for k, name in enumerate(self.instruments.names)}
+        counts[self.instruments.names[i]] = 2 * counts[self.instruments.names[i]] + _SPARE
+        old = (self.size, self.entry, self.pool, self.block_start, self.block_used)
+        self._layout(counts)
+        size, entry, pool, start, used = old
+        self.slot = {}
+        for k in range(len(self.instruments.names)):
+            for j in range(int(start[k]), int(start[k] + used[k])):
+                self._place(k, size[j], entry[j], int(pool[j]))
+        self.revalue()
+
+    def _place(self, i: int, size: float, entry: float, pool: int) -> int:
+        if self.block_used[i] == self.block_size[i]:
+            raise OverflowError
+        j = int(self.block_start[i] + self.block_used[i])
+        self.block_used[i] += 1
+        self.size[j], self.entry[j], self.pool[j] = size, entry, pool
+        self.slot[(pool, self.instruments.names[i], size > 0)] = j
+        return j
+
+    def _reserve_pools(self, grow: int) -> None:
+        """Room for ``grow`` more pools in every per-pool array."""
+        self.balance = np.concatenate([self.balance, np.zeros((self.balance.shape[0], grow))], axis=1)
+        self.pool_money = np.concatenate([self.pool_money, np.zeros((*self.pool_money.shape[:2], grow))], axis=2)
+        self.haircut = np.concatenate([self.haircut, np.zeros(grow, dtype=np.bool_)])
+        self.positions_in_pool = np.concatenate([self.positions_in_pool, np.zeros(grow, dtype=np.int32)])
+        self.figures = np.concatenate([self.figures, np.zeros((grow, 4))])
+        self.liquidatable = np.concatenate([self.liquidatable, np.zeros(grow, dtype=np.bool_)])
+
+    def _new_pool(self, owner: PoolOwner, haircut: bool) -> int:
+        index = len(self.owners)
+        self.owners.append(owner)
+        if index == self.balance.shape[1]:
+            self._reserve_pools(max(16, index // 4))
+        self.haircut[index] = haircut
+        return index
+
+    # ------------------------------------------------------------------ mirror of the exact state
+
+    def _insert_account(self, account: Account) -> None:
+        if account.id in self.accounts:
+            raise InputError("account", f"account {account.id!r} is already in the book")
+        self.accounts[account.id] = account
+        cross = self._new_pool(PoolOwner(account.id), haircut=True)
+        self.cross_pool[account.id] = cross
+        for asset, amount in account.balances.items():
+            self.balance[self.assets.index(asset), cross] += float(amount)
+        for position in account.positions:
+            self._insert_position(account.id, position)
+
+    def _insert_position(self, account_id: str, position: Position) -> int:
+        i = self.instruments.index(position.instrument)
+        long = position.size > 0
+        if position.isolated_margin is None:
+            pool = self.cross_pool[account_id]
+        else:
+            pool = self._new_pool(PoolOwner(account_id, position.instrument, long), haircut=False)
+            self.isolated_pool[(account_id, position.instrument, long)] = pool
+            settle = int(self.instruments.settle[i])
+            self.balance[settle, pool] = float(position.isolated_margin)
+        self.positions_in_pool[pool] += 1
+        try:
+            return self._place(i, float(position.size), float(position.entry_price), pool)
+        except OverflowError:
+            self._grow_block(i)
+            return self._place(i, float(position.size), float(position.entry_price), pool)
+
+    def _remove_slot(self, j: int) -> None:
+        """Empty slot ``j``, moving its block's last position into it."""
+        i = int(self.instrument[j])
+        self._revalue_slots(j, j + 1, zero=True)
+        last = int(self.block_start[i] + self.block_used[i] - 1)
+        pool = int(self.pool[j])
+        del self.slot[(pool, self.instruments.names[i], self.size[j] > 0)]
+        self.positions_in_pool[pool] -= 1
+        if last != j:
+            key = (int(self.pool[last]), self.instruments.names[i], self.size[last] > 0)
+            self.size[j], self.entry[j], self.pool[j] = self.size[last], self.entry[last], self.pool[last]
+            self.cached[j] = self.cached[last]
+            self.slot[key] = j
+        self.size[last], self.entry[last], self.pool[last] = 0.0, 1.0, -1
+        self.cached[last] = 0.0
+        self.block_used[i] -= 1
+
+    # ------------------------------------------------------------------ kernels
+
+    def _scaled_initial_rates(self) -> F64:
+        """Initial rates after open-interest scaling, per instrument and bracket (as the exact maths does)."""
+        rates = self.instruments.imr.copy()
+        for i, name in enumerate(self.instruments.names):
+            instrument = self.instrument_table[name]
+            if instrument.open_interest_caps is None:
+                continue
+            interest = self.market.open_interest.get(name, ZERO)
+            with exact():
+                for k, tier in enumerate(instrument.tiers.tiers):
+                    rates[i, k] = float(open_interest_rate(instrument, tier.imr, interest))
+                rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
+        return rates
+
+    def _revalue_slots(self, lo: int, hi: int, zero: bool = False, update_figures: bool = False) -> None:
+        """Revalue slots ``[lo, hi)`` (as empty with ``zero``); with ``update_figures`` also move their
+        pools' figures, where the rules keep them linear in the pools' money."""
+        size = self.size
+        if zero:
+            size = self.size.copy()
+            size[lo:hi] = 0.0
+        t = self.instruments
+        rules = self.rules
+        kernels.revalue_positions(
+            lo, hi, size, self.entry, self.instrument, self.pool, self.marks, self.imr_now,
+            t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
+            t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
+            t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
+            self.prices, self.positions_in_pool, update_figures and not rules.pnl_in_settle_collateral,
+            float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
+        )  # fmt: skip
+
+    def _evaluate(self, pools: I64) -> None:
+        a = self.assets
+        kernels.evaluate_pools(
+            pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool, self.prices,
+            a.band_from, a.weight, a.offset, a.liability, a.imf, self.rules.pnl_in_settle_collateral,
+            float(self.rules.liquidation_threshold), self.rules.liquidate_at_equality,
+            self.rules.liquidate_without_requirement, self.figures, self.liquidatable,
+        )  # fmt: skip
+
+    @property
+    def pool_count(self) -> int:
+        """Pools in use: one cross pool per account plus one per isolated position."""
+        return len(self.owners)
+
+    def revalue(self) -> None:
+        """Recompute every position and pool from scratch (the full revaluation)."""
+        self.cached[:] = 0.0
+        self.pool_money[:] = 0.0
+        self._revalue_slots(0, self.size.shape[0])
+        self._evaluate(np.arange(self.pool_count, dtype=np.int64))
+
+    def _block_pools(self, i: int) -> I32:
+        start = int(self.block_start[i])
+        return self.pool[start : start + int(self.block_used[i])]
+
+    # ------------------------------------------------------------------ events
+
+    def tick(
+        self,
+        marks: Mapping[str, Decimal] | None = None,
+        prices: Mapping[str, Decimal] | None = None,
+        open_interest: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        """New marks, asset prices or open interest: the exact market first, then the touched arrays.
+
+        A mark or open interest touches only its instrument's block and the pools holding it; an asset
+        price touches the instruments settled in it and re-evaluates every pool.
+        """
+        marks, prices, open_interest = marks or {}, prices or {}, open_interest or {}
+        market = self.market
+        self.market = Market(
+            market.base,
+            {**market.prices, **prices},
+            {**market.marks, **marks},
+            {**market.open_interest, **open_interest},
+        )
+        for asset, price in prices.items():
+            self.prices[self.assets.index(asset)] = float(price)
+        touched = {self.instruments.index(name) for name in (*marks, *open_interest)}
+        for name, mark in marks.items():
+            self.marks[self.instruments.index(name)] = float(mark)
+        if open_interest:
+            self.imr_now = self._scaled_initial_rates()
+        settled = {self.assets.index(a) for a in prices}
+        touched |= {i for i in range(len(self.instruments.names)) if int(self.instruments.settle[i]) in settled}
+        linear = not prices and not self.rules.pnl_in_settle_collateral
+        for i in sorted(touched):
+            start = int(self.block_start[i])
+            self._revalue_slots(start, start + int(self.block_used[i]), update_figures=linear)
+        if prices:
+            self._evaluate(np.arange(self.pool_count, dtype=np.int64))
+        elif touched and not linear:
+            # a pool holding two legs is evaluated twice: harmless, and cheaper than deduplicating
+            self._evaluate(np.concatenate([self._block_pools(i) for i in sorted(touched)]))
+
+    def add_account(self, account: Account) -> None:
+        """A new account (checked against the book's assets and instruments like a document's)."""
+        self._check(account)
+        self._insert_account(account)
+        start = self.slot_range_of(account.id)
+        for j in start:
+            self._revalue_slots(j, j + 1)
+        self._evaluate(np.array(self.pools_of(account.id), dtype=np.int64))
+
+    def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
+        """Add ``amount`` of ``asset`` to the account's cross balance (negative: a withdrawal)."""
+        account = self._account(account_id)
+        if asset not in self.asset_table:
+            raise InputError("asset", f"unknown asset {asset!r}")
+        with exact():
+            balances = {**account.balances, asset: account.balances.get(asset, ZERO) + amount}
+        self.accounts[account_id] = replace(account, balances=balances)
+        pool = self.cross_pool[account_id]
+        self.balance[self.assets.index(asset), pool] = float(balances[asset])
+        self._evaluate(np.array([pool], dtype=np.int64))
+
+    def fill(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> None:
+        """A one-way fill of ``size`` contracts (negative sells) at ``price``: opens, adds, reduces, flips or
+        closes the account's position. Realized PnL settles into the cross balance, or into the isolated
+        margin (a loss beyond it, and the margin left when the position closes, go to the cross balance)."""
+        account = self._account(account_id)
+        if instrument not in self.instrument_table:
+            raise InputError("instrument", f"unknown instrument {instrument!r}")
+        spec = self.instrument_table[instrument]
+        legs = [p for p in account.positions if p.instrument == instrument]
+        if len(legs) > 1:
+            raise InputError("instrument", f"{instrument!r} is held long and short (hedge mode): fill a leg")
+        old = legs[0] if legs else None
+        outcome = apply_fill(spec, old, size, price)
+        others = tuple(p for p in account.positions if p is not old)
+        balances = dict(account.balances)
+        new_position = outcome.position
+        with exact():
+            to_cross = outcome.realized_pnl
+            if old is not None and old.isolated_margin is not None:
+                margin = old.isolated_margin + outcome.realized_pnl
+                if new_position is not None:
+                    new_position = replace(new_position, isolated_margin=max(margin, ZERO))
+                to_cross = min(margin, ZERO) if new_position is not None else margin
+            balances[spec.settle] = balances.get(spec.settle, ZERO) + to_cross
+        positions = others if new_position is None else (*others, new_position)
+        self.accounts[account_id] = Account(account_id, balances, positions)
+        self._replace_position(account_id, old, new_position, balances)
+
+    def _replace_position(
+        self, account_id: str, old: Position | None, new: Position | None, balances: Mapping[str, Decimal]
+    ) -> None:
+        pools = {self.cross_pool[account_id]}
+        if old is not None:
+            pool = self._pool_of(account_id, old)
+            pools.add(pool)
+            j = self.slot[(pool, old.instrument, old.size > 0)]
+            self._remove_slot(j)
+            if old.isolated_margin is not None:
+                self.balance[:, pool] = 0.0
+                del self.isolated_pool[(account_id, old.instrument, old.size > 0)]
+        if new is not None:
+            j = self._insert_position(account_id, new)
+            pools.add(int(self.pool[j]))
+            self._revalue_slots(j, j + 1)
+        cross = self.cross_pool[account_id]
+        for asset, amount in balances.items():
+            self.balance[self.assets.index(asset), cross] = float(amount)
+        self._evaluate(np.array(sorted(pools), dtype=np.int64))
+
+    # ------------------------------------------------------------------ lookups
+
+    def _account(self, account_id: str) -> Account:
+        try:
+            return self.accounts[account_id]
+        except KeyError:
+            raise InputError("account", f"no account with id {account_id!r}") from None
+
+    def _check(self, account: Account) -> None:
+        Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, (account,))
+
+    def _pool_of(self, account_id: str, position: Position) -> int:
+        if position.isolated_margin is None:
+            return self.cross_pool[account_id]
+        return self.isolated_pool[(account_id, position.instrument, position.size > 0)]
+
+    def pools_of(self, account_id: str) -> list[int]:
+        """The account's cross pool and its isolated pools."""
+        account = self._account(account_id)
+        return sorted({self.cross_pool[account_id], *(self._pool_of(account_id, p) for p in account.positions)})
+
+    def slot_range_of(self, account_id: str) -> list[int]:
+        """The array slots of the account's positions."""
+        account = self._account(account_id)
+        return [self.slot[(self._pool_of(account_id, p), p.instrument, p.size > 0)] for p in account.positions]
+
+    def portfolio_of(self, account_ids: Iterable[str]) -> Portfolio:
+        """The exact portfolio of some accounts at the book's current market (for exact confirmation)."""
+        accounts = tuple(self._account(a) for a in account_ids)
+        return Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, accounts)
+
+    @property
+    def position_count(self) -> int:
+        """Open positions in the book."""
+        return int(self.block_used.sum())
+
+    def nbytes(self) -> int:
+        """Bytes held by the mirror's arrays (the exact objects not included)."""
+        arrays: list[np.ndarray] = [
+            self.size, self.entry, self.instrument, self.pool, self.cached, self.balance, self.pool_money,
+            self.haircut, self.positions_in_pool, self.figures, self.liquidatable,
+        ]  # fmt: skip
+        return int(sum(a.nbytes for a in arrays))

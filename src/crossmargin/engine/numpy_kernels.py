@@ -1,0 +1,66 @@
+"""The position kernel written with whole-array NumPy operations: the reference the fused Numba loop is
+measured against (benchmarks) and checked against (tests). Same arithmetic as
+:func:`crossmargin.engine.kernels.revalue_positions`, for every slot at once."""
+
+import numpy as np
+
+from crossmargin.engine.rule_arrays import F64, INDEX, InstrumentArrays
+
+
+def _premium(rate: F64, imf: F64, units: F64) -> F64:
+    return np.where(imf == 0.0, rate, np.maximum(rate, 0.8 * rate + imf * np.sqrt(units)))
+
+
+def position_money(size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now: F64, t: InstrumentArrays) -> F64:
+    """``[slot, 4]``: counted PnL (maintenance, initial), maintenance and initial margin, settle units."""
+    q = size
+    c = t.contract_size[instrument]
+    m = marks[instrument]
+    inverse = t.inverse[instrument]
+    safe_entry = np.where(q != 0.0, entry, 1.0)
+    notional = np.where(inverse, np.abs(q) * c / m, np.abs(q) * c * m)
+    pnl = np.where(inverse, q * c * (1.0 / safe_entry - 1.0 / m), q * c * (m - safe_entry))
+    step = t.quantum[instrument]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margined = np.where(step > 0.0, np.floor(notional / np.where(step > 0.0, step, 1.0)) * step, notional)
+    key = np.where(t.size_basis[instrument], np.abs(q) * c, margined)
+    k = (key[:, None] > t.edges[instrument]).sum(axis=1)
+    rows = instrument
+    side = np.where(q > 0.0, 1.0, -1.0)
+    imr_k = t.imr[rows, k]
+    bankruptcy_notional = np.where(
+        inverse, np.abs(q) * c * (1.0 + side * imr_k) / safe_entry, np.abs(q) * c * safe_entry * (1.0 - side * imr_k)
+    )
+    close = t.close_fee[rows] * bankruptcy_notional
+    units = np.abs(q) * c
+    imf = t.imf[rows]
+    rate_m = _premium(t.mmr[rows, k], imf, units) + t.liquidation_fee[rows]
+    rate_i = _premium(imr_now[rows, k], imf, units)
+    maintenance = margined * rate_m - t.amount[rows, k] + close
+    initial = margined * rate_i + close
+    rounded = step > 0.0
+    if rounded.any():
+        unit = np.where(rounded, step, 1.0)
+        fraction = t.maintenance_fraction[rows]
+        by_fraction = np.ceil(np.ceil(margined * imr_k / unit) * unit * fraction / unit) * unit - t.amount[rows, k]
+        plain = np.ceil(maintenance / unit) * unit
+        maintenance = np.where(rounded, np.where(np.isnan(fraction), plain, by_fraction), maintenance)
+        initial = np.where(rounded, np.ceil(initial / unit) * unit, initial)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        discount = np.where(imf > 0.0, 1.1 / (1.0 + imf * np.sqrt(np.maximum(pnl, 0.0))), np.inf)
+    weight_i = np.minimum(t.initial_upnl_weight[rows], discount)
+    counted_m = np.where(pnl <= 0.0, pnl, pnl * t.upnl_weight[rows])
+    counted_i = np.where(pnl <= 0.0, pnl, np.minimum(pnl * weight_i, t.upnl_cap[rows]))
+    money = np.stack([counted_m, counted_i, maintenance, initial], axis=1)
+    money[q == 0.0] = 0.0
+    return money
+
+
+def pool_money(money: F64, pool: INDEX, settle_of_slot: INDEX, n_pools: int, n_assets: int) -> F64:
+    """Sum position money into ``[asset, 4, pool]`` (empty slots have pool -1)."""
+    used = pool >= 0
+    flat = settle_of_slot[used] * n_pools + pool[used]
+    out = np.empty((4, n_assets * n_pools), dtype=np.float64)
+    for column in range(4):
+        out[column] = np.bincount(flat, weights=money[used, column], minlength=n_assets * n_pools)
+    return out.reshape(4, n_assets, n_pools).transpose(1, 0, 2)

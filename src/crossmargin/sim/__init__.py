@@ -1,0 +1,1 @@
+"""Simulation: synthetic populations of accounts, scenarios and Monte Carlo runs over whole books."""

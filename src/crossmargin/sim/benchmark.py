@@ -1,0 +1,163 @@
+"""The risk-book benchmark: build, full revaluation (fused and NumPy), one-instrument tick, screening and
+memory, against a plain read of the same arrays and the exact evaluator, all measured in one run.
+
+Times are medians of repeats, in milliseconds unless named otherwise; ratios are taken within the run
+(the machine is shared, so absolute times drift and ratios are what to compare).
+"""
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+import numpy as np
+from numba import njit
+
+from crossmargin.engine.book import RiskBook
+from crossmargin.engine.numpy_kernels import pool_money, position_money
+from crossmargin.engine.rule_arrays import F64, INDEX
+from crossmargin.engine.screening import screen
+from crossmargin.margin.account import cross_pool
+from crossmargin.margin.pools import evaluate_pool
+from crossmargin.model import Portfolio, RuleChoices
+from crossmargin.model.numbers import exact
+from crossmargin.sim.population import synthetic_book
+
+EXACT_SAMPLE = 200
+TICK_INSTRUMENT = "BTC-PERP"
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One book size's figures (see module doc); ``*_ratio`` fields are within-run ratios."""
+
+    accounts: int
+    positions: int
+    pools: int
+    generate_s: float
+    build_s: float
+    full_revalue_ms: float
+    full_revalue_numpy_ms: float
+    plain_read_ms: float
+    tick_ms: float
+    tick_positions: int
+    screen_ms: float
+    screened_accounts: int
+    liquidatable_accounts: int
+    bytes_per_position: float
+    exact_account_us: float
+    exact_book_extrapolated_s: float
+    revalue_over_plain_read: float
+    numpy_over_fused: float
+    exact_over_fused: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The figures as a JSON-ready mapping."""
+        return asdict(self)
+
+
+@njit(cache=True)
+def _plain_read(size: F64, entry: F64, instrument: INDEX, pool: INDEX) -> float:
+    """One pass summing the arrays the position kernel reads: the memory-bandwidth floor."""
+    total = 0.0
+    for j in range(size.shape[0]):
+        total += size[j] + entry[j] + instrument[j] + pool[j]
+    return total
+
+
+def _median_ms(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def _exact_per_account_us(portfolio: Portfolio, rules: RuleChoices, sample: int) -> float:
+    """Median time of the exact evaluator's margin figures (cross pool) for one account, in microseconds."""
+    step = max(1, len(portfolio.accounts) // sample)
+    accounts = portfolio.accounts[::step][:sample]
+    times = []
+    for account in accounts:
+        start = time.perf_counter()
+        with exact():
+            evaluate_pool(cross_pool(account), portfolio, rules)
+        times.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(times)
+
+
+def bench_book(
+    accounts: int, seed: int, rules: RuleChoices, repeats: int = 7
+) -> Iterator[tuple[str, BenchResult | None]]:
+    """Measure one book size; yields a progress label after each stage and the result last."""
+    gc.collect()
+    start = time.perf_counter()
+    portfolio = synthetic_book(accounts, seed)
+    generate_s = time.perf_counter() - start
+    yield "generated", None
+    start = time.perf_counter()
+    book = RiskBook(portfolio, rules)
+    build_s = time.perf_counter() - start
+    yield "built", None
+    full = _median_ms(book.revalue, repeats)
+    imr_now, instruments = book.imr_now, book.instruments
+    settle = instruments.settle[book.instrument]
+    n_pools, n_assets = book.pool_count, len(book.assets.names)
+
+    def numpy_revalue() -> None:
+        money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, instruments)
+        pool_money(money, book.pool, settle, n_pools, n_assets)
+
+    full_numpy = _median_ms(numpy_revalue, max(1, repeats // 2))
+    _plain_read(book.size, book.entry, book.instrument, book.pool)
+    plain = _median_ms(lambda: _plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
+    yield "revalued", None
+    mark = book.market.marks[TICK_INSTRUMENT]
+    moves = iter([mark * Decimal(f) for f in ("0.999", "1.001") * (repeats * 2)])
+    tick = _median_ms(lambda: book.tick(marks={TICK_INSTRUMENT: next(moves)}), repeats)
+    i = book.instruments.index(TICK_INSTRUMENT)
+    result = screen(book)
+    screen_ms = _median_ms(lambda: screen(book), max(1, repeats // 2))
+    yield "ticked and screened", None
+    exact_us = _exact_per_account_us(portfolio, rules, EXACT_SAMPLE)
+    positions = book.position_count
+    yield (
+        "done",
+        BenchResult(
+            accounts=accounts,
+            positions=positions,
+            pools=book.pool_count,
+            generate_s=generate_s,
+            build_s=build_s,
+            full_revalue_ms=full,
+            full_revalue_numpy_ms=full_numpy,
+            plain_read_ms=plain,
+            tick_ms=tick,
+            tick_positions=int(book.block_used[i]),
+            screen_ms=screen_ms,
+            screened_accounts=result.accounts_at_risk,
+            liquidatable_accounts=len(result.liquidatable),
+            bytes_per_position=book.nbytes() / max(1, positions),
+            exact_account_us=exact_us,
+            exact_book_extrapolated_s=exact_us * accounts / 1e6,
+            revalue_over_plain_read=full / plain if plain > 0 else float("nan"),
+            numpy_over_fused=full_numpy / full if full > 0 else float("nan"),
+            exact_over_fused=exact_us * accounts / 1000.0 / full if full > 0 else float("nan"),
+        ),
+    )
+
+
+def machine() -> dict[str, str | int]:
+    """What the figures were measured on."""
+    import os
+    import platform
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count() or 0,
+    }
