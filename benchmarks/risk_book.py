@@ -25,6 +25,8 @@ COLUMNS = [
     ("plain_read_ms", "plain read ms", "{:.2f}"),
     ("tick_ms", "tick ms", "{:.2f}"),
     ("tick_positions", "tick positions", "{:,}"),
+    ("tick_median_ms", "median-instrument tick ms", "{:.2f}"),
+    ("tick_median_positions", "its positions", "{:,}"),
     ("screen_ms", "screen ms", "{:.1f}"),
     ("bytes_per_position", "bytes/position", "{:.0f}"),
     ("exact_account_us", "exact us/account", "{:.1f}"),

@@ -117,7 +117,9 @@ def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices
     portfolio, rules = case
     book = RiskBook(portfolio, rules)
     money = position_money(book.size, book.entry, book.instrument, book.marks, book.imr_now, book.instruments)
-    assert np.allclose(money, book.cached, rtol=1e-12, atol=1e-9)
     settle = book.instruments.settle[book.instrument]
-    summed = pool_money(money, book.pool, settle, book.pool_count, len(book.assets.names))
+    by_asset = rules.pnl_in_settle_collateral
+    base = money if by_asset else money * book.prices[settle][:, None]
+    assert np.allclose(base, book.cached, rtol=1e-12, atol=1e-9)
+    summed = pool_money(money, book.pool, settle, book.prices, book.pool_count, len(book.assets.names), by_asset)
     assert np.allclose(summed, book.pool_money[:, :, : book.pool_count], rtol=1e-12, atol=1e-9)

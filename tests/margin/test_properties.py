@@ -7,6 +7,7 @@
 """
 
 from decimal import Decimal
+from functools import partial
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -76,25 +77,30 @@ def liquidatable(pool: Pool, portfolio: Portfolio, move: Move, scale: Decimal, r
     return evaluate_pool(pool, portfolio.with_market(market), rules).liquidatable
 
 
-@given(random_books())
-def test_liquidation_price_is_where_status_changes(portfolio: Portfolio):
+def assert_liquidation_prices_are_status_changes(portfolio: Portfolio, rules: RuleChoices) -> None:
+    """Every position's liquidation price of the first account is where its pool changes status (module doc)."""
     account = portfolio.accounts[0]
-    result = evaluate_account(account, portfolio, GENERIC)
+    result = evaluate_account(account, portfolio, rules)
     for item in result.positions:
         position = item.figures.position
         pool = isolated_pool(position, portfolio) if item.isolated else cross_pool(account)
-        underlying = Move.of(portfolio, position.instrument, GENERIC.liquidation_price_moves)
-        now = liquidatable(pool, portfolio, underlying, Decimal(1))
+        move = Move.of(portfolio, position.instrument, rules.liquidation_price_moves)
+        status = partial(liquidatable, pool, portfolio, move, rules=rules)
+        now = status(Decimal(1))
         if item.liquidation_price is None:
-            grid = [Decimal(2) ** k for k in range(-12, 13)]
-            assert all(liquidatable(pool, portfolio, underlying, s) == now for s in grid)
+            assert all(status(Decimal(2) ** k) == now for k in range(-12, 13))
             continue
         star = div(item.liquidation_price, item.figures.mark)
         with exact():
             before = [1 + (star - 1) * Decimal(k) / 16 for k in range(16)] + [star - (star - 1) * D("1E-12")]
             after = star + (star - 1) * D("1E-12")
-        assert all(liquidatable(pool, portfolio, underlying, s) == now for s in before)
-        assert liquidatable(pool, portfolio, underlying, after) != now
+        assert all(status(s) == now for s in before)
+        assert status(after) != now
+
+
+@given(random_books())
+def test_liquidation_price_is_where_status_changes(portfolio: Portfolio):
+    assert_liquidation_prices_are_status_changes(portfolio, GENERIC)
 
 
 @given(random_books())

@@ -7,20 +7,16 @@ instrument-only moves and uPnL joining its settle asset's balance.
 """
 
 from dataclasses import replace
-from decimal import Decimal
-from functools import partial
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
-from crossmargin.margin.scaling import Move
 from crossmargin.margin.whatif import compare_modes
 from crossmargin.model import Asset, Portfolio, RuleChoices, TierSpec, TierTable, WeightSchedule, exact
 from crossmargin.model.instruments import TierBasis
 from crossmargin.model.rules import PriceMove
-from tests.builders import D, div
-from tests.margin.test_properties import liquidatable, random_books
+from tests.builders import D
+from tests.margin.test_properties import assert_liquidation_prices_are_status_changes, random_books
 
 
 @st.composite
@@ -63,24 +59,7 @@ def venue_like(draw) -> tuple[Portfolio, RuleChoices]:
 
 @given(venue_like())
 def test_liquidation_price_is_where_status_changes_under_any_rules(case: tuple[Portfolio, RuleChoices]):
-    portfolio, rules = case
-    account = portfolio.accounts[0]
-    result = evaluate_account(account, portfolio, rules)
-    for item in result.positions:
-        position = item.figures.position
-        pool = isolated_pool(position, portfolio) if item.isolated else cross_pool(account)
-        move = Move.of(portfolio, position.instrument, rules.liquidation_price_moves)
-        status = partial(liquidatable, pool, portfolio, move, rules=rules)
-        now = status(Decimal(1))
-        if item.liquidation_price is None:
-            assert all(status(Decimal(2) ** k) == now for k in range(-12, 13))
-            continue
-        star = div(item.liquidation_price, item.figures.mark)
-        with exact():
-            before = [1 + (star - 1) * Decimal(k) / 16 for k in range(16)] + [star - (star - 1) * D("1E-12")]
-            after = star + (star - 1) * D("1E-12")
-        assert all(status(s) == now for s in before)
-        assert status(after) != now
+    assert_liquidation_prices_are_status_changes(*case)
 
 
 @given(venue_like())

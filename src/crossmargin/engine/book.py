@@ -6,9 +6,10 @@ mirror only screens; :mod:`crossmargin.engine.screening` confirms every decision
 
 Layout. Positions live in one set of arrays, grouped into one contiguous block per instrument (with
 spare slots), so a tick on one instrument revalues only its block. Every account has a cross *pool*
-and every isolated position a pool of its own; per asset and pool the book keeps the balance and the
-sums of its positions' counted PnL and margins in that asset's units (``pool_money``), so a price tick
-moves only prices. Sums move by deltas; :meth:`RiskBook.revalue` recomputes everything.
+and every isolated position a pool of its own; per asset and pool the book keeps the balance, and per
+pool the sums of its positions' counted PnL and margins (``pool_money``): in base currency, or per settle
+asset in its own units where the rulebook counts uPnL inside the settle collateral. Sums move by deltas;
+:meth:`RiskBook.revalue` recomputes everything.
 """
 
 from collections.abc import Iterable, Mapping
@@ -60,7 +61,8 @@ class RiskBook:
         self.slot: dict[tuple[int, str, bool], int] = {}
         n_assets = len(self.assets.names)
         self.balance = np.zeros((n_assets, 0), dtype=np.float64)
-        self.pool_money = np.zeros((n_assets, 4, 0), dtype=np.float64)
+        money_rows = n_assets if rules.pnl_in_settle_collateral else 1
+        self.pool_money = np.zeros((money_rows, 4, 0), dtype=np.float64)
         self.haircut = np.zeros(0, dtype=np.bool_)
         self.positions_in_pool = np.zeros(0, dtype=np.int32)
         self.figures = np.zeros((0, 4), dtype=np.float64)
@@ -210,7 +212,8 @@ class RiskBook:
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
-            self.prices, self.positions_in_pool, update_figures and not rules.pnl_in_settle_collateral,
+            self.prices, self.positions_in_pool, rules.pnl_in_settle_collateral,
+            update_figures and not rules.pnl_in_settle_collateral,
             float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
         )  # fmt: skip
 

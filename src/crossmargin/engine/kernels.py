@@ -91,6 +91,7 @@ def revalue_positions(
     liquidatable: np.ndarray,
     prices: F64,
     pool_positions: INDEX,
+    by_asset: bool,
     update_figures: bool,
     threshold: float,
     at_equality: bool,
@@ -98,14 +99,15 @@ def revalue_positions(
 ) -> None:
     """Revalue positions ``[lo, hi)`` and move the change into their pools' sums.
 
-    ``cached[j]`` holds position j's (counted PnL maintenance, counted PnL initial, maintenance, initial)
-    in settle units; ``pool_money[asset, 0..3, p]`` their sums per settle asset and pool (pools last, so
-    that a block's positions, which come in pool order, write nearly contiguous memory). ``imr_now`` is
+    ``cached[j]`` holds position j's (counted PnL maintenance, counted PnL initial, maintenance, initial),
+    in settle units with ``by_asset`` and in base currency otherwise; ``pool_money[row, 0..3, p]`` their
+    sums per pool, one row per settle asset with ``by_asset`` else one row (pools last, so that a
+    block's positions, which come in pool order, write nearly contiguous memory). ``imr_now`` is
     the initial-rate table after open-interest scaling. A slot with size 0 is empty.
 
-    With ``update_figures`` (pools whose equity is linear in their money: uPnL not inside the settle
-    collateral) each pool's figures move by the same change times the settle price and its verdict is
-    decided again here, so a tick needs no second pass over the pools (see :func:`evaluate_pools`).
+    With ``update_figures`` (pools whose equity is linear in their money: base-currency rows) each pool's
+    figures move by the same change and its verdict is decided again here, so a tick needs no second
+    pass over the pools (see :func:`evaluate_pools`).
     """
     for j in range(lo, hi):
         q = size[j]
@@ -157,19 +159,21 @@ def revalue_positions(
                 counted_i = min(pnl * weight_i, upnl_cap[i])
             new0, new1, new2, new3 = counted_m, counted_i, maintenance, initial
         p = pool[j]
+        if not by_asset:
+            price = prices[settle[instrument[j]]]
+            new0, new1, new2, new3 = new0 * price, new1 * price, new2 * price, new3 * price
         if p >= 0:
-            a = settle[instrument[j]]
+            a = settle[instrument[j]] if by_asset else 0
             d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
             pool_money[a, 0, p] += d0
             pool_money[a, 1, p] += d1
             pool_money[a, 2, p] += d2
             pool_money[a, 3, p] += d3
             if update_figures:
-                price = prices[a]
-                figures[p, 0] += d0 * price
-                figures[p, 1] += d1 * price
-                figures[p, 2] += d2 * price
-                figures[p, 3] += d3 * price
+                figures[p, 0] += d0
+                figures[p, 1] += d1
+                figures[p, 2] += d2
+                figures[p, 3] += d3
                 liquidatable[p] = _verdict(
                     figures[p, 0], figures[p, 2], pool_positions[p], threshold, at_equality, without_requirement
                 )
@@ -199,34 +203,43 @@ def evaluate_pools(
     """Equity, initial equity, maintenance and initial margin (base currency) of each pool in ``pools``.
 
     ``figures[p] = (equity, initial equity, maintenance, initial)``; ``liquidatable[p]`` the float verdict
-    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality).
+    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality). ``folded``
+    (uPnL inside the settle collateral): ``pool_money`` holds settle units per asset, weighed with the
+    balance; otherwise its one row holds base currency, added to the weighted balances.
     """
     count = pools.shape[0]
     for idx in range(count):
         p = pools[idx]
-        figures[p, 0] = figures[p, 1] = figures[p, 2] = figures[p, 3] = 0.0
+        if folded:
+            figures[p, 0] = figures[p, 1] = figures[p, 2] = figures[p, 3] = 0.0
+        else:
+            figures[p, 0], figures[p, 1] = pool_money[0, 0, p], pool_money[0, 1, p]
+            figures[p, 2], figures[p, 3] = pool_money[0, 2, p], pool_money[0, 3, p]
     for a in range(balance.shape[0]):
         price = prices[a]
         for idx in range(count):
             p = pools[idx]
             held = balance[a, p]
+            if not folded:
+                if held != 0.0:
+                    if haircut[p]:
+                        figures[p, 0] += weighted_amount(held, a, 0, band_from, weight, offset, liability, imf) * price
+                        figures[p, 1] += weighted_amount(held, a, 1, band_from, weight, offset, liability, imf) * price
+                    else:
+                        figures[p, 0] += held * price
+                        figures[p, 1] += held * price
+                continue
             pnl_m = pool_money[a, 0, p]
             pnl_i = pool_money[a, 1, p]
             maintenance = pool_money[a, 2, p]
             initial = pool_money[a, 3, p]
             if held == 0.0 and pnl_m == 0.0 and pnl_i == 0.0 and maintenance == 0.0 and initial == 0.0:
                 continue
-            if not haircut[p]:
-                equity = held + pnl_m
-                initial_equity = held + pnl_i
-            elif folded:
+            if haircut[p]:
                 equity = weighted_amount(held + pnl_m, a, 0, band_from, weight, offset, liability, imf)
                 initial_equity = weighted_amount(held + pnl_i, a, 1, band_from, weight, offset, liability, imf)
             else:
-                equity, initial_equity = pnl_m, pnl_i
-                if held != 0.0:
-                    equity += weighted_amount(held, a, 0, band_from, weight, offset, liability, imf)
-                    initial_equity += weighted_amount(held, a, 1, band_from, weight, offset, liability, imf)
+                equity, initial_equity = held + pnl_m, held + pnl_i
             figures[p, 0] += equity * price
             figures[p, 1] += initial_equity * price
             figures[p, 2] += maintenance * price

@@ -56,11 +56,20 @@ def position_money(size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now
     return money
 
 
-def pool_money(money: F64, pool: INDEX, settle_of_slot: INDEX, n_pools: int, n_assets: int) -> F64:
-    """Sum position money into ``[asset, 4, pool]`` (empty slots have pool -1)."""
+def pool_money(
+    money: F64, pool: INDEX, settle_of_slot: INDEX, prices: F64, n_pools: int, n_assets: int, by_asset: bool
+) -> F64:
+    """Sum position money (settle units) into ``[row, 4, pool]``: one row per settle asset in its units with
+    ``by_asset``, else one row in base currency (empty slots have pool -1)."""
     used = pool >= 0
-    flat = settle_of_slot[used] * n_pools + pool[used]
-    out = np.empty((4, n_assets * n_pools), dtype=np.float64)
+    rows = n_assets if by_asset else 1
+    if by_asset:
+        flat = settle_of_slot[used] * n_pools + pool[used]
+        values = money[used]
+    else:
+        flat = pool[used].astype(np.int64)
+        values = money[used] * prices[settle_of_slot[used]][:, None]
+    out = np.empty((4, rows * n_pools), dtype=np.float64)
     for column in range(4):
-        out[column] = np.bincount(flat, weights=money[used, column], minlength=n_assets * n_pools)
-    return out.reshape(4, n_assets, n_pools).transpose(1, 0, 2)
+        out[column] = np.bincount(flat, weights=values[:, column], minlength=rows * n_pools)
+    return out.reshape(4, rows, n_pools).transpose(1, 0, 2)

@@ -31,7 +31,8 @@ TICK_INSTRUMENT = "BTC-PERP"
 
 @dataclass(frozen=True)
 class BenchResult:
-    """One book size's figures (see module doc); ``*_ratio`` fields are within-run ratios."""
+    """One book size's figures (see module doc); ``*_over_*`` fields are within-run ratios. ``tick_*`` is a
+    new mark on the busiest instrument (BTC-PERP), ``tick_median_*`` on the instrument of median size."""
 
     accounts: int
     positions: int
@@ -43,6 +44,8 @@ class BenchResult:
     plain_read_ms: float
     tick_ms: float
     tick_positions: int
+    tick_median_ms: float
+    tick_median_positions: int
     screen_ms: float
     screened_accounts: int
     liquidatable_accounts: int
@@ -74,6 +77,13 @@ def _median_ms(run: Callable[[], object], repeats: int) -> float:
         run()
         times.append((time.perf_counter() - start) * 1000.0)
     return statistics.median(times)
+
+
+def _tick_ms(book: RiskBook, instrument: str, repeats: int) -> float:
+    """Median time of a new mark on ``instrument`` (alternating 0.1% down and up)."""
+    mark = book.market.marks[instrument]
+    moves = iter([mark * Decimal(f) for f in ("0.999", "1.001") * (repeats * 2)])
+    return _median_ms(lambda: book.tick(marks={instrument: next(moves)}), repeats)
 
 
 def _exact_per_account_us(portfolio: Portfolio, rules: RuleChoices, sample: int) -> float:
@@ -109,16 +119,17 @@ def bench_book(
 
     def numpy_revalue() -> None:
         money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, instruments)
-        pool_money(money, book.pool, settle, n_pools, n_assets)
+        pool_money(money, book.pool, settle, book.prices, n_pools, n_assets, rules.pnl_in_settle_collateral)
 
     full_numpy = _median_ms(numpy_revalue, max(1, repeats // 2))
     _plain_read(book.size, book.entry, book.instrument, book.pool)
     plain = _median_ms(lambda: _plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
     yield "revalued", None
-    mark = book.market.marks[TICK_INSTRUMENT]
-    moves = iter([mark * Decimal(f) for f in ("0.999", "1.001") * (repeats * 2)])
-    tick = _median_ms(lambda: book.tick(marks={TICK_INSTRUMENT: next(moves)}), repeats)
+    tick = _tick_ms(book, TICK_INSTRUMENT, repeats)
     i = book.instruments.index(TICK_INSTRUMENT)
+    by_size = sorted(range(len(book.instruments.names)), key=lambda k: int(book.block_used[k]))
+    median = by_size[len(by_size) // 2]
+    tick_median = _tick_ms(book, book.instruments.names[median], repeats)
     result = screen(book)
     screen_ms = _median_ms(lambda: screen(book), max(1, repeats // 2))
     yield "ticked and screened", None
@@ -137,6 +148,8 @@ def bench_book(
             plain_read_ms=plain,
             tick_ms=tick,
             tick_positions=int(book.block_used[i]),
+            tick_median_ms=tick_median,
+            tick_median_positions=int(book.block_used[median]),
             screen_ms=screen_ms,
             screened_accounts=result.accounts_at_risk,
             liquidatable_accounts=len(result.liquidatable),
