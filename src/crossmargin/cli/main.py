@@ -7,7 +7,7 @@ nothing on stdout. Numbers given on the command line are read as exact decimals,
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,14 +19,18 @@ from rich.console import Console, RenderableType
 from rich.progress import Progress
 
 from crossmargin import __version__
+from crossmargin.cli.feed import read_feed
 from crossmargin.cli.loading import load_document
+from crossmargin.engine.priced import PricedEngine
 from crossmargin.margin.account import evaluate_account
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.numbers import ZERO
+from crossmargin.oracle.document import oracle_config
 from crossmargin.report import results, tables
 from crossmargin.report import venues as venue_report
+from crossmargin.report.numbers import decimal_string
 from crossmargin.report.results import JSONObject
 from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
@@ -347,6 +351,50 @@ def bench(
         typer.echo(json.dumps({**result.as_dict(), "machine": machine()}, indent=2))
     else:
         emit_view(tables.bench_table(result.as_dict()))
+
+
+def _json_text(value: object) -> str:
+    """JSON with every Decimal as a decimal string."""
+
+    def default(item: object) -> str:
+        if isinstance(item, Decimal):
+            return decimal_string(item)
+        raise TypeError(type(item).__name__)
+
+    return json.dumps(value, default=default)
+
+
+@app.command()
+def replay(
+    file: FileArgument,
+    feed: Annotated[
+        Path, typer.Option("--feed", help="Price feed: JSON lines {t, source, symbol, price, confidence?}.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Replay a price feed through the oracle and the engine: price statuses, liquidations, freezes."""
+    with user_errors():
+        raw = load_document(file)
+        portfolio, rules = load_portfolio(file)
+        engine = PricedEngine(portfolio, rules, oracle_config(raw))
+        updates = list(read_feed(feed))
+    for update in updates:
+        for event in engine.feed(update):
+            typer.echo(_json_text(event) if json_output else _event_line(event))
+    end = engine.end()
+    typer.echo(_json_text(end) if json_output else _event_line(end))
+
+
+def _event_line(event: Mapping[str, object]) -> str:
+    """One event as a readable line: ``t=... event: key=value, ...`` (nested values as JSON)."""
+
+    def shown(value: object) -> str:
+        if isinstance(value, Decimal):
+            return decimal_string(value)
+        return _json_text(value) if isinstance(value, dict | list) else str(value)
+
+    details = ", ".join(f"{k}={shown(v)}" for k, v in event.items() if k not in ("t", "event"))
+    return f"t={shown(event['t'])} {event['event']}: {details}"
 
 
 @app.command()

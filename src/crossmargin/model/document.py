@@ -289,6 +289,56 @@ class AccountDocument(_Part):
     positions: list[PositionDocument] = Field(default=[], description="Open positions, at most one per instrument.")
 
 
+class GuardsDocument(_Part):
+    """Checks on one symbol's price sources (fractions of the price; seconds of the feed's clock)."""
+
+    max_age_s: Decimal | None = Field(
+        default=None, description="A source is fresh when updated at most this long ago (> 0; default 60)."
+    )
+    quorum: int | None = Field(
+        default=None, description="Fresh agreeing sources for a valid price (>= 1; default 1; fewer: degraded)."
+    )
+    max_deviation: Decimal | None = Field(
+        default=None, description="A source further than this fraction from the median is ignored (default 0.02)."
+    )
+    max_confidence: Decimal | None = Field(
+        default=None,
+        description="A source whose confidence half-width exceeds this fraction is ignored (default 0.02).",
+    )
+    max_jump: Decimal | None = Field(
+        default=None,
+        description="An index further than this fraction from its EMA trips the circuit breaker (default 0.25).",
+    )
+    ema_half_life_s: Decimal | None = Field(default=None, description="Half-life of the EMAs, seconds (default 300).")
+    peg: Decimal | None = Field(default=None, description="Peg of a pegged asset, in base (e.g. 1 for a stablecoin).")
+    peg_tolerance: Decimal | None = Field(
+        default=None, description="A pegged asset below peg x (1 - peg_tolerance) is degraded (default 0.01)."
+    )
+
+
+class PolicyDocument(_Part):
+    """What the engine does with prices of each status (valid, degraded, invalid)."""
+
+    liquidate_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+        default=None,
+        description="Statuses every price of an account must have for it to be liquidated (default valid, degraded).",
+    )
+    freeze_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+        default=None, description="Statuses that freeze an account valued at them (default invalid)."
+    )
+    conservative_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+        default=None,
+        description="Statuses at which collateral counts at the worse of index and EMA (default degraded).",
+    )
+
+
+class OracleDocument(GuardsDocument):
+    """The oracle's settings for a replay: default guards, per-symbol guards and the policy."""
+
+    symbols: dict[str, GuardsDocument] = Field(default={}, description="Symbol -> guards overriding the defaults.")
+    policy: PolicyDocument = Field(default_factory=PolicyDocument, description="The engine's policy per status.")
+
+
 class PortfolioDocument(_Part):
     """A book to evaluate: assets, instruments, market prices and accounts. All prices are in the base currency."""
 
@@ -322,6 +372,10 @@ class PortfolioDocument(_Part):
         "with open_interest_caps. Default: none.",
     )
     accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
+    oracle: OracleDocument | None = Field(
+        default=None,
+        description="Oracle settings for replaying a price feed (crossmargin replay); defaults when absent.",
+    )
 
 
 def document_json_schema() -> dict[str, Any]:
@@ -491,3 +545,8 @@ def _account(index: int, document: AccountDocument) -> Account:
                     Position(position.instrument, position.size, position.entry_price, position.isolated_margin)
                 )
         return Account(document.id, dict(document.balances), tuple(positions))
+
+
+def oracle_section(data: Mapping[str, Any]) -> OracleDocument:
+    """The validated ``oracle`` section of a document (defaults when absent); errors name ``oracle...``."""
+    return _validated(data).oracle or OracleDocument()

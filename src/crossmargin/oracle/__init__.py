@@ -1,0 +1,1 @@
+"""Price oracles: source updates -> validated index and mark prices, each with a status."""

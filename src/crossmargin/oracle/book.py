@@ -1,0 +1,194 @@
+"""The oracle book: every source's latest update, aggregated into index prices and mark prices.
+
+Index of an asset (at the oracle's clock, the latest feed time seen):
+
+1. fresh sources: updated within ``max_age_s`` and with a confidence no wider than ``max_confidence``;
+2. the median of the fresh prices; sources further than ``max_deviation`` from it are ignored and the
+   median of the rest is the index (so one adversarial source among a quorum of honest ones cannot move
+   it outside the honest prices); when none agrees with the median (two sources far apart), the median
+   itself, degraded;
+3. status: valid with at least ``quorum`` agreeing sources, degraded with fewer, invalid with none (the
+   last index is kept for display); invalid too when the index is further than ``max_jump`` from its EMA
+   (circuit breaker); degraded when a pegged asset is below its floor.
+
+Mark of an instrument: the median of (index, index + EMA of the basis, last traded price), as Binance and
+others compute it, where the basis is traded price minus index and traded prices are the instrument's own
+source updates; without a fresh trade, the median of the first two. Its status is the index's.
+
+Symbols no feed ever mentions keep the document's price, valid. The oracle's clock is the latest feed time
+seen. Updates older than a source's latest (out of order), repeated (duplicates) or already older than
+``max_age_s`` when they arrive (a source whose clock lags) are ignored, each with its reason; a source
+whose clock runs ahead moves the clock with it (a feed carries one time per update, so it cannot be told
+from time passing). Everything is exact and deterministic: the same feed gives the same prices.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from crossmargin.model.numbers import EXACT, ZERO, exact
+from crossmargin.oracle.config import OracleConfig, Status
+from crossmargin.oracle.feed import SourceUpdate
+
+_LN2 = EXACT.ln(Decimal(2))
+
+
+@dataclass(frozen=True)
+class OraclePrice:
+    """A price, its status, why, and the sources it stands on."""
+
+    symbol: str
+    price: Decimal
+    status: Status
+    reason: str
+    sources: tuple[str, ...]
+    ema: Decimal
+
+
+@dataclass
+class _Ema:
+    value: Decimal
+    t: Decimal
+
+    def update(self, value: Decimal, t: Decimal, half_life: Decimal) -> None:
+        with exact():
+            weight = 1 - (-(t - self.t) * _LN2 / half_life).exp()
+            self.value += weight * (value - self.value)
+            self.t = t
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    with exact():
+        return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class OracleBook:
+    """Source updates in, index and mark prices out (see module doc)."""
+
+    def __init__(
+        self,
+        config: OracleConfig,
+        prices: Mapping[str, Decimal],
+        marks: Mapping[str, Decimal],
+        underlying: Mapping[str, str],
+    ) -> None:
+        self.config = config
+        self.document_prices = dict(prices)
+        self.document_marks = dict(marks)
+        self.underlying = dict(underlying)
+        self.clock = ZERO
+        self.latest: dict[str, dict[str, SourceUpdate]] = {}
+        self.ema: dict[str, _Ema] = {s: _Ema(p, ZERO) for s, p in {**prices, **marks}.items()}
+        self.basis: dict[str, _Ema] = {}
+        for name, mark in marks.items():
+            index = prices.get(underlying.get(name, ""))
+            if index is not None:
+                with exact():
+                    self.basis[name] = _Ema(mark - index, ZERO)
+        self.last_index: dict[str, Decimal] = dict(prices)
+
+    def accept(self, update: SourceUpdate) -> str | None:
+        """Take an update; None when accepted, else why it was ignored."""
+        guards = self.config.guards(update.symbol)
+        if self.clock - update.t > guards.max_age_s:
+            return f"stale on arrival: stamped {update.t}, clock {self.clock} (a lagging source clock)"
+        previous = self.latest.get(update.symbol, {}).get(update.source)
+        if previous is not None and update == previous:
+            return "duplicate"
+        if previous is not None and update.t <= previous.t:
+            return f"out of order: {update.source} already reported at {previous.t}"
+        self.latest.setdefault(update.symbol, {})[update.source] = update
+        self.clock = max(self.clock, update.t)
+        if update.symbol in self.underlying and self._has_index(self.underlying[update.symbol]):
+            self._record_trade(update)
+        else:
+            self._record_index(update.symbol)
+        return None
+
+    def _has_index(self, asset: str) -> bool:
+        return asset in self.document_prices or asset in self.latest
+
+    def _record_index(self, symbol: str) -> None:
+        price = self.index(symbol)
+        if price.sources:
+            self.last_index[symbol] = price.price
+            ema = self.ema.setdefault(symbol, _Ema(price.price, self.clock))
+            ema.update(price.price, self.clock, self.config.guards(symbol).ema_half_life_s)
+
+    def _record_trade(self, update: SourceUpdate) -> None:
+        index = self.index(self.underlying[update.symbol])
+        guards = self.config.guards(update.symbol)
+        with exact():
+            basis = update.price - index.price
+        ema = self.basis.setdefault(update.symbol, _Ema(basis, update.t))
+        ema.update(basis, update.t, guards.ema_half_life_s)
+
+    def _fresh(self, symbol: str) -> list[SourceUpdate]:
+        guards = self.config.guards(symbol)
+        fresh = []
+        for update in self.latest.get(symbol, {}).values():
+            if self.clock - update.t > guards.max_age_s:
+                continue
+            if update.confidence is not None and guards.max_confidence is not None:
+                with exact():
+                    if update.confidence / update.price > guards.max_confidence:
+                        continue
+            fresh.append(update)
+        return fresh
+
+    def index(self, symbol: str) -> OraclePrice:
+        """The index of an asset now (module doc, steps 1-3)."""
+        guards = self.config.guards(symbol)
+        ema = self.ema.get(symbol)
+        if symbol not in self.latest:
+            price = self.document_prices[symbol]
+            return OraclePrice(symbol, price, Status.VALID, "document price (no feed)", (), price)
+        fresh = self._fresh(symbol)
+        last = self.last_index.get(symbol, next(iter(self.latest[symbol].values())).price)
+        if not fresh:
+            return OraclePrice(symbol, last, Status.INVALID, "no fresh source", (), ema.value if ema else last)
+        middle = _median([u.price for u in fresh])
+        with exact():
+            kept = [u for u in fresh if abs(u.price - middle) <= guards.max_deviation * middle]
+        price = _median([u.price for u in kept]) if kept else middle
+        sources = tuple(sorted(u.source for u in kept or fresh))
+        reference = ema.value if ema else price
+        status, reason = Status.VALID, f"median of {len(kept)} fresh sources"
+        if not kept:
+            status, reason = Status.DEGRADED, f"{len(fresh)} fresh sources disagree: their median"
+        elif len(kept) < guards.quorum:
+            status, reason = Status.DEGRADED, f"{len(kept)} agreeing fresh sources, quorum {guards.quorum}"
+        with exact():
+            jump = abs(price - reference) / reference
+            floor = None if guards.peg is None else guards.peg * (1 - guards.peg_tolerance)
+        if guards.max_jump is not None and jump > guards.max_jump:
+            status, reason = Status.INVALID, f"circuit breaker: {jump:.4f} from the EMA {reference}"
+        elif floor is not None and price < floor:
+            status, reason = Status.DEGRADED, f"below its peg floor {floor}"
+        return OraclePrice(symbol, price, status, reason, sources, reference)
+
+    def mark(self, instrument: str) -> OraclePrice:
+        """The mark of an instrument now: median of index, index + basis EMA and the last fresh trade."""
+        underlying = self.underlying[instrument]
+        if underlying not in self.latest and instrument not in self.latest:
+            price = self.document_marks[instrument]
+            return OraclePrice(instrument, price, Status.VALID, "document mark (no feed)", (), price)
+        if not self._has_index(underlying):
+            return self._traded_only(instrument)
+        index = self.index(underlying)
+        basis = self.basis.get(instrument)
+        with exact():
+            candidates = [index.price] if basis is None else [index.price, index.price + basis.value]
+        trades = self._fresh(instrument)
+        if trades:
+            candidates.append(max(trades, key=lambda u: u.t).price)
+        price = _median(candidates)
+        return OraclePrice(instrument, price, index.status, f"mark: {index.reason}", index.sources, index.ema)
+
+    def _traded_only(self, instrument: str) -> OraclePrice:
+        """An instrument whose underlying has no index: its own trades are its index."""
+        return replace(self.index(instrument), symbol=instrument)
