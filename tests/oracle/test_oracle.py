@@ -129,6 +129,9 @@ def test_all_sources_down_is_invalid_freezes_and_suppresses_liquidation():
     assert e.states["long"].frozen and not e.states["long"].liquidate and e.states["long"].below_maintenance
     assert "frozen" in kinds(events, "long")
     assert not e.can_withdraw("long", "USDT", D(1))
+    # no new risk, but the position may still be reduced
+    assert not e.can_open("long", "BTC-PERP", D("0.01"), D(17000))
+    assert e.can_open("long", "BTC-PERP", D("-0.1"), D(17000))
 
 
 def test_collateral_depeg_on_one_venue_only_is_ignored():

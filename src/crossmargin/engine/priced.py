@@ -3,9 +3,10 @@
 Each account is valued at the prices it depends on (its nonzero balances, its positions' marks and settle
 assets). Under the policy (:class:`~crossmargin.oracle.config.Policy`): collateral at a price whose status
 is in ``conservative_on`` counts at the lower of index and EMA when held and the higher when owed; an
-account valued at any price whose status is in ``freeze_on`` is frozen (no withdrawal, no new risk); an
-account is liquidated only when it is confirmed below maintenance on the exact state and every price it
-depends on has a status in ``liquidate_on`` (otherwise the liquidation is suppressed and reported).
+account valued at any price whose status is in ``freeze_on`` is frozen (no withdrawal, no new risk:
+:meth:`PricedEngine.can_withdraw`, :meth:`PricedEngine.can_open`); an account is liquidated only when it
+is confirmed below maintenance on the exact state and every price it depends on has a status in
+``liquidate_on`` (otherwise the liquidation is suppressed and reported).
 """
 
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from decimal import Decimal
 
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
-from crossmargin.margin.whatif import max_withdrawable
+from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
 from crossmargin.model import Account, Market, Portfolio, RuleChoices
 from crossmargin.oracle.book import OracleBook, OraclePrice
 from crossmargin.oracle.config import OracleConfig
@@ -105,6 +106,14 @@ class PricedEngine:
             return False
         portfolio = self.portfolio.with_market(self.market_for(account))
         return max_withdrawable(account, portfolio, self.rules, asset) >= amount
+
+    def can_open(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> bool:
+        """Whether an order may add risk now: not frozen (reducing orders always may) and it passes the
+        initial-margin check at the policy's prices."""
+        account = self.portfolio.account(account_id)
+        portfolio = self.portfolio.with_market(self.market_for(account))
+        check = check_order(account, portfolio, self.rules, instrument, size, price)
+        return check.passes and (check.reason == REDUCES or not self.state(account).frozen)
 
     def feed(self, update: SourceUpdate) -> list[Event]:
         """Apply one source update; the events it causes, in order."""

@@ -43,6 +43,8 @@ def max_withdrawable(account: Account, portfolio: Portfolio, rules: RuleChoices,
 
 
 _ROUNDING = Decimal("1E-40")
+REDUCES = "reduces the position"
+"""The reason of an order check that passes because the order only reduces its position."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ def check_order(
         before = order.figures(ZERO)
         after = order.figures(quantity)
         if quantity <= order.reduce_only_up_to():
-            passes, reason = True, "reduces the position"
+            passes, reason = True, REDUCES
         elif not order.within_limit(quantity):
             passes, reason = False, "the position would exceed the top tier's max_notional"
         else:
