@@ -97,7 +97,11 @@ def parse_decimal(text: str, option: str) -> Decimal:
 
 def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
     """The portfolio of the document at ``path``, with its rulebook's tables, and the rulebook's rules."""
-    raw = load_document(path)
+    return portfolio_of(load_document(path))
+
+
+def portfolio_of(raw: dict[str, Any]) -> tuple[Portfolio, RuleChoices]:
+    """The portfolio of a parsed document, with its rulebook's tables, and the rulebook's rules."""
     name = raw.get("rulebook", "generic")
     if not isinstance(name, str):
         portfolio_from_document(raw)  # reports the bad rulebook field as the document check words it
@@ -375,7 +379,7 @@ def replay(
     """Replay a price feed through the oracle and the engine: price statuses, liquidations, freezes."""
     with user_errors():
         raw = load_document(file)
-        portfolio, rules = load_portfolio(file)
+        portfolio, rules = portfolio_of(raw)
         engine = PricedEngine(portfolio, rules, oracle_config(raw))
         updates = list(read_feed(feed))
     for update in updates:

@@ -44,9 +44,6 @@ class InstrumentArrays:
     upnl_cap: F64  # +inf: no cap
     quantum: F64  # 0: exact
     maintenance_fraction: F64  # nan: none
-    oi_lower: F64  # nan: no open-interest scaling
-    oi_upper: F64
-    rate_quantum: F64  # 0: exact
 
     def index(self, name: str) -> int:
         """Position of instrument ``name`` in the arrays."""
@@ -117,9 +114,6 @@ def instrument_arrays(instruments: Mapping[str, Instrument], assets: Sequence[st
         upnl_cap=column([optional(i.initial_upnl_cap, np.inf) for i in items]),
         quantum=column([optional(i.margin_quantum, 0.0) for i in items]),
         maintenance_fraction=column([optional(i.tiers.maintenance_fraction, np.nan) for i in items]),
-        oi_lower=column([np.nan if i.open_interest_caps is None else float(i.open_interest_caps[0]) for i in items]),
-        oi_upper=column([np.nan if i.open_interest_caps is None else float(i.open_interest_caps[1]) for i in items]),
-        rate_quantum=column([optional(i.rate_quantum, 0.0) for i in items]),
     )
 
 

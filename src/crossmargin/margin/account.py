@@ -83,8 +83,3 @@ def evaluate_account(account: Account, portfolio: Portfolio, rules: RuleChoices)
             results.append(PositionResult(figures, _liquidation_price(own, figures, portfolio, rules), own_figures))
         isolated_im = sum((p.figures.initial_margin for p in results if p.isolated), ZERO)
         return AccountResult(account, cross, tuple(results), isolated_im)
-
-
-def evaluate_portfolio(portfolio: Portfolio, rules: RuleChoices) -> tuple[AccountResult, ...]:
-    """Every account of the portfolio, in document order."""
-    return tuple(evaluate_account(account, portfolio, rules) for account in portfolio.accounts)

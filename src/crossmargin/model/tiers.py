@@ -153,10 +153,6 @@ class TierTable:
                 return i
         return len(self.tiers) - 1
 
-    def tier_for(self, notional: Decimal) -> RiskTier:
-        """The bracket that applies to ``notional`` (positions beyond the table use its last bracket)."""
-        return self.tiers[self.index_for(notional)]
-
     @property
     def limit(self) -> Decimal | None:
         """The largest notional the table allows, None when the last bracket is open."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from crossmargin.model import InputError
-from crossmargin.model.numbers import ONE, ZERO, finite, non_negative, positive, within
+from crossmargin.model.numbers import ONE, ZERO, non_negative, positive, within
 
 
 class Status(StrEnum):
@@ -85,8 +85,3 @@ class OracleConfig:
     def guards(self, symbol: str) -> Guards:
         """The guards of ``symbol``."""
         return self.symbols.get(symbol, self.default)
-
-
-def finite_time(value: Decimal, field: str) -> Decimal:
-    """A feed time: finite and not negative (seconds)."""
-    return non_negative(finite(value, field), field)
