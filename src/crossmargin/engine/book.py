@@ -198,7 +198,9 @@ class RiskBook:
                 rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
         return rates
 
-    def _revalue_slots(self, lo: int, hi: int, zero: bool = False, update_figures: bool = False) -> None:
+    def _revalue_slots(
+        self, lo: int, hi: int, zero: bool = False, update_figures: bool = False, fresh: bool = False
+    ) -> None:
         """Revalue slots ``[lo, hi)`` (as empty with ``zero``); with ``update_figures`` also move their
         pools' figures, where the rules keep them linear in the pools' money."""
         size = self.size
@@ -213,7 +215,7 @@ class RiskBook:
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
             self.prices, self.positions_in_pool, rules.pnl_in_settle_collateral,
-            update_figures and not rules.pnl_in_settle_collateral,
+            update_figures and not rules.pnl_in_settle_collateral, fresh,
             float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
         )  # fmt: skip
 
@@ -233,10 +235,29 @@ class RiskBook:
 
     def revalue(self) -> None:
         """Recompute every position and pool from scratch (the full revaluation)."""
-        self.cached[:] = 0.0
         self.pool_money[:] = 0.0
-        self._revalue_slots(0, self.size.shape[0])
-        self._evaluate(np.arange(self.pool_count, dtype=np.int64))
+        self._revalue_slots(0, self.size.shape[0], fresh=True)
+        self._evaluate_all()
+
+    def _evaluate_all(self) -> None:
+        """Every pool's figures: the money sums, plus each asset's weighted balance over the pools holding it."""
+        count = self.pool_count
+        if self.rules.pnl_in_settle_collateral:
+            self._evaluate(np.arange(count, dtype=np.int64))
+            return
+        self.figures[:count] = self.pool_money[0, :, :count].T
+        a = self.assets
+        for index in range(self.balance.shape[0]):
+            holders = np.flatnonzero(self.balance[index, :count])
+            kernels.add_collateral(
+                holders, index, self.balance, self.haircut, float(self.prices[index]),
+                a.band_from, a.weight, a.offset, a.liability, a.imf, self.figures,
+            )  # fmt: skip
+        rules = self.rules
+        kernels.decide(
+            count, self.figures, self.positions_in_pool, float(rules.liquidation_threshold),
+            rules.liquidate_at_equality, rules.liquidate_without_requirement, self.liquidatable,
+        )  # fmt: skip
 
     def _block_pools(self, i: int) -> I32:
         start = int(self.block_start[i])
@@ -277,7 +298,7 @@ class RiskBook:
             start = int(self.block_start[i])
             self._revalue_slots(start, start + int(self.block_used[i]), update_figures=linear)
         if prices:
-            self._evaluate(np.arange(self.pool_count, dtype=np.int64))
+            self._evaluate_all()
         elif touched and not linear:
             # a pool holding two legs is evaluated twice: harmless, and cheaper than deduplicating
             self._evaluate(np.concatenate([self._block_pools(i) for i in sorted(touched)]))

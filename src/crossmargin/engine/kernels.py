@@ -93,6 +93,7 @@ def revalue_positions(
     pool_positions: INDEX,
     by_asset: bool,
     update_figures: bool,
+    fresh: bool,
     threshold: float,
     at_equality: bool,
     without_requirement: bool,
@@ -101,13 +102,15 @@ def revalue_positions(
 
     ``cached[j]`` holds position j's (counted PnL maintenance, counted PnL initial, maintenance, initial),
     in settle units with ``by_asset`` and in base currency otherwise; ``pool_money[row, 0..3, p]`` their
-    sums per pool, one row per settle asset with ``by_asset`` else one row (pools last, so that a
-    block's positions, which come in pool order, write nearly contiguous memory). ``imr_now`` is
+    sums per pool, one row per settle asset with ``by_asset`` else one row (pools last: a block's
+    positions come in pool order, so each sum is written as a forward stream, which measured faster
+    than keeping a pool's four sums together). ``imr_now`` is
     the initial-rate table after open-interest scaling. A slot with size 0 is empty.
 
     With ``update_figures`` (pools whose equity is linear in their money: base-currency rows) each pool's
     figures move by the same change and its verdict is decided again here, so a tick needs no second
-    pass over the pools (see :func:`evaluate_pools`).
+    pass over the pools (see :func:`evaluate_pools`). With ``fresh`` the caches and sums start cleared
+    and the old values are not read (the full revaluation).
     """
     for j in range(lo, hi):
         q = size[j]
@@ -164,7 +167,10 @@ def revalue_positions(
             new0, new1, new2, new3 = new0 * price, new1 * price, new2 * price, new3 * price
         if p >= 0:
             a = settle[instrument[j]] if by_asset else 0
-            d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
+            if fresh:
+                d0, d1, d2, d3 = new0, new1, new2, new3
+            else:
+                d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
             pool_money[a, 0, p] += d0
             pool_money[a, 1, p] += d1
             pool_money[a, 2, p] += d2
@@ -246,6 +252,58 @@ def evaluate_pools(
             figures[p, 3] += initial * price
     for idx in range(count):
         p = pools[idx]
+        liquidatable[p] = _verdict(
+            figures[p, 0], figures[p, 2], positions[p], threshold, at_equality, without_requirement
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def add_collateral(
+    holders: INDEX,
+    a: int,
+    balance: F64,
+    haircut: np.ndarray,
+    price: float,
+    band_from: F64,
+    weight: F64,
+    offset: F64,
+    liability: F64,
+    imf: F64,
+    figures: F64,
+) -> None:
+    """Add asset ``a``'s weighted balance (both sides) to the equity of each pool in ``holders``.
+
+    A flat weight without size discount (most assets) is applied directly, without the band search.
+    """
+    flat = imf[a] == 0.0 and (band_from.shape[1] == 1 or band_from[a, 1] == np.inf)
+    held_m, held_i = weight[0, a, 0] * price, weight[1, a, 0] * price
+    owed_m, owed_i = liability[0, a] * price, liability[1, a] * price
+    for idx in range(holders.shape[0]):
+        p = holders[idx]
+        held = balance[a, p]
+        if not haircut[p]:
+            figures[p, 0] += held * price
+            figures[p, 1] += held * price
+        elif flat:
+            figures[p, 0] += held * (held_m if held >= 0.0 else owed_m)
+            figures[p, 1] += held * (held_i if held >= 0.0 else owed_i)
+        else:
+            figures[p, 0] += weighted_amount(held, a, 0, band_from, weight, offset, liability, imf) * price
+            figures[p, 1] += weighted_amount(held, a, 1, band_from, weight, offset, liability, imf) * price
+
+
+@njit(cache=True, error_model="numpy")
+def decide(
+    count: int,
+    figures: F64,
+    positions: INDEX,
+    threshold: float,
+    at_equality: bool,
+    without_requirement: bool,
+    liquidatable: np.ndarray,
+) -> None:
+    """The rulebook's verdict for pools ``0 .. count - 1`` from their figures."""
+    for p in range(count):
         liquidatable[p] = _verdict(
             figures[p, 0], figures[p, 2], positions[p], threshold, at_equality, without_requirement
         )
