@@ -34,7 +34,6 @@ from crossmargin.report.numbers import decimal_string
 from crossmargin.report.results import JSONObject
 from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
-from crossmargin.sim.benchmark import bench_book, machine
 from crossmargin.venues import available, rulebook
 
 USAGE_ERROR = 2
@@ -343,6 +342,8 @@ def bench(
     json_output: JsonOption = False,
 ) -> None:
     """Benchmark the risk book on a synthetic book: revaluation, tick, screening, memory, exact evaluator."""
+    from crossmargin.sim.benchmark import bench_book, machine  # Numba loads only for this command
+
     rules = rulebook("generic").rules
     result = None
     with Progress(transient=True, console=Console(stderr=True)) as progress:
