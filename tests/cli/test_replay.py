@@ -59,3 +59,10 @@ def test_a_bad_feed_line_names_the_line_and_field(tmp_path: Path):
     code, lines, err = run(tmp_path, f"{good}\n{bad}\n")
     assert code == 2 and lines == []
     assert "feed.jsonl:2" in err and "price" in err
+
+
+def test_an_unknown_symbol_is_refused_before_any_output(tmp_path: Path):
+    feed = [*FEED[:2], {"t": 3, "source": "a", "symbol": "DOGE", "price": 1}]
+    code, lines, err = run(tmp_path, feed)
+    assert code == 2 and lines == []
+    assert "update 3" in err and "DOGE" in err

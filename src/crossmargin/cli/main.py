@@ -383,6 +383,11 @@ def replay(
         portfolio, rules = portfolio_of(raw)
         engine = PricedEngine(portfolio, rules, oracle_config(raw))
         updates = list(read_feed(feed))
+        for number, update in enumerate(updates, start=1):
+            try:
+                engine.check(update)
+            except InputError as err:
+                raise err.within(f"{feed} update {number}") from None
     for update in updates:
         for event in engine.feed(update):
             typer.echo(_json_text(event) if json_output else _event_line(event))

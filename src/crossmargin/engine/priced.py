@@ -16,7 +16,7 @@ from decimal import Decimal
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
-from crossmargin.model import Account, Market, Portfolio, RuleChoices
+from crossmargin.model import Account, InputError, Market, Portfolio, RuleChoices
 from crossmargin.oracle.book import OracleBook, OraclePrice
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.oracle.feed import SourceUpdate
@@ -115,14 +115,18 @@ class PricedEngine:
         check = check_order(account, portfolio, self.rules, instrument, size, price)
         return check.passes and (check.reason == REDUCES or not self.state(account).frozen)
 
+    def check(self, update: SourceUpdate) -> None:
+        """Refuse an update for a symbol that is neither a priced asset nor a marked instrument."""
+        if update.symbol not in self.oracle.document_prices and update.symbol not in self.oracle.underlying:
+            raise InputError("symbol", f"{update.symbol!r} is neither a priced asset nor a marked instrument")
+
     def feed(self, update: SourceUpdate) -> list[Event]:
         """Apply one source update; the events it causes, in order."""
+        self.check(update)
         ignored = self.oracle.accept(update)
         events: list[Event] = []
         touched = [update.symbol, *(i for i, u in self.oracle.underlying.items() if u == update.symbol)]
         for symbol in dict.fromkeys(touched):
-            if symbol not in self.oracle.document_prices and symbol not in self.oracle.underlying:
-                continue
             quote = self._price(symbol)
             events.append(
                 {
