@@ -492,12 +492,9 @@ def test_v7_sdks_do_not_discount_or_cap_like_the_program():
 # Quote price, isolated pools, buffers, open orders
 
 
-def test_v8_quote_price_off_peg_with_twap_equal_to_oracle():
-    # PROGRAM math/margin/tests.rs l.2843 usdc_not_1_with_perp_position (V8): USDC oracle $1.01, 10 USDC;
-    # SOL-PERP mri 1000, mrm 500, long 1 SOL at oracle $100 with quote_asset_amount 0 (PnL +$100, initial uPnL
-    # weight 0 -> counts 0). Initial, twap = oracle: MR = 100 x 1.01 x 0.1 = 10100000, TC = 10 x 1.01 = 10100000.
-    # Our entry must be > 0: a tiny entry keeps the PnL positive, and the weight 0 makes it count 0 anyway.
-    doc = document(
+def v8_document(**extra: Any) -> dict[str, Any]:
+    """V8's book: 10 USDC at $1.01, long 1 SOL-PERP at $100 with its PnL weighted 0 for initial margin."""
+    return document(
         instruments={"SOL-PERP": perp("0.1", "0.05", upnl_weight=1, initial_upnl_weight=0)},
         prices={"USDC": "1.01"},
         marks={"SOL-PERP": 100},
@@ -508,8 +505,16 @@ def test_v8_quote_price_off_peg_with_twap_equal_to_oracle():
                 "positions": [{"instrument": "SOL-PERP", "size": 1, "entry_price": "0.000001"}],
             }
         ],
+        **extra,
     )
-    cross = one_account(doc).cross
+
+
+def test_v8_quote_price_off_peg_with_twap_equal_to_oracle():
+    # PROGRAM math/margin/tests.rs l.2843 usdc_not_1_with_perp_position (V8): USDC oracle $1.01, 10 USDC;
+    # SOL-PERP mri 1000, mrm 500, long 1 SOL at oracle $100 with quote_asset_amount 0 (PnL +$100, initial uPnL
+    # weight 0 -> counts 0). Initial, twap = oracle: MR = 100 x 1.01 x 0.1 = 10100000, TC = 10 x 1.01 = 10100000.
+    # Our entry must be > 0: a tiny entry keeps the PnL positive, and the weight 0 makes it count 0 anyway.
+    cross = one_account(v8_document()).cross
     assert cross.initial_margin == D("10.1")
     assert cross.initial_equity == D("10.1")  # Drift TC: 10 USDC at $1.01 + 0 weighted PnL
 
@@ -525,20 +530,7 @@ def test_v8_quote_price_off_peg_with_twap_equal_to_oracle():
 def test_v8_strict_quote_price(twap, requirement, collateral):
     # V8: twap 1.05 -> MR 100 x 1.05 x 0.1 = 10500000, TC 10 x 1.01 = 10100000;
     #     twap 0.95 -> MR 100 x 1.01 x 0.1 = 10100000, TC 10 x 0.95 = 9500000
-    doc = document(
-        instruments={"SOL-PERP": perp("0.1", "0.05", upnl_weight=1, initial_upnl_weight=0)},
-        prices={"USDC": "1.01"},
-        twaps={"USDC": twap},
-        marks={"SOL-PERP": 100},
-        accounts=[
-            {
-                "id": "a",
-                "balances": {"USDC": 10},
-                "positions": [{"instrument": "SOL-PERP", "size": 1, "entry_price": "0.000001"}],
-            }
-        ],
-    )
-    cross = one_account(doc).cross
+    cross = one_account(v8_document(twaps={"USDC": twap})).cross
     assert (cross.initial_margin, cross.initial_equity) == (D(requirement), D(collateral))
 
 
