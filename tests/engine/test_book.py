@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossmargin.engine import kernels
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.numpy_kernels import pool_money, position_money
 from crossmargin.engine.screening import screen
@@ -112,6 +113,25 @@ def test_incremental_updates_equal_a_rebuild(case: tuple[Portfolio, RuleChoices]
     assert book.accounts["acct"].balances.get("USDT", ZERO) == rebuilt.accounts["acct"].balances.get("USDT", ZERO)
 
 
+def fused_position_sums(book: RiskBook) -> np.ndarray:
+    """The fused kernel's position sums alone, run fresh into cleared copies: ``[row, 4, pool]`` like
+    :func:`pool_money` (folded: per settle asset; else one base-currency row)."""
+    count = book.pool_count
+    money = np.zeros_like(book.pool_money)
+    figures = np.zeros_like(book.figures)
+    t = book.instruments
+    kernels.revalue_range(
+        0, book.size.shape[0], -1, count, book.size, book.entry, book.instrument, book.pool, book.marks,
+        book.imr_now, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
+        t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap, t.quantum,
+        t.maintenance_fraction, book.cached.copy(), money, figures, book.liquidatable.copy(), book.prices,
+        book.positions_in_pool, book.folded, False, True, 1.0, False, False,
+    )  # fmt: skip
+    if book.folded:
+        return money[:, :, :count]
+    return figures[:count].T[None, :, :]
+
+
 @given(venue_like())
 def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices]):
     portfolio, rules = case
@@ -122,4 +142,6 @@ def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices
     base = money if by_asset else money * book.prices[settle][:, None]
     assert np.allclose(base, book.cached, rtol=1e-12, atol=1e-9)
     summed = pool_money(money, book.pool, settle, book.prices, book.pool_count, len(book.assets.names), by_asset)
-    assert np.allclose(summed, book.pool_money[:, :, : book.pool_count], rtol=1e-12, atol=1e-9)
+    fused = fused_position_sums(book)
+    assert summed.shape == fused.shape
+    assert np.allclose(summed, fused, rtol=1e-12, atol=1e-9)

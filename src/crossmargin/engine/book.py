@@ -7,25 +7,40 @@ mirror only screens; :mod:`crossmargin.engine.screening` confirms every decision
 Layout. Positions live in one set of arrays, grouped into one contiguous block per instrument (with
 spare slots), so a tick on one instrument revalues only its block. Every account has a cross *pool*
 and every isolated position a pool of its own; per asset and pool the book keeps the balance, and per
-pool the sums of its positions' counted PnL and margins (``pool_money``): in base currency, or per settle
-asset in its own units where the rulebook counts uPnL inside the settle collateral. Sums move by deltas;
-:meth:`RiskBook.revalue` recomputes everything.
+pool its figures (equity, initial equity, maintenance and initial margin, base currency). Where the
+figures are linear in the positions' money and the balances (the usual case), they are sums moved by
+deltas: a tick revalues the instrument's block and moves each pool's figures by its positions' change,
+deciding the pool's verdict in the same pass; an asset's price change moves its holders' figures by the
+weighted balance times the change. Where the rulebook counts uPnL inside the settle collateral (weighed
+together with the balance), the positions' money is summed per pool and settle asset (``pool_money``, in
+the asset's units) and the touched pools are evaluated again. :meth:`RiskBook.revalue` recomputes
+everything from scratch. Large ranges run on every core, each thread owning a contiguous range of pools.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import numba
 import numpy as np
 
 from crossmargin.engine import kernels
-from crossmargin.engine.rule_arrays import F64, I32, I64, AssetArrays, InstrumentArrays, asset_arrays, instrument_arrays
+from crossmargin.engine.rule_arrays import (
+    F64,
+    I32,
+    INDEX,
+    AssetArrays,
+    InstrumentArrays,
+    asset_arrays,
+    instrument_arrays,
+)
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
 from crossmargin.model import Account, InputError, Market, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
+_PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,8 @@ class RiskBook:
         self.slot: dict[tuple[int, str, bool], int] = {}
         n_assets = len(self.assets.names)
         self.balance = np.zeros((n_assets, 0), dtype=np.float64)
-        money_rows = n_assets if rules.pnl_in_settle_collateral else 1
+        self.folded = rules.pnl_in_settle_collateral
+        money_rows = n_assets if self.folded else 0
         self.pool_money = np.zeros((money_rows, 4, 0), dtype=np.float64)
         self.haircut = np.zeros(0, dtype=np.bool_)
         self.positions_in_pool = np.zeros(0, dtype=np.int32)
@@ -198,34 +214,60 @@ class RiskBook:
                 rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
         return rates
 
-    def _revalue_slots(
-        self, lo: int, hi: int, zero: bool = False, update_figures: bool = False, fresh: bool = False
-    ) -> None:
-        """Revalue slots ``[lo, hi)`` (as empty with ``zero``); with ``update_figures`` also move their
-        pools' figures, where the rules keep them linear in the pools' money."""
+    def _revalue_slots(self, lo: int, hi: int, zero: bool = False, fresh: bool = False) -> None:
+        """Revalue slots ``[lo, hi)`` (as empty with ``zero``) and move their pools' sums; where the figures
+        are linear (not folded) the pools' figures move and their verdicts are decided, unless ``fresh``."""
         size = self.size
         if zero:
             size = self.size.copy()
             size[lo:hi] = 0.0
         t = self.instruments
         rules = self.rules
-        kernels.revalue_positions(
-            lo, hi, size, self.entry, self.instrument, self.pool, self.marks, self.imr_now,
+        arrays = (
+            size, self.entry, self.instrument, self.pool, self.marks, self.imr_now,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
-            self.prices, self.positions_in_pool, rules.pnl_in_settle_collateral,
-            update_figures and not rules.pnl_in_settle_collateral, fresh,
+            self.prices, self.positions_in_pool, self.folded, not fresh and not self.folded, fresh,
             float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
         )  # fmt: skip
+        threads = numba.get_num_threads()
+        if hi - lo >= _PARALLEL_SLOTS and threads > 1:
+            kernels.revalue_split(threads, self.pool_count, lo, hi, *arrays)
+        else:
+            kernels.revalue_range(lo, hi, -1, self.pool_count, *arrays)
 
-    def _evaluate(self, pools: I64) -> None:
+    def _evaluate(self, pools: INDEX) -> None:
+        """Decide the verdicts of ``pools`` (distinct; folded: evaluate their figures from their money first)."""
+        rules = self.rules
+        terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
+        if not self.folded:
+            kernels.decide(pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
+            return
         a = self.assets
         kernels.evaluate_pools(
             pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool, self.prices,
-            a.band_from, a.weight, a.offset, a.liability, a.imf, self.rules.pnl_in_settle_collateral,
-            float(self.rules.liquidation_threshold), self.rules.liquidate_at_equality,
-            self.rules.liquidate_without_requirement, self.figures, self.liquidatable,
+            a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.figures, self.liquidatable,
+        )  # fmt: skip
+
+    def _add_collateral(self, pools: INDEX, asset: int, price: float) -> None:
+        """Add ``asset``'s balances valued at ``price`` (a change of price: the difference) to ``pools``'s
+        figures (linear figures only)."""
+        a = self.assets
+        kernels.add_collateral(
+            pools, asset, self.balance, self.haircut, price, a.band_from, a.weight, a.offset, a.liability, a.imf,
+            self.figures,
+        )  # fmt: skip
+
+    def _set_balance(self, asset: int, pool: int, amount: float) -> None:
+        """Set one balance; linear figures move by the change in its weighted value."""
+        if self.folded:
+            self.balance[asset, pool] = amount
+            return
+        a = self.assets
+        kernels.move_balance(
+            pool, asset, amount, self.balance, self.haircut, float(self.prices[asset]), a.band_from, a.weight,
+            a.offset, a.liability, a.imf, self.figures,
         )  # fmt: skip
 
     @property
@@ -235,29 +277,15 @@ class RiskBook:
 
     def revalue(self) -> None:
         """Recompute every position and pool from scratch (the full revaluation)."""
-        self.pool_money[:] = 0.0
-        self._revalue_slots(0, self.size.shape[0], fresh=True)
-        self._evaluate_all()
-
-    def _evaluate_all(self) -> None:
-        """Every pool's figures: the money sums, plus each asset's weighted balance over the pools holding it."""
         count = self.pool_count
-        if self.rules.pnl_in_settle_collateral:
-            self._evaluate(np.arange(count, dtype=np.int64))
-            return
-        self.figures[:count] = self.pool_money[0, :, :count].T
-        a = self.assets
-        for index in range(self.balance.shape[0]):
-            holders = np.flatnonzero(self.balance[index, :count])
-            kernels.add_collateral(
-                holders, index, self.balance, self.haircut, float(self.prices[index]),
-                a.band_from, a.weight, a.offset, a.liability, a.imf, self.figures,
-            )  # fmt: skip
-        rules = self.rules
-        kernels.decide(
-            count, self.figures, self.positions_in_pool, float(rules.liquidation_threshold),
-            rules.liquidate_at_equality, rules.liquidate_without_requirement, self.liquidatable,
-        )  # fmt: skip
+        self.pool_money[:] = 0.0
+        self.figures[:] = 0.0
+        self._revalue_slots(0, self.size.shape[0], fresh=True)
+        every = np.arange(count, dtype=np.int64)
+        if not self.folded:
+            for index in range(self.balance.shape[0]):
+                self._add_collateral(np.flatnonzero(self.balance[index, :count]), index, float(self.prices[index]))
+        self._evaluate(every)
 
     def _block_pools(self, i: int) -> I32:
         start = int(self.block_start[i])
@@ -284,33 +312,45 @@ class RiskBook:
             {**market.marks, **marks},
             {**market.open_interest, **open_interest},
         )
-        for asset, price in prices.items():
-            self.prices[self.assets.index(asset)] = float(price)
+        moved = {self.assets.index(a): float(price) for a, price in prices.items()}
+        old_prices = self.prices.copy()
+        for index, price in moved.items():
+            self.prices[index] = price
         touched = {self.instruments.index(name) for name in (*marks, *open_interest)}
         for name, mark in marks.items():
             self.marks[self.instruments.index(name)] = float(mark)
         if open_interest:
             self.imr_now = self._scaled_initial_rates()
-        settled = {self.assets.index(a) for a in prices}
-        touched |= {i for i in range(len(self.instruments.names)) if int(self.instruments.settle[i]) in settled}
-        linear = not prices and not self.rules.pnl_in_settle_collateral
+        touched |= {i for i in range(len(self.instruments.names)) if int(self.instruments.settle[i]) in moved}
         for i in sorted(touched):
             start = int(self.block_start[i])
-            self._revalue_slots(start, start + int(self.block_used[i]), update_figures=linear)
-        if prices:
-            self._evaluate_all()
-        elif touched and not linear:
-            # a pool holding two legs is evaluated twice: harmless, and cheaper than deduplicating
-            self._evaluate(np.concatenate([self._block_pools(i) for i in sorted(touched)]))
+            self._revalue_slots(start, start + int(self.block_used[i]))
+        count = self.pool_count
+        if self.folded:
+            if moved:
+                self._evaluate(np.arange(count, dtype=np.int64))
+            elif touched:
+                hit = np.zeros(count, dtype=np.bool_)
+                for i in touched:
+                    hit[self._block_pools(i)] = True
+                self._evaluate(np.flatnonzero(hit))
+            return
+        for index in moved:
+            holders = np.flatnonzero(self.balance[index, :count])
+            self._add_collateral(holders, index, float(self.prices[index] - old_prices[index]))
+            self._evaluate(holders)
 
     def add_account(self, account: Account) -> None:
         """A new account (checked against the book's assets and instruments like a document's)."""
         self._check(account)
         self._insert_account(account)
-        start = self.slot_range_of(account.id)
-        for j in start:
+        pools = np.array(self.pools_of(account.id), dtype=np.int64)
+        if not self.folded:
+            for index in range(self.balance.shape[0]):
+                self._add_collateral(pools, index, float(self.prices[index]))
+        for j in self.slot_range_of(account.id):
             self._revalue_slots(j, j + 1)
-        self._evaluate(np.array(self.pools_of(account.id), dtype=np.int64))
+        self._evaluate(pools)
 
     def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
         """Add ``amount`` of ``asset`` to the account's cross balance (negative: a withdrawal)."""
@@ -321,7 +361,7 @@ class RiskBook:
             balances = {**account.balances, asset: account.balances.get(asset, ZERO) + amount}
         self.accounts[account_id] = replace(account, balances=balances)
         pool = self.cross_pool[account_id]
-        self.balance[self.assets.index(asset), pool] = float(balances[asset])
+        self._set_balance(self.assets.index(asset), pool, float(balances[asset]))
         self._evaluate(np.array([pool], dtype=np.int64))
 
     def fill(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> None:
@@ -362,15 +402,20 @@ class RiskBook:
             j = self.slot[(pool, old.instrument, old.size > 0)]
             self._remove_slot(j)
             if old.isolated_margin is not None:
-                self.balance[:, pool] = 0.0
+                for index in range(self.balance.shape[0]):
+                    self._set_balance(index, pool, 0.0)
                 del self.isolated_pool[(account_id, old.instrument, old.size > 0)]
         if new is not None:
             j = self._insert_position(account_id, new)
-            pools.add(int(self.pool[j]))
+            pool = int(self.pool[j])
+            pools.add(pool)
+            if new.isolated_margin is not None and not self.folded:
+                settle = int(self.instruments.settle[self.instruments.index(new.instrument)])
+                self._add_collateral(np.array([pool]), settle, float(self.prices[settle]))
             self._revalue_slots(j, j + 1)
         cross = self.cross_pool[account_id]
         for asset, amount in balances.items():
-            self.balance[self.assets.index(asset), cross] = float(amount)
+            self._set_balance(self.assets.index(asset), cross, float(amount))
         self._evaluate(np.array(sorted(pools), dtype=np.int64))
 
     # ------------------------------------------------------------------ lookups

@@ -2,14 +2,14 @@
 
 The arithmetic mirrors :mod:`crossmargin.margin` term by term (see the names): position notional,
 PnL, bracket, requirement (rate, amount, fees, size premium, rounding), counted PnL; pool equity from
-weight bands, liability weights and size discounts. Sides: index 0 maintenance, 1 initial. Money per
-pool and asset is kept in the asset's own units so that a price tick on an asset is one multiply.
+weight bands, liability weights and size discounts. Sides: index 0 maintenance, 1 initial. Kernels
+marked ``parallel`` share their work out over the cores by pool, so no two threads write one pool.
 """
 
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from crossmargin.engine.rule_arrays import F64, I64, INDEX
 
@@ -48,21 +48,25 @@ def _round_up(value: float, quantum: float) -> float:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _verdict(
-    equity: float, maintenance: float, positions: int, threshold: float, at_equality: bool, without_requirement: bool
-) -> bool:
-    """``pools.is_liquidatable``: equity below threshold x maintenance (``<=`` at equality with positions)."""
+    equity: float, maintenance: float, positions: INDEX, p: int, threshold: float, at_equality: bool,
+    without_requirement: bool,
+) -> bool:  # fmt: skip
+    """``pools.is_liquidatable`` for pool ``p``: equity below threshold x maintenance (``<=`` at equality with
+    positions; the pool's position count is read only then, saving a cache miss a pool otherwise)."""
     required = maintenance * threshold
     if maintenance == 0.0 and not without_requirement:
         return False
-    if at_equality and positions > 0:
+    if at_equality and positions[p] > 0:
         return equity <= required
     return equity < required
 
 
 @njit(cache=True, error_model="numpy")
-def revalue_positions(
+def revalue_range(
     lo: int,
     hi: int,
+    pool_lo: int,
+    pool_hi: int,
     size: F64,
     entry: F64,
     instrument: INDEX,
@@ -92,31 +96,32 @@ def revalue_positions(
     prices: F64,
     pool_positions: INDEX,
     by_asset: bool,
-    update_figures: bool,
+    decide: bool,
     fresh: bool,
     threshold: float,
     at_equality: bool,
     without_requirement: bool,
 ) -> None:
-    """Revalue positions ``[lo, hi)`` and move the change into their pools' sums.
+    """Revalue the positions of slots ``[lo, hi)`` whose pool is in ``[pool_lo, pool_hi)`` (an empty slot has
+    pool -1) and move the change into their pools.
 
     ``cached[j]`` holds position j's (counted PnL maintenance, counted PnL initial, maintenance, initial),
-    in settle units with ``by_asset`` and in base currency otherwise; ``pool_money[row, 0..3, p]`` their
-    sums per pool, one row per settle asset with ``by_asset`` else one row (pools last: a block's
-    positions come in pool order, so each sum is written as a forward stream, which measured faster
-    than keeping a pool's four sums together). ``imr_now`` is
-    the initial-rate table after open-interest scaling. A slot with size 0 is empty.
-
-    With ``update_figures`` (pools whose equity is linear in their money: base-currency rows) each pool's
-    figures move by the same change and its verdict is decided again here, so a tick needs no second
-    pass over the pools (see :func:`evaluate_pools`). With ``fresh`` the caches and sums start cleared
-    and the old values are not read (the full revaluation).
+    in settle units with ``by_asset`` and in base currency otherwise. With ``by_asset`` (uPnL counted
+    inside the settle collateral, weighed with the balance) the change goes to ``pool_money[asset, 0..3,
+    pool]`` and :func:`evaluate_pools` makes the figures; otherwise the pool's figures are linear in its
+    positions' money and the change goes straight into ``figures[pool]``, with ``decide`` deciding the
+    pool's verdict again in the same pass. ``imr_now`` is the initial-rate table after open-interest
+    scaling. A slot with size 0 is empty. With ``fresh`` the old values are not read (the full
+    revaluation, into cleared sums).
     """
     for j in range(lo, hi):
+        p = pool[j]
+        if p < pool_lo or p >= pool_hi:
+            continue
         q = size[j]
         new0 = new1 = new2 = new3 = 0.0
+        i = instrument[j]
         if q != 0.0:
-            i = instrument[j]
             c = contract_size[i]
             m = marks[i]
             e = entry[j]
@@ -161,32 +166,89 @@ def revalue_positions(
                     weight_i = min(weight_i, 1.1 / (1.0 + imf[i] * math.sqrt(pnl)))
                 counted_i = min(pnl * weight_i, upnl_cap[i])
             new0, new1, new2, new3 = counted_m, counted_i, maintenance, initial
-        p = pool[j]
         if not by_asset:
-            price = prices[settle[instrument[j]]]
+            price = prices[settle[i]]
             new0, new1, new2, new3 = new0 * price, new1 * price, new2 * price, new3 * price
         if p >= 0:
-            a = settle[instrument[j]] if by_asset else 0
             if fresh:
                 d0, d1, d2, d3 = new0, new1, new2, new3
             else:
                 d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
-            pool_money[a, 0, p] += d0
-            pool_money[a, 1, p] += d1
-            pool_money[a, 2, p] += d2
-            pool_money[a, 3, p] += d3
-            if update_figures:
+            if by_asset:
+                a = settle[i]
+                pool_money[a, 0, p] += d0
+                pool_money[a, 1, p] += d1
+                pool_money[a, 2, p] += d2
+                pool_money[a, 3, p] += d3
+            else:
                 figures[p, 0] += d0
                 figures[p, 1] += d1
                 figures[p, 2] += d2
                 figures[p, 3] += d3
-                liquidatable[p] = _verdict(
-                    figures[p, 0], figures[p, 2], pool_positions[p], threshold, at_equality, without_requirement
-                )
+                if decide:
+                    liquidatable[p] = _verdict(
+                        figures[p, 0], figures[p, 2], pool_positions, p, threshold, at_equality, without_requirement
+                    )
         cached[j, 0], cached[j, 1], cached[j, 2], cached[j, 3] = new0, new1, new2, new3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
+def revalue_split(
+    parts: int,
+    n_pools: int,
+    lo: int,
+    hi: int,
+    size: F64,
+    entry: F64,
+    instrument: INDEX,
+    pool: INDEX,
+    marks: F64,
+    imr_now: F64,
+    contract_size: F64,
+    inverse: np.ndarray,
+    size_basis: np.ndarray,
+    settle: I64,
+    edges: F64,
+    mmr: F64,
+    imr: F64,
+    amount: F64,
+    liquidation_fee: F64,
+    close_fee: F64,
+    imf: F64,
+    upnl_weight: F64,
+    initial_upnl_weight: F64,
+    upnl_cap: F64,
+    quantum: F64,
+    maintenance_fraction: F64,
+    cached: F64,
+    pool_money: F64,
+    figures: F64,
+    liquidatable: np.ndarray,
+    prices: F64,
+    pool_positions: INDEX,
+    by_asset: bool,
+    decide: bool,
+    fresh: bool,
+    threshold: float,
+    at_equality: bool,
+    without_requirement: bool,
+) -> None:
+    """:func:`revalue_range` on ``parts`` threads, each owning a contiguous range of pools (so no two threads
+    write one pool's sums, nor, but at the range edges, one cache line); every thread reads the whole
+    slot range's pool column and revalues only its own pools' positions."""
+    for part in prange(parts):
+        pool_lo = -1 if part == 0 else part * n_pools // parts
+        pool_hi = (part + 1) * n_pools // parts if part < parts - 1 else n_pools
+        revalue_range(
+            lo, hi, pool_lo, pool_hi, size, entry, instrument, pool, marks, imr_now, contract_size, inverse,
+            size_basis, settle, edges, mmr, imr, amount, liquidation_fee, close_fee, imf, upnl_weight,
+            initial_upnl_weight, upnl_cap, quantum, maintenance_fraction, cached, pool_money, figures,
+            liquidatable, prices, pool_positions, by_asset, decide, fresh, threshold, at_equality,
+            without_requirement,
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def evaluate_pools(
     pools: INDEX,
     balance: F64,
@@ -199,42 +261,25 @@ def evaluate_pools(
     offset: F64,
     liability: F64,
     imf: F64,
-    folded: bool,
     threshold: float,
     at_equality: bool,
     without_requirement: bool,
     figures: F64,
     liquidatable: np.ndarray,
 ) -> None:
-    """Equity, initial equity, maintenance and initial margin (base currency) of each pool in ``pools``.
+    """Equity, initial equity, maintenance and initial margin (base currency) of each pool in ``pools``, where
+    uPnL is counted inside the settle collateral: ``pool_money[asset]`` (settle units) is weighed together
+    with the balance of that asset.
 
     ``figures[p] = (equity, initial equity, maintenance, initial)``; ``liquidatable[p]`` the float verdict
-    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality). ``folded``
-    (uPnL inside the settle collateral): ``pool_money`` holds settle units per asset, weighed with the
-    balance; otherwise its one row holds base currency, added to the weighted balances.
+    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality). ``pools``
+    must not repeat a pool (threads share them out).
     """
-    count = pools.shape[0]
-    for idx in range(count):
+    for idx in prange(pools.shape[0]):
         p = pools[idx]
-        if folded:
-            figures[p, 0] = figures[p, 1] = figures[p, 2] = figures[p, 3] = 0.0
-        else:
-            figures[p, 0], figures[p, 1] = pool_money[0, 0, p], pool_money[0, 1, p]
-            figures[p, 2], figures[p, 3] = pool_money[0, 2, p], pool_money[0, 3, p]
-    for a in range(balance.shape[0]):
-        price = prices[a]
-        for idx in range(count):
-            p = pools[idx]
+        f0 = f1 = f2 = f3 = 0.0
+        for a in range(balance.shape[0]):
             held = balance[a, p]
-            if not folded:
-                if held != 0.0:
-                    if haircut[p]:
-                        figures[p, 0] += weighted_amount(held, a, 0, band_from, weight, offset, liability, imf) * price
-                        figures[p, 1] += weighted_amount(held, a, 1, band_from, weight, offset, liability, imf) * price
-                    else:
-                        figures[p, 0] += held * price
-                        figures[p, 1] += held * price
-                continue
             pnl_m = pool_money[a, 0, p]
             pnl_i = pool_money[a, 1, p]
             maintenance = pool_money[a, 2, p]
@@ -246,18 +291,31 @@ def evaluate_pools(
                 initial_equity = weighted_amount(held + pnl_i, a, 1, band_from, weight, offset, liability, imf)
             else:
                 equity, initial_equity = held + pnl_m, held + pnl_i
-            figures[p, 0] += equity * price
-            figures[p, 1] += initial_equity * price
-            figures[p, 2] += maintenance * price
-            figures[p, 3] += initial * price
-    for idx in range(count):
-        p = pools[idx]
-        liquidatable[p] = _verdict(
-            figures[p, 0], figures[p, 2], positions[p], threshold, at_equality, without_requirement
-        )
+            price = prices[a]
+            f0 += equity * price
+            f1 += initial_equity * price
+            f2 += maintenance * price
+            f3 += initial * price
+        figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = f0, f1, f2, f3
+        liquidatable[p] = _verdict(f0, f2, positions, p, threshold, at_equality, without_requirement)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
+def _collateral(
+    held: float, a: int, haircut: bool, price: float, band_from: F64, weight: F64, offset: F64, liability: F64,
+    imf: F64,
+) -> tuple[float, float]:  # fmt: skip
+    """A balance's contribution to (equity, initial equity) in base currency: at full value in an isolated
+    pool (no haircut), weighted in a cross pool."""
+    if not haircut:
+        return held * price, held * price
+    return (
+        weighted_amount(held, a, 0, band_from, weight, offset, liability, imf) * price,
+        weighted_amount(held, a, 1, band_from, weight, offset, liability, imf) * price,
+    )
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def add_collateral(
     holders: INDEX,
     a: int,
@@ -271,14 +329,13 @@ def add_collateral(
     imf: F64,
     figures: F64,
 ) -> None:
-    """Add asset ``a``'s weighted balance (both sides) to the equity of each pool in ``holders``.
-
-    A flat weight without size discount (most assets) is applied directly, without the band search.
-    """
+    """Add asset ``a``'s balance valued at ``price`` (both sides) to the equity of each pool in ``holders``
+    (distinct pools). A price change is added as ``price`` = new minus old price: bands and weights are
+    in the asset's units, so the weighted amount is linear in the price."""
     flat = imf[a] == 0.0 and (band_from.shape[1] == 1 or band_from[a, 1] == np.inf)
     held_m, held_i = weight[0, a, 0] * price, weight[1, a, 0] * price
     owed_m, owed_i = liability[0, a] * price, liability[1, a] * price
-    for idx in range(holders.shape[0]):
+    for idx in prange(holders.shape[0]):
         p = holders[idx]
         held = balance[a, p]
         if not haircut[p]:
@@ -288,13 +345,37 @@ def add_collateral(
             figures[p, 0] += held * (held_m if held >= 0.0 else owed_m)
             figures[p, 1] += held * (held_i if held >= 0.0 else owed_i)
         else:
-            figures[p, 0] += weighted_amount(held, a, 0, band_from, weight, offset, liability, imf) * price
-            figures[p, 1] += weighted_amount(held, a, 1, band_from, weight, offset, liability, imf) * price
+            m, i = _collateral(held, a, True, price, band_from, weight, offset, liability, imf)
+            figures[p, 0] += m
+            figures[p, 1] += i
 
 
 @njit(cache=True, error_model="numpy")
+def move_balance(
+    p: int,
+    a: int,
+    amount: float,
+    balance: F64,
+    haircut: np.ndarray,
+    price: float,
+    band_from: F64,
+    weight: F64,
+    offset: F64,
+    liability: F64,
+    imf: F64,
+    figures: F64,
+) -> None:
+    """Set pool ``p``'s balance of asset ``a`` to ``amount`` and move its figures by the change in value."""
+    old_m, old_i = _collateral(balance[a, p], a, haircut[p], price, band_from, weight, offset, liability, imf)
+    new_m, new_i = _collateral(amount, a, haircut[p], price, band_from, weight, offset, liability, imf)
+    balance[a, p] = amount
+    figures[p, 0] += new_m - old_m
+    figures[p, 1] += new_i - old_i
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def decide(
-    count: int,
+    pools: INDEX,
     figures: F64,
     positions: INDEX,
     threshold: float,
@@ -302,8 +383,9 @@ def decide(
     without_requirement: bool,
     liquidatable: np.ndarray,
 ) -> None:
-    """The rulebook's verdict for pools ``0 .. count - 1`` from their figures."""
-    for p in range(count):
+    """The rulebook's verdict for each pool in ``pools`` from its figures."""
+    for idx in prange(pools.shape[0]):
+        p = pools[idx]
         liquidatable[p] = _verdict(
-            figures[p, 0], figures[p, 2], positions[p], threshold, at_equality, without_requirement
+            figures[p, 0], figures[p, 2], positions, p, threshold, at_equality, without_requirement
         )
