@@ -74,7 +74,10 @@ class LiquidationTerms:
 
     ``fee_rate`` is a fraction of the liquidated notional; ``insurance_fund_share`` the part of that
     fee paid to the insurance fund (the rest goes to the liquidator); ``adl_ranking`` names the ranking
-    formula documented in docs/rulebooks.md.
+    formula documented in docs/liquidation.md. A partial liquidation closes just enough to bring equity
+    back to ``threshold x MM x (1 + buffer)``; a pool whose equity is below ``full_close_below x MM`` is
+    closed in full. ``collateral_discount`` is the discount at which collateral is sold to repay a
+    liability once a pool has no positions left.
     """
 
     fee_rate: Decimal = ZERO
@@ -83,9 +86,15 @@ class LiquidationTerms:
     fill_price: FillPrice = FillPrice.MARKET
     shortfall: Shortfall = Shortfall.ADL
     adl_ranking: str = "profit_x_leverage"
+    buffer: Decimal = ZERO
+    full_close_below: Decimal = ZERO
+    collateral_discount: Decimal = Decimal("0.05")
 
     def __post_init__(self) -> None:
         within(self.fee_rate, ZERO, ONE, "fee_rate")
         within(self.insurance_fund_share, ZERO, ONE, "insurance_fund_share")
+        within(self.buffer, ZERO, ONE, "buffer")
+        within(self.full_close_below, ZERO, ONE, "full_close_below")
+        within(self.collateral_discount, ZERO, ONE, "collateral_discount")
         if not self.adl_ranking:
             raise InputError("adl_ranking", "must name a ranking")

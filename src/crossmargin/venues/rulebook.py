@@ -55,6 +55,9 @@ class LiquidationFile(_Strict):
     fill_price: FillPrice = FillPrice.MARKET
     shortfall: Shortfall = Shortfall.ADL
     adl_ranking: str = "profit_x_leverage"
+    buffer: Decimal = Decimal(0)
+    full_close_below: Decimal = Decimal(0)
+    collateral_discount: Decimal = Decimal("0.05")
 
 
 class RulebookFile(_Strict):

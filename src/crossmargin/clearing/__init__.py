@@ -1,0 +1,1 @@
+"""Clearing: the event-applying state machine over the double-entry ledger."""

@@ -1,0 +1,528 @@
+"""The clearing state machine: accounts' positions and the double-entry ledger, changed only by events.
+
+:meth:`ClearingState.apply` validates an event completely against the current state (a bad event raises
+:class:`~crossmargin.model.InputError` naming the field and changes nothing), then applies it and logs
+it. The state is rebuilt by replaying its log from the same opening (:meth:`ClearingState.rebuilt`), and
+:meth:`ClearingState.digest` hashes equal states equally.
+
+Opening: every cross balance and isolated margin of the portfolio, and the insurance fund, is deposited
+from the external account; the market account (:data:`~crossmargin.clearing.events.MARKET`) holds the
+opposite of the book's net position in every instrument, opened at the mark, so long and short open
+interest match from the start and every later fill has a counterparty inside the book.
+
+Money: realized PnL is paid from the clearing account; fees go to the fee pool (liquidation fees to the
+insurance fund and the liquidator); funding passes through the funding account. An isolated position's
+margin is its own ledger account: realized PnL settles into it, and once the position is closed what is
+left goes back to the cross balance (a deficit left by a liquidation stays until it is covered).
+"""
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from crossmargin.clearing.events import (
+    MARKET,
+    CollateralSale,
+    Deposit,
+    Event,
+    Funding,
+    InsuranceCover,
+    LiquidationEnd,
+    LiquidationFill,
+    LiquidationStart,
+    PriceUpdate,
+    SocializedLoss,
+    Taker,
+    Trade,
+    Withdraw,
+    WriteOff,
+)
+from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting, transfer
+from crossmargin.margin.account import cross_pool, isolated_pool
+from crossmargin.margin.fills import apply_fill
+from crossmargin.margin.pools import evaluate_pool
+from crossmargin.margin.positions import unrealized_pnl
+from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
+from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
+from crossmargin.model.instruments import ContractKind
+from crossmargin.model.numbers import ZERO, exact, non_negative, positive
+
+Change = Callable[[], None]
+"""What a validated event does: called once, it cannot fail."""
+
+EXTERNAL = LedgerAccount(Book.EXTERNAL)
+CLEARING = LedgerAccount(Book.CLEARING)
+FUNDING = LedgerAccount(Book.FUNDING)
+FEE_POOL = LedgerAccount(Book.FEE_POOL)
+INSURANCE_FUND = LedgerAccount(Book.INSURANCE_FUND)
+LIQUIDATOR = LedgerAccount(Book.LIQUIDATOR)
+BAD_DEBT = LedgerAccount(Book.BAD_DEBT)
+
+
+def user(account_id: str) -> LedgerAccount:
+    """The ledger account of an account's cross balance."""
+    return LedgerAccount(Book.USER, account_id)
+
+
+def isolated(account_id: str, instrument: str, long: bool) -> LedgerAccount:
+    """The ledger account of one isolated position's margin."""
+    return LedgerAccount(Book.ISOLATED, f"{account_id}/{instrument}/{'long' if long else 'short'}")
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One position of an account: ``size`` signed contracts at ``entry_price``; ``isolated`` positions
+    have their margin in their own ledger account."""
+
+    size: Decimal
+    entry_price: Decimal
+    isolated: bool = False
+
+
+class ClearingState:
+    """Positions and ledger of every account; see the module doc."""
+
+    def __init__(self, portfolio: Portfolio, rules: RuleChoices, insurance_fund: Decimal = ZERO) -> None:
+        non_negative(insurance_fund, "insurance_fund")
+        self.opening = (portfolio, rules, insurance_fund)
+        self.base = portfolio.base
+        self.rules = rules
+        self.assets = portfolio.assets
+        self.instruments = portfolio.instruments
+        self.rulebook = portfolio.rulebook
+        self.market = portfolio.market
+        self.untrusted: frozenset[str] = frozenset()
+        self.ledger = Ledger()
+        self.legs: dict[str, dict[tuple[str, bool], Leg]] = {}
+        self.in_liquidation: set[str] = set()
+        self.log: list[Event] = []
+        postings: list[Posting] = [*transfer(EXTERNAL, INSURANCE_FUND, portfolio.base, insurance_fund)]
+        net: dict[str, Decimal] = {}
+        with exact():
+            for account in portfolio.accounts:
+                if account.id == MARKET:
+                    raise InputError("accounts", f"{MARKET!r} is the market's own account")
+                self.legs[account.id] = {}
+                for asset, amount in account.balances.items():
+                    postings += transfer(EXTERNAL, user(account.id), asset, amount)
+                for p in account.positions:
+                    self.legs[account.id][(p.instrument, p.size > 0)] = Leg(p.size, p.entry_price, p.isolated)
+                    net[p.instrument] = net.get(p.instrument, ZERO) + p.size
+                    if p.isolated_margin is not None:
+                        settle = self.instruments[p.instrument].settle
+                        postings += transfer(
+                            EXTERNAL, isolated(account.id, p.instrument, p.size > 0), settle, p.isolated_margin
+                        )
+        self.legs[MARKET] = {
+            (name, size < 0): Leg(-size, self.market.mark(name)) for name, size in sorted(net.items()) if size
+        }
+        self.ledger.post(postings)
+
+    # ------------------------------------------------------------------ views
+
+    def account(self, account_id: str) -> Account:
+        """The account as the margin maths sees it: cross balances and positions (isolated with their margin)."""
+        legs = self._legs(account_id)
+        positions = []
+        for (instrument, long), leg in legs.items():
+            margin = None
+            if leg.isolated:
+                margin = self.ledger.balance(
+                    isolated(account_id, instrument, long), self.instruments[instrument].settle
+                )
+            positions.append(Position(instrument, leg.size, leg.entry_price, margin))
+        return Account(account_id, self.ledger.balances_of(user(account_id)), tuple(positions))
+
+    def portfolio(self, account_ids: Iterable[str] | None = None) -> Portfolio:
+        """The accounts (every user account by default, not the market's) at the current market."""
+        ids = self.account_ids if account_ids is None else list(account_ids)
+        return self.portfolio_of(self.account(a) for a in ids)
+
+    def portfolio_of(self, accounts: Iterable[Account]) -> Portfolio:
+        """Some (possibly hypothetical) accounts on this state's assets, instruments and market."""
+        return Portfolio(self.base, self.rulebook, self.assets, self.instruments, self.market, tuple(accounts))
+
+    @property
+    def account_ids(self) -> list[str]:
+        """Every user account (not the market's), in opening order."""
+        return [a for a in self.legs if a != MARKET]
+
+    def liquidatable(self, account_id: str) -> bool:
+        """Whether the account's cross pool or one of its isolated pools is liquidatable now (exact)."""
+        account = self.account(account_id)
+        portfolio = self.portfolio([account_id])
+        pools = [cross_pool(account), *(isolated_pool(p, portfolio) for p in account.positions if p.isolated)]
+        return any(evaluate_pool(pool, portfolio, self.rules).liquidatable for pool in pools)
+
+    def open_interest(self, instrument: str) -> tuple[Decimal, Decimal]:
+        """(long, short) open interest of ``instrument`` in contracts, the market's positions included."""
+        with exact():
+            long = sum(
+                (
+                    leg.size
+                    for legs in self.legs.values()
+                    for (i, _), leg in legs.items()
+                    if i == instrument and leg.size > 0
+                ),
+                ZERO,
+            )
+            short = sum(
+                (
+                    -leg.size
+                    for legs in self.legs.values()
+                    for (i, _), leg in legs.items()
+                    if i == instrument and leg.size < 0
+                ),
+                ZERO,
+            )
+        return long, short
+
+    def digest(self) -> str:
+        """SHA-256 of the ledger, every position, the market and who is in liquidation."""
+        lines = [self.ledger.digest()]
+        for account_id in sorted(self.legs):
+            for (instrument, long), leg in sorted(self.legs[account_id].items()):
+                lines.append(
+                    f"{account_id}|{instrument}|{long}|{leg.size.normalize()}|{leg.entry_price.normalize()}|{leg.isolated}"
+                )
+        lines += [f"price|{a}|{v.normalize()}" for a, v in sorted(self.market.prices.items())]
+        lines += [f"mark|{a}|{v.normalize()}" for a, v in sorted(self.market.marks.items())]
+        lines += [f"liquidating|{a}" for a in sorted(self.in_liquidation)]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def rebuilt(self) -> "ClearingState":
+        """A new state from the same opening with this state's log replayed."""
+        state = ClearingState(*self.opening)
+        for event in self.log:
+            state.apply(event)
+        return state
+
+    # ------------------------------------------------------------------ events
+
+    def apply(self, event: Event) -> None:
+        """Validate ``event`` against the current state, then apply and log it (all or nothing)."""
+        handlers: dict[type, Callable[[Any], Change]] = {
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            Trade: self._trade,
+            Funding: self._funding,
+            PriceUpdate: self._price_update,
+            LiquidationStart: self._liquidation_start,
+            LiquidationEnd: self._liquidation_end,
+            LiquidationFill: self._liquidation_fill,
+            CollateralSale: self._collateral_sale,
+            InsuranceCover: self._insurance_cover,
+            SocializedLoss: self._socialized_loss,
+            WriteOff: self._write_off,
+        }
+        handler = handlers.get(type(event))
+        if handler is None:
+            raise InputError("event", f"unknown event {event!r}")
+        with exact():
+            change = handler(event)
+        change()
+        self.log.append(event)
+
+    def _deposit(self, event: Deposit) -> Change:
+        self._legs(event.account)
+        self._asset(event.asset)
+        positive(event.amount, "amount")
+        postings = transfer(EXTERNAL, user(event.account), event.asset, event.amount)
+        return lambda: self.ledger.post(postings)
+
+    def _withdraw(self, event: Withdraw) -> Change:
+        self._legs(event.account)
+        self._asset(event.asset)
+        positive(event.amount, "amount")
+        if event.account in self.in_liquidation:
+            raise InputError("account", f"{event.account!r} is being liquidated")
+        account = self.account(event.account)
+        depends = {*account.balances, *(p.instrument for p in account.positions)}
+        untrusted = sorted(depends & self.untrusted)
+        if untrusted:
+            raise InputError("account", f"withdrawals are frozen: the price of {untrusted[0]} is not trusted now")
+        room = max_withdrawable(account, self.portfolio([event.account]), self.rules, event.asset)
+        if event.amount > room:
+            raise InputError("amount", f"{event.amount} exceeds the free collateral allows ({room} {event.asset})")
+        postings = transfer(user(event.account), EXTERNAL, event.asset, event.amount)
+        return lambda: self.ledger.post(postings)
+
+    def _trade(self, event: Trade) -> Change:
+        if event.buyer == event.seller:
+            raise InputError("seller", "buyer and seller are the same account")
+        instrument = self._instrument(event.instrument)
+        positive(event.size, "size")
+        positive(event.price, "price")
+        non_negative(event.buyer_fee, "buyer_fee")
+        non_negative(event.seller_fee, "seller_fee")
+        changes = []
+        for role, account_id, signed, fee in (
+            ("buyer", event.buyer, event.size, event.buyer_fee),
+            ("seller", event.seller, -event.size, event.seller_fee),
+        ):
+            legs = self._legs(account_id, role)
+            held = [k for k in legs if k[0] == event.instrument]
+            if len(held) > 1:
+                raise InputError(role, f"{account_id!r} holds {event.instrument} long and short: trade a leg")
+            if account_id != MARKET:
+                if account_id in self.in_liquidation:
+                    raise InputError(role, f"{account_id!r} is being liquidated")
+                check = check_order(
+                    self.account(account_id), self.portfolio([account_id]), self.rules, event.instrument, signed,
+                    event.price,
+                )  # fmt: skip
+                if not check.passes and check.reason != REDUCES:
+                    raise InputError(role, f"{account_id!r} would fail the initial-margin check: {check.reason}")
+            long = held[0][1] if held else signed > 0
+            changes.append(self._fill(account_id, instrument.name, long, signed, event.price, fee, FEE_POOL, ZERO))
+
+        def change() -> None:
+            for apply in changes:
+                apply()
+
+        return change
+
+    def _funding(self, event: Funding) -> Change:
+        spec = self._instrument(event.instrument)
+        if spec.kind is not ContractKind.PERPETUAL:
+            raise InputError("instrument", f"{event.instrument} is not a perpetual: it pays no funding")
+        if not event.rate.is_finite():
+            raise InputError("rate", "must be a finite number")
+        mark = self.market.mark(event.instrument)
+        postings: list[Posting] = []
+        for account_id, legs in self.legs.items():
+            for (name, long), leg in legs.items():
+                if name != event.instrument:
+                    continue
+                per_contract = spec.contract_size / mark if spec.inverse else spec.contract_size * mark
+                payment = leg.size * per_contract * event.rate
+                pool = self.pool_of(account_id, name, long)
+                if pool.book is Book.ISOLATED:
+                    # an isolated margin pays what it holds; the rest comes from the cross balance
+                    own = min(payment, self.ledger.balance(pool, spec.settle))
+                    postings += transfer(pool, FUNDING, spec.settle, own)
+                    pool, payment = user(account_id), payment - own
+                postings += transfer(pool, FUNDING, spec.settle, payment)
+        return lambda: self.ledger.post(postings)
+
+    def _price_update(self, event: PriceUpdate) -> Change:
+        for asset in event.prices:
+            self._asset(asset, f"prices.{asset}")
+        for name in event.marks:
+            self._instrument(name, f"marks.{name}")
+        market = self.market
+        new = Market(
+            market.base, {**market.prices, **event.prices}, {**market.marks, **event.marks}, market.open_interest
+        )
+
+        def change() -> None:
+            self.market = new
+            self.untrusted = frozenset(event.untrusted)
+
+        return change
+
+    def _liquidation_start(self, event: LiquidationStart) -> Change:
+        self._user_account(event.account)
+        if event.account in self.in_liquidation:
+            raise InputError("account", f"{event.account!r} is already being liquidated")
+        if not self.liquidatable(event.account):
+            raise InputError("account", f"{event.account!r} is not liquidatable at the current market")
+        return lambda: self.in_liquidation.add(event.account)
+
+    def _liquidation_end(self, event: LiquidationEnd) -> Change:
+        self._liquidating(event.account)
+        return lambda: self.in_liquidation.discard(event.account)
+
+    def _liquidation_fill(self, event: LiquidationFill) -> Change:
+        self._liquidating(event.account)
+        instrument = self._instrument(event.instrument)
+        positive(event.size, "size")
+        positive(event.price, "price")
+        non_negative(event.fee_insurance, "fee_insurance")
+        non_negative(event.fee_liquidator, "fee_liquidator")
+        leg = self._legs(event.account).get((event.instrument, event.long))
+        if leg is None:
+            raise InputError(
+                "long", f"{event.account!r} holds no {'long' if event.long else 'short'} {event.instrument}"
+            )
+        if event.size > abs(leg.size):
+            raise InputError("size", f"{event.size} exceeds the position ({abs(leg.size)} contracts)")
+        if event.counterparty == event.account:
+            raise InputError("counterparty", "an account cannot take its own liquidation")
+        taker_legs = self._legs(event.counterparty, "counterparty")
+        opposite = [k for k in taker_legs if k[0] == event.instrument and k[1] != event.long]
+        if event.taker is Taker.ADL:
+            if event.counterparty == MARKET:
+                raise InputError("counterparty", "the market is not auto-deleveraged")
+            if not opposite or abs(taker_legs[opposite[0]].size) < event.size:
+                raise InputError(
+                    "counterparty", f"{event.counterparty!r} has no opposite position of that size to reduce"
+                )
+        elif event.taker is Taker.MARKET and event.counterparty != MARKET:
+            raise InputError("counterparty", "a market fill is taken by the market account")
+        elif len([k for k in taker_legs if k[0] == event.instrument]) > 1:
+            raise InputError("counterparty", f"{event.counterparty!r} holds {event.instrument} long and short")
+        signed = -event.size if event.long else event.size
+        fee = event.fee_insurance + event.fee_liquidator
+        closing = self._fill(
+            event.account, instrument.name, event.long, signed, event.price, fee, INSURANCE_FUND, event.fee_liquidator
+        )
+        taker_long = opposite[0][1] if opposite else event.long
+        taking = self._fill(event.counterparty, instrument.name, taker_long, -signed, event.price, ZERO, FEE_POOL, ZERO)
+
+        def change() -> None:
+            closing()
+            taking()
+
+        return change
+
+    def _collateral_sale(self, event: CollateralSale) -> Change:
+        self._liquidating(event.account)
+        self._asset(event.sell_asset, "sell_asset")
+        self._asset(event.buy_asset, "buy_asset")
+        positive(event.sold, "sold")
+        positive(event.bought, "bought")
+        if event.sell_asset == event.buy_asset:
+            raise InputError("buy_asset", "must differ from sell_asset")
+        balances = self.ledger.balances_of(user(event.account))
+        if balances.get(event.sell_asset, ZERO) < event.sold:
+            raise InputError("sold", f"exceeds the {event.sell_asset} held")
+        if -balances.get(event.buy_asset, ZERO) < event.bought:
+            raise InputError("bought", f"exceeds the {event.buy_asset} owed")
+        postings = [
+            *transfer(user(event.account), user(MARKET), event.sell_asset, event.sold),
+            *transfer(user(MARKET), user(event.account), event.buy_asset, event.bought),
+        ]
+        return lambda: self.ledger.post(postings)
+
+    def _insurance_cover(self, event: InsuranceCover) -> Change:
+        self._asset(event.asset)
+        positive(event.amount, "amount")
+        self._owed(event.pool, event.asset, event.amount)
+        if self.ledger.balance(INSURANCE_FUND, event.asset) >= event.amount:
+            postings = [*transfer(INSURANCE_FUND, event.pool, event.asset, event.amount)]
+        else:
+            positive(event.cost, "cost")
+            if self.ledger.balance(INSURANCE_FUND, self.base) < event.cost:
+                raise InputError("cost", "exceeds the insurance fund")
+            postings = [
+                *transfer(INSURANCE_FUND, user(MARKET), self.base, event.cost),
+                *transfer(user(MARKET), event.pool, event.asset, event.amount),
+            ]
+        return lambda: self.ledger.post(postings)
+
+    def _socialized_loss(self, event: SocializedLoss) -> Change:
+        self._asset(event.asset)
+        total = ZERO
+        postings: list[Posting] = []
+        for account_id, amount in event.shares.items():
+            self._user_account(account_id, f"shares.{account_id}")
+            positive(amount, f"shares.{account_id}")
+            total += amount
+            postings += transfer(user(account_id), event.pool, event.asset, amount)
+        self._owed(event.pool, event.asset, total)
+        return lambda: self.ledger.post(postings)
+
+    def _write_off(self, event: WriteOff) -> Change:
+        self._asset(event.asset)
+        positive(event.amount, "amount")
+        self._owed(event.pool, event.asset, event.amount)
+        postings = transfer(BAD_DEBT, event.pool, event.asset, event.amount)
+        return lambda: self.ledger.post(postings)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _fill(
+        self, account_id: str, instrument: str, long: bool, signed: Decimal, price: Decimal, fee: Decimal,
+        fee_to: LedgerAccount, liquidator_fee: Decimal,
+    ) -> Change:  # fmt: skip
+        """The change of one side of a fill: position, realized PnL from clearing, fee out of the position's
+        pool (``liquidator_fee`` of it to the liquidator, the rest to ``fee_to``); an isolated pool closed by
+        it returns what is left of its margin to the cross balance (a deficit stays, for a liquidation)."""
+        spec = self.instruments[instrument]
+        legs = self.legs[account_id]
+        old = legs.get((instrument, long))
+        position = None if old is None else Position(instrument, old.size, old.entry_price)
+        outcome = apply_fill(spec, position, signed, price)
+        pool = self.pool_of(account_id, instrument, long) if old is not None else user(account_id)
+        postings = [
+            *transfer(CLEARING, pool, spec.settle, outcome.realized_pnl),
+            *transfer(pool, fee_to, spec.settle, fee - liquidator_fee),
+            *transfer(pool, LIQUIDATOR, spec.settle, liquidator_fee),
+        ]
+        new = outcome.position
+        is_isolated = old is not None and old.isolated
+        if new is None and is_isolated:
+            left = self.ledger.balance(pool, spec.settle) + outcome.realized_pnl - fee
+            if left > 0 or account_id not in self.in_liquidation:
+                postings += transfer(pool, user(account_id), spec.settle, left)
+
+        def change() -> None:
+            self.ledger.post(postings)
+            legs.pop((instrument, long), None)
+            if new is not None:
+                legs[(instrument, new.size > 0)] = Leg(new.size, new.entry_price, is_isolated)
+
+        return change
+
+    def pool_of(self, account_id: str, instrument: str, long: bool) -> LedgerAccount:
+        """The ledger account a leg's money is in: its isolated margin, or the cross balance."""
+        leg = self.legs[account_id].get((instrument, long))
+        if leg is not None and leg.isolated:
+            return isolated(account_id, instrument, long)
+        return user(account_id)
+
+    def _legs(self, account_id: str, field: str = "account") -> dict[tuple[str, bool], Leg]:
+        try:
+            return self.legs[account_id]
+        except KeyError:
+            raise InputError(field, f"no account with id {account_id!r}") from None
+
+    def _user_account(self, account_id: str, field: str = "account") -> None:
+        self._legs(account_id, field)
+        if account_id == MARKET:
+            raise InputError(field, "the market's own account is not a user account")
+
+    def _liquidating(self, account_id: str) -> None:
+        self._user_account(account_id)
+        if account_id not in self.in_liquidation:
+            raise InputError("account", f"{account_id!r} is not being liquidated")
+
+    def _asset(self, asset: str, field: str = "asset") -> None:
+        if asset not in self.assets:
+            raise InputError(field, f"unknown asset {asset!r}")
+
+    def _instrument(self, name: str, field: str = "instrument") -> Instrument:
+        try:
+            return self.instruments[name]
+        except KeyError:
+            raise InputError(field, f"unknown instrument {name!r}") from None
+
+    def _owed(self, pool: LedgerAccount, asset: str, amount: Decimal) -> None:
+        if pool.book not in (Book.USER, Book.ISOLATED):
+            raise InputError("pool", f"{pool} is not an account's pool")
+        if -self.ledger.balance(pool, asset) < amount:
+            raise InputError("amount", f"{amount} {asset} exceeds what {pool} owes")
+
+
+def value_of(balances: Mapping[str, Decimal], market: Market) -> Decimal:
+    """Balances at full price, base currency."""
+    with exact():
+        return sum((amount * market.price(asset) for asset, amount in balances.items()), ZERO)
+
+
+def net_value(state: ClearingState, account_id: str, pool: LedgerAccount | None = None) -> Decimal:
+    """The unweighted value of a pool (default: the cross pool) at the current market, base currency: its
+    balances at full price plus its positions' PnL at the mark (what is left if it closed at the mark)."""
+    target = pool or user(account_id)
+    with exact():
+        total = value_of(state.ledger.balances_of(target), state.market)
+        for (name, long), leg in state.legs[account_id].items():
+            if state.pool_of(account_id, name, long) != target:
+                continue
+            spec = state.instruments[name]
+            pnl = unrealized_pnl(spec, leg.size, leg.entry_price, state.market.mark(name))
+            total += pnl * state.market.price(spec.settle)
+        return total

@@ -1,0 +1,1 @@
+"""Liquidation: plan and execute liquidations, insurance fund, auto-deleveraging."""

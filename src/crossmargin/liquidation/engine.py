@@ -1,0 +1,441 @@
+"""The liquidation engine: plan, execute against liquidity, cover losses; every change an event on the
+clearing state (so a liquidation replays exactly). See docs/liquidation.md for the rules in prose.
+
+For each liquidatable pool of an account (its cross pool, then each isolated position):
+
+1. **Plan.** Positions are taken largest maintenance margin first (ties: instrument, long first). A
+   partial liquidation closes the smallest size (a multiple of a thousandth of the position, at most) that
+   brings the pool back to ``equity >= threshold x MM x (1 + buffer)`` and not liquidatable, counting the
+   fill price the liquidity model quotes for that size and the fee; if the whole position is not enough it
+   is closed and the next one planned. The whole pool is closed when the rulebook has no partial
+   liquidation, or its equity is below ``full_close_below x MM`` or not positive.
+2. **Execute.** The order fills against the instrument's liquidity model (not at the mark): the average
+   price, the slippage (against the mark) and the fee (``fee_rate`` x filled notional, capped at what the
+   pool has left, split ``insurance_fund_share`` to the insurance fund, the rest to the liquidator) are
+   recorded; the market account takes the position. The fill moves the mark by the model's permanent
+   impact, so a liquidation can push others under (cascades).
+3. **Bankruptcy.** A fill that would leave the pool's net value (balances at full price plus PnL at the
+   mark) negative is bankrupt. If the insurance fund can pay the loss, the fill goes to the market and the
+   fund covers it. Otherwise, by the rulebook's ``shortfall``: ``adl`` closes the position at its
+   bankruptcy price (where the pool's net value is exactly zero) against opposite positions in ranking
+   order (:mod:`~crossmargin.liquidation.ranking`), each told why; ``backstop`` lets the market account
+   take it at the bankruptcy price; ``socialized`` fills at the market and spreads what the fund cannot
+   pay over the opposite side's accounts. What nobody takes is booked as bad debt.
+4. **Depth.** When the depth runs out the rest of the order stays open (the pool stays in the book, and is
+   liquidated again at the next price), unless the pool is bankrupt, when it goes the way of step 3.
+   A fill that would leave the pool further below maintenance than before (fees and slippage beyond what
+   it frees) is not made.
+5. **Liabilities.** A cross pool left without positions but owing an asset sells its other collateral to
+   the market at ``collateral_discount`` below the price to repay it; then any negative balance is
+   covered by the insurance fund (in the asset if it holds it, else bought with base currency) and the
+   rest as in step 3 (``socialized``) or booked as bad debt.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from crossmargin.clearing.events import (
+    MARKET,
+    CollateralSale,
+    InsuranceCover,
+    LiquidationEnd,
+    LiquidationFill,
+    LiquidationStart,
+    PriceUpdate,
+    SocializedLoss,
+    Taker,
+    WriteOff,
+)
+from crossmargin.clearing.ledger import MONEY_QUANTUM, LedgerAccount, money
+from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, net_value, user
+from crossmargin.liquidation.liquidity import AtMark, LiquidityModel, Quote, Side
+from crossmargin.liquidation.ranking import adl_order, candidates, check_ranking, loss_shares
+from crossmargin.margin.account import cross_pool, isolated_pool
+from crossmargin.margin.fills import apply_fill
+from crossmargin.margin.pools import PoolFigures, evaluate_pool
+from crossmargin.margin.positions import unrealized_pnl
+from crossmargin.model import Account, Instrument, Position
+from crossmargin.model.numbers import ZERO, exact
+from crossmargin.model.rules import LiquidationTerms, Shortfall
+
+Notice = dict[str, object]
+"""One line of what happened (``event``: liquidation, adl, insurance, socialized, bad_debt, collateral_sale)."""
+
+_SIZE_STEPS = 1000  # a partial liquidation closes a multiple of 1/1000 of the position (at a power of ten)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A pool under liquidation: its ledger account and (for an isolated pool) its leg."""
+
+    pool: LedgerAccount
+    leg: tuple[str, bool] | None
+
+
+def size_quantum(size: Decimal) -> Decimal:
+    """The step a partial liquidation closes in: a power of ten no bigger than ``|size| / 1000`` and no
+    coarser than the size's own last digit."""
+    digits = abs(size).adjusted() - 3
+    exponent = size.as_tuple().exponent
+    return Decimal(1).scaleb(min(digits, exponent if isinstance(exponent, int) else digits))
+
+
+def bankruptcy_price(
+    spec: Instrument, closed: Decimal, mark: Decimal, value: Decimal, settle_price: Decimal
+) -> Decimal | None:
+    """The price at which closing ``closed`` signed contracts (the position's sign) leaves a pool of net value
+    ``value`` (base currency, the position at the mark) at exactly zero; None where no positive price does."""
+    with exact():
+        scale = closed * spec.contract_size * settle_price
+        if spec.inverse:
+            inverse = 1 / mark + value / scale
+            return 1 / inverse if inverse > 0 else None
+        price = mark - value / scale
+        return price if price > 0 else None
+
+
+class Liquidator:
+    """Liquidates a clearing state's accounts under one rulebook's terms (see module doc)."""
+
+    def __init__(
+        self, state: ClearingState, terms: LiquidationTerms, liquidity: Mapping[str, LiquidityModel] | None = None
+    ) -> None:
+        check_ranking(terms.adl_ranking)
+        self.state = state
+        self.terms = terms
+        self.liquidity = dict(liquidity or {})
+        self.notices: list[Notice] = []
+
+    def model(self, instrument: str) -> LiquidityModel:
+        """The liquidity an instrument's liquidations fill against (at the mark, without a model)."""
+        return self.liquidity.get(instrument, AtMark())
+
+    def run(self, limit: int = 10_000) -> list[Notice]:
+        """Liquidate every liquidatable account, again while fills push others under; the notices."""
+        start = len(self.notices)
+        for _ in range(limit):
+            due = [a for a in self.state.account_ids if self.state.liquidatable(a)]
+            progressed = False
+            for account_id in due:
+                if self.state.liquidatable(account_id):
+                    before = self.state.digest()
+                    self.liquidate(account_id)
+                    progressed |= self.state.digest() != before
+            if not progressed:
+                break
+        return self.notices[start:]
+
+    def liquidate(self, account_id: str) -> list[Notice]:
+        """Liquidate one liquidatable account (see module doc); the notices of what happened."""
+        start = len(self.notices)
+        state = self.state
+        state.apply(LiquidationStart(account_id))
+        account = state.account(account_id)
+        targets = [_Target(user(account_id), None)]
+        targets += [
+            _Target(state.pool_of(account_id, p.instrument, p.size > 0), (p.instrument, p.size > 0))
+            for p in account.positions
+            if p.isolated
+        ]
+        for target in targets:
+            if self._figures(account_id, target).liquidatable:
+                self._liquidate_pool(account_id, target)
+        self._settle_debts(account_id, targets)
+        state.apply(LiquidationEnd(account_id))
+        return self.notices[start:]
+
+    # ------------------------------------------------------------------ figures
+
+    def _pool(self, account: Account, target: _Target) -> tuple[Account, PoolFigures]:
+        portfolio = self.state.portfolio_of((account,))
+        if target.leg is None:
+            return account, evaluate_pool(cross_pool(account), portfolio, self.state.rules)
+        position = next((p for p in account.positions if (p.instrument, p.size > 0) == target.leg), None)
+        if position is None:
+            return account, evaluate_pool(cross_pool(Account(account.id)), portfolio, self.state.rules)
+        return account, evaluate_pool(isolated_pool(position, portfolio), portfolio, self.state.rules)
+
+    def _figures(self, account_id: str, target: _Target) -> PoolFigures:
+        return self._pool(self.state.account(account_id), target)[1]
+
+    def _target_equity(self, figures: PoolFigures) -> Decimal:
+        with exact():
+            return self.state.rules.liquidation_threshold * figures.maintenance_margin * (1 + self.terms.buffer)
+
+    def _healthy(self, figures: PoolFigures) -> bool:
+        return not figures.liquidatable and figures.equity >= self._target_equity(figures)
+
+    def _shortfall(self, figures: PoolFigures) -> Decimal:
+        with exact():
+            return max(ZERO, self.state.rules.liquidation_threshold * figures.maintenance_margin - figures.equity)
+
+    # ------------------------------------------------------------------ planning
+
+    def _liquidate_pool(self, account_id: str, target: _Target) -> None:
+        for _ in range(10_000):
+            figures = self._figures(account_id, target)
+            positions = sorted(
+                figures.positions,
+                key=lambda f: (-f.maintenance_margin, f.position.instrument, f.position.size < 0),
+            )
+            if not positions or self._healthy(figures):
+                return
+            full = (
+                not self.terms.partial
+                or figures.equity <= 0
+                or figures.equity < self.terms.full_close_below * figures.maintenance_margin
+            )
+            position = positions[0].position
+            size = abs(position.size) if full else self._partial_size(account_id, target, position)
+            if not self._execute(account_id, target, position, size):
+                return
+
+    def _after(
+        self, account_id: str, target: _Target, position: Position, size: Decimal, price: Decimal, fee: Decimal
+    ) -> PoolFigures:
+        """The pool's figures if ``size`` contracts of ``position`` closed at ``price``, paying ``fee``
+        (settle units)."""
+        state = self.state
+        account = state.account(account_id)
+        spec = state.instruments[position.instrument]
+        signed = -size if position.size > 0 else size
+        outcome = apply_fill(spec, replace(position, isolated_margin=None), signed, price)
+        others = tuple(p for p in account.positions if p != position)
+        with exact():
+            if position.isolated_margin is not None:
+                margin = position.isolated_margin + outcome.realized_pnl - fee
+                if outcome.position is None:
+                    return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None))[1]
+                kept = replace(outcome.position, isolated_margin=max(margin, ZERO))
+                return self._pool(replace(account, positions=(*others, kept)), target)[1]
+            balances = dict(account.balances)
+            balances[spec.settle] = balances.get(spec.settle, ZERO) + outcome.realized_pnl - fee
+            kept_positions = others if outcome.position is None else (*others, outcome.position)
+            return self._pool(Account(account.id, balances, kept_positions), target)[1]
+
+    def _partial_size(self, account_id: str, target: _Target, position: Position) -> Decimal:
+        """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health."""
+        total = abs(position.size)
+        quantum = size_quantum(position.size)
+        steps = int((total / quantum).to_integral_value(ROUND_DOWN))
+
+        def healthy(n: int) -> bool:
+            size = total if n >= steps else quantum * n
+            quote = self._quote(position, size)
+            price = quote.average_price if quote.filled else self.state.market.mark(position.instrument)
+            return self._healthy(
+                self._after(account_id, target, position, size, price, self._fee(position, size, price))
+            )
+
+        if not healthy(steps):
+            return total
+        low, high = 0, steps
+        while high - low > 1:
+            middle = (low + high) // 2
+            if healthy(middle):
+                high = middle
+            else:
+                low = middle
+        return total if high >= steps else quantum * high
+
+    # ------------------------------------------------------------------ execution
+
+    def _units(self, spec: Instrument, contracts: Decimal, mark: Decimal) -> Decimal:
+        with exact():
+            return contracts * spec.contract_size / mark if spec.inverse else contracts * spec.contract_size
+
+    def _contracts(self, spec: Instrument, units: Decimal, mark: Decimal, quantum: Decimal) -> Decimal:
+        with exact():
+            contracts = units * mark / spec.contract_size if spec.inverse else units / spec.contract_size
+            return (contracts / quantum).to_integral_value(ROUND_DOWN) * quantum
+
+    def _quote(self, position: Position, size: Decimal) -> Quote:
+        spec = self.state.instruments[position.instrument]
+        mark = self.state.market.mark(position.instrument)
+        side = Side.SELL if position.size > 0 else Side.BUY
+        return self.model(position.instrument).quote(side, self._units(spec, size, mark), mark)
+
+    def _fee(self, position: Position, size: Decimal, price: Decimal) -> Decimal:
+        """The liquidation fee on closing ``size`` contracts at ``price`` (settle units)."""
+        spec = self.state.instruments[position.instrument]
+        with exact():
+            units = size * spec.contract_size
+            return self.terms.fee_rate * (units / price if spec.inverse else units * price)
+
+    def _execute(self, account_id: str, target: _Target, position: Position, size: Decimal) -> bool:
+        """Close ``size`` contracts of ``position``; False when nothing could be done (depth, or no better)."""
+        state = self.state
+        spec = state.instruments[position.instrument]
+        mark = state.market.mark(position.instrument)
+        settle_price = state.market.price(spec.settle)
+        long = position.size > 0
+        quote = self._quote(position, size)
+        filled = min(size, self._contracts(spec, quote.filled, mark, size_quantum(position.size)))
+        value = net_value(state, account_id, target.pool)
+        with exact():
+            price = quote.average_price
+            signed = -filled if long else filled
+            slip = (
+                unrealized_pnl(spec, -signed, position.entry_price, mark)
+                - unrealized_pnl(spec, -signed, position.entry_price, price)
+            ) * settle_price
+            left = value - slip
+            fee = min(self._fee(position, filled, price), max(ZERO, left) / settle_price) if filled else ZERO
+            fee = fee.quantize(MONEY_QUANTUM, ROUND_DOWN)
+            after = left - fee * settle_price
+        fund = state.ledger.balance(INSURANCE_FUND, state.base)
+        if filled and after < 0 and -after > fund and self.terms.shortfall is not Shortfall.SOCIALIZED:
+            return self._take_over(account_id, target, position, abs(position.size), value)
+        if not filled:
+            if value < 0 and self.terms.shortfall is not Shortfall.SOCIALIZED:
+                return self._take_over(account_id, target, position, abs(position.size), value)
+            return False
+        before = self._shortfall(self._figures(account_id, target))
+        predicted = self._after(account_id, target, position, filled, price, fee)
+        if after >= 0 and self._shortfall(predicted) > before and predicted.positions:
+            return False
+        with exact():
+            split = (fee * self.terms.insurance_fund_share).quantize(MONEY_QUANTUM, ROUND_DOWN)
+        state.apply(
+            LiquidationFill(
+                account_id, position.instrument, long, filled, price, MARKET, Taker.MARKET, split, fee - split
+            )
+        )
+        self.notices.append(
+            {
+                "event": "liquidation", "account": account_id, "instrument": position.instrument,
+                "size": signed, "fill_price": price, "fee": fee, "slippage": slip, "taker": str(Taker.MARKET),
+                "bankruptcy_price": bankruptcy_price(spec, -signed, mark, value, settle_price),
+            }
+        )  # fmt: skip
+        impacted = self.model(position.instrument).impacted_mark(quote)
+        if impacted != mark and impacted > 0:
+            state.apply(PriceUpdate(marks={position.instrument: impacted}, untrusted=state.untrusted))
+        return True
+
+    def _take_over(self, account_id: str, target: _Target, position: Position, size: Decimal, value: Decimal) -> bool:
+        """Close ``size`` contracts at the bankruptcy price: against ranked opposite positions (ADL) or the
+        market account (backstop, or where no opposite position is left); bad debt where no price exists."""
+        state = self.state
+        spec = state.instruments[position.instrument]
+        mark = state.market.mark(position.instrument)
+        long = position.size > 0
+        signed = size if long else -size
+        price = bankruptcy_price(spec, signed, mark, value, state.market.price(spec.settle))
+        if price is None:
+            price = mark
+        remaining = size
+        if self.terms.shortfall is Shortfall.ADL:
+            for candidate in adl_order(state, position.instrument, long, account_id, self.terms.adl_ranking):
+                if remaining <= 0:
+                    break
+                taken = min(remaining, abs(candidate.size))
+                state.apply(
+                    LiquidationFill(account_id, position.instrument, long, taken, price, candidate.account, Taker.ADL)
+                )
+                remaining -= taken
+                self.notices.append(
+                    {
+                        "event": "adl", "account": candidate.account, "instrument": position.instrument,
+                        "size": taken if long else -taken, "fill_price": price, "from": account_id,
+                        "reason": (
+                            f"auto-deleveraged: the {'long' if long else 'short'} {position.instrument} of "
+                            f"{account_id} was bankrupt and the insurance fund could not cover it; your "
+                            f"opposite position was closed at its bankruptcy price, ranked by "
+                            f"{self.terms.adl_ranking}"
+                        ),
+                    }
+                )  # fmt: skip
+        if remaining > 0:
+            state.apply(
+                LiquidationFill(account_id, position.instrument, long, remaining, price, MARKET, Taker.BACKSTOP)
+            )
+            self.notices.append(
+                {
+                    "event": "liquidation", "account": account_id, "instrument": position.instrument,
+                    "size": -remaining if long else remaining, "fill_price": price, "fee": ZERO, "slippage": ZERO,
+                    "taker": str(Taker.BACKSTOP), "bankruptcy_price": price,
+                }
+            )  # fmt: skip
+        return True
+
+    # ------------------------------------------------------------------ debts
+
+    def _settle_debts(self, account_id: str, targets: list[_Target]) -> None:
+        state = self.state
+        if not state.account(account_id).positions:
+            self._sell_collateral(account_id)
+        for target in targets:
+            if target.leg is not None and target.leg in state.legs[account_id]:
+                continue
+            for asset, amount in sorted(state.ledger.balances_of(target.pool).items()):
+                if amount < 0 and (target.leg is not None or not state.account(account_id).positions):
+                    self._cover(account_id, target.pool, asset, -amount)
+
+    def _sell_collateral(self, account_id: str) -> None:
+        """Repay each owed asset by selling held ones (largest value first) at the collateral discount."""
+        state = self.state
+        market = state.market
+        discount = self.terms.collateral_discount
+        for owed_asset, owed in sorted(state.ledger.balances_of(user(account_id)).items()):
+            if owed >= 0:
+                continue
+            need = -owed
+            held = sorted(
+                ((a, v) for a, v in state.ledger.balances_of(user(account_id)).items() if v > 0 and a != owed_asset),
+                key=lambda item: (-item[1] * market.price(item[0]), item[0]),
+            )
+            for asset, amount in held:
+                if need <= 0:
+                    break
+                with exact():
+                    rate = market.price(asset) * (1 - discount) / market.price(owed_asset)
+                    bought = min(need, (amount * rate).quantize(MONEY_QUANTUM, ROUND_DOWN))
+                    sold = amount if bought < need else min(amount, (bought / rate).quantize(MONEY_QUANTUM, ROUND_UP))
+                if bought <= 0:
+                    continue
+                state.apply(CollateralSale(account_id, asset, sold, owed_asset, bought))
+                self.notices.append(
+                    {
+                        "event": "collateral_sale", "account": account_id, "sold": sold, "sell_asset": asset,
+                        "bought": bought, "buy_asset": owed_asset,
+                    }
+                )  # fmt: skip
+                need -= bought
+
+    def _cover(self, account_id: str, pool: LedgerAccount, asset: str, deficit: Decimal) -> None:
+        """Insurance fund first, then the rulebook's shortfall (socialized), else bad debt."""
+        state = self.state
+        with exact():
+            price = state.market.price(asset)
+            fund_own = state.ledger.balance(INSURANCE_FUND, asset)
+            if asset != state.base and fund_own < deficit:
+                fund_own = ZERO
+            fund = fund_own if fund_own else state.ledger.balance(INSURANCE_FUND, state.base) / price
+            paid = min(deficit, max(fund, ZERO)).quantize(MONEY_QUANTUM, ROUND_DOWN)
+        if paid > 0:
+            cost = ZERO if fund_own else money(paid * price)
+            state.apply(InsuranceCover(pool, asset, paid, cost))
+            self.notices.append({"event": "insurance", "account": account_id, "asset": asset, "amount": paid})
+        rest = deficit - paid
+        if rest <= 0:
+            return
+        if self.terms.shortfall is Shortfall.SOCIALIZED:
+            shares = self._socialized_shares(account_id, rest)
+            if shares:
+                state.apply(SocializedLoss(pool, asset, shares))
+                self.notices.append({"event": "socialized", "account": account_id, "asset": asset, "shares": shares})
+                return
+        state.apply(WriteOff(pool, asset, rest))
+        self.notices.append({"event": "bad_debt", "account": account_id, "asset": asset, "amount": rest})
+
+    def _socialized_shares(self, account_id: str, amount: Decimal) -> dict[str, Decimal]:
+        """The loss over every account holding a position opposite one the bankrupt account held."""
+        state = self.state
+        found = []
+        traded = {e.instrument: e.long for e in state.log if isinstance(e, LiquidationFill) and e.account == account_id}
+        for instrument, long in sorted(traded.items()):
+            found += candidates(state, instrument, long, account_id)
+        merged = {c.account: c for c in found}
+        return loss_shares(list(merged.values()), amount)

@@ -1,0 +1,336 @@
+"""Liquidity: the market depth that liquidation orders fill against.
+
+A liquidation sells a long (it walks the bids, at prices below the mark) or buys back a short (it walks
+the asks, above the mark). A :class:`LiquidityModel` quotes such an order: how many units fill, at what
+volume-weighted average price, and at what price the last unit fills. Quoting is pure (it never changes
+the model) and exact: all maths runs under :func:`~crossmargin.model.numbers.exact`.
+
+Units throughout: sizes are in units of the underlying (BTC for BTC-PERP), prices in the quote currency
+per unit of the underlying, offsets and impacts are fractions of the mark (0.001 = 10 basis points).
+Every book is symmetric around the mark: depth ``x`` away on the bid side is depth ``x`` away on the
+ask side.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from crossmargin.model.errors import InputError
+from crossmargin.model.numbers import ONE, ZERO, exact, finite, non_negative, positive, within
+
+
+class Side(StrEnum):
+    """The side of a liquidation order: SELL closes a long (walks the bids), BUY closes a short (the asks)."""
+
+    SELL = "sell"
+    BUY = "buy"
+
+
+def _direction(side: Side) -> Decimal:
+    """-1 for a sell (prices below the mark), +1 for a buy (prices above)."""
+    return -ONE if side is Side.SELL else ONE
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What an order of ``requested`` units would fill, all prices in quote currency per unit.
+
+    ``filled`` (0 <= filled <= requested) is less than ``requested`` when the depth runs out;
+    ``average_price`` is volume-weighted over the filled units (the mark when nothing fills);
+    ``worst_price`` is the price of the last unit filled (the mark when nothing fills).
+    """
+
+    requested: Decimal
+    filled: Decimal
+    average_price: Decimal
+    worst_price: Decimal
+    mark: Decimal
+
+    def __post_init__(self) -> None:
+        positive(self.requested, "requested")
+        within(self.filled, ZERO, self.requested, "filled")
+        positive(self.mark, "mark")
+        non_negative(self.average_price, "average_price")
+        non_negative(self.worst_price, "worst_price")
+        if self.filled == 0 and not self.average_price == self.worst_price == self.mark:
+            raise InputError("average_price", "a quote that fills nothing is priced at the mark")
+
+    @property
+    def slippage(self) -> Decimal:
+        """filled x |average_price - mark|: the cost against filling at the mark, quote currency, >= 0."""
+        with exact():
+            return self.filled * abs(self.average_price - self.mark)
+
+    @property
+    def notional(self) -> Decimal:
+        """filled x average_price: what the fill pays (buy) or receives (sell), in quote currency."""
+        with exact():
+            return self.filled * self.average_price
+
+
+def _check_impact(value: Decimal) -> None:
+    within(value, ZERO, ONE, "permanent_impact")
+
+
+class LiquidityModel(ABC):
+    """Market depth for one instrument; :meth:`quote` prices an order against it.
+
+    ``permanent_impact`` (in [0, 1]) is the fraction of the move from the mark to the worst fill price
+    that stays in the market price after the fill (see :meth:`impacted_mark`).
+    """
+
+    permanent_impact: Decimal
+
+    def quote(self, side: Side, units: Decimal, mark: Decimal) -> Quote:
+        """Price an order for ``units`` (> 0, underlying) on ``side`` with the market at ``mark`` (> 0)."""
+        if not isinstance(side, Side):
+            raise InputError("side", f"must be Side.SELL or Side.BUY, got {side!r}")
+        positive(units, "units")
+        positive(mark, "mark")
+        with exact():
+            filled, average, worst = self._fill(side, units, mark)
+        return Quote(requested=units, filled=filled, average_price=average, worst_price=worst, mark=mark)
+
+    @abstractmethod
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        """(filled units, average price, worst price) of a valid order; runs under the exact context."""
+
+    def impacted_mark(self, quote: Quote) -> Decimal:
+        """The market price after ``quote`` fills: mark + permanent_impact x (worst_price - mark).
+
+        Below the mark after a sell, above it after a buy; the mark itself when permanent_impact is 0.
+        """
+        with exact():
+            moved = quote.mark + self.permanent_impact * (quote.worst_price - quote.mark)
+        # the difference is rounded at the 50th digit, which can step past a worst price of many more digits
+        low, high = sorted((quote.mark, quote.worst_price))
+        return min(max(moved, low), high)
+
+
+@dataclass(frozen=True)
+class AtMark(LiquidityModel):
+    """Unlimited depth at the mark: everything fills at the mark, no slippage, no impact.
+
+    The model of a document that describes no liquidity.
+    """
+
+    permanent_impact: Decimal = dataclass_field(default=ZERO, init=False)
+
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        return units, mark, mark
+
+
+@dataclass(frozen=True)
+class DepthLevels(LiquidityModel):
+    """A book of discrete levels ``(offset, units)``, the same on both sides of the mark.
+
+    ``offset`` is a fraction of the mark (0 <= offset < 1, strictly increasing from level to level) at
+    which ``units`` (> 0, underlying) are available: a sell fills there at mark x (1 - offset), a buy at
+    mark x (1 + offset). An order walks the levels in order; past the last level nothing more fills
+    (``filled < requested``).
+    """
+
+    levels: tuple[tuple[Decimal, Decimal], ...]
+    permanent_impact: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.levels, tuple) or not self.levels:
+            raise InputError("levels", "must be a non-empty tuple of (offset, units) pairs")
+        previous: Decimal | None = None
+        for i, level in enumerate(self.levels):
+            where = f"levels[{i}]"
+            if not isinstance(level, tuple) or len(level) != 2:
+                raise InputError(where, f"must be an (offset, units) pair, got {level!r}")
+            offset, units = level
+            if not ZERO <= finite(offset, f"{where}.offset") < ONE:
+                raise InputError(f"{where}.offset", f"must be at least 0 and below 1, got {offset}")
+            if previous is not None and offset <= previous:
+                raise InputError(f"{where}.offset", f"must be above the offset before it, {previous}; got {offset}")
+            positive(units, f"{where}.units")
+            previous = offset
+        _check_impact(self.permanent_impact)
+
+    @classmethod
+    def from_book(
+        cls,
+        book: Sequence[tuple[Decimal, Decimal]],
+        mark: Decimal | None = None,
+        side: Side = Side.SELL,
+        permanent_impact: Decimal = ZERO,
+    ) -> "DepthLevels":
+        """Levels from one side of a real book: ``(price, units)`` rows, best price first.
+
+        ``side`` is the order that walks the book: SELL for bids (prices falling), BUY for asks (prices
+        rising). Offsets are taken from ``mark`` (default: the best price), so every bid must be at or
+        below it and every ask at or above it (and below twice the mark). Rows at the same price merge.
+        Offsets are quotients, exact to 50 significant digits, so the prices the levels quote agree with
+        the book's to about 50 digits.
+        """
+        if not book:
+            raise InputError("book", "has no rows")
+        reference = positive(book[0][0] if mark is None else mark, "book[0].price" if mark is None else "mark")
+        direction = _direction(side)
+        merged: list[tuple[Decimal, Decimal]] = []
+        with exact():
+            for i, (price, units) in enumerate(book):
+                positive(price, f"book[{i}].price")
+                positive(units, f"book[{i}].units")
+                offset = direction * (price - reference) / reference
+                if not ZERO <= offset < ONE:
+                    wrong = "above" if side is Side.SELL else "below (or at twice)"
+                    raise InputError(f"book[{i}].price", f"{price} is {wrong} the mark {reference}")
+                if merged and offset < merged[-1][0]:
+                    raise InputError(f"book[{i}].price", f"{price} is better than the row before: list best first")
+                if merged and offset == merged[-1][0]:
+                    merged[-1] = (offset, merged[-1][1] + units)
+                else:
+                    merged.append((offset, units))
+        return cls(tuple(merged), permanent_impact)
+
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        direction = _direction(side)
+        remaining = units
+        notional = ZERO
+        worst = mark
+        for offset, available in self.levels:
+            if remaining == 0:
+                break
+            take = min(remaining, available)
+            worst = mark * (ONE + direction * offset)
+            notional += take * worst
+            remaining -= take
+        filled = units - remaining
+        return filled, notional / filled, worst
+
+
+@dataclass(frozen=True)
+class LinearImpact(LiquidityModel):
+    """Depth that moves the price linearly: after ``x`` units the next unit trades at
+    mark x (1 - x / depth_units) for a sell, mark x (1 + x / depth_units) for a buy.
+
+    So an order of ``n`` units fills at average mark x (1 -/+ n / (2 depth_units)) with the last unit at
+    mark x (1 -/+ n / depth_units). A sell fills at most ``depth_units`` (``depth_units`` > 0, underlying),
+    where the price reaches zero; a buy always fills in full.
+    """
+
+    depth_units: Decimal
+    permanent_impact: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        positive(self.depth_units, "depth_units")
+        _check_impact(self.permanent_impact)
+
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        direction = _direction(side)
+        filled = min(units, self.depth_units) if side is Side.SELL else units
+        move = filled / self.depth_units
+        return filled, mark * (ONE + direction * move / 2), mark * (ONE + direction * move)
+
+
+@dataclass(frozen=True)
+class SquareRootImpact(LiquidityModel):
+    """The square-root law: an order of ``n`` units moves its average price by the fraction
+    I(n) = coefficient x sqrt(n / depth_units) of the mark.
+
+    Average price mark x (1 -/+ I(n)); the last unit trades at the marginal price
+    mark x (1 -/+ 1.5 I(n)), since d(n I(n))/dn = 1.5 I(n). A sell fills up to the size where that
+    marginal price reaches zero, n* = 4 depth_units / (9 coefficient^2) (where I = 2/3): every unit
+    before it trades at a positive price, the last at zero, the average at a third of the mark. A buy
+    always fills in full. ``coefficient`` (> 0) is dimensionless, ``depth_units`` (> 0) in underlying.
+    """
+
+    coefficient: Decimal
+    depth_units: Decimal
+    permanent_impact: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        positive(self.coefficient, "coefficient")
+        positive(self.depth_units, "depth_units")
+        _check_impact(self.permanent_impact)
+
+    def _impact(self, units: Decimal) -> Decimal:
+        return self.coefficient * (units / self.depth_units).sqrt()
+
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        direction = _direction(side)
+        cap = 4 * self.depth_units / (9 * self.coefficient * self.coefficient)
+        if side is Side.SELL and units >= cap:
+            return cap, mark * (ONE - self._impact(cap)), ZERO
+        impact = self._impact(units)
+        # a sell within the last rounding step of the cap could compute 1.5 I a hair above 1
+        worst = max(ZERO, mark * (ONE + direction * 3 * impact / 2))
+        return units, mark * (ONE + direction * impact), worst
+
+
+_KEYS = {
+    "mark": {"model"},
+    "levels": {"model", "levels", "permanent_impact"},
+    "linear": {"model", "depth_units", "permanent_impact"},
+    "sqrt": {"model", "coefficient", "depth_units", "permanent_impact"},
+}
+
+
+def _number(value: object, where: str) -> Decimal:
+    """A document number (int, str, Decimal; a float through its shortest repr) as a Decimal."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise InputError(where, f"must be a number, got {value!r}")
+    if isinstance(value, Decimal):
+        return value
+    try:
+        with exact():
+            return Decimal(str(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        raise InputError(where, f"must be a number, got {value!r}") from None
+
+
+def _levels(value: object) -> tuple[tuple[Decimal, Decimal], ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InputError("levels", f"must be a list of [offset, units] pairs, got {value!r}")
+    pairs = []
+    for i, level in enumerate(value):
+        where = f"levels[{i}]"
+        if isinstance(level, str) or not isinstance(level, Sequence) or len(level) != 2:
+            raise InputError(where, f"must be a pair [offset, units], got {level!r}")
+        pairs.append((_number(level[0], f"{where}.offset"), _number(level[1], f"{where}.units")))
+    return tuple(pairs)
+
+
+def _model(raw: Mapping[str, object]) -> LiquidityModel:
+    kind = raw.get("model")
+    if not isinstance(kind, str) or kind not in _KEYS:
+        raise InputError("model", f"must be one of {', '.join(map(repr, _KEYS))}, got {kind!r}")
+    for key in raw:
+        if key not in _KEYS[kind]:
+            known = ", ".join(sorted(_KEYS[kind]))
+            raise InputError(str(key), f"is not a setting of the {kind!r} model (known: {known})")
+    for key in sorted(_KEYS[kind] - {"model", "permanent_impact"}):
+        if key not in raw:
+            raise InputError(key, f"is required by the {kind!r} model")
+    impact = _number(raw.get("permanent_impact", 0), "permanent_impact")
+    if kind == "levels":
+        return DepthLevels(_levels(raw["levels"]), impact)
+    if kind == "linear":
+        return LinearImpact(_number(raw["depth_units"], "depth_units"), impact)
+    if kind == "sqrt":
+        coefficient = _number(raw["coefficient"], "coefficient")
+        return SquareRootImpact(coefficient, _number(raw["depth_units"], "depth_units"), impact)
+    return AtMark()
+
+
+def liquidity_from_dict(raw: Mapping[str, object], field: str) -> LiquidityModel:
+    """The model a plain document section describes; errors name their path under ``field``.
+
+    ``{"model": "mark"}``, ``{"model": "levels", "levels": [[offset, units], ...]}``,
+    ``{"model": "linear", "depth_units": d}``, ``{"model": "sqrt", "coefficient": c, "depth_units": d}``;
+    all but ``mark`` take an optional ``permanent_impact`` (default 0). Numbers may be int, str or
+    Decimal (a float is read through its shortest repr, ``0.1`` as ``Decimal("0.1")``).
+    """
+    try:
+        if not isinstance(raw, Mapping):
+            raise InputError("", f"must be a mapping with a 'model' key, got {raw!r}")
+        return _model(raw)
+    except InputError as err:
+        raise (err.within(field) if field else err) from None
