@@ -1,6 +1,7 @@
 """``crossmargin replay DOC --feed FEED.jsonl --json``: one JSON line per event, then the end line."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from crossmargin.cli.main import app
+from crossmargin.model import exact
 from tests.oracle.test_oracle import DOCUMENT
 
 runner = CliRunner()
@@ -22,9 +24,11 @@ FEED = [
 ]
 
 
-def run(tmp_path: Path, feed: list[dict[str, object]] | str) -> tuple[int, list[dict[str, Any]], str]:
+def run(
+    tmp_path: Path, feed: list[dict[str, object]] | str, **sections: object
+) -> tuple[int, list[dict[str, Any]], str]:
     document = tmp_path / "book.yaml"
-    document.write_text(yaml.safe_dump(json.loads(json.dumps(DOCUMENT, default=str))))
+    document.write_text(yaml.safe_dump(json.loads(json.dumps({**DOCUMENT, **sections}, default=str))))
     path = tmp_path / "feed.jsonl"
     path.write_text(feed if isinstance(feed, str) else "\n".join(json.dumps(line) for line in feed) + "\n")
     result = runner.invoke(app, ["replay", str(document), "--feed", str(path), "--json"])
@@ -41,12 +45,67 @@ def test_replay_prints_events_and_the_final_state(tmp_path: Path):
     # than 2 %, so the index is their median 18950 (degraded, still liquidating): below the usdc account's
     # 9900 / 0.498 = 19879.52; then b reports 17900 too: below the long's 9000 / 0.498 = 18072.29
     assert [(line["t"], line["account"]) for line in liquidations] == [("30", "usdc"), ("30", "long")]
-    frozen = [(line["t"], line["account"]) for line in lines if line["event"] == "frozen"]
-    assert ("100", "long") in frozen
     end = lines[-1]
     assert end["event"] == "end" and end["prices"]["BTC"]["status"] == "invalid"
-    long = next(a for a in end["accounts"] if a["id"] == "long")
-    assert long["frozen"] is True and long["liquidatable"] is False and long["below_maintenance"] is True
+    assert all(a["positions"] == [] and not a["frozen"] for a in end["accounts"])  # both closed out
+
+
+def test_replay_executes_the_liquidations(tmp_path: Path):
+    _, lines, _ = run(tmp_path, FEED)
+    # No liquidity section: fills at the mark; no insurance fund; the generic rulebook deleverages.
+    # usdc at 18950: net value 100 + 0.5 x (18950 - 20000) = -425, bankrupt with nothing to pay it: its
+    # long goes at the bankruptcy price 18950 + 425 / 0.5 = 19800 to the market (no short to deleverage);
+    # realized 0.5 x (19800 - 20000) = -100 USDT, repaid by selling its 100 USDC at 5 % off for 95 USDT;
+    # the 5 left is bad debt.
+    # long at 17900: net value 1000 - 1050 = -50, bankruptcy price 17900 + 50 / 0.5 = 18000.
+    fills = [(x["account"], x["size"], x["fill_price"], x["taker"]) for x in lines if x["event"] == "liquidation"]
+    assert fills == [("usdc", "-0.5", "19800", "backstop"), ("long", "-0.5", "18000", "backstop")]
+    sale = next(x for x in lines if x["event"] == "collateral_sale")
+    assert (sale["sold"], sale["sell_asset"], sale["bought"], sale["buy_asset"]) == ("100", "USDC", "95", "USDT")
+    assert [(x["account"], x["amount"]) for x in lines if x["event"] == "bad_debt"] == [("usdc", "5")]
+    end = lines[-1]
+    assert (end["insurance_fund"], end["bad_debt"], end["fee_pool"]) == ("0", "5", "0")
+    assert {a["id"]: a["balances"] for a in end["accounts"]} == {"long": {}, "usdc": {}}
+
+
+def test_replay_fills_against_depth_and_draws_on_the_insurance_fund(tmp_path: Path):
+    depth = {"BTC-PERP": {"model": "levels", "levels": [["0.01", 10]]}}
+    _, lines, err = run(tmp_path, FEED, insurance_fund=1000, liquidity=depth)
+    marks = []  # the oracle's BTC-PERP mark when each liquidation happened
+    for line in lines:
+        if line["event"] == "price_status" and line["symbol"] == "BTC-PERP":
+            mark = Decimal(line["price"])
+        if line["event"] == "liquidation":
+            marks.append(mark)
+    fills = [x for x in lines if x["event"] == "liquidation"]
+    assert [x["account"] for x in fills] == ["usdc", "long"], err
+    with exact():
+
+        def near(printed: str, expected: Decimal) -> bool:  # printed figures carry 20 significant digits
+            return abs(Decimal(printed) - expected) <= Decimal("1e-12")
+
+        # each sells 0.5 at 1 % under the mark m: slippage 0.5 x 0.01 m
+        for fill, m in zip(fills, marks, strict=True):
+            assert near(fill["fill_price"], m * Decimal("0.99"))
+            assert near(fill["slippage"], Decimal("0.005") * m)
+        # usdc: realized 0.5 x (0.99 m - 20000) in USDT, plus 95 USDT for its 100 USDC sold at 5 % off;
+        # long: 1000 + 0.5 x (0.99 m - 20000). The fund pays each deficit (within its 1000).
+        usdc = -(Decimal("0.5") * (marks[0] * Decimal("0.99") - 20000) + 95)
+        long = -(1000 + Decimal("0.5") * (marks[1] * Decimal("0.99") - 20000))
+        covers = [(x["account"], x["amount"]) for x in lines if x["event"] == "insurance"]
+        assert [a for a, _ in covers] == ["usdc", "long"]
+        assert near(covers[0][1], usdc) and near(covers[1][1], long)
+        end = lines[-1]
+        assert near(end["insurance_fund"], 1000 - usdc - long) and end["bad_debt"] == "0"
+
+
+def test_a_bad_liquidity_section_names_its_field(tmp_path: Path):
+    code, lines, err = run(tmp_path, FEED, liquidity={"BTC-PERP": {"model": "levels"}})
+    assert code == 2 and lines == [] and "liquidity.BTC-PERP" in err
+    code, _, err = run(tmp_path, FEED, liquidity={"DOGE-PERP": {"model": "mark"}})
+    assert code == 2 and "liquidity.DOGE-PERP" in err
+    code, _, err = run(tmp_path, FEED, insurance_fund=-1)
+    assert code == 2 and "insurance_fund" in err
 
 
 def test_replay_is_deterministic(tmp_path: Path):

@@ -21,11 +21,11 @@ from rich.progress import Progress
 from crossmargin import __version__
 from crossmargin.cli.feed import read_feed
 from crossmargin.cli.loading import load_document
-from crossmargin.engine.priced import PricedEngine
+from crossmargin.liquidation.liquidity import liquidity_from_dict
 from crossmargin.margin.account import evaluate_account
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
-from crossmargin.model.document import portfolio_from_document
+from crossmargin.model.document import clearing_section, portfolio_from_document
 from crossmargin.model.numbers import ZERO
 from crossmargin.oracle.document import oracle_config
 from crossmargin.report import results, tables
@@ -34,6 +34,7 @@ from crossmargin.report.numbers import decimal_string
 from crossmargin.report.results import JSONObject
 from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
+from crossmargin.sim.replay import Replay
 from crossmargin.venues import available, rulebook
 
 USAGE_ERROR = 2
@@ -107,6 +108,19 @@ def portfolio_of(raw: dict[str, Any]) -> tuple[Portfolio, RuleChoices]:
         raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
     book = rulebook(name)
     return portfolio_from_document(book.apply_to(raw)), book.rules
+
+
+def replay_of(raw: dict[str, Any]) -> Replay:
+    """The replay of a parsed document: its portfolio and rulebook, oracle settings, insurance fund and
+    liquidity (errors name ``liquidity.<instrument>...``)."""
+    portfolio, rules = portfolio_of(raw)
+    book = rulebook(raw.get("rulebook", "generic"))
+    fund, sections = clearing_section(book.apply_to(raw))
+    models = {name: liquidity_from_dict(section, f"liquidity.{name}") for name, section in sections.items()}
+    default = models.pop("*", None)
+    if default is not None:
+        models = {name: models.get(name, default) for name in portfolio.instruments}
+    return Replay(portfolio, rules, book.liquidation, oracle_config(raw), models, fund)
 
 
 def under_every_rulebook(raw: dict[str, Any]) -> tuple[list[str], list[VenueOutcome]]:
@@ -377,11 +391,11 @@ def replay(
     ],
     json_output: JsonOption = False,
 ) -> None:
-    """Replay a price feed through the oracle and the engine: price statuses, liquidations, freezes."""
+    """Replay a price feed through the oracle, the engine and the liquidation engine: price statuses,
+    freezes, liquidation fills, auto-deleveraging, insurance fund and bad debt."""
     with user_errors():
         raw = load_document(file)
-        portfolio, rules = portfolio_of(raw)
-        engine = PricedEngine(portfolio, rules, oracle_config(raw))
+        engine = replay_of(raw)
         updates = list(read_feed(feed))
         for number, update in enumerate(updates, start=1):
             try:

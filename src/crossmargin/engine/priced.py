@@ -51,7 +51,18 @@ class PricedEngine:
         self.oracle = OracleBook(config, prices, dict(market.marks), underlying)
         self.states = {a.id: self.state(a) for a in portfolio.accounts}
 
-    def _price(self, symbol: str) -> OraclePrice:
+    def set_accounts(self, accounts: tuple[Account, ...]) -> None:
+        """Replace the accounts (after liquidations changed them); their states are taken again, silently."""
+        p = self.portfolio
+        self.portfolio = Portfolio(p.base, p.rulebook, p.assets, p.instruments, p.market, accounts)
+        self.states = {a.id: self.state(a) for a in accounts}
+
+    def may_liquidate(self, account: Account) -> bool:
+        """Whether every price the account depends on has a status the policy liquidates on."""
+        return all(self.price_of(s).status in self.config.policy.liquidate_on for s in self._depends_on(account))
+
+    def price_of(self, symbol: str) -> OraclePrice:
+        """The oracle's price of an asset (index) or an instrument (mark)."""
         if symbol in self.oracle.underlying:
             return self.oracle.mark(symbol)
         return self.oracle.index(symbol)
@@ -88,7 +99,7 @@ class PricedEngine:
             evaluate_pool(isolated_pool(p, portfolio), portfolio, self.rules) for p in account.positions if p.isolated
         ]
         below = cross.liquidatable or any(p.liquidatable for p in pools)
-        statuses = {symbol: self._price(symbol).status for symbol in dict.fromkeys(self._depends_on(account))}
+        statuses = {symbol: self.price_of(symbol).status for symbol in dict.fromkeys(self._depends_on(account))}
         policy = self.config.policy
         return AccountState(
             equity=cross.equity,
@@ -127,7 +138,7 @@ class PricedEngine:
         events: list[Event] = []
         touched = [update.symbol, *(i for i, u in self.oracle.underlying.items() if u == update.symbol)]
         for symbol in dict.fromkeys(touched):
-            quote = self._price(symbol)
+            quote = self.price_of(symbol)
             events.append(
                 {
                     "t": update.t, "event": "price_status", "symbol": symbol, "status": str(quote.status),
@@ -165,7 +176,7 @@ class PricedEngine:
         return {
             "t": self.oracle.clock,
             "event": "end",
-            "prices": {s: {"price": self._price(s).price, "status": str(self._price(s).status)} for s in symbols},
+            "prices": {s: {"price": self.price_of(s).price, "status": str(self.price_of(s).status)} for s in symbols},
             "accounts": [
                 {
                     "id": account_id, "equity": state.equity, "maintenance_margin": state.maintenance_margin,

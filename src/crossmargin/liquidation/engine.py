@@ -12,8 +12,9 @@ For each liquidatable pool of an account (its cross pool, then each isolated pos
 2. **Execute.** The order fills against the instrument's liquidity model (not at the mark): the average
    price, the slippage (against the mark) and the fee (``fee_rate`` x filled notional, capped at what the
    pool has left, split ``insurance_fund_share`` to the insurance fund, the rest to the liquidator) are
-   recorded; the market account takes the position. The fill moves the mark by the model's permanent
-   impact, so a liquidation can push others under (cascades).
+   recorded; the market account takes the position. Once the account's liquidation ends, the mark moves
+   by the model's permanent impact of its fills (the sum of their moves), so a liquidation can push
+   others under (cascades); within one account's liquidation the mark stands still.
 3. **Bankruptcy.** A fill that would leave the pool's net value (balances at full price plus PnL at the
    mark) negative is bankrupt. If the insurance fund can pay the loss, the fill goes to the market and the
    fund covers it. Otherwise, by the rulebook's ``shortfall``: ``adl`` closes the position at its
@@ -106,6 +107,7 @@ class Liquidator:
         self.terms = terms
         self.liquidity = dict(liquidity or {})
         self.notices: list[Notice] = []
+        self.pending: dict[str, Decimal] = {}
 
     def model(self, instrument: str) -> LiquidityModel:
         """The liquidity an instrument's liquidations fill against (at the mark, without a model)."""
@@ -121,13 +123,26 @@ class Liquidator:
                 if self.state.liquidatable(account_id):
                     before = self.state.digest()
                     self.liquidate(account_id)
+                    self.apply_impact()
                     progressed |= self.state.digest() != before
             if not progressed:
                 break
         return self.notices[start:]
 
+    def apply_impact(self) -> None:
+        """Move the marks by the permanent impact of the fills since the last call (a mark that would not
+        stay positive is left where it is)."""
+        state = self.state
+        with exact():
+            marks = {name: state.market.mark(name) + move for name, move in self.pending.items() if move}
+        marks = {name: mark for name, mark in marks.items() if mark > 0}
+        self.pending = {}
+        if marks:
+            state.apply(PriceUpdate(marks=marks, untrusted=state.untrusted))
+
     def liquidate(self, account_id: str) -> list[Notice]:
-        """Liquidate one liquidatable account (see module doc); the notices of what happened."""
+        """Liquidate one liquidatable account (see module doc); the notices of what happened. The impact of
+        its fills waits for :meth:`apply_impact` (:meth:`run` calls it after each account)."""
         start = len(self.notices)
         state = self.state
         state.apply(LiquidationStart(account_id))
@@ -207,7 +222,7 @@ class Liquidator:
                 margin = position.isolated_margin + outcome.realized_pnl - fee
                 if outcome.position is None:
                     return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None))[1]
-                kept = replace(outcome.position, isolated_margin=max(margin, ZERO))
+                kept = replace(outcome.position, isolated_margin=margin)
                 return self._pool(replace(account, positions=(*others, kept)), target)[1]
             balances = dict(account.balances)
             balances[spec.settle] = balances.get(spec.settle, ZERO) + outcome.realized_pnl - fee
@@ -309,9 +324,9 @@ class Liquidator:
                 "bankruptcy_price": bankruptcy_price(spec, -signed, mark, value, settle_price),
             }
         )  # fmt: skip
-        impacted = self.model(position.instrument).impacted_mark(quote)
-        if impacted != mark and impacted > 0:
-            state.apply(PriceUpdate(marks={position.instrument: impacted}, untrusted=state.untrusted))
+        with exact():
+            move = self.model(position.instrument).impacted_mark(quote) - mark
+            self.pending[position.instrument] = self.pending.get(position.instrument, ZERO) + move
         return True
 
     def _take_over(self, account_id: str, target: _Target, position: Position, size: Decimal, value: Decimal) -> bool:
@@ -363,14 +378,17 @@ class Liquidator:
     # ------------------------------------------------------------------ debts
 
     def _settle_debts(self, account_id: str, targets: list[_Target]) -> None:
+        """Debts of pools left without positions: liabilities repaid from collateral, then covered."""
         state = self.state
-        if not state.account(account_id).positions:
+        cross_flat = all(leg.isolated for leg in state.legs[account_id].values())
+        if cross_flat:
             self._sell_collateral(account_id)
         for target in targets:
-            if target.leg is not None and target.leg in state.legs[account_id]:
+            flat = cross_flat if target.leg is None else target.leg not in state.legs[account_id]
+            if not flat:
                 continue
             for asset, amount in sorted(state.ledger.balances_of(target.pool).items()):
-                if amount < 0 and (target.leg is not None or not state.account(account_id).positions):
+                if amount < 0:
                     self._cover(account_id, target.pool, asset, -amount)
 
     def _sell_collateral(self, account_id: str) -> None:

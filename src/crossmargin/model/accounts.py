@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from crossmargin.model.errors import InputError
-from crossmargin.model.numbers import finite, non_negative, positive
+from crossmargin.model.numbers import finite, positive
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,8 @@ class Position:
     """``size`` contracts of ``instrument`` (positive long, negative short) opened at ``entry_price``.
 
     ``isolated_margin`` (settle-asset units, held apart from the account's balances) makes the
-    position isolated: it is margined against that amount alone. None means cross.
+    position isolated: it is margined against that amount alone. None means cross. It is negative only
+    for a bankrupt isolated position under liquidation (a document's margin must not be negative).
     """
 
     instrument: str
@@ -26,7 +27,7 @@ class Position:
             raise InputError("size", "must not be zero (drop a closed position from the list)")
         positive(self.entry_price, "entry_price")
         if self.isolated_margin is not None:
-            non_negative(self.isolated_margin, "isolated_margin")
+            finite(self.isolated_margin, "isolated_margin")
 
     @property
     def isolated(self) -> bool:

@@ -31,7 +31,7 @@ from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
 from crossmargin.model.errors import InputError
 from crossmargin.model.instruments import ContractKind, Instrument, TierBasis
 from crossmargin.model.market import Market
-from crossmargin.model.numbers import exact, within
+from crossmargin.model.numbers import exact, non_negative, within
 from crossmargin.model.portfolio import Portfolio
 from crossmargin.model.tiers import TierSpec, TierTable
 
@@ -339,6 +339,27 @@ class OracleDocument(GuardsDocument):
     policy: PolicyDocument = Field(default_factory=PolicyDocument, description="The engine's policy per status.")
 
 
+class LiquidityDocument(_Part):
+    """The depth a liquidation order fills against (units of the underlying; offsets and impacts are fractions
+    of the mark; a sell walks below the mark, a buy above, the book symmetric)."""
+
+    model: Literal["mark", "levels", "linear", "sqrt"] = Field(
+        description="mark: at the mark, no slippage; levels: depth per price level; linear: the price moves "
+        "linearly with the size filled; sqrt: average impact coefficient x sqrt(size / depth_units)."
+    )
+    levels: list[tuple[Decimal, Decimal]] | None = Field(
+        default=None, description="levels: [offset from the mark (fraction, increasing), units available] pairs."
+    )
+    depth_units: Decimal | None = Field(
+        default=None, description="linear: units that move the price all the way to zero; sqrt: the depth scale."
+    )
+    coefficient: Decimal | None = Field(default=None, description="sqrt: the impact coefficient.")
+    permanent_impact: Decimal | None = Field(
+        default=None,
+        description="Fraction (0..1) of the move from the mark to the worst fill price that stays in the mark.",
+    )
+
+
 class PortfolioDocument(_Part):
     """A book to evaluate: assets, instruments, market prices and accounts. All prices are in the base currency."""
 
@@ -375,6 +396,15 @@ class PortfolioDocument(_Part):
     oracle: OracleDocument | None = Field(
         default=None,
         description="Oracle settings for replaying a price feed (crossmargin replay); defaults when absent.",
+    )
+    insurance_fund: Decimal = Field(
+        default=Decimal(0),
+        description="Opening balance of the insurance fund in the base currency, >= 0 (crossmargin replay).",
+    )
+    liquidity: dict[str, LiquidityDocument] = Field(
+        default={},
+        description="Instrument (or * for every other one) -> the depth its liquidations fill against. "
+        "Absent: liquidations fill at the mark with no slippage.",
     )
 
 
@@ -541,10 +571,25 @@ def _account(index: int, document: AccountDocument) -> Account:
         positions: list[Position] = []
         for j, position in enumerate(document.positions):
             with _at(f"positions[{j}]"):
+                if position.isolated_margin is not None:
+                    non_negative(position.isolated_margin, "isolated_margin")
                 positions.append(
                     Position(position.instrument, position.size, position.entry_price, position.isolated_margin)
                 )
         return Account(document.id, dict(document.balances), tuple(positions))
+
+
+def clearing_section(data: Mapping[str, Any]) -> tuple[Decimal, dict[str, dict[str, Any]]]:
+    """The insurance fund (base units, checked >= 0) and the liquidity models as plain mappings (instrument
+    or ``*`` -> the model's set fields); unknown instruments are named by their path."""
+    document = _validated(data)
+    non_negative(document.insurance_fund, "insurance_fund")
+    for name in document.liquidity:
+        if name != "*" and name not in document.instruments:
+            raise InputError(f"liquidity.{name}", f"unknown instrument {name!r}")
+    return document.insurance_fund, {
+        name: model.model_dump(exclude_none=True) for name, model in document.liquidity.items()
+    }
 
 
 def oracle_section(data: Mapping[str, Any]) -> OracleDocument:

@@ -1,0 +1,163 @@
+"""The clearing state machine worked by hand: opening, trades with realized PnL and fees, funding,
+withdrawals against free collateral and oracle status, isolated margin, bad events, replay."""
+
+from decimal import Decimal
+
+import pytest
+
+from crossmargin.clearing.events import (
+    MARKET,
+    Deposit,
+    Funding,
+    LiquidationFill,
+    LiquidationStart,
+    PriceUpdate,
+    Trade,
+    Withdraw,
+)
+from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting
+from crossmargin.clearing.state import (
+    CLEARING,
+    EXTERNAL,
+    FEE_POOL,
+    FUNDING,
+    INSURANCE_FUND,
+    ClearingState,
+    isolated,
+    user,
+)
+from crossmargin.model import InputError
+from tests.builders import GENERIC, D, banded, book, linear, position, tiers
+
+USDT = banded("USDT", [("0", "1")])
+PERP = linear("BTC-PERP", table=tiers((None, "0.05", "0.1")))
+
+
+def opening(fund: str = "0") -> ClearingState:
+    portfolio = book(
+        [USDT],
+        [PERP],
+        {},
+        {"BTC-PERP": "100"},
+        [
+            ("a", {"USDT": "1000"}, []),
+            ("b", {"USDT": "1000"}, []),
+            ("i", {"USDT": "50"}, [position("BTC-PERP", "3", "100", isolated_margin="40")]),
+        ],
+        base="USDT",
+    )
+    return ClearingState(portfolio, GENERIC, D(fund))
+
+
+def balance(state: ClearingState, account: str) -> Decimal:
+    return state.ledger.balance(user(account), "USDT")
+
+
+def test_the_opening_deposits_everything_and_the_market_holds_the_opposite_of_the_net():
+    state = opening(fund="500")
+    # 1000 + 1000 + 50 cross, 40 isolated, 500 insurance fund: 2590 came from outside
+    assert state.ledger.balance(EXTERNAL, "USDT") == D(-2590)
+    assert state.ledger.balance(isolated("i", "BTC-PERP", True), "USDT") == D(40)
+    assert state.ledger.balance(INSURANCE_FUND, "USDT") == D(500)
+    # i is long 3: the market is short 3 at the mark 100
+    assert state.legs[MARKET][("BTC-PERP", False)].size == D(-3)
+    assert state.open_interest("BTC-PERP") == (D(3), D(3))
+
+
+def test_trades_realize_pnl_through_the_clearing_account_and_pay_fees():
+    state = opening()
+    state.apply(Trade("a", "b", "BTC-PERP", D(2), D(100), D("0.1"), D("0.1")))
+    state.apply(Trade("b", "a", "BTC-PERP", D(1), D(110), D("0.1"), D("0.1")))
+    # a bought 2 at 100 and sold 1 at 110: realized 1 x (110 - 100) = +10; b short 2 at 100 bought 1 back
+    # at 110: -10. Each paid 0.1 twice.
+    assert balance(state, "a") == D("1009.8") and balance(state, "b") == D("989.8")
+    assert state.ledger.balance(CLEARING, "USDT") == 0  # +10 and -10 cancel
+    assert state.ledger.balance(FEE_POOL, "USDT") == D("0.4")
+    assert state.legs["a"][("BTC-PERP", True)].size == 1 and state.legs["b"][("BTC-PERP", False)].size == -1
+
+
+def test_a_trade_past_initial_margin_is_refused_and_changes_nothing():
+    state = opening()
+    before = state.digest()
+    # 200 contracts at 100: IM 10 % x 20000 = 2000 > 1000
+    with pytest.raises(InputError, match=r"buyer.*initial-margin"):
+        state.apply(Trade("a", "b", "BTC-PERP", D(200), D(100)))
+    assert state.digest() == before and state.log == []
+
+
+def test_funding_moves_money_from_longs_to_shorts_and_nets_to_zero():
+    state = opening()
+    state.apply(Trade("a", "b", "BTC-PERP", D(2), D(100)))
+    state.apply(Funding("BTC-PERP", D("0.001")))
+    # a long 2 pays 2 x 100 x 0.001 = 0.2, b short 2 receives 0.2; i long 3 pays 0.3 from its isolated 40,
+    # and the market, short 3, receives 0.3
+    assert balance(state, "a") == D("999.8") and balance(state, "b") == D("1000.2")
+    assert state.ledger.balance(isolated("i", "BTC-PERP", True), "USDT") == D("39.7")
+    assert state.ledger.balance(FUNDING, "USDT") == 0
+
+
+def test_withdrawals_are_held_to_free_collateral_and_trusted_prices():
+    state = opening()
+    state.apply(Trade("a", "b", "BTC-PERP", D(50), D(100)))
+    # a: 1000 USDT, long 50 at the mark: IM 10 % x 5000 = 500, free collateral 500
+    with pytest.raises(InputError, match="amount"):
+        state.apply(Withdraw("a", "USDT", D("500.01")))
+    state.apply(PriceUpdate(untrusted=frozenset({"BTC-PERP"})))
+    with pytest.raises(InputError, match="not trusted"):
+        state.apply(Withdraw("a", "USDT", D(1)))
+    state.apply(PriceUpdate())
+    state.apply(Withdraw("a", "USDT", D(500)))
+    # 2090 came in at the opening (1000 + 1000 + 50 + 40), 500 went out
+    assert balance(state, "a") == D(500) and state.ledger.balance(EXTERNAL, "USDT") == D(-1590)
+
+
+def test_closing_an_isolated_position_returns_its_margin_to_the_cross_balance():
+    state = opening()
+    state.apply(Trade(MARKET, "i", "BTC-PERP", D(3), D(90)))
+    # realized 3 x (90 - 100) = -30 into the isolated 40: 10 left, back to the cross balance 50
+    assert balance(state, "i") == D(60)
+    assert state.ledger.balance(isolated("i", "BTC-PERP", True), "USDT") == 0
+    assert ("BTC-PERP", True) not in state.legs["i"]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (Deposit("nobody", "USDT", D(1)), "account"),
+        (Deposit("a", "EUR", D(1)), "asset"),
+        (Deposit("a", "USDT", D(-1)), "amount"),
+        (Withdraw("a", "USDT", D(1001)), "amount"),
+        (Trade("a", "a", "BTC-PERP", D(1), D(100)), "seller"),
+        (Trade("a", "b", "ETH-PERP", D(1), D(100)), "instrument"),
+        (Trade("a", "b", "BTC-PERP", D(0), D(100)), "size"),
+        (Funding("BTC-PERP", D("NaN")), "rate"),
+        (PriceUpdate(marks={"BTC-PERP": D(-1)}), "marks.BTC-PERP"),
+        (LiquidationStart("a"), "account"),
+        (LiquidationFill("a", "BTC-PERP", True, D(1), D(100), MARKET), "account"),
+    ],
+)
+def test_bad_events_name_their_field_and_change_nothing(event, field):
+    state = opening()
+    before = state.digest()
+    with pytest.raises(InputError) as caught:
+        state.apply(event)
+    assert caught.value.field == field
+    assert state.digest() == before and state.log == []
+
+
+def test_unbalanced_postings_are_refused_whole():
+    ledger = Ledger()
+    with pytest.raises(InputError, match="do not balance"):
+        ledger.post([Posting(LedgerAccount(Book.USER, "a"), "USDT", D(1))])
+    assert ledger.snapshot() == {}
+
+
+def test_the_log_replays_to_the_same_state():
+    state = opening(fund="10")
+    state.apply(Deposit("a", "USDT", D(5)))
+    state.apply(Trade("a", "b", "BTC-PERP", D(2), D(100), D("0.1")))
+    state.apply(PriceUpdate(marks={"BTC-PERP": D(95)}))
+    state.apply(Funding("BTC-PERP", D("-0.0005")))
+    state.apply(Trade(MARKET, "a", "BTC-PERP", D(1), D(96)))
+    assert state.rebuilt().digest() == state.digest()
+    assert ClearingState(*state.opening).digest() != state.digest()
