@@ -11,8 +11,12 @@ For each liquidatable pool of an account (its cross pool, then each isolated pos
    liquidation, or its equity is below ``full_close_below x MM`` or not positive.
 2. **Execute.** The order fills against the instrument's liquidity model (not at the mark): the average
    price, the slippage (against the mark) and the fee (``fee_rate`` x filled notional, capped at what the
-   pool has left, split ``insurance_fund_share`` to the insurance fund, the rest to the liquidator) are
-   recorded; the market account takes the position. Once the account's liquidation ends, the mark moves
+   pool has left above its bankruptcy value, as dYdX caps it; split ``insurance_fund_share`` to the
+   insurance fund, the rest to the liquidator) are recorded; the market account takes the position. By
+   the rulebook's ``fill_price``: ``market`` fills at whatever the depth gives; ``fillable`` (dYdX) only
+   down to the fillable price (:func:`fillable_price`), the rest waiting for depth within it;
+   ``bankruptcy`` (Bybit, OKX) closes a pool out as if at its bankruptcy price: what the fill leaves
+   above it goes to the insurance fund. Once the account's liquidation ends, the mark moves
    by the model's permanent impact of its fills (the sum of their moves), so a liquidation can push
    others under (cascades); within one account's liquidation the mark stands still.
 3. **Bankruptcy.** A fill that would leave the pool's net value (balances at full price plus PnL at the
@@ -57,8 +61,8 @@ from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import PoolFigures, evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.model import Account, Instrument, Position
-from crossmargin.model.numbers import ZERO, exact
-from crossmargin.model.rules import LiquidationTerms, Shortfall
+from crossmargin.model.numbers import ONE, ZERO, exact
+from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
 
 Notice = dict[str, object]
 """One line of what happened (``event``: liquidation, adl, insurance, socialized, bad_debt, collateral_sale)."""
@@ -80,6 +84,23 @@ def size_quantum(size: Decimal) -> Decimal:
     digits = abs(size).adjusted() - 3
     exponent = size.as_tuple().exponent
     return Decimal(1).scaleb(min(digits, exponent if isinstance(exponent, int) else digits))
+
+
+def fillable_price(
+    spec: Instrument, size: Decimal, oracle: Decimal, settle_price: Decimal, position_mm: Decimal,
+    pool_value: Decimal, pool_mm: Decimal, terms: LiquidationTerms,
+) -> Decimal:  # fmt: skip
+    """dYdX's limit price for liquidating a whole position of ``size`` signed contracts at ``oracle``:
+    ``(PNNV - ABR x spread x PMMR) / PS`` with ``ABR = clamp(adjustment x (1 - TNC / TMMR), 0, 1)``; PNNV
+    the position's signed notional, PMMR its maintenance margin, TNC and TMMR the pool's net value and
+    maintenance margin (all base currency), PS the size in units of the underlying. Below the oracle for
+    a long, above for a short; linear instruments (dYdX lists no other)."""
+    with exact():
+        units = size * spec.contract_size
+        ratio = ONE - pool_value / pool_mm if pool_mm > 0 else ONE
+        adjusted = min(ONE, max(ZERO, terms.bankruptcy_adjustment * ratio))
+        notional = units * oracle * settle_price
+        return (notional - adjusted * terms.spread_to_maintenance * position_mm) / (units * settle_price)
 
 
 def bankruptcy_price(
@@ -203,7 +224,7 @@ class Liquidator:
             )
             position = positions[0].position
             size = abs(position.size) if full else self._partial_size(account_id, target, position)
-            if not self._execute(account_id, target, position, size):
+            if not self._execute(account_id, target, position, size, full):
                 return
 
     def _after(
@@ -265,11 +286,47 @@ class Liquidator:
             contracts = units * mark / spec.contract_size if spec.inverse else units / spec.contract_size
             return (contracts / quantum).to_integral_value(ROUND_DOWN) * quantum
 
-    def _quote(self, position: Position, size: Decimal) -> Quote:
+    def _quote(self, position: Position, size: Decimal, limit: Decimal | None = None) -> Quote:
+        """The liquidity's quote for closing ``size`` contracts; with a ``limit`` price, for the largest
+        multiple of the size quantum whose last fill is no worse than it."""
         spec = self.state.instruments[position.instrument]
         mark = self.state.market.mark(position.instrument)
         side = Side.SELL if position.size > 0 else Side.BUY
-        return self.model(position.instrument).quote(side, self._units(spec, size, mark), mark)
+        model = self.model(position.instrument)
+
+        def quote(contracts: Decimal) -> Quote:
+            return model.quote(side, self._units(spec, contracts, mark), mark)
+
+        def within(q: Quote) -> bool:
+            return limit is None or (q.worst_price >= limit if side is Side.SELL else q.worst_price <= limit)
+
+        whole = quote(size)
+        if within(whole):
+            return whole
+        quantum = size_quantum(position.size)
+        low, high = 0, int((size / quantum).to_integral_value(ROUND_DOWN))
+        while high - low > 1:
+            middle = (low + high) // 2
+            if within(quote(quantum * middle)):
+                low = middle
+            else:
+                high = middle
+        if low == 0:
+            return Quote(whole.requested, ZERO, mark, mark, mark)
+        return quote(quantum * low)
+
+    def _limit(self, account_id: str, target: _Target, position: Position) -> Decimal | None:
+        """The limit price of a ``fillable`` rulebook (None: fills at whatever the depth gives)."""
+        if self.terms.fill_price is not FillPrice.FILLABLE:
+            return None
+        state = self.state
+        spec = state.instruments[position.instrument]
+        figures = self._figures(account_id, target)
+        own = next(f for f in figures.positions if f.position == position)
+        return fillable_price(
+            spec, position.size, state.market.mark(position.instrument), state.market.price(spec.settle),
+            own.maintenance_margin, net_value(state, account_id, target.pool), figures.maintenance_margin, self.terms,
+        )  # fmt: skip
 
     def _fee(self, position: Position, size: Decimal, price: Decimal) -> Decimal:
         """The liquidation fee on closing ``size`` contracts at ``price`` (settle units)."""
@@ -278,14 +335,15 @@ class Liquidator:
             units = size * spec.contract_size
             return self.terms.fee_rate * (units / price if spec.inverse else units * price)
 
-    def _execute(self, account_id: str, target: _Target, position: Position, size: Decimal) -> bool:
-        """Close ``size`` contracts of ``position``; False when nothing could be done (depth, or no better)."""
+    def _execute(self, account_id: str, target: _Target, position: Position, size: Decimal, full: bool) -> bool:
+        """Close ``size`` contracts of ``position`` (``full``: the pool is being closed out); False when nothing
+        could be done (no depth within the limit, or no better)."""
         state = self.state
         spec = state.instruments[position.instrument]
         mark = state.market.mark(position.instrument)
         settle_price = state.market.price(spec.settle)
         long = position.size > 0
-        quote = self._quote(position, size)
+        quote = self._quote(position, size, self._limit(account_id, target, position))
         filled = min(size, self._contracts(spec, quote.filled, mark, size_quantum(position.size)))
         value = net_value(state, account_id, target.pool)
         with exact():
@@ -297,6 +355,8 @@ class Liquidator:
             ) * settle_price
             left = value - slip
             fee = min(self._fee(position, filled, price), max(ZERO, left) / settle_price) if filled else ZERO
+            if self.terms.fill_price is FillPrice.BANKRUPTCY and filled == abs(position.size) and full:
+                fee = max(ZERO, left) / settle_price  # closed at the bankruptcy price: the rest is the fund's
             fee = fee.quantize(MONEY_QUANTUM, ROUND_DOWN)
             after = left - fee * settle_price
         fund = state.ledger.balance(INSURANCE_FUND, state.base)

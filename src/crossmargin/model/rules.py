@@ -77,7 +77,9 @@ class LiquidationTerms:
     formula documented in docs/liquidation.md. A partial liquidation closes just enough to bring equity
     back to ``threshold x MM x (1 + buffer)``; a pool whose equity is below ``full_close_below x MM`` is
     closed in full. ``collateral_discount`` is the discount at which collateral is sold to repay a
-    liability once a pool has no positions left.
+    liability once a pool has no positions left. ``bankruptcy_adjustment`` and ``spread_to_maintenance``
+    shape the limit price of ``fill_price: fillable`` (dYdX's ``bankruptcy_adjustment_ppm`` and
+    ``spread_to_maintenance_margin_ratio_ppm``, as ratios).
     """
 
     fee_rate: Decimal = ZERO
@@ -89,6 +91,8 @@ class LiquidationTerms:
     buffer: Decimal = ZERO
     full_close_below: Decimal = ZERO
     collateral_discount: Decimal = Decimal("0.05")
+    bankruptcy_adjustment: Decimal = ONE
+    spread_to_maintenance: Decimal = Decimal("1.5")
 
     def __post_init__(self) -> None:
         within(self.fee_rate, ZERO, ONE, "fee_rate")
@@ -96,5 +100,9 @@ class LiquidationTerms:
         within(self.buffer, ZERO, ONE, "buffer")
         within(self.full_close_below, ZERO, ONE, "full_close_below")
         within(self.collateral_discount, ZERO, ONE, "collateral_discount")
+        if finite(self.bankruptcy_adjustment, "bankruptcy_adjustment") < 1:
+            raise InputError("bankruptcy_adjustment", f"must be at least 1, got {self.bankruptcy_adjustment}")
+        if finite(self.spread_to_maintenance, "spread_to_maintenance") <= 0:
+            raise InputError("spread_to_maintenance", f"must be positive, got {self.spread_to_maintenance}")
         if not self.adl_ranking:
             raise InputError("adl_ranking", "must name a ranking")

@@ -58,6 +58,8 @@ class LiquidationFile(_Strict):
     buffer: Decimal = Decimal(0)
     full_close_below: Decimal = Decimal(0)
     collateral_discount: Decimal = Decimal("0.05")
+    bankruptcy_adjustment: Decimal = Decimal(1)
+    spread_to_maintenance: Decimal = Decimal("1.5")
 
 
 class RulebookFile(_Strict):
