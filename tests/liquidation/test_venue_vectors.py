@@ -9,8 +9,8 @@ import pytest
 from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.engine import Liquidator, fillable_price
 from crossmargin.liquidation.liquidity import DepthLevels
-from crossmargin.model import Portfolio
-from crossmargin.model.rules import FillPrice, LiquidationTerms
+from crossmargin.model import Portfolio, exact
+from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
 from crossmargin.venues import rulebook
 from tests.builders import GENERIC, D, banded, book, linear, position, tiers
 
@@ -113,3 +113,43 @@ def test_the_dydx_rulebook_carries_its_fillable_parameters():
     terms = rulebook("dydx-v4").liquidation
     assert terms.fill_price is FillPrice.FILLABLE
     assert (terms.bankruptcy_adjustment, terms.spread_to_maintenance) == (Decimal(1), Decimal("1.5"))
+
+
+@pytest.mark.parametrize(("fill", "to_fund"), [("64980", "980"), ("63950", "-50")])
+def test_bybit_insurance_fund_settles_the_difference_to_the_bankruptcy_price(fill: str, to_fund: str):
+    # docs/venues/bybit-uta.md E11: an isolated 1 BTC long with bankruptcy price 64000 is settled at 64000
+    # whatever the fill: filled at 64980 the fund gains 980, at 63950 it pays 50. Here: entry 70000 with
+    # 6000 of isolated margin (bankruptcy 70000 - 6000 = 64000), mark 65000 (equity 1000 < MM 2 % x 65000).
+    perp = linear("BTC-PERP", settle="USDC", table=tiers((None, "0.02", "0.04")))
+    accounts = [("s", {}, [position("BTC-PERP", "1", "70000", isolated_margin="6000")])]
+    state = ClearingState(book([USDC], [perp], {}, {"BTC-PERP": "65000"}, accounts, base="USDC"), GENERIC, D(1000))
+    with exact():
+        depth = DepthLevels(((1 - D(fill) / 65000, D(5)),))  # the whole order at the fill price
+    terms = LiquidationTerms(fill_price=FillPrice.BANKRUPTCY, partial=False)
+    notices = Liquidator(state, terms, {"BTC-PERP": depth}).run()
+    assert next(n for n in notices if n["event"] == "liquidation")["bankruptcy_price"] == D(64000)
+    with exact():
+        assert abs(state.ledger.balance(INSURANCE_FUND, "USDC") - (1000 + D(to_fund))) <= D("1e-18")
+    assert state.ledger.balance(user("s"), "USDC") == 0 and not state.legs["s"]
+
+
+def test_drift_socialized_loss_pro_rata_to_base_size():
+    # docs/venues/drift-v2.md V17: a $100 perp loss over longs of 7 and shorts of 4 (base) is $100 / 11 =
+    # 9.0909... per unit of base (Drift books it as a cumulative funding delta rounded up to its 1e-9 USD
+    # precision: 9 090 910 000 = 9.09091 USD per base after x 1000; here shares are exact to 1e-18).
+    # The bankrupt account: long 1 at 1000 on 100 with the mark at 800, sold at the mark: -100 after its 100.
+    perp = linear("BTC-PERP", settle="USDC", table=tiers((None, "0.05", "0.1")))
+    accounts = [
+        ("x", {"USDC": "100"}, [position("BTC-PERP", "1", "1000")]),
+        ("l1", {"USDC": "10000"}, [position("BTC-PERP", "3", "800")]),
+        ("l2", {"USDC": "10000"}, [position("BTC-PERP", "4", "800")]),
+        ("s1", {"USDC": "10000"}, [position("BTC-PERP", "-4", "800")]),
+    ]
+    state = ClearingState(book([USDC], [perp], {}, {"BTC-PERP": "800"}, accounts, base="USDC"), GENERIC)
+    terms = LiquidationTerms(shortfall=Shortfall.SOCIALIZED, adl_ranking="pro_rata_base_size", partial=False)
+    notices = Liquidator(state, terms).run()
+    shares = next(n for n in notices if n["event"] == "socialized")["shares"]
+    assert isinstance(shares, dict) and sum(shares.values()) == 100
+    with exact():
+        for account, base in (("l1", 3), ("l2", 4), ("s1", 4)):
+            assert abs(shares[account] / base - D(100) / 11) <= D("1e-18")

@@ -653,8 +653,9 @@ def test_deduction_counts_in_isolated_price_above_tier_one():
 
 
 # --------------------------------------------------------------------------------------------------
-# Borrowing (E14). The insurance fund (E11) and ADL trigger (E12) examples belong to the liquidation
-# engine (a later issue); the research record keeps their figures.
+# Borrowing (E14). The insurance fund example (E11) is held in tests/liquidation/test_venue_vectors.py;
+# the ADL trigger (E12, a pool-level PnL-ratio trigger) is not modelled: the engine deleverages when a
+# bankrupt position's loss exceeds the insurance fund.
 # --------------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ For each liquidatable pool of an account (its cross pool, then each isolated pos
 1. **Plan.** Positions are taken largest maintenance margin first (ties: instrument, long first). A
    partial liquidation closes the smallest size (a multiple of a thousandth of the position, at most) that
    brings the pool back to ``equity >= threshold x MM x (1 + buffer)`` and not liquidatable, counting the
-   fill price the liquidity model quotes for that size and the fee; if the whole position is not enough it
+   fill price the liquidity model quotes for that size, the fee, and the mark the fill's own permanent
+   impact leaves for the rest of the pool; if the whole position is not enough it
    is closed and the next one planned. The whole pool is closed when the rulebook has no partial
    liquidation, or its equity is below ``full_close_below x MM`` or not positive.
 2. **Execute.** The order fills against the instrument's liquidity model (not at the mark): the average
@@ -60,7 +61,7 @@ from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import PoolFigures, evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
-from crossmargin.model import Account, Instrument, Position
+from crossmargin.model import Account, Instrument, Market, Position
 from crossmargin.model.numbers import ONE, ZERO, exact
 from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
 
@@ -183,8 +184,15 @@ class Liquidator:
 
     # ------------------------------------------------------------------ figures
 
-    def _pool(self, account: Account, target: _Target) -> tuple[Account, PoolFigures]:
+    def _pool(
+        self, account: Account, target: _Target, marks: Mapping[str, Decimal] | None = None
+    ) -> tuple[Account, PoolFigures]:
         portfolio = self.state.portfolio_of((account,))
+        if marks:
+            market = portfolio.market
+            portfolio = portfolio.with_market(
+                Market(market.base, market.prices, {**market.marks, **marks}, market.open_interest)
+            )
         if target.leg is None:
             return account, evaluate_pool(cross_pool(account), portfolio, self.state.rules)
         position = next((p for p in account.positions if (p.instrument, p.size > 0) == target.leg), None)
@@ -228,10 +236,12 @@ class Liquidator:
                 return
 
     def _after(
-        self, account_id: str, target: _Target, position: Position, size: Decimal, price: Decimal, fee: Decimal
-    ) -> PoolFigures:
+        self, account_id: str, target: _Target, position: Position, size: Decimal, price: Decimal, fee: Decimal,
+        mark: Decimal | None = None,
+    ) -> PoolFigures:  # fmt: skip
         """The pool's figures if ``size`` contracts of ``position`` closed at ``price``, paying ``fee``
-        (settle units)."""
+        (settle units), valued with the instrument at ``mark`` (default: the current mark)."""
+        marks = {position.instrument: mark} if mark is not None else None
         state = self.state
         account = state.account(account_id)
         spec = state.instruments[position.instrument]
@@ -242,27 +252,29 @@ class Liquidator:
             if position.isolated_margin is not None:
                 margin = position.isolated_margin + outcome.realized_pnl - fee
                 if outcome.position is None:
-                    return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None))[1]
+                    return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None), marks)[1]
                 kept = replace(outcome.position, isolated_margin=margin)
-                return self._pool(replace(account, positions=(*others, kept)), target)[1]
+                return self._pool(replace(account, positions=(*others, kept)), target, marks)[1]
             balances = dict(account.balances)
             balances[spec.settle] = balances.get(spec.settle, ZERO) + outcome.realized_pnl - fee
             kept_positions = others if outcome.position is None else (*others, outcome.position)
-            return self._pool(Account(account.id, balances, kept_positions), target)[1]
+            return self._pool(Account(account.id, balances, kept_positions), target, marks)[1]
 
     def _partial_size(self, account_id: str, target: _Target, position: Position) -> Decimal:
-        """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health."""
+        """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health,
+        the rest of the pool valued at the mark the fill's own permanent impact leaves."""
         total = abs(position.size)
         quantum = size_quantum(position.size)
         steps = int((total / quantum).to_integral_value(ROUND_DOWN))
+        model = self.model(position.instrument)
 
         def healthy(n: int) -> bool:
             size = total if n >= steps else quantum * n
             quote = self._quote(position, size)
             price = quote.average_price if quote.filled else self.state.market.mark(position.instrument)
-            return self._healthy(
-                self._after(account_id, target, position, size, price, self._fee(position, size, price))
-            )
+            fee = self._fee(position, size, price)
+            mark = model.impacted_mark(quote)
+            return self._healthy(self._after(account_id, target, position, size, price, fee, mark))
 
         if not healthy(steps):
             return total
@@ -509,11 +521,19 @@ class Liquidator:
         self.notices.append({"event": "bad_debt", "account": account_id, "asset": asset, "amount": rest})
 
     def _socialized_shares(self, account_id: str, amount: Decimal) -> dict[str, Decimal]:
-        """The loss over every account holding a position opposite one the bankrupt account held."""
+        """The loss over the accounts holding a position opposite one the bankrupt account held (both
+        sides under ``pro_rata_base_size``); see :mod:`~crossmargin.liquidation.ranking`."""
         state = self.state
+        by_size = self.terms.adl_ranking == "pro_rata_base_size"
+        start = max(i for i, e in enumerate(state.log) if e == LiquidationStart(account_id))
+        traded = {
+            e.instrument: e.long
+            for e in state.log[start:]
+            if isinstance(e, LiquidationFill) and e.account == account_id
+        }
         found = []
-        traded = {e.instrument: e.long for e in state.log if isinstance(e, LiquidationFill) and e.account == account_id}
         for instrument, long in sorted(traded.items()):
             found += candidates(state, instrument, long, account_id)
-        merged = {c.account: c for c in found}
-        return loss_shares(list(merged.values()), amount)
+            if by_size:
+                found += candidates(state, instrument, not long, account_id)
+        return loss_shares(found, amount, by_size)

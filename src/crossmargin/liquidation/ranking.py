@@ -15,7 +15,8 @@ ties broken by account id:
   and the account id), so a replay ranks the same way.
 
 A socialized loss is shared among the same candidates in proportion to their positive unrealized PnL, or
-to their position size when none is in profit.
+to their position size when none is in profit; under ``pro_rata_base_size`` (Drift) among every
+position in the market, long and short, in proportion to its size.
 """
 
 import hashlib
@@ -124,15 +125,20 @@ def adl_order(
     return [c for _, _, c in keyed]
 
 
-def loss_shares(found: list[Candidate], amount: Decimal) -> dict[str, Decimal]:
-    """``amount`` split over ``found`` by positive PnL (else by size), each share rounded down to the ledger's
-    quantum and the last taking the rest, so the shares sum to ``amount`` exactly."""
+def loss_shares(found: list[Candidate], amount: Decimal, by_size: bool = False) -> dict[str, Decimal]:
+    """``amount`` split over ``found`` by positive PnL (by size with ``by_size``, or when none is in profit),
+    each share rounded down to the ledger's quantum and the last taking the rest, so the shares sum to
+    ``amount`` exactly. An account listed twice (two legs) pays for both."""
     if not found or amount <= 0:
         return {}
     with exact():
-        weights = {c.account: max(c.pnl, ZERO) for c in found}
-        if not any(weights.values()):
-            weights = {c.account: abs(c.size) for c in found}
+        weights: dict[str, Decimal] = {}
+        for c in found:
+            weights[c.account] = weights.get(c.account, ZERO) + max(c.pnl, ZERO)
+        if by_size or not any(weights.values()):
+            weights = {}
+            for c in found:
+                weights[c.account] = weights.get(c.account, ZERO) + abs(c.size)
         total = sum(weights.values(), ZERO)
         ordered = sorted(a for a, w in weights.items() if w > 0)
         shares = {a: (amount * weights[a] / total).quantize(MONEY_QUANTUM, ROUND_DOWN) for a in ordered[:-1]}
