@@ -9,7 +9,7 @@ import pytest
 from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.engine import Liquidator, fillable_price
 from crossmargin.liquidation.liquidity import DepthLevels
-from crossmargin.model import Portfolio, exact
+from crossmargin.model import Portfolio, Position, exact
 from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
 from crossmargin.venues import rulebook
 from tests.builders import GENERIC, D, banded, book, linear, position, tiers
@@ -121,7 +121,9 @@ def test_bybit_insurance_fund_settles_the_difference_to_the_bankruptcy_price(fil
     # whatever the fill: filled at 64980 the fund gains 980, at 63950 it pays 50. Here: entry 70000 with
     # 6000 of isolated margin (bankruptcy 70000 - 6000 = 64000), mark 65000 (equity 1000 < MM 2 % x 65000).
     perp = linear("BTC-PERP", settle="USDC", table=tiers((None, "0.02", "0.04")))
-    accounts = [("s", {}, [position("BTC-PERP", "1", "70000", isolated_margin="6000")])]
+    accounts: list[tuple[str, dict[str, str], list[Position]]] = [
+        ("s", {}, [position("BTC-PERP", "1", "70000", isolated_margin="6000")])
+    ]
     state = ClearingState(book([USDC], [perp], {}, {"BTC-PERP": "65000"}, accounts, base="USDC"), GENERIC, D(1000))
     with exact():
         depth = DepthLevels(((1 - D(fill) / 65000, D(5)),))  # the whole order at the fill price
