@@ -94,6 +94,7 @@ def test_funding_moves_money_from_longs_to_shorts_and_nets_to_zero():
     assert balance(state, "a") == D("999.8") and balance(state, "b") == D("1000.2")
     assert state.ledger.balance(isolated("i", "BTC-PERP", True), "USDT") == D("39.7")
     assert state.ledger.balance(FUNDING, "USDT") == 0
+    assert state.funding_index == {"BTC-PERP": D("0.1")}  # 1 contract x 100 x 0.001 per contract
 
 
 def test_withdrawals_are_held_to_free_collateral_and_trusted_prices():

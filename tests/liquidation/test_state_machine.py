@@ -1,7 +1,8 @@
 """Random exchanges (hypothesis state machine): deposits, withdrawals, trades, funding and price moves
-with liquidations under random terms and liquidity. After every step: money adds up (every balance
-but the outside world's equals deposits minus withdrawals), long and short open interest match,
-realized PnL and open cost basis balance in the clearing account, no account is left mid-liquidation;
+with liquidations under random terms and liquidity. After every event (a liquidation is many): money
+adds up (every balance but the outside world's equals deposits minus withdrawals), long and short open
+interest match, realized PnL and open cost basis balance in the clearing account; after every step no
+account is left mid-liquidation;
 every liquidation leaves its account no further below maintenance than it began; the log replays to the
 same state."""
 
@@ -64,6 +65,52 @@ def shortfall(state: ClearingState, account_id: str) -> Decimal:
         return total
 
 
+class CheckedState(ClearingState):
+    """A clearing state that checks the invariants after every event it applies (a liquidation is many)."""
+
+    net_in: dict[str, Decimal]
+
+    def apply(self, event) -> None:
+        super().apply(event)
+        if isinstance(event, Deposit | Withdraw):
+            sign = 1 if isinstance(event, Deposit) else -1
+            self.net_in[event.asset] = self.net_in.get(event.asset, D(0)) + sign * event.amount
+        check_money(self, self.net_in)
+        check_open_interest(self)
+        check_cost_basis(self)
+
+
+def check_money(state: ClearingState, net_in: dict[str, Decimal]) -> None:
+    """Every balance but the outside world's (users, isolated margins, the market account, insurance fund,
+    fee pool, liquidator, clearing, funding, bad debt) sums to deposits minus withdrawals, per asset."""
+    snapshot = state.ledger.snapshot()
+    with exact():
+        for asset, net in net_in.items():
+            held = sum((v for (a, x), v in snapshot.items() if x == asset and a.book is not Book.EXTERNAL), D(0))
+            assert held == net, asset
+
+
+def check_open_interest(state: ClearingState) -> None:
+    for instrument in ("BTC-PERP", "ETH-PERP"):
+        long, short = state.open_interest(instrument)
+        assert long == short
+
+
+def check_cost_basis(state: ClearingState) -> None:
+    """Clearing pays realized PnL; a trade at p moves the open cost basis (size x contract x entry) by
+    exactly what it realizes, so their sum stays at its opening value, zero (no positions then)."""
+    with exact():
+        cost = sum(
+            (
+                leg.size * state.instruments[name].contract_size * leg.entry_price
+                for legs in state.legs.values()
+                for (name, _), leg in legs.items()
+            ),
+            D(0),
+        )
+        assert abs(state.ledger.balance(CLEARING, "USDT") + cost) <= D("1e-15")
+
+
 class Exchange(RuleBasedStateMachine):
     @initialize(
         balances=st.lists(MONEY, min_size=4, max_size=4),
@@ -85,10 +132,11 @@ class Exchange(RuleBasedStateMachine):
         portfolio = book(
             [USDT, BTC], INSTRUMENTS, {"BTC": "100"}, {"BTC-PERP": "100", "ETH-PERP": "20"}, accounts, base="USDT"
         )
-        self.state = ClearingState(portfolio, GENERIC, fund)
-        self.liquidator = Liquidator(self.state, terms, {"BTC-PERP": liquidity, "ETH-PERP": liquidity})
         margin = D(isolated or 0)
         self.net_in = {"USDT": sum(balances, D(0)) + fund + margin, "BTC": 4 * btc}
+        self.state = CheckedState(portfolio, GENERIC, fund)
+        self.state.net_in = self.net_in
+        self.liquidator = Liquidator(self.state, terms, {"BTC-PERP": liquidity, "ETH-PERP": liquidity})
 
     def attempt(self, event) -> bool:
         before = self.state.digest()
@@ -101,13 +149,11 @@ class Exchange(RuleBasedStateMachine):
 
     @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(1, 2000).map(Decimal))
     def deposit(self, account, amount):
-        if self.attempt(Deposit(account, "USDT", amount)):
-            self.net_in["USDT"] += amount
+        self.attempt(Deposit(account, "USDT", amount))
 
     @rule(account=st.sampled_from(ACCOUNTS), asset=st.sampled_from(["USDT", "BTC"]), amount=st.integers(1, 2000))
     def withdraw(self, account, asset, amount):
-        if self.attempt(Withdraw(account, asset, Decimal(amount))):
-            self.net_in[asset] -= amount
+        self.attempt(Withdraw(account, asset, Decimal(amount)))
 
     @rule(
         buyer=st.sampled_from([*ACCOUNTS, MARKET]),
@@ -151,32 +197,15 @@ class Exchange(RuleBasedStateMachine):
 
     @invariant()
     def money_adds_up(self):
-        snapshot = self.state.ledger.snapshot()
-        with exact():
-            for asset, net in self.net_in.items():
-                held = sum((v for (a, x), v in snapshot.items() if x == asset and a.book is not Book.EXTERNAL), D(0))
-                assert held == net, asset
+        check_money(self.state, self.net_in)
 
     @invariant()
     def open_interest_matches(self):
-        for instrument in ("BTC-PERP", "ETH-PERP"):
-            long, short = self.state.open_interest(instrument)
-            assert long == short
+        check_open_interest(self.state)
 
     @invariant()
     def realized_pnl_and_cost_basis_balance(self):
-        # clearing pays realized PnL; a trade at p moves the open cost basis (size x contract x entry) by
-        # exactly what it realizes, so their sum stays at its opening value, zero (no positions then)
-        with exact():
-            cost = sum(
-                (
-                    leg.size * self.state.instruments[name].contract_size * leg.entry_price
-                    for legs in self.state.legs.values()
-                    for (name, _), leg in legs.items()
-                ),
-                D(0),
-            )
-            assert abs(self.state.ledger.balance(CLEARING, "USDT") + cost) <= D("1e-15")
+        check_cost_basis(self.state)
 
     @invariant()
     def nobody_is_left_mid_liquidation(self):

@@ -11,7 +11,9 @@ opposite of the book's net position in every instrument, opened at the mark, so 
 interest match from the start and every later fill has a counterparty inside the book.
 
 Money: realized PnL is paid from the clearing account; fees go to the fee pool (liquidation fees to the
-insurance fund and the liquidator); funding passes through the funding account. An isolated position's
+insurance fund and the liquidator); funding passes through the funding account. ``funding_index`` is each
+perpetual's cumulative funding per contract (settle units, paid by a long when it rises); a funding event
+raises it and settles every open position at once by ``size x`` the rise, so no funding is left accrued. An isolated position's
 margin is its own ledger account: realized PnL settles into it, and once the position is closed what is
 left goes back to the cross balance (a deficit left by a liquidation stays until it is covered).
 """
@@ -97,6 +99,7 @@ class ClearingState:
         self.ledger = Ledger()
         self.legs: dict[str, dict[tuple[str, bool], Leg]] = {}
         self.in_liquidation: set[str] = set()
+        self.funding_index: dict[str, Decimal] = {}
         self.log: list[Event] = []
         postings: list[Posting] = [*transfer(EXTERNAL, INSURANCE_FUND, portfolio.base, insurance_fund)]
         net: dict[str, Decimal] = {}
@@ -180,7 +183,7 @@ class ClearingState:
         return long, short
 
     def digest(self) -> str:
-        """SHA-256 of the ledger, every position, the market and who is in liquidation."""
+        """SHA-256 of the ledger, every position, the market, who is in liquidation and the funding indexes."""
         lines = [self.ledger.digest()]
         for account_id in sorted(self.legs):
             for (instrument, long), leg in sorted(self.legs[account_id].items()):
@@ -190,6 +193,7 @@ class ClearingState:
         lines += [f"price|{a}|{v.normalize()}" for a, v in sorted(self.market.prices.items())]
         lines += [f"mark|{a}|{v.normalize()}" for a, v in sorted(self.market.marks.items())]
         lines += [f"liquidating|{a}" for a in sorted(self.in_liquidation)]
+        lines += [f"funding|{i}|{v.normalize()}" for i, v in sorted(self.funding_index.items())]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def rebuilt(self) -> "ClearingState":
@@ -291,13 +295,13 @@ class ClearingState:
         if not event.rate.is_finite():
             raise InputError("rate", "must be a finite number")
         mark = self.market.mark(event.instrument)
+        step = (spec.contract_size / mark if spec.inverse else spec.contract_size * mark) * event.rate
         postings: list[Posting] = []
         for account_id, legs in self.legs.items():
             for (name, long), leg in legs.items():
                 if name != event.instrument:
                     continue
-                per_contract = spec.contract_size / mark if spec.inverse else spec.contract_size * mark
-                payment = leg.size * per_contract * event.rate
+                payment = leg.size * step
                 pool = self.pool_of(account_id, name, long)
                 if pool.book is Book.ISOLATED:
                     # an isolated margin pays what it holds; the rest comes from the cross balance
@@ -305,7 +309,12 @@ class ClearingState:
                     postings += transfer(pool, FUNDING, spec.settle, own)
                     pool, payment = user(account_id), payment - own
                 postings += transfer(pool, FUNDING, spec.settle, payment)
-        return lambda: self.ledger.post(postings)
+
+        def change() -> None:
+            self.ledger.post(postings)
+            self.funding_index[event.instrument] = self.funding_index.get(event.instrument, ZERO) + step
+
+        return change
 
     def _price_update(self, event: PriceUpdate) -> Change:
         for asset in event.prices:
