@@ -13,7 +13,7 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.engine.numpy_kernels import pool_money, position_money
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import AccountResult, evaluate_account
-from crossmargin.model import Portfolio, RuleChoices, exact
+from crossmargin.model import Portfolio, Position, RuleChoices, exact
 from crossmargin.model.numbers import ZERO
 from tests.builders import D
 from tests.margin.test_rule_properties import venue_like
@@ -145,3 +145,27 @@ def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices
     fused = fused_position_sums(book)
     assert summed.shape == fused.shape
     assert np.allclose(summed, fused, rtol=1e-12, atol=1e-9)
+
+
+@given(venue_like(), st.integers(0, 10**6), st.integers(-300, 300), st.booleans())
+def test_setting_an_account_equals_a_rebuild(case: tuple[Portfolio, RuleChoices], seed, change, isolate):
+    portfolio, rules = case
+    book = RiskBook(portfolio, rules)
+    account = book.accounts["acct"]
+    positions: list[Position | None] = list(account.positions)
+    if account.positions and change:
+        first = account.positions[seed % len(positions)]
+        with exact():
+            size = first.size + change
+        margin = D(50) if isolate else None
+        positions[seed % len(positions)] = replace(first, size=size, isolated_margin=margin) if size else None
+    balances = {asset: D(seed % 1000) for asset in list(account.balances)[:1]}  # others drop to zero
+    new = replace(account, balances=balances, positions=tuple(p for p in positions if p is not None))
+    book.set_account(new)
+    rebuilt = RiskBook(book.portfolio_of(book.accounts), rules)
+    mine = {book.owners[p]: book.figures[p] for p in book.pools_of("acct")}
+    theirs = {rebuilt.owners[p]: rebuilt.figures[p] for p in rebuilt.pools_of("acct")}
+    assert mine.keys() == theirs.keys()
+    for owner, figures in mine.items():
+        assert np.allclose(figures, theirs[owner], rtol=RELATIVE, atol=RELATIVE)
+    assert_mirror_matches(book)

@@ -81,6 +81,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self._balances: dict[tuple[LedgerAccount, str], Decimal] = {}
+        self._by_account: dict[LedgerAccount, dict[str, Decimal]] = {}
 
     def balance(self, account: LedgerAccount, asset: str) -> Decimal:
         """The balance (asset units; zero if never posted)."""
@@ -88,12 +89,7 @@ class Ledger:
 
     def balances_of(self, account: LedgerAccount) -> dict[str, Decimal]:
         """Every nonzero balance of one ledger account, by asset."""
-        return {asset: amount for (owner, asset), amount in self._balances.items() if owner == account and amount}
-
-    def total(self, book: Book, asset: str) -> Decimal:
-        """The sum of the balances of every ledger account of one kind in ``asset``."""
-        with exact():
-            return sum((v for (a, x), v in self._balances.items() if a.book is book and x == asset), ZERO)
+        return {asset: amount for asset, amount in self._by_account.get(account, {}).items() if amount}
 
     def assets(self) -> set[str]:
         """Every asset ever posted."""
@@ -115,6 +111,7 @@ class Ledger:
             for entry in entries:
                 key = (entry.account, entry.asset)
                 self._balances[key] = self._balances.get(key, ZERO) + entry.amount
+                self._by_account.setdefault(entry.account, {})[entry.asset] = self._balances[key]
 
     def snapshot(self) -> Mapping[tuple[LedgerAccount, str], Decimal]:
         """Every balance posted, zero ones included (read-only copy)."""

@@ -13,9 +13,10 @@ interest match from the start and every later fill has a counterparty inside the
 Money: realized PnL is paid from the clearing account; fees go to the fee pool (liquidation fees to the
 insurance fund and the liquidator); funding passes through the funding account. ``funding_index`` is each
 perpetual's cumulative funding per contract (settle units, paid by a long when it rises); a funding event
-raises it and settles every open position at once by ``size x`` the rise, so no funding is left accrued. An isolated position's
-margin is its own ledger account: realized PnL settles into it, and once the position is closed what is
-left goes back to the cross balance (a deficit left by a liquidation stays until it is covered).
+raises it and settles every open position at once by ``size x`` the rise, so no funding is left accrued.
+An isolated position's margin is its own ledger account: realized PnL settles into it, and once the
+position is closed what is left goes back to the cross balance (a deficit left by a liquidation stays
+until it is covered).
 """
 
 import hashlib
@@ -318,7 +319,8 @@ class ClearingState:
 
     def _price_update(self, event: PriceUpdate) -> Change:
         for asset in event.prices:
-            self._asset(asset, f"prices.{asset}")
+            if asset not in self.market.prices:
+                self._asset(asset, f"prices.{asset}")
         for name in event.marks:
             self._instrument(name, f"marks.{name}")
         market = self.market

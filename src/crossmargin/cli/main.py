@@ -21,6 +21,7 @@ from rich.progress import Progress
 from crossmargin import __version__
 from crossmargin.cli.feed import read_feed
 from crossmargin.cli.loading import load_document
+from crossmargin.cli.stress import demo, stress
 from crossmargin.liquidation.liquidity import liquidity_from_dict
 from crossmargin.margin.account import evaluate_account
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
@@ -431,3 +432,7 @@ def schema() -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(f"crossmargin {__version__}")
+
+
+app.command()(stress)
+app.command()(demo)

@@ -312,7 +312,7 @@ class RiskBook:
             {**market.marks, **marks},
             {**market.open_interest, **open_interest},
         )
-        moved = {self.assets.index(a): float(price) for a, price in prices.items()}
+        moved = {self.assets.index(a): float(price) for a, price in prices.items() if a in self.asset_table}
         old_prices = self.prices.copy()
         for index, price in moved.items():
             self.prices[index] = price
@@ -363,6 +363,22 @@ class RiskBook:
         pool = self.cross_pool[account_id]
         self._set_balance(self.assets.index(asset), pool, float(balances[asset]))
         self._evaluate(np.array([pool], dtype=np.int64))
+
+    def set_account(self, account: Account) -> None:
+        """Make the book's copy of an account equal ``account`` (its new exact state, e.g. after a
+        liquidation elsewhere): the legs that changed are replaced, the balances set."""
+        old = self._account(account.id)
+        self._check(account)
+        before = {(p.instrument, p.size > 0): p for p in old.positions}
+        after = {(p.instrument, p.size > 0): p for p in account.positions}
+        self.accounts[account.id] = account
+        changed = [leg for leg in {**before, **after} if before.get(leg) != after.get(leg)]
+        for leg in sorted(changed):
+            self._replace_position(account.id, before.get(leg), after.get(leg), account.balances)
+        cross = self.cross_pool[account.id]
+        for index, asset in enumerate(self.assets.names):
+            self._set_balance(index, cross, float(account.balances.get(asset, ZERO)))
+        self._evaluate(np.array([cross], dtype=np.int64))
 
     def fill(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> None:
         """A one-way fill of ``size`` contracts (negative sells) at ``price``: opens, adds, reduces, flips or

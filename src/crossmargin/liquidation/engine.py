@@ -130,6 +130,7 @@ class Liquidator:
         self.liquidity = dict(liquidity or {})
         self.notices: list[Notice] = []
         self.pending: dict[str, Decimal] = {}
+        self.quanta: dict[tuple[str, bool], Decimal] = {}
 
     def model(self, instrument: str) -> LiquidityModel:
         """The liquidity an instrument's liquidations fill against (at the mark, without a model)."""
@@ -169,6 +170,7 @@ class Liquidator:
         state = self.state
         state.apply(LiquidationStart(account_id))
         account = state.account(account_id)
+        self.quanta = {(p.instrument, p.size > 0): size_quantum(p.size) for p in account.positions}
         targets = [_Target(user(account_id), None)]
         targets += [
             _Target(state.pool_of(account_id, p.instrument, p.size > 0), (p.instrument, p.size > 0))
@@ -264,7 +266,7 @@ class Liquidator:
         """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health,
         the rest of the pool valued at the mark the fill's own permanent impact leaves."""
         total = abs(position.size)
-        quantum = size_quantum(position.size)
+        quantum = self._quantum(position)
         steps = int((total / quantum).to_integral_value(ROUND_DOWN))
         model = self.model(position.instrument)
 
@@ -288,6 +290,11 @@ class Liquidator:
         return total if high >= steps else quantum * high
 
     # ------------------------------------------------------------------ execution
+
+    def _quantum(self, position: Position) -> Decimal:
+        """The step this liquidation closes ``position`` in: fixed from its size when the liquidation began,
+        so what a partial close leaves is never a crumb of ever smaller steps."""
+        return self.quanta.get((position.instrument, position.size > 0)) or size_quantum(position.size)
 
     def _units(self, spec: Instrument, contracts: Decimal, mark: Decimal) -> Decimal:
         with exact():
@@ -315,7 +322,7 @@ class Liquidator:
         whole = quote(size)
         if within(whole):
             return whole
-        quantum = size_quantum(position.size)
+        quantum = self._quantum(position)
         low, high = 0, int((size / quantum).to_integral_value(ROUND_DOWN))
         while high - low > 1:
             middle = (low + high) // 2
@@ -356,7 +363,13 @@ class Liquidator:
         settle_price = state.market.price(spec.settle)
         long = position.size > 0
         quote = self._quote(position, size, self._limit(account_id, target, position))
-        filled = min(size, self._contracts(spec, quote.filled, mark, size_quantum(position.size)))
+        whole = quote.filled == self._units(spec, size, mark)
+        if whole:
+            filled = size
+            if abs(position.size) - size < self._quantum(position):
+                filled = abs(position.size)  # no crumb smaller than a step is left behind
+        else:
+            filled = min(size, self._contracts(spec, quote.filled, mark, self._quantum(position)))
         value = net_value(state, account_id, target.pool)
         with exact():
             price = quote.average_price
@@ -422,6 +435,13 @@ class Liquidator:
                     LiquidationFill(account_id, position.instrument, long, taken, price, candidate.account, Taker.ADL)
                 )
                 remaining -= taken
+                self.notices.append(
+                    {
+                        "event": "liquidation", "account": account_id, "instrument": position.instrument,
+                        "size": -taken if long else taken, "fill_price": price, "fee": ZERO, "slippage": ZERO,
+                        "taker": str(Taker.ADL), "bankruptcy_price": price,
+                    }
+                )  # fmt: skip
                 self.notices.append(
                     {
                         "event": "adl", "account": candidate.account, "instrument": position.instrument,

@@ -1,0 +1,606 @@
+"""Stress scenarios from YAML: the shipped library, user files, and their validation.
+
+A scenario file is one YAML mapping. Numbers are read exactly (``0.1`` is ``Decimal("0.1")``) and
+checked, then kept as floats for the paths. Every mistake raises
+:class:`~crossmargin.model.errors.InputError` naming the field's path (``assets.BTC.gbm.sigma``,
+``faults[2].stale.source``), prefixed with the file name for files (``mine.yaml: assets.BTC.gbm.sigma``).
+Unknown keys are errors, not ignored. Times are seconds from the start of the scenario; factors are
+prices over the price at ``t = 0``; sigmas and mus are annualized (365-day year); see
+:mod:`crossmargin.sim.scenarios.model` for the maths of each kind and
+:mod:`crossmargin.sim.scenarios.paths` for how paths and random draws are made.
+
+A full example (every key; only ``name`` and ``step_seconds`` are required)::
+
+    name: my-crash                  # letters, digits, '.', '_', '-'
+    title: "BTC -30 % in two hours, USDC wobbles on one venue"
+    description: >
+      Free text: what the scenario imitates and what is assumed.
+    sources:                        # the public figures it is built from: (what, where) citations
+      - {what: "BTC 43,000 -> 30,000 (-30 %) on 2021-05-19", where: "research/incidents.md row 2"}
+    step_seconds: 60                # the grid: times = k x step_seconds, k = 0 .. steps
+    steps: 240                      # optional: default the longest table / included scenario
+    assets:                         # one path spec per asset; exactly one kind each
+      BTC: {table: {file: btcusdt_2021-05-19_1m.csv}}    # CSV `t,price` (t from 0); factor = price / first
+                                                          #   price; `interpolate: hold` (default for files)
+      ETH: {table: [[0, 1.0], [3600, 0.7], [7200, 0.8]]}  # inline (t, factor) points from (0, 1.0), linear
+      BNB: {table: {prices: [[0, 600], [1800, 480]], interpolate: linear}}  # (t, price): divided by the first
+      SOL: {gbm: {sigma: 1.2, mu: 0}}                     # geometric Brownian motion, annualized
+      LUNA: {jump: {sigma: 0.8, mu: 0, intensity: 24, mean: -0.1, sd: 0.05}}
+                                      # + Poisson jumps: `intensity` a day, log-size N(mean, sd²)
+      XRP: {garch: {sigma: 0.8, alpha: 0.1, beta: 0.85}}  # GARCH(1,1) variance around sigma (optional
+                                                          #   intensity/mean/sd add jumps)
+      DOGE: {follow: BTC, beta: 2.0, sigma: 0.5}          # log f = beta log f_BTC (+ own noise of vol sigma)
+      "*": {follow: BTC, beta: 1.3}                       # every asset not named: any of the kinds above
+    fixed: [USDT, USDC]             # held at 1.0 (stablecoins), never moved by the "*" rule
+    correlation:                    # between the shocks of gbm/jump/garch assets; must be positive definite
+      SOL: {LUNA: 0.7, XRP: 0.6}
+      LUNA: {XRP: 0.5}
+    faults:                         # oracle sources are s1, s2, s3
+      - {stale: {symbol: BTC, source: s1, start: 600, end: 1800}}     # or `symbols: [BTC, ETH]`
+      - {spike: {symbol: BTC-PERP, source: s2, at: 900, factor: 0.8}}
+      - {thin_market: {symbol: BTC-PERP, start: 1200, end: 1500, factor: 0.9}}
+      - {depeg: {asset: USDC, source: s3, start: 0, end: 7200, price: 0.87}}
+      - {depeg: {asset: USDC, source: s3, start: 0, end: 7200, series: {file: usdcusdt.csv, every: 900}}}
+                                      # one Depeg a 900 s segment, priced at the series value (held) at
+                                      #   the segment start; the CSV's prices are absolute, not factors
+    liquidity: [[0, 1.0], [1800, 0.2], [7200, 0.6]]  # depth multiplier, linear, held after the last point
+    include: [usdc-depeg-2023]      # library scenarios composed in (see below)
+
+Files named by ``file:`` are looked up beside the scenario file, then among the library's data
+(``crossmargin/sim/scenarios/library/data``); a file's ``t = 0`` is the scenario's start.
+
+**Composition.** Each included library scenario adds its faults (after this scenario's), its depth
+schedules (all schedules multiply) and its sources; its assets come in where this scenario does not
+name them (the first include naming an asset wins), its ``"*"`` rule where this scenario has none,
+and its correlations between assets taken from it. Followers follow the composed asset of that name.
+"""
+
+import csv
+import io
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crossmargin.model.document_text import parse_yaml
+from crossmargin.model.errors import InputError
+from crossmargin.sim.scenarios.model import (
+    OTHERS,
+    Clustering,
+    Depeg,
+    Fault,
+    Follow,
+    Jumps,
+    PathSpec,
+    Process,
+    Scenario,
+    Spike,
+    StaleSource,
+    Table,
+    ThinMarket,
+)
+
+LIBRARY: Traversable = files("crossmargin.sim.scenarios") / "library"
+"""The shipped scenarios: one ``<name>.yaml`` each, and their price series in ``data/``."""
+
+_DATA: Traversable = LIBRARY / "data"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TOP = (
+    "name",
+    "title",
+    "description",
+    "sources",
+    "step_seconds",
+    "steps",
+    "assets",
+    "fixed",
+    "correlation",
+    "faults",
+    "liquidity",
+    "include",
+)
+_KINDS = ("table", "gbm", "jump", "garch", "follow")
+_FAULTS = ("stale", "spike", "thin_market", "depeg")
+
+_T = TypeVar("_T")
+Resolver = Callable[[str], Scenario]
+
+
+# --- public -------------------------------------------------------------------------------------
+
+
+def library() -> dict[str, Scenario]:
+    """Every shipped scenario by name (parsed once, then cached)."""
+    return dict(_library())
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """The library scenario called ``name_or_path``, or the scenario in the YAML file at that path."""
+    if isinstance(name_or_path, str) and name_or_path in _library():
+        return _library()[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(_library()))
+        raise InputError("scenario", f"{str(name_or_path)!r} is neither a library scenario ({known}) nor a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path.name, f"cannot read the scenario file: {err}") from None
+    raw = parse_yaml(text, path.name)
+    with _origin(path.name):
+        return _scenario(raw, _library_scenario, (path.parent, _DATA))
+
+
+def scenario_from_dict(raw: Mapping[str, Any], where: str = "") -> Scenario:
+    """The scenario described by ``raw`` (a parsed YAML/JSON mapping in the format above).
+
+    Error paths are prefixed with ``where`` (e.g. a file name) when it is given; ``file:`` names are
+    looked up among the library's data; ``include`` names library scenarios.
+    """
+    with _origin(where):
+        return _scenario(raw, _library_scenario, (_DATA,))
+
+
+# --- the library --------------------------------------------------------------------------------
+
+
+@cache
+def _library() -> dict[str, Scenario]:
+    raws: dict[str, Any] = {}
+    for entry in sorted(LIBRARY.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            raws[entry.name.removesuffix(".yaml")] = parse_yaml(entry.read_text(encoding="utf-8"), entry.name)
+    built: dict[str, Scenario] = {}
+    building: list[str] = []
+
+    def resolve(name: str) -> Scenario:
+        if name in built:
+            return built[name]
+        if name not in raws:
+            raise InputError("", f"unknown library scenario {name!r}; known: {', '.join(sorted(raws))}")
+        if name in building:
+            raise InputError("", f"scenarios include each other: {' -> '.join([*building, name])}")
+        building.append(name)
+        try:
+            with _origin(f"{name}.yaml"):
+                scenario = _scenario(raws[name], resolve, (_DATA,))
+                if scenario.name != name:
+                    raise InputError("name", f"is {scenario.name!r}: a library file is named after its scenario")
+        finally:
+            building.pop()
+        built[name] = scenario
+        return scenario
+
+    return {name: resolve(name) for name in raws}
+
+
+def _library_scenario(name: str) -> Scenario:
+    try:
+        return _library()[name]
+    except KeyError:
+        raise InputError("", f"unknown library scenario {name!r}; known: {', '.join(sorted(_library()))}") from None
+
+
+# --- the document -------------------------------------------------------------------------------
+
+
+def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scenario:
+    doc = _mapping(raw, "")
+    _keys(doc, "", _TOP, required=("name", "step_seconds"))
+    name = _text(doc["name"], "name")
+    if not _NAME.match(name):
+        raise InputError(
+            "name", f"use letters, digits, '.', '_' and '-' (starting with a letter or digit), got {name!r}"
+        )
+    step_seconds = _whole(doc["step_seconds"], "step_seconds")
+    includes = _includes(doc.get("include", []), resolve)
+
+    own = _assets(doc.get("assets", {}), bases)
+    others = own.pop(OTHERS, None)
+    for i, item in enumerate(_list(doc.get("fixed", []), "fixed")):
+        asset = _text(item, f"fixed[{i}]")
+        if asset == OTHERS or asset in own:
+            raise InputError(f"fixed[{i}]", f"{asset!r} is also given a path under assets")
+        own[asset] = Table((0.0,), (1.0,), "hold", "fixed")
+
+    assets, origin = dict(own), dict.fromkeys(own, "")
+    for included in includes:
+        for asset, spec in included.assets:
+            if asset not in assets:
+                assets[asset], origin[asset] = spec, included.name
+        if others is None:
+            others = included.others
+    correlation = _correlation(doc.get("correlation", {}), assets)
+    for included in includes:
+        correlation += [
+            (a, b, rho) for a, b, rho in included.correlation if origin.get(a) == origin.get(b) == included.name
+        ]
+
+    faults = _faults(doc.get("faults", []), bases)
+    liquidity = [] if "liquidity" not in doc else [tuple(_points(doc["liquidity"], "liquidity", factors=False))]
+    sources = _sources(doc.get("sources", []))
+    for included in includes:
+        faults += included.faults
+        liquidity += included.liquidity
+        sources += [source for source in included.sources if source not in sources]
+
+    if "steps" in doc:
+        steps = _whole(doc["steps"], "steps")
+    else:
+        spans = [spec.span for spec in (*assets.values(), others) if isinstance(spec, Table)]
+        spans += [included.duration for included in includes]
+        if not spans or max(spans) <= 0:
+            raise InputError("steps", "is required: no table or included scenario gives the scenario's length")
+        steps = max(1, math.ceil(max(spans) / step_seconds))
+
+    return Scenario(
+        name=name,
+        title=_text(doc.get("title", name), "title"),
+        description=_text(doc.get("description", ""), "description", empty=True).strip(),
+        sources=tuple(sources),
+        step_seconds=step_seconds,
+        steps=steps,
+        assets=tuple(sorted(assets.items())),
+        others=others,
+        correlation=tuple(sorted(correlation)),
+        faults=tuple(faults),
+        liquidity=tuple(liquidity),
+        includes=tuple(included.name for included in includes),
+    )
+
+
+def _includes(raw: Any, resolve: Resolver) -> list[Scenario]:
+    included: list[Scenario] = []
+    for i, item in enumerate(_list(raw, "include")):
+        with _at(f"include[{i}]"):
+            included.append(resolve(_text(item, "")))
+    return included
+
+
+def _sources(raw: Any) -> list[tuple[str, str]]:
+    sources: list[tuple[str, str]] = []
+    for i, item in enumerate(_list(raw, "sources")):
+        field = f"sources[{i}]"
+        entry = _mapping(item, field)
+        _keys(entry, field, ("what", "where"), required=("what", "where"))
+        sources.append((_text(entry["what"], f"{field}.what"), _text(entry["where"], f"{field}.where")))
+    return sources
+
+
+# --- assets -------------------------------------------------------------------------------------
+
+
+def _assets(raw: Any, bases: Sequence[Traversable]) -> dict[str, PathSpec]:
+    specs: dict[str, PathSpec] = {}
+    for asset, value in _mapping(raw, "assets").items():
+        if not isinstance(asset, str) or not asset:
+            raise InputError("assets", f"asset names are non-empty strings, got {asset!r}")
+        specs[asset] = _spec(value, f"assets.{asset}", bases)
+    return specs
+
+
+def _spec(raw: Any, field: str, bases: Sequence[Traversable]) -> PathSpec:
+    spec = _mapping(raw, field)
+    if "follow" in spec:
+        _keys(spec, field, ("follow", "beta", "sigma"), required=("follow",))
+        return _build(
+            field,
+            lambda: Follow(
+                _text(spec["follow"], f"{field}.follow"),
+                _number(spec.get("beta", 1), f"{field}.beta"),
+                _number(spec.get("sigma", 0), f"{field}.sigma"),
+            ),
+        )
+    kinds = [key for key in spec if key in _KINDS]
+    _keys(spec, field, _KINDS, required=())
+    if len(kinds) != 1:
+        raise InputError(field, f"give exactly one of {', '.join(_KINDS)}, got {len(kinds)}")
+    kind = kinds[0]
+    here = f"{field}.{kind}"
+    if kind == "table":
+        return _table(spec[kind], here, bases)
+    body = _mapping(spec[kind], here)
+    jump_keys = ("intensity", "mean", "sd")
+    if kind == "gbm":
+        _keys(body, here, ("sigma", "mu"), required=("sigma",))
+    elif kind == "jump":
+        _keys(body, here, ("sigma", "mu", *jump_keys), required=("sigma", *jump_keys))
+    else:
+        _keys(body, here, ("sigma", "mu", "alpha", "beta", *jump_keys), required=("sigma", "alpha", "beta"))
+        given = [key for key in jump_keys if key in body]
+        if given and len(given) != len(jump_keys):
+            raise InputError(here, f"jumps need all of {', '.join(jump_keys)}, got only {', '.join(given)}")
+    values = {key: _number(value, f"{here}.{key}") for key, value in body.items()}
+    jumps = _build(here, lambda: Jumps(values["intensity"], values["mean"], values["sd"])) if "sd" in values else None
+    clustering = _build(here, lambda: Clustering(values["alpha"], values["beta"])) if kind == "garch" else None
+    return _build(here, lambda: Process(values["sigma"], values.get("mu", 0.0), jumps, clustering))
+
+
+def _table(raw: Any, field: str, bases: Sequence[Traversable]) -> Table:
+    if isinstance(raw, list):
+        times, factors = zip(*_points(raw, field, factors=True), strict=True)
+        return _build(field, lambda: Table(times, factors, "linear", "inline"))
+    body = _mapping(raw, field)
+    _keys(body, field, ("points", "prices", "file", "interpolate"), required=())
+    given = [key for key in ("points", "prices", "file") if key in body]
+    if len(given) != 1:
+        raise InputError(field, f"give exactly one of points, prices, file, got {len(given)}")
+    form = given[0]
+    interpolate = body.get("interpolate", "hold" if form == "file" else "linear")
+    if interpolate not in ("linear", "hold"):
+        raise InputError(f"{field}.interpolate", f"must be linear or hold, got {interpolate!r}")
+    origin = "inline"
+    if form == "points":
+        times, values = zip(*_points(body["points"], f"{field}.points", factors=True), strict=True)
+    elif form == "prices":
+        times, values = zip(*_points(body["prices"], f"{field}.prices", factors=False), strict=True)
+    else:
+        origin = _text(body["file"], f"{field}.file")
+        times, values = _series(origin, f"{field}.file", bases)
+    if form != "points":
+        values = tuple(value / values[0] for value in values)
+    return _build(field, lambda: Table(tuple(times), tuple(values), interpolate, origin))
+
+
+def _points(raw: Any, field: str, factors: bool) -> list[tuple[float, float]]:
+    """``[[t, value], ...]`` from t = 0, times increasing, values positive (factors: the first is 1)."""
+    items = _list(raw, field)
+    if not items:
+        raise InputError(field, "needs at least one [t, value] point")
+    points: list[tuple[float, float]] = []
+    for i, item in enumerate(items):
+        here = f"{field}[{i}]"
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise InputError(here, f"a point is [t seconds, value], got {item!r}")
+        t = _number(item[0], f"{here}[0]")
+        value = _number(item[1], f"{here}[1]")
+        if not i and t != 0:
+            raise InputError(f"{here}[0]", f"the first point is at t = 0, got {t:g}")
+        if points and t <= points[-1][0]:
+            raise InputError(f"{here}[0]", f"times must increase, got {t:g} after {points[-1][0]:g}")
+        if value <= 0:
+            raise InputError(f"{here}[1]", f"must be positive, got {value:g}")
+        if factors and not i and value != 1:
+            raise InputError(f"{here}[1]", f"a path of factors starts at 1.0, got {value:g}")
+        points.append((t, value))
+    return points
+
+
+def _correlation(raw: Any, assets: Mapping[str, PathSpec]) -> list[tuple[str, str, float]]:
+    pairs: dict[tuple[str, str], str] = {}
+    correlation: list[tuple[str, str, float]] = []
+    for a, row in _mapping(raw, "correlation").items():
+        for b, value in _mapping(row, f"correlation.{a}").items():
+            field = f"correlation.{a}.{b}"
+            for asset in (a, b):
+                if not isinstance(assets.get(asset), Process):
+                    raise InputError(field, f"{asset!r} is not a gbm, jump or garch asset of the scenario")
+            if a == b:
+                raise InputError(field, "an asset's correlation with itself is 1 by definition")
+            rho = _number(value, field)
+            if not -1 <= rho <= 1:
+                raise InputError(field, f"must be between -1 and 1, got {rho:g}")
+            key = (min(a, b), max(a, b))
+            if key in pairs:
+                raise InputError(field, f"is given twice (also {pairs[key]})")
+            pairs[key] = field
+            correlation.append((*key, rho))
+    return correlation
+
+
+# --- faults -------------------------------------------------------------------------------------
+
+
+def _faults(raw: Any, bases: Sequence[Traversable]) -> list[Fault]:
+    faults: list[Fault] = []
+    for i, item in enumerate(_list(raw, "faults")):
+        field = f"faults[{i}]"
+        entry = _mapping(item, field)
+        _keys(entry, field, _FAULTS, required=())
+        if len(entry) != 1:
+            raise InputError(field, f"a fault is one of {', '.join(_FAULTS)}, got {len(entry)} keys")
+        kind = next(iter(entry))
+        faults += _fault(kind, _mapping(entry[kind], f"{field}.{kind}"), f"{field}.{kind}", bases)
+    return faults
+
+
+def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Traversable]) -> list[Fault]:
+    def num(key: str) -> float:
+        return _number(body[key], f"{field}.{key}")
+
+    def text(key: str) -> str:
+        return _text(body[key], f"{field}.{key}")
+
+    if kind == "stale":
+        _keys(body, field, ("symbol", "symbols", "source", "start", "end"), required=("source", "start", "end"))
+        if ("symbol" in body) == ("symbols" in body):
+            raise InputError(field, "give exactly one of symbol, symbols")
+        symbols = (
+            [text("symbol")]
+            if "symbol" in body
+            else [_text(s, f"{field}.symbols[{j}]") for j, s in enumerate(_list(body["symbols"], f"{field}.symbols"))]
+        )
+
+        def stale(symbol: str) -> StaleSource:
+            return _build(field, lambda: StaleSource(symbol, text("source"), num("start"), num("end")))
+
+        return [stale(symbol) for symbol in symbols]
+    if kind == "spike":
+        _keys(body, field, ("symbol", "source", "at", "factor"), required=("symbol", "source", "at", "factor"))
+        return [_build(field, lambda: Spike(text("symbol"), text("source"), num("at"), num("factor")))]
+    if kind == "thin_market":
+        _keys(body, field, ("symbol", "start", "end", "factor"), required=("symbol", "start", "end", "factor"))
+        return [_build(field, lambda: ThinMarket(text("symbol"), num("start"), num("end"), num("factor")))]
+    _keys(
+        body,
+        field,
+        ("asset", "source", "start", "end", "price", "series"),
+        required=("asset", "source", "start", "end"),
+    )
+    if ("price" in body) == ("series" in body):
+        raise InputError(field, "give exactly one of price, series")
+    if "price" in body:
+        return [_build(field, lambda: Depeg(text("asset"), text("source"), num("start"), num("end"), num("price")))]
+    here = f"{field}.series"
+    series = _mapping(body["series"], here)
+    _keys(series, here, ("file", "every"), required=("file", "every"))
+    times, prices = _series(_text(series["file"], f"{here}.file"), f"{here}.file", bases)
+    every = _number(series["every"], f"{here}.every")
+    if every <= 0:
+        raise InputError(f"{here}.every", f"must be positive, got {every:g}")
+    start, end = num("start"), num("end")
+    _build(field, lambda: Depeg(text("asset"), text("source"), start, end, 1.0))  # checks the window and names
+    table = Table(times, tuple(p / prices[0] for p in prices), "hold", "series")
+    segments: list[Fault] = []
+    k = 0
+    while (at := start + k * every) < end:
+        price = prices[_held_index(table, at)]
+        segments.append(Depeg(text("asset"), text("source"), at, min(at + every, end), price))
+        k += 1
+    return segments
+
+
+def _held_index(table: Table, t: float) -> int:
+    """The index of the last point of ``table`` at or before ``t``."""
+    low, high = 0, len(table.times)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if table.times[middle] <= t:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# --- price series files -------------------------------------------------------------------------
+
+_SERIES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+
+
+def _series(name: str, field: str, bases: Sequence[Traversable]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Times and prices of the CSV file ``name`` (header ``t,price``; t in seconds from 0, increasing)."""
+    located = _locate(name, bases)
+    if located is None:
+        raise InputError(field, f"no price series file {name!r} (looked beside the scenario and in the library data)")
+    key = str(located)
+    if key not in _SERIES:
+        _SERIES[key] = _parse_series(located.read_text(encoding="utf-8"), name, field)
+    return _SERIES[key]
+
+
+def _locate(name: str, bases: Sequence[Traversable]) -> Traversable | None:
+    if Path(name).is_absolute():
+        return Path(name) if Path(name).is_file() else None
+    for base in bases:
+        candidate = base
+        for part in Path(name).parts:
+            candidate = candidate / part
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _parse_series(text: str, name: str, field: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [cell.strip().lower() for cell in rows[0][:2]] != ["t", "price"]:
+        raise InputError(field, f"{name}: the first line must be the header t,price")
+    times: list[float] = []
+    prices: list[float] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        try:
+            t, price = float(Decimal(row[0])), float(Decimal(row[1]))
+        except (ArithmeticError, IndexError):
+            raise InputError(field, f"{name} line {line}: expected two numbers t,price, got {row!r}") from None
+        if not (math.isfinite(t) and math.isfinite(price)) or price <= 0:
+            raise InputError(field, f"{name} line {line}: t must be finite and price positive, got {row!r}")
+        if (not times and t != 0) or (times and t <= times[-1]):
+            raise InputError(field, f"{name} line {line}: times start at 0 and increase, got {t:g}")
+        times.append(t)
+        prices.append(price)
+    if not times:
+        raise InputError(field, f"{name}: no rows")
+    return tuple(times), tuple(prices)
+
+
+# --- small validators ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _origin(prefix: str) -> Iterator[None]:
+    """Prefix the field of any :class:`InputError` raised in the block with ``prefix: ``."""
+    try:
+        yield
+    except InputError as err:
+        if not prefix:
+            raise
+        raise InputError(f"{prefix}: {err.field}" if err.field else prefix, err.message) from None
+
+
+@contextmanager
+def _at(prefix: str) -> Iterator[None]:
+    """Prefix the field of any :class:`InputError` raised in the block with ``prefix`` (a path)."""
+    try:
+        yield
+    except InputError as err:
+        raise err.within(prefix) from None
+
+
+def _build(field: str, make: Callable[[], _T]) -> _T:
+    """``make()``, with the field of a model error put under ``field``."""
+    with _at(field):
+        return make()
+
+
+def _mapping(raw: Any, field: str) -> Mapping[Any, Any]:
+    if not isinstance(raw, Mapping):
+        raise InputError(field, f"expected a mapping of keys, got {_kind(raw)}")
+    return raw
+
+
+def _list(raw: Any, field: str) -> list[Any]:
+    if not isinstance(raw, list | tuple):
+        raise InputError(field, f"expected a list, got {_kind(raw)}")
+    return list(raw)
+
+
+def _keys(raw: Mapping[Any, Any], field: str, allowed: Sequence[str], required: Sequence[str]) -> None:
+    prefix = f"{field}." if field else ""
+    for key in raw:
+        if key not in allowed:
+            raise InputError(f"{prefix}{key}", f"unknown key; expected one of {', '.join(allowed)}")
+    for key in required:
+        if key not in raw:
+            raise InputError(f"{prefix}{key}", "is required")
+
+
+def _text(raw: Any, field: str, empty: bool = False) -> str:
+    if not isinstance(raw, str) or (not empty and not raw.strip()):
+        raise InputError(field, f"expected {'a' if empty else 'a non-empty'} string, got {_kind(raw)}")
+    return raw
+
+
+def _number(raw: Any, field: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+        raise InputError(field, f"expected a number, got {_kind(raw)}")
+    value = float(raw)
+    if not math.isfinite(value) or (isinstance(raw, Decimal) and not raw.is_finite()):
+        raise InputError(field, f"must be a finite number, got {raw}")
+    return value
+
+
+def _whole(raw: Any, field: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise InputError(field, f"must be a whole number >= 1, got {raw!r}")
+    return raw
+
+
+def _kind(raw: Any) -> str:
+    return repr(raw) if isinstance(raw, int | float | Decimal | str) else type(raw).__name__

@@ -1,0 +1,1 @@
+"""Stress testing: a book stepped through a scenario with liquidations feeding back into prices."""

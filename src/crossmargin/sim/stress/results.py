@@ -1,0 +1,128 @@
+"""What a stress run produces: per-step records, totals, and Monte Carlo distributions.
+
+Money is in the base currency, as floats (reports); the runs' own ledgers are exact. Times are seconds
+from the scenario's start.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a run: the market after it and what the liquidation engine did in it."""
+
+    t: float
+    marks: dict[str, float]  # instrument -> mark after the step's liquidations
+    liquidations: int  # liquidation fills in the step (market and backstop)
+    liquidated_notional: float  # their notional at the fill price, base currency
+    slippage: float  # against the mark, base currency
+    adl_events: int  # accounts auto-deleveraged in the step
+    bad_debt: float  # cumulative, base currency
+    insurance_fund: float  # balance after the step, base currency
+    accounts_at_risk: int  # accounts within the screening band or past it, after the step
+    seconds: float = field(default=0.0, compare=False)  # wall time of the step (not part of the result's identity)
+
+
+@dataclass(frozen=True)
+class LiquidationMark:
+    """One liquidation fill, for plotting on the price path."""
+
+    t: float
+    account: str
+    instrument: str
+    price: float
+    notional: float  # base currency
+    taker: str  # market, backstop, adl
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One book through one scenario path under one configuration (``label``: cross, isolated, a rulebook...)."""
+
+    label: str
+    steps: tuple[StepRecord, ...]
+    marks: tuple[LiquidationMark, ...]
+    equity_before: tuple[float, ...]  # every account's equity at the start, base currency
+    equity_after: tuple[float, ...]  # the same accounts at the end
+    insurance_fund_start: float
+    accounts: int
+    positions: int
+
+    @property
+    def liquidations(self) -> int:
+        return sum(s.liquidations for s in self.steps)
+
+    @property
+    def liquidated_notional(self) -> float:
+        return sum(s.liquidated_notional for s in self.steps)
+
+    @property
+    def slippage(self) -> float:
+        return sum(s.slippage for s in self.steps)
+
+    @property
+    def adl_events(self) -> int:
+        return sum(s.adl_events for s in self.steps)
+
+    @property
+    def bad_debt(self) -> float:
+        return self.steps[-1].bad_debt if self.steps else 0.0
+
+    @property
+    def insurance_fund_end(self) -> float:
+        return self.steps[-1].insurance_fund if self.steps else self.insurance_fund_start
+
+    @property
+    def insurance_fund_drawdown(self) -> float:
+        """The largest fall of the insurance fund below its starting balance (>= 0)."""
+        low = min((s.insurance_fund for s in self.steps), default=self.insurance_fund_start)
+        return max(0.0, self.insurance_fund_start - low)
+
+    def summary(self) -> dict[str, float | int]:
+        """The totals (the ``cross`` / ``isolated`` objects of ``summary.json``)."""
+        return {
+            "liquidations": self.liquidations,
+            "liquidated_notional": self.liquidated_notional,
+            "slippage": self.slippage,
+            "adl_events": self.adl_events,
+            "bad_debt": self.bad_debt,
+            "insurance_fund_start": self.insurance_fund_start,
+            "insurance_fund_end": self.insurance_fund_end,
+            "insurance_fund_drawdown": self.insurance_fund_drawdown,
+            "accounts": self.accounts,
+            "positions": self.positions,
+        }
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A Monte Carlo distribution of one loss figure (base currency, >= 0 is a loss) with its tail
+    measures at each confidence level: VaR is the level's quantile, expected shortfall the mean beyond it."""
+
+    values: tuple[float, ...]
+    var: dict[str, float] = field(default_factory=dict)  # "0.95" -> VaR
+    expected_shortfall: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """N seeded paths of one configuration: bad debt and insurance-fund drawdown per path."""
+
+    label: str
+    seeds: tuple[int, ...]
+    bad_debt: Distribution
+    insurance_fund_drawdown: Distribution
+    liquidated_notional: Distribution
+
+
+@dataclass(frozen=True)
+class StressReport:
+    """Everything a report shows: the scenario, the book, the runs compared, and Monte Carlo results."""
+
+    scenario: str
+    title: str
+    description: str
+    sources: tuple[tuple[str, str], ...]  # (what, where)
+    book: str  # how the book was made (file or generator and seed)
+    runs: tuple[RunResult, ...]
+    monte_carlo: tuple[MonteCarloResult, ...] = ()
