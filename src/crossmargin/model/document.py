@@ -9,8 +9,7 @@ checked by the model constructors. :func:`portfolio_from_document` reports the f
 The reference is ``docs/portfolio-document.md``.
 """
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar
 
@@ -28,7 +27,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from crossmargin.model.accounts import Account, Position
 from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
-from crossmargin.model.errors import InputError
+from crossmargin.model.errors import InputError, field_prefix
 from crossmargin.model.instruments import ContractKind, Instrument, TierBasis
 from crossmargin.model.market import Market
 from crossmargin.model.numbers import exact, non_negative, within
@@ -477,19 +476,10 @@ def _id_note(raw_account: object) -> str:
     return f" (id {account_id!r})" if isinstance(account_id, str) else ""
 
 
-@contextmanager
-def _at(prefix: str) -> Iterator[None]:
-    """Put ``prefix`` in front of the field of any :class:`InputError` raised in the block."""
-    try:
-        yield
-    except InputError as err:
-        raise err.within(prefix) from None
-
-
 def _each(section: str, items: Mapping[str, _Item], build: Callable[[str, _Item], _Built]) -> dict[str, _Built]:
     built: dict[str, _Built] = {}
     for name, item in items.items():
-        with _at(f"{section}.{name}"):
+        with field_prefix(f"{section}.{name}"):
             built[name] = build(name, item)
     return built
 
@@ -505,7 +495,7 @@ def _portfolio(document: PortfolioDocument) -> Portfolio:
 def _schedule(flat: Decimal | None, bands: list[tuple[Decimal, Decimal]] | None, key: str) -> WeightSchedule | None:
     """The schedule written as ``key`` (flat) or ``key_bands``; None when neither is given."""
     if bands is not None:
-        with _at(f"{key}_bands"):
+        with field_prefix(f"{key}_bands"):
             return WeightSchedule(tuple(WeightBand(start, weight) for start, weight in bands))
     if flat is None:
         return None
@@ -541,7 +531,7 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
     specs = [TierSpec(t.max_notional, t.mmr, t.imr, t.max_leverage, t.maint_amount) for t in document.tiers]
     if document.maintenance_fraction is not None:
         within(document.maintenance_fraction, Decimal(0), Decimal(1), "maintenance_fraction")
-    with _at("tiers"):
+    with field_prefix("tiers"):
         tiers = TierTable.build(specs, document.maintenance_fraction, document.tier_basis is TierBasis.NOTIONAL)
     upnl_weight = document.upnl_weight
     return Instrument(
@@ -567,10 +557,10 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
 
 
 def _account(index: int, document: AccountDocument) -> Account:
-    with _at(f"accounts[{index}] (id {document.id!r})"):
+    with field_prefix(f"accounts[{index}] (id {document.id!r})"):
         positions: list[Position] = []
         for j, position in enumerate(document.positions):
-            with _at(f"positions[{j}]"):
+            with field_prefix(f"positions[{j}]"):
                 if position.isolated_margin is not None:
                     non_negative(position.isolated_margin, "isolated_margin")
                 positions.append(

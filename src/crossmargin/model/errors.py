@@ -1,5 +1,8 @@
 """The one error type of the model layer: a bad input, named by its field."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class InputError(ValueError):
     """Raised for input that cannot be evaluated; ``field`` is the path of the offending value.
@@ -20,3 +23,12 @@ class InputError(ValueError):
             return InputError(prefix, self.message)
         joiner = "" if self.field.startswith("[") else "."
         return InputError(f"{prefix}{joiner}{self.field}", self.message)
+
+
+@contextmanager
+def field_prefix(prefix: str) -> Iterator[None]:
+    """Put ``prefix`` in front of the field of any :class:`InputError` raised in the block."""
+    try:
+        yield
+    except InputError as err:
+        raise err.within(prefix) from None

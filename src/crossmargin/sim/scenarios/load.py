@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from crossmargin.model.document_text import parse_yaml
-from crossmargin.model.errors import InputError
+from crossmargin.model.errors import InputError, field_prefix
 from crossmargin.sim.scenarios.model import (
     OTHERS,
     Clustering,
@@ -258,7 +258,7 @@ def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scen
 def _includes(raw: Any, resolve: Resolver) -> list[Scenario]:
     included: list[Scenario] = []
     for i, item in enumerate(_list(raw, "include")):
-        with _at(f"include[{i}]"):
+        with field_prefix(f"include[{i}]"):
             included.append(resolve(_text(item, "")))
     return included
 
@@ -544,18 +544,9 @@ def _origin(prefix: str) -> Iterator[None]:
         raise InputError(f"{prefix}: {err.field}" if err.field else prefix, err.message) from None
 
 
-@contextmanager
-def _at(prefix: str) -> Iterator[None]:
-    """Prefix the field of any :class:`InputError` raised in the block with ``prefix`` (a path)."""
-    try:
-        yield
-    except InputError as err:
-        raise err.within(prefix) from None
-
-
 def _build(field: str, make: Callable[[], _T]) -> _T:
     """``make()``, with the field of a model error put under ``field``."""
-    with _at(field):
+    with field_prefix(field):
         return make()
 
 
