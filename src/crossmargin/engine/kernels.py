@@ -7,6 +7,7 @@ marked ``parallel`` share their work out over the cores by pool, so no two threa
 """
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -193,59 +194,15 @@ def revalue_range(
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def revalue_split(
-    parts: int,
-    n_pools: int,
-    lo: int,
-    hi: int,
-    size: F64,
-    entry: F64,
-    instrument: INDEX,
-    pool: INDEX,
-    marks: F64,
-    imr_now: F64,
-    contract_size: F64,
-    inverse: np.ndarray,
-    size_basis: np.ndarray,
-    settle: I64,
-    edges: F64,
-    mmr: F64,
-    imr: F64,
-    amount: F64,
-    liquidation_fee: F64,
-    close_fee: F64,
-    imf: F64,
-    upnl_weight: F64,
-    initial_upnl_weight: F64,
-    upnl_cap: F64,
-    quantum: F64,
-    maintenance_fraction: F64,
-    cached: F64,
-    pool_money: F64,
-    figures: F64,
-    liquidatable: np.ndarray,
-    prices: F64,
-    pool_positions: INDEX,
-    by_asset: bool,
-    decide: bool,
-    fresh: bool,
-    threshold: float,
-    at_equality: bool,
-    without_requirement: bool,
-) -> None:
+def revalue_split(parts: int, n_pools: int, lo: int, hi: int, *arrays: Any) -> None:
     """:func:`revalue_range` on ``parts`` threads, each owning a contiguous range of pools (so no two threads
     write one pool's sums, nor, but at the range edges, one cache line); every thread reads the whole
-    slot range's pool column and revalues only its own pools' positions."""
+    slot range's pool column and revalues only its own pools' positions. ``arrays`` are
+    :func:`revalue_range`'s arguments after ``pool_hi``."""
     for part in prange(parts):
         pool_lo = -1 if part == 0 else part * n_pools // parts
         pool_hi = (part + 1) * n_pools // parts if part < parts - 1 else n_pools
-        revalue_range(
-            lo, hi, pool_lo, pool_hi, size, entry, instrument, pool, marks, imr_now, contract_size, inverse,
-            size_basis, settle, edges, mmr, imr, amount, liquidation_fee, close_fee, imf, upnl_weight,
-            initial_upnl_weight, upnl_cap, quantum, maintenance_fraction, cached, pool_money, figures,
-            liquidatable, prices, pool_positions, by_asset, decide, fresh, threshold, at_equality,
-            without_requirement,
-        )  # fmt: skip
+        revalue_range(lo, hi, pool_lo, pool_hi, *arrays)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
