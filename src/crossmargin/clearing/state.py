@@ -148,6 +148,10 @@ class ClearingState:
         """Some (possibly hypothetical) accounts on this state's assets, instruments and market."""
         return Portfolio(self.base, self.rulebook, self.assets, self.instruments, self.market, tuple(accounts))
 
+    def value(self, account: LedgerAccount) -> Decimal:
+        """A ledger account's balances at full price, base currency."""
+        return value_of(self.ledger.balances_of(account), self.market)
+
     @property
     def account_ids(self) -> list[str]:
         """Every user account (not the market's), in opening order."""
@@ -529,7 +533,7 @@ def net_value(state: ClearingState, account_id: str, pool: LedgerAccount | None 
     balances at full price plus its positions' PnL at the mark (what is left if it closed at the mark)."""
     target = pool or user(account_id)
     with exact():
-        total = value_of(state.ledger.balances_of(target), state.market)
+        total = state.value(target)
         for (name, long), leg in state.legs[account_id].items():
             if state.pool_of(account_id, name, long) != target:
                 continue

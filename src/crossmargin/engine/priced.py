@@ -17,11 +17,27 @@ from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
 from crossmargin.model import Account, InputError, Market, Portfolio, RuleChoices
-from crossmargin.oracle.book import OracleBook, OraclePrice
-from crossmargin.oracle.config import OracleConfig
+from crossmargin.oracle.book import OracleBook
+from crossmargin.oracle.config import OracleConfig, Policy
 from crossmargin.oracle.feed import SourceUpdate
 
 Event = dict[str, object]
+
+
+def depends_on(account: Account, portfolio: Portfolio) -> Iterator[str]:
+    """The symbols whose prices value the account: held or owed assets and its positions' instruments and
+    settle assets (the base currency aside)."""
+    yield from (asset for asset, amount in account.balances.items() if amount and asset != portfolio.base)
+    for position in account.positions:
+        yield position.instrument
+        settle = portfolio.instruments[position.instrument].settle
+        if settle != portfolio.base:
+            yield settle
+
+
+def may_liquidate(oracle: OracleBook, policy: Policy, account: Account, portfolio: Portfolio) -> bool:
+    """Whether every price the account depends on has a status ``policy`` liquidates on."""
+    return all(oracle.price(s).status in policy.liquidate_on for s in depends_on(account, portfolio))
 
 
 @dataclass(frozen=True)
@@ -59,21 +75,7 @@ class PricedEngine:
 
     def may_liquidate(self, account: Account) -> bool:
         """Whether every price the account depends on has a status the policy liquidates on."""
-        return all(self.price_of(s).status in self.config.policy.liquidate_on for s in self._depends_on(account))
-
-    def price_of(self, symbol: str) -> OraclePrice:
-        """The oracle's price of an asset (index) or an instrument (mark)."""
-        if symbol in self.oracle.underlying:
-            return self.oracle.mark(symbol)
-        return self.oracle.index(symbol)
-
-    def _depends_on(self, account: Account) -> Iterator[str]:
-        yield from (asset for asset, amount in account.balances.items() if amount and asset != self.portfolio.base)
-        for position in account.positions:
-            yield position.instrument
-            settle = self.portfolio.instruments[position.instrument].settle
-            if settle != self.portfolio.base:
-                yield settle
+        return may_liquidate(self.oracle, self.config.policy, account, self.portfolio)
 
     def market_for(self, account: Account) -> Market:
         """The market the account is valued at: oracle prices, conservative where the policy says."""
@@ -99,7 +101,9 @@ class PricedEngine:
             evaluate_pool(isolated_pool(p, portfolio), portfolio, self.rules) for p in account.positions if p.isolated
         ]
         below = cross.liquidatable or any(p.liquidatable for p in pools)
-        statuses = {symbol: self.price_of(symbol).status for symbol in dict.fromkeys(self._depends_on(account))}
+        statuses = {
+            symbol: self.oracle.price(symbol).status for symbol in dict.fromkeys(depends_on(account, self.portfolio))
+        }
         policy = self.config.policy
         return AccountState(
             equity=cross.equity,
@@ -138,7 +142,7 @@ class PricedEngine:
         events: list[Event] = []
         touched = [update.symbol, *(i for i, u in self.oracle.underlying.items() if u == update.symbol)]
         for symbol in dict.fromkeys(touched):
-            quote = self.price_of(symbol)
+            quote = self.oracle.price(symbol)
             events.append(
                 {
                     "t": update.t, "event": "price_status", "symbol": symbol, "status": str(quote.status),
@@ -172,11 +176,11 @@ class PricedEngine:
 
     def end(self) -> Event:
         """The final state: every price with its status, every account's figures and decisions."""
-        symbols = [*self.oracle.document_prices, *self.oracle.underlying]
+        quotes = [self.oracle.price(s) for s in (*self.oracle.document_prices, *self.oracle.underlying)]
         return {
             "t": self.oracle.clock,
             "event": "end",
-            "prices": {s: {"price": self.price_of(s).price, "status": str(self.price_of(s).status)} for s in symbols},
+            "prices": {q.symbol: {"price": q.price, "status": str(q.status)} for q in quotes},
             "accounts": [
                 {
                     "id": account_id, "equity": state.equity, "maintenance_margin": state.maintenance_margin,

@@ -140,6 +140,10 @@ class OracleBook:
             fresh.append(update)
         return fresh
 
+    def price(self, symbol: str) -> OraclePrice:
+        """The price of an instrument (its mark) or an asset (its index)."""
+        return self.mark(symbol) if symbol in self.underlying else self.index(symbol)
+
     def index(self, symbol: str) -> OraclePrice:
         """The index of an asset now (module doc, steps 1-3)."""
         guards = self.config.guards(symbol)

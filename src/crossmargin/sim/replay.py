@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from crossmargin.clearing.events import PriceUpdate
-from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND, ClearingState, value_of
+from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND, ClearingState
 from crossmargin.engine.priced import Event, PricedEngine
 from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import LiquidityModel
@@ -58,10 +58,10 @@ class Replay:
     def _sync(self, symbol: str) -> None:
         engine, state = self.engine, self.state
         underlying = engine.oracle.underlying
-        marks = {name: engine.price_of(name).price for name, u in underlying.items() if symbol in (name, u)}
-        prices = {symbol: engine.price_of(symbol).price} if symbol in state.market.prices else {}
+        marks = {name: engine.oracle.price(name).price for name, u in underlying.items() if symbol in (name, u)}
+        prices = {symbol: engine.oracle.price(symbol).price} if symbol in state.market.prices else {}
         symbols = [*state.market.prices, *underlying]
-        untrusted = frozenset(s for s in symbols if engine.price_of(s).status is not Status.VALID)
+        untrusted = frozenset(s for s in symbols if engine.oracle.price(s).status is not Status.VALID)
         state.apply(PriceUpdate(prices=prices, marks=marks, untrusted=untrusted))
 
     def _liquidate(self) -> list[Event]:
@@ -88,9 +88,9 @@ class Replay:
         every account's balances and open positions."""
         end = self.engine.end()
         state = self.state
-        end["insurance_fund"] = value_of(state.ledger.balances_of(INSURANCE_FUND), state.market)
-        end["fee_pool"] = value_of(state.ledger.balances_of(FEE_POOL), state.market)
-        end["bad_debt"] = -value_of(state.ledger.balances_of(BAD_DEBT), state.market)
+        end["insurance_fund"] = state.value(INSURANCE_FUND)
+        end["fee_pool"] = state.value(FEE_POOL)
+        end["bad_debt"] = -state.value(BAD_DEBT)
         accounts = end["accounts"]
         assert isinstance(accounts, list)
         for line in accounts:

@@ -32,8 +32,9 @@ import numpy as np
 
 from crossmargin.clearing.events import PriceUpdate
 from crossmargin.clearing.ledger import LedgerAccount
-from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, net_value, value_of
+from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, net_value
 from crossmargin.engine.book import RiskBook
+from crossmargin.engine.priced import may_liquidate
 from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
 from crossmargin.liquidation.engine import Liquidator, Notice
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel, SquareRootImpact
@@ -159,23 +160,9 @@ class Run:
         prices = {a: oracle.index(a).price for a in self.start_prices}
         marks = {name: oracle.mark(name).price for name in self.start_marks}
         symbols = [*prices, *marks]
-        untrusted = frozenset(
-            s for s in symbols if (oracle.index(s) if s in prices else oracle.mark(s)).status is not Status.VALID
-        )
+        untrusted = frozenset(s for s in symbols if oracle.price(s).status is not Status.VALID)
         state.apply(PriceUpdate(prices=prices, marks=marks, untrusted=untrusted))
         self.book.tick(marks=marks, prices=prices)
-
-    def _may_liquidate(self, account_id: str) -> bool:
-        account = self.state.account(account_id)
-        allowed = self.config.oracle.policy.liquidate_on
-        symbols = [a for a, v in account.balances.items() if v and a in self.start_prices]
-        for p in account.positions:
-            symbols.append(p.instrument)
-        for symbol in symbols:
-            quote = self.oracle.mark(symbol) if symbol in self.start_marks else self.oracle.index(symbol)
-            if quote.status not in allowed:
-                return False
-        return True
 
     # ------------------------------------------------------------------ steps
 
@@ -242,7 +229,10 @@ class Run:
         accounts = self._due()
         notices: list[Notice] = []
         for account_id in accounts:
-            if not self._may_liquidate(account_id) or not state.liquidatable(account_id):
+            allowed = may_liquidate(
+                self.oracle, self.config.oracle.policy, state.account(account_id), self.config.portfolio
+            )
+            if not allowed or not state.liquidatable(account_id):
                 continue
             before = {name: state.market.mark(name) for name in self.start_marks}
             done = self.liquidator.liquidate(account_id)
@@ -264,7 +254,7 @@ class Run:
         return notices
 
     def _money(self, account: LedgerAccount) -> float:
-        return float(value_of(self.state.ledger.balances_of(account), self.state.market))
+        return float(self.state.value(account))
 
     def _equities(self) -> tuple[float, ...]:
         with exact():
