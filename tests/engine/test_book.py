@@ -121,8 +121,8 @@ def fused_position_sums(book: RiskBook) -> np.ndarray:
     figures = np.zeros_like(book.figures)
     t = book.instruments
     kernels.revalue_range(
-        0, book.size.shape[0], -1, count, book.size, book.entry, book.instrument, book.pool, book.marks,
-        book.imr_now, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
+        0, book.size.shape[0], -1, count, book.size, book.entry, book.instrument, book.pool, book.bracket.copy(),
+        book.marks, book.imr_now, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
         t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap, t.quantum,
         t.maintenance_fraction, book.cached.copy(), money, figures, book.liquidatable.copy(), book.prices,
         book.positions_in_pool, book.folded, False, True, 1.0, False, False,

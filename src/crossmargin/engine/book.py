@@ -109,6 +109,7 @@ class RiskBook:
         self.entry = np.ones(total, dtype=np.float64)
         self.instrument = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         self.pool = np.full(total, -1, dtype=np.int32)
+        self.bracket = np.zeros(total, dtype=np.int16)
         self.cached = np.zeros((total, 4), dtype=np.float64)
         self.block_size = np.array(sizes, dtype=np.int64)
 
@@ -192,7 +193,7 @@ class RiskBook:
         if last != j:
             key = (int(self.pool[last]), self.instruments.names[i], self.size[last] > 0)
             self.size[j], self.entry[j], self.pool[j] = self.size[last], self.entry[last], self.pool[last]
-            self.cached[j] = self.cached[last]
+            self.bracket[j], self.cached[j] = self.bracket[last], self.cached[last]
             self.slot[key] = j
         self.size[last], self.entry[last], self.pool[last] = 0.0, 1.0, -1
         self.cached[last] = 0.0
@@ -224,7 +225,7 @@ class RiskBook:
         t = self.instruments
         rules = self.rules
         arrays = (
-            size, self.entry, self.instrument, self.pool, self.marks, self.imr_now,
+            size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
@@ -473,7 +474,7 @@ class RiskBook:
     def nbytes(self) -> int:
         """Bytes held by the mirror's arrays (the exact objects not included)."""
         arrays: list[np.ndarray] = [
-            self.size, self.entry, self.instrument, self.pool, self.cached, self.balance, self.pool_money,
+            self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached, self.balance, self.pool_money,
             self.haircut, self.positions_in_pool, self.figures, self.liquidatable,
         ]  # fmt: skip
         return int(sum(a.nbytes for a in arrays))

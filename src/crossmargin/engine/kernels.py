@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from crossmargin.engine.prefetch import prefetch_row
 from crossmargin.engine.rule_arrays import F64, I64, INDEX
 
 MAINTENANCE, INITIAL = 0, 1
+AHEAD = 32  # slots ahead whose pool row a revaluation prefetches
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -72,6 +74,7 @@ def revalue_range(
     entry: F64,
     instrument: INDEX,
     pool: INDEX,
+    bracket: INDEX,
     marks: F64,
     imr_now: F64,
     contract_size: F64,
@@ -106,16 +109,20 @@ def revalue_range(
     """Revalue the positions of slots ``[lo, hi)`` whose pool is in ``[pool_lo, pool_hi)`` (an empty slot has
     pool -1) and move the change into their pools.
 
-    ``cached[j]`` holds position j's (counted PnL maintenance, counted PnL initial, maintenance, initial),
-    in settle units with ``by_asset`` and in base currency otherwise. With ``by_asset`` (uPnL counted
-    inside the settle collateral, weighed with the balance) the change goes to ``pool_money[asset, 0..3,
-    pool]`` and :func:`evaluate_pools` makes the figures; otherwise the pool's figures are linear in its
-    positions' money and the change goes straight into ``figures[pool]``, with ``decide`` deciding the
-    pool's verdict again in the same pass. ``imr_now`` is the initial-rate table after open-interest
-    scaling. A slot with size 0 is empty. With ``fresh`` the old values are not read (the full
-    revaluation, into cleared sums).
+    ``bracket[j]`` is where the search for position j's bracket starts (its last bracket: a mark moves
+    few positions across an edge) and is left at the bracket found. ``cached[j]`` holds position j's
+    (counted PnL maintenance, counted PnL initial, maintenance, initial), in settle units with
+    ``by_asset`` and in base currency otherwise. With ``by_asset`` (uPnL counted inside the settle
+    collateral, weighed with the balance) the change goes to ``pool_money[asset, 0..3, pool]`` and
+    :func:`evaluate_pools` makes the figures; otherwise the pool's figures are linear in its positions'
+    money and the change goes straight into ``figures[pool]``, with ``decide`` deciding the pool's verdict
+    again in the same pass. ``imr_now`` is the initial-rate table after open-interest scaling. A slot
+    with size 0 is empty. With ``fresh`` the old values are not read (the full revaluation, into cleared
+    sums).
     """
-    for j in range(lo, hi):
+    for j in range(lo, hi):  # the pool row a few slots on is hinted to the cache (a tick's misses overlap)
+        if not by_asset and j + AHEAD < hi and pool[j + AHEAD] >= 0:
+            prefetch_row(figures, pool[j + AHEAD])
         p = pool[j]
         if p < pool_lo or p >= pool_hi:
             continue
@@ -135,9 +142,12 @@ def revalue_range(
             step = quantum[i]
             margined = math.floor(notional / step) * step if step > 0.0 else notional
             key = abs(q) * c if size_basis[i] else margined
-            k = 0
+            k = bracket[j]
             while key > edges[i, k]:
                 k += 1
+            while k > 0 and key <= edges[i, k - 1]:
+                k -= 1
+            bracket[j] = k
             close = 0.0
             if close_fee[i] > 0.0:
                 side = 1.0 if q > 0.0 else -1.0
@@ -158,14 +168,12 @@ def revalue_range(
             else:
                 maintenance = margined * rate_m - amount[i, k] + close
                 initial = margined * rate_i + close
-            if pnl <= 0.0:
-                counted_m = counted_i = pnl
-            else:
-                counted_m = pnl * upnl_weight[i]
-                weight_i = initial_upnl_weight[i]
-                if imf[i] > 0.0:
-                    weight_i = min(weight_i, 1.1 / (1.0 + imf[i] * math.sqrt(pnl)))
-                counted_i = min(pnl * weight_i, upnl_cap[i])
+            loss, gain = min(pnl, 0.0), max(pnl, 0.0)
+            weight_i = initial_upnl_weight[i]
+            if imf[i] > 0.0:
+                weight_i = min(weight_i, 1.1 / (1.0 + imf[i] * math.sqrt(gain)))
+            counted_m = loss + gain * upnl_weight[i]
+            counted_i = loss + min(gain * weight_i, upnl_cap[i])
             new0, new1, new2, new3 = counted_m, counted_i, maintenance, initial
         if not by_asset:
             price = prices[settle[i]]

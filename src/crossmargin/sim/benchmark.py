@@ -62,7 +62,7 @@ class BenchResult:
 
 
 @njit(cache=True, parallel=True)
-def _plain_read(size: F64, entry: F64, instrument: INDEX, pool: INDEX) -> float:
+def plain_read(size: F64, entry: F64, instrument: INDEX, pool: INDEX) -> float:
     """One pass summing the arrays the position kernel reads, on every core like the kernel: the
     memory-bandwidth floor."""
     total = 0.0
@@ -123,8 +123,8 @@ def bench_book(
         pool_money(money, book.pool, settle, book.prices, n_pools, n_assets, rules.pnl_in_settle_collateral)
 
     full_numpy = _median_ms(numpy_revalue, max(1, repeats // 2))
-    _plain_read(book.size, book.entry, book.instrument, book.pool)
-    plain = _median_ms(lambda: _plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
+    plain_read(book.size, book.entry, book.instrument, book.pool)
+    plain = _median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
     yield "revalued", None
     tick = _tick_ms(book, TICK_INSTRUMENT, repeats)
     i = book.instruments.index(TICK_INSTRUMENT)
