@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from crossmargin.clearing.events import MARKET
+from crossmargin.clearing.events import MARKET, PriceUpdate
 from crossmargin.clearing.ledger import Book
 from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.engine import Liquidator, bankruptcy_price, size_quantum
 from crossmargin.liquidation.liquidity import DepthLevels
+from crossmargin.liquidation.ranking import AdlQueues, adl_order
 from crossmargin.model import InputError, exact
 from crossmargin.model.rules import LiquidationTerms, Shortfall
 from tests.builders import GENERIC, D, banded, book, div, linear, position, tiers
@@ -186,3 +187,31 @@ def test_bad_events_change_nothing():
         Liquidator(state, replace(TERMS, adl_ranking="alphabetical"))
     assert state.digest() == before
     assert Book.USER in {a.book for a, _ in state.ledger.snapshot()}
+
+
+def test_a_pinned_adl_queue_ranks_at_the_pinned_marks():
+    # profit x leverage = (uPnL / entry notional) x (notional / net value), by hand:
+    #   at 940  s1: 50/4750 x 4700/5050 = 0.0098   s2: 5/945 x 940/305 = 0.0163   s3: 180/3000 x 2820/2180 = 0.0776
+    #   at 700  s1: 1250/4750 x 3500/6250 = 0.147  s2: 245/945 x 700/545 = 0.333  s3: 900/3000 x 2100/2900 = 0.217
+    # so s3, s2, s1 at 940 and s2, s3, s1 at 700. A queue pinned at 940 keeps the 940 order after the
+    # mark moves; an unpinned one follows the mark; each equals the ranking from scratch
+    shorts = [
+        ("s1", {"USDT": "5000"}, [position("BTC-PERP", "-5", "950")]),
+        ("s2", {"USDT": "300"}, [position("BTC-PERP", "-1", "945")]),
+        ("s3", {"USDT": "2000"}, [position("BTC-PERP", "-3", "1000")]),
+        ("long", {"USDT": "100000"}, [position("BTC-PERP", "9", "940")]),
+    ]
+    state = state_of(shorts)
+    at_940 = [c.account for c in adl_order(state, "BTC-PERP", True, "long", "profit_x_leverage")]
+    pinned = AdlQueues(state, "profit_x_leverage")
+    pinned.pin()
+    following = AdlQueues(state, "profit_x_leverage")
+    assert at_940 == ["s3", "s2", "s1"]
+    assert [c.account for c in following.order("BTC-PERP", True, "long")] == at_940
+    state.apply(PriceUpdate(prices={"BTC": D(700)}, marks={"BTC-PERP": D(700)}))
+    at_700 = [c.account for c in adl_order(state, "BTC-PERP", True, "long", "profit_x_leverage")]
+    assert at_700 == ["s2", "s3", "s1"]
+    assert [c.account for c in pinned.order("BTC-PERP", True, "long")] == at_940
+    assert [c.account for c in following.order("BTC-PERP", True, "long")] == at_700
+    pinned.pin()
+    assert [c.account for c in pinned.order("BTC-PERP", True, "long")] == at_700

@@ -17,6 +17,7 @@ from crossmargin.clearing.ledger import Book
 from crossmargin.clearing.state import CLEARING, ClearingState
 from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel
+from crossmargin.liquidation.ranking import adl_order
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.model import InputError, exact
@@ -78,6 +79,7 @@ class CheckedState(ClearingState):
         check_money(self, self.net_in)
         check_open_interest(self)
         check_cost_basis(self)
+        check_indexes(self)
 
 
 def check_money(state: ClearingState, net_in: dict[str, Decimal]) -> None:
@@ -109,6 +111,19 @@ def check_cost_basis(state: ClearingState) -> None:
             D(0),
         )
         assert abs(state.ledger.balance(CLEARING, "USDT") + cost) <= D("1e-15")
+
+
+def check_indexes(state: ClearingState) -> None:
+    """The holder index lists exactly the accounts with each leg, and every remembered net value equals
+    the same pool's value computed afresh (balances at full price plus PnL at the mark)."""
+    for instrument in ("BTC-PERP", "ETH-PERP"):
+        for long in (True, False):
+            held = {a for a in state.account_ids if (instrument, long) in state.legs[a]}
+            assert set(state.holders(instrument, long)) == held
+    remembered = dict(state._net_values)
+    state._net_values.clear()
+    for pool, value in remembered.items():
+        assert state.net_value(pool.owner.split("/")[0], pool) == value, pool
 
 
 class Exchange(RuleBasedStateMachine):
@@ -206,6 +221,17 @@ class Exchange(RuleBasedStateMachine):
     @invariant()
     def realized_pnl_and_cost_basis_balance(self):
         check_cost_basis(self.state)
+
+    @invariant()
+    def kept_adl_order_is_ranked_afresh(self):
+        # the heap kept between events yields exactly the order ranked from scratch now
+        if not hasattr(self, "liquidator"):
+            return
+        for instrument in ("BTC-PERP", "ETH-PERP"):
+            for long in (True, False):
+                kept = list(self.liquidator.adl.order(instrument, long, "a0"))
+                fresh = adl_order(self.state, instrument, long, "a0", self.liquidator.terms.adl_ranking)
+                assert kept == fresh
 
     @invariant()
     def nobody_is_left_mid_liquidation(self):

@@ -82,6 +82,7 @@ class Ledger:
     def __init__(self) -> None:
         self._balances: dict[tuple[LedgerAccount, str], Decimal] = {}
         self._by_account: dict[LedgerAccount, dict[str, Decimal]] = {}
+        self._changed: set[LedgerAccount] = set()
 
     def balance(self, account: LedgerAccount, asset: str) -> Decimal:
         """The balance (asset units; zero if never posted)."""
@@ -112,6 +113,12 @@ class Ledger:
                 key = (entry.account, entry.asset)
                 self._balances[key] = self._balances.get(key, ZERO) + entry.amount
                 self._by_account.setdefault(entry.account, {})[entry.asset] = self._balances[key]
+                self._changed.add(entry.account)
+
+    def take_changed(self) -> set[LedgerAccount]:
+        """The ledger accounts posted to since the last call (for caches of values derived from them)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def snapshot(self) -> Mapping[tuple[LedgerAccount, str], Decimal]:
         """Every balance posted, zero ones included (read-only copy)."""

@@ -102,6 +102,10 @@ class ClearingState:
         self.in_liquidation: set[str] = set()
         self.funding_index: dict[str, Decimal] = {}
         self.log: list[Event] = []
+        self._holders: dict[tuple[str, bool], dict[str, None]] = {}
+        self._net_values: dict[LedgerAccount, Decimal] = {}
+        self._owner: dict[LedgerAccount, str] = {}
+        self.changes: list[str] = []  # per event applied, the accounts whose money or positions it changed
         postings: list[Posting] = [*transfer(EXTERNAL, INSURANCE_FUND, portfolio.base, insurance_fund)]
         net: dict[str, Decimal] = {}
         with exact():
@@ -113,16 +117,18 @@ class ClearingState:
                     postings += transfer(EXTERNAL, user(account.id), asset, amount)
                 for p in account.positions:
                     self.legs[account.id][(p.instrument, p.size > 0)] = Leg(p.size, p.entry_price, p.isolated)
+                    self._holders.setdefault((p.instrument, p.size > 0), {})[account.id] = None
                     net[p.instrument] = net.get(p.instrument, ZERO) + p.size
                     if p.isolated_margin is not None:
                         settle = self.instruments[p.instrument].settle
-                        postings += transfer(
-                            EXTERNAL, isolated(account.id, p.instrument, p.size > 0), settle, p.isolated_margin
-                        )
+                        margin = isolated(account.id, p.instrument, p.size > 0)
+                        self._owner[margin] = account.id
+                        postings += transfer(EXTERNAL, margin, settle, p.isolated_margin)
         self.legs[MARKET] = {
             (name, size < 0): Leg(-size, self.market.mark(name)) for name, size in sorted(net.items()) if size
         }
         self.ledger.post(postings)
+        self.ledger.take_changed()
 
     # ------------------------------------------------------------------ views
 
@@ -151,6 +157,34 @@ class ClearingState:
     def value(self, account: LedgerAccount) -> Decimal:
         """A ledger account's balances at full price, base currency."""
         return value_of(self.ledger.balances_of(account), self.market)
+
+    def holders(self, instrument: str, long: bool) -> list[str]:
+        """The user accounts holding ``instrument`` long (or short), in the order they opened the leg."""
+        return list(self._holders.get((instrument, long), ()))
+
+    def net_value(self, account_id: str, pool: LedgerAccount | None = None, market: Market | None = None) -> Decimal:
+        """The unweighted value of a pool (default: the cross pool) at ``market`` (default: the current one),
+        base currency: its balances at full price plus its positions' PnL at the mark (what is left if it
+        closed at the mark).
+
+        At the current market the value is remembered until the pool's ledger account is posted to, one
+        of the account's legs changes, or the market moves (an ADL round ranks the same accounts once per
+        bankrupt position)."""
+        target = pool or user(account_id)
+        current = market is None or market is self.market
+        if current and target in self._net_values:
+            return self._net_values[target]
+        at = self.market if market is None else market
+        with exact():
+            total = value_of(self.ledger.balances_of(target), at)
+            for (name, long), leg in self.legs[account_id].items():
+                if self.pool_of(account_id, name, long) != target:
+                    continue
+                spec = self.instruments[name]
+                total += unrealized_pnl(spec, leg.size, leg.entry_price, at.mark(name)) * at.price(spec.settle)
+        if current:
+            self._net_values[target] = total
+        return total
 
     @property
     def account_ids(self) -> list[str]:
@@ -232,6 +266,11 @@ class ClearingState:
         with exact():
             change = handler(event)
         change()
+        for changed in sorted(self.ledger.take_changed()):
+            self._net_values.pop(changed, None)
+            owner = self._owner_of(changed)
+            if owner is not None:
+                self.changes.append(owner)
         self.log.append(event)
 
     def _deposit(self, event: Deposit) -> Change:
@@ -335,6 +374,7 @@ class ClearingState:
         def change() -> None:
             self.market = new
             self.untrusted = frozenset(event.untrusted)
+            self._net_values.clear()
 
         return change
 
@@ -475,10 +515,16 @@ class ClearingState:
                 postings += transfer(pool, user(account_id), spec.settle, left)
 
         def change() -> None:
+            if is_isolated:
+                self._owner[pool] = account_id
             self.ledger.post(postings)
-            legs.pop((instrument, long), None)
+            if legs.pop((instrument, long), None) is not None and account_id != MARKET:
+                del self._holders[(instrument, long)][account_id]
+            self._net_values.pop(pool, None)
             if new is not None:
                 legs[(instrument, new.size > 0)] = Leg(new.size, new.entry_price, is_isolated)
+                if account_id != MARKET:
+                    self._holders.setdefault((instrument, new.size > 0), {})[account_id] = None
 
         return change
 
@@ -488,6 +534,14 @@ class ClearingState:
         if leg is not None and leg.isolated:
             return isolated(account_id, instrument, long)
         return user(account_id)
+
+    def _owner_of(self, pool: LedgerAccount) -> str | None:
+        """The account whose cross balance or isolated margin ``pool`` is (None for the exchange's own). An
+        isolated margin is known from the opening or from the first fill posted to it, which comes before
+        any other event can post to it."""
+        if pool.book is Book.USER:
+            return pool.owner
+        return self._owner.get(pool)
 
     def _legs(self, account_id: str, field: str = "account") -> dict[tuple[str, bool], Leg]:
         try:
@@ -526,18 +580,3 @@ def value_of(balances: Mapping[str, Decimal], market: Market) -> Decimal:
     """Balances at full price, base currency."""
     with exact():
         return sum((amount * market.price(asset) for asset, amount in balances.items()), ZERO)
-
-
-def net_value(state: ClearingState, account_id: str, pool: LedgerAccount | None = None) -> Decimal:
-    """The unweighted value of a pool (default: the cross pool) at the current market, base currency: its
-    balances at full price plus its positions' PnL at the mark (what is left if it closed at the mark)."""
-    target = pool or user(account_id)
-    with exact():
-        total = state.value(target)
-        for (name, long), leg in state.legs[account_id].items():
-            if state.pool_of(account_id, name, long) != target:
-                continue
-            spec = state.instruments[name]
-            pnl = unrealized_pnl(spec, leg.size, leg.entry_price, state.market.mark(name))
-            total += pnl * state.market.price(spec.settle)
-        return total

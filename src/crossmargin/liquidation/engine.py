@@ -54,9 +54,9 @@ from crossmargin.clearing.events import (
     WriteOff,
 )
 from crossmargin.clearing.ledger import MONEY_QUANTUM, LedgerAccount, money
-from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, net_value, user
+from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.liquidity import AtMark, LiquidityModel, Quote, Side
-from crossmargin.liquidation.ranking import adl_order, candidates, check_ranking, loss_shares
+from crossmargin.liquidation.ranking import AdlQueues, candidates, loss_shares
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import PoolFigures, evaluate_pool
@@ -124,7 +124,7 @@ class Liquidator:
     def __init__(
         self, state: ClearingState, terms: LiquidationTerms, liquidity: Mapping[str, LiquidityModel] | None = None
     ) -> None:
-        check_ranking(terms.adl_ranking)
+        self.adl = AdlQueues(state, terms.adl_ranking)
         self.state = state
         self.terms = terms
         self.liquidity = dict(liquidity or {})
@@ -344,7 +344,7 @@ class Liquidator:
         own = next(f for f in figures.positions if f.position == position)
         return fillable_price(
             spec, position.size, state.market.mark(position.instrument), state.market.price(spec.settle),
-            own.maintenance_margin, net_value(state, account_id, target.pool), figures.maintenance_margin, self.terms,
+            own.maintenance_margin, state.net_value(account_id, target.pool), figures.maintenance_margin, self.terms,
         )  # fmt: skip
 
     def _fee(self, position: Position, size: Decimal, price: Decimal) -> Decimal:
@@ -370,7 +370,7 @@ class Liquidator:
                 filled = abs(position.size)  # no crumb smaller than a step is left behind
         else:
             filled = min(size, self._contracts(spec, quote.filled, mark, self._quantum(position)))
-        value = net_value(state, account_id, target.pool)
+        value = state.net_value(account_id, target.pool)
         with exact():
             price = quote.average_price
             signed = -filled if long else filled
@@ -427,7 +427,7 @@ class Liquidator:
             price = mark
         remaining = size
         if self.terms.shortfall is Shortfall.ADL:
-            for candidate in adl_order(state, position.instrument, long, account_id, self.terms.adl_ranking):
+            for candidate in self.adl.order(position.instrument, long, account_id):
                 if remaining <= 0:
                     break
                 taken = min(remaining, abs(candidate.size))

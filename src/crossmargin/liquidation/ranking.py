@@ -14,21 +14,28 @@ ties broken by account id:
 - ``random`` (dYdX): a pseudo-random order fixed by the state (hash of the number of events applied
   and the account id), so a replay ranks the same way.
 
+An ADL round ranks the same opposite positions once per bankrupt position. :class:`AdlQueues` keeps each
+(instrument, side)'s ranking between events as a heap: ranked afresh when the market moves, and
+otherwise re-scored only for the accounts an event changed (``ClearingState.changes``), so a deleveraging
+costs a logarithm of the holders, not a pass over them. The order is exactly :func:`adl_order`'s
+(``random`` depends on the event count, so it is ranked afresh every time, from the account ids alone).
+
 A socialized loss is shared among the same candidates in proportion to their positive unrealized PnL, or
 to their position size when none is in profit; under ``pro_rata_base_size`` (Drift) among every
 position in the market, long and short, in proportion to its size.
 """
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from crossmargin.clearing.events import MARKET
 from crossmargin.clearing.ledger import MONEY_QUANTUM
-from crossmargin.clearing.state import ClearingState, Leg, net_value
+from crossmargin.clearing.state import ClearingState, Leg
 from crossmargin.margin.positions import unrealized_pnl
-from crossmargin.model import InputError
+from crossmargin.model import InputError, Market
 from crossmargin.model.numbers import ZERO, exact
 
 
@@ -46,30 +53,37 @@ class Candidate:
     net_value: Decimal
 
 
+def candidate(
+    state: ClearingState, instrument: str, long: bool, account_id: str, market: Market | None = None
+) -> Candidate | None:
+    """The account's ``long`` (or short) leg of ``instrument`` as a candidate, valued at ``market`` (default:
+    the current one); None if it holds no such leg."""
+    leg: Leg | None = state.legs[account_id].get((instrument, long))
+    if leg is None:
+        return None
+    spec = state.instruments[instrument]
+    at = state.market if market is None else market
+    mark = at.mark(instrument)
+    settle_price = at.price(spec.settle)
+    with exact():
+        pnl = unrealized_pnl(spec, leg.size, leg.entry_price, mark) * settle_price
+        units = abs(leg.size) * spec.contract_size
+        notional = (units / mark if spec.inverse else units * mark) * settle_price
+        entry = (units / leg.entry_price if spec.inverse else units * leg.entry_price) * settle_price
+        return Candidate(
+            account_id, leg.size > 0, leg.size, leg.entry_price, pnl, notional, entry,
+            state.net_value(account_id, state.pool_of(account_id, instrument, leg.size > 0), at),
+        )  # fmt: skip
+
+
 def candidates(state: ClearingState, instrument: str, bankrupt_long: bool, bankrupt: str) -> list[Candidate]:
     """User accounts holding the side of ``instrument`` opposite the bankrupt leg (base-currency figures)."""
-    spec = state.instruments[instrument]
-    mark = state.market.mark(instrument)
-    settle_price = state.market.price(spec.settle)
     found = []
-    with exact():
-        for account_id, legs in state.legs.items():
-            if account_id in (MARKET, bankrupt) or account_id in state.in_liquidation:
-                continue
-            leg: Leg | None = legs.get((instrument, not bankrupt_long))
-            if leg is None:
-                continue
-            pnl = unrealized_pnl(spec, leg.size, leg.entry_price, mark) * settle_price
-            units = abs(leg.size) * spec.contract_size
-            notional = (units / mark if spec.inverse else units * mark) * settle_price
-            entry = (units / leg.entry_price if spec.inverse else units * leg.entry_price) * settle_price
-            found.append(
-                Candidate(
-                    account_id, leg.size > 0, leg.size, leg.entry_price, pnl, notional, entry,
-                    net_value(state, account_id, state.pool_of(account_id, instrument, leg.size > 0)),
-                )
-            )  # fmt: skip
-    return found
+    for account_id in state.holders(instrument, not bankrupt_long):
+        if account_id in (MARKET, bankrupt) or account_id in state.in_liquidation:
+            continue
+        found.append(candidate(state, instrument, not bankrupt_long, account_id))
+    return [c for c in found if c is not None]
 
 
 def _profit_x_leverage(c: Candidate, state: ClearingState, mark: Decimal) -> Decimal:
@@ -91,9 +105,13 @@ def _size(c: Candidate, state: ClearingState, mark: Decimal) -> Decimal:
     return abs(c.size)
 
 
-def _random(c: Candidate, state: ClearingState, mark: Decimal) -> Decimal:
-    digest = hashlib.sha256(f"{len(state.log)}|{c.account}".encode()).hexdigest()
+def _random_key(state: ClearingState, account_id: str) -> Decimal:
+    digest = hashlib.sha256(f"{len(state.log)}|{account_id}".encode()).hexdigest()
     return Decimal(int(digest[:16], 16))
+
+
+def _random(c: Candidate, state: ClearingState, mark: Decimal) -> Decimal:
+    return _random_key(state, c.account)
 
 
 RANKINGS: dict[str, Callable[[Candidate, ClearingState, Decimal], Decimal]] = {
@@ -123,6 +141,96 @@ def adl_order(
         keyed = [(score(c, state, mark), c.account, c) for c in found]
     keyed.sort(key=lambda item: (-item[0], item[1]))
     return [c for _, _, c in keyed]
+
+
+@dataclass
+class _Queue:
+    """One (instrument, side)'s candidates as a heap of ``(-score, account, version, candidate)``; an entry
+    whose version is not the account's latest is stale and skipped."""
+
+    market: Market
+    synced: int
+    heap: list[tuple[Decimal, str, int, Candidate]] = field(default_factory=list)
+    version: dict[str, int] = field(default_factory=dict)
+    counter: int = 0
+
+
+class AdlQueues:
+    """Deleveraging order of every (instrument, side) of one clearing state, kept between events (see the
+    module doc).
+
+    By default the order is ranked at the current market, exactly :func:`adl_order`'s. After :meth:`pin`
+    it is ranked at the market of that moment until the next pin, the way venues publish an ADL queue
+    and refresh it periodically: who is next is decided by the pinned scores, while sizes, positions and
+    the fill price stay the current, exact ones.
+    """
+
+    def __init__(self, state: ClearingState, ranking: str) -> None:
+        check_ranking(ranking)
+        self.state = state
+        self.ranking = ranking
+        self.queues: dict[tuple[str, bool], _Queue] = {}
+        self.pinned: Market | None = None
+
+    def pin(self) -> None:
+        """Rank at the current market from now until the next pin (see the class doc)."""
+        self.pinned = self.state.market
+
+    def order(self, instrument: str, bankrupt_long: bool, bankrupt: str) -> Iterator[Candidate]:
+        """The candidates in :func:`adl_order`'s order, produced as they are taken. The order is fixed when
+        the iteration starts: changes the caller makes meanwhile count from the next call."""
+        if self.ranking == "random":
+            state = self.state
+            held = [
+                a
+                for a in state.holders(instrument, not bankrupt_long)
+                if a != bankrupt and a not in state.in_liquidation
+            ]
+            for account_id in sorted(held, key=lambda a: (-_random_key(state, a), a)):
+                found = candidate(state, instrument, not bankrupt_long, account_id)
+                if found is not None:
+                    yield found
+            return
+        queue = self._synced(instrument, not bankrupt_long)
+        taken: list[tuple[Decimal, str, int, Candidate]] = []
+        try:
+            while queue.heap:
+                entry = heapq.heappop(queue.heap)
+                _, account_id, version, found = entry
+                if queue.version.get(account_id) != version:
+                    continue
+                taken.append(entry)
+                if account_id != bankrupt and account_id not in self.state.in_liquidation:
+                    yield found
+        finally:
+            for entry in taken:
+                heapq.heappush(queue.heap, entry)
+
+    def _synced(self, instrument: str, long: bool) -> _Queue:
+        state = self.state
+        market = state.market if self.pinned is None else self.pinned
+        queue = self.queues.get((instrument, long))
+        if queue is None or queue.market is not market:
+            queue = _Queue(market, len(state.changes))
+            self.queues[(instrument, long)] = queue
+            changed = state.holders(instrument, long)
+        else:
+            changed = sorted(set(state.changes[queue.synced :]) - {MARKET})
+            queue.synced = len(state.changes)
+        score = RANKINGS[self.ranking]
+        mark = market.mark(instrument)
+        for account_id in changed:
+            queue.counter += 1
+            queue.version[account_id] = queue.counter
+            found = candidate(state, instrument, long, account_id, market)
+            if found is not None:
+                with exact():
+                    key = -score(found, state, mark)
+                heapq.heappush(queue.heap, (key, account_id, queue.counter, found))
+        if len(queue.heap) > 2 * len(queue.version) + 64:
+            queue.heap = [e for e in queue.heap if queue.version.get(e[1]) == e[2]]
+            heapq.heapify(queue.heap)
+        return queue
 
 
 def loss_shares(found: list[Candidate], amount: Decimal, by_size: bool = False) -> dict[str, Decimal]:

@@ -16,7 +16,9 @@ At each step of the scenario's path:
    (:class:`~crossmargin.liquidation.engine.Liquidator`); its new exact state goes back into the risk book.
    The fills' permanent impact moves the marks, and the impact factor of the instrument's underlying
    with them, so the move stays in later steps' prices: further accounts fall under and are liquidated
-   in the same step (a cascade), up to :data:`CASCADE_ROUNDS` rounds.
+   in the same step (a cascade), up to :data:`CASCADE_ROUNDS` rounds. Each round ranks auto-deleveraging
+   at the marks it starts from (:meth:`~crossmargin.liquidation.ranking.AdlQueues.pin`), as venues
+   publish and periodically refresh their ADL queues; sizes and fill prices stay the exact current ones.
 5. **Record.** Liquidations (count, notional at the fill price, slippage), ADL events, bad debt and the
    insurance fund (base currency), accounts at risk, the step's wall time.
 
@@ -32,7 +34,7 @@ import numpy as np
 
 from crossmargin.clearing.events import PriceUpdate
 from crossmargin.clearing.ledger import LedgerAccount
-from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, net_value
+from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.priced import may_liquidate
 from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
@@ -226,6 +228,7 @@ class Run:
 
     def _liquidate_candidates(self, t: float) -> list[Notice]:
         state, book = self.state, self.book
+        self.liquidator.adl.pin()
         accounts = self._due()
         notices: list[Notice] = []
         for account_id in accounts:
@@ -258,7 +261,7 @@ class Run:
 
     def _equities(self) -> tuple[float, ...]:
         with exact():
-            return tuple(float(net_value(self.state, a)) for a in self.state.account_ids)
+            return tuple(float(self.state.net_value(a)) for a in self.state.account_ids)
 
     def result(self) -> RunResult:
         """The run so far."""
