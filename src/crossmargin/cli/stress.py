@@ -14,6 +14,7 @@ from crossmargin.cli.loading import load_document
 from crossmargin.liquidation.liquidity import LiquidityModel, liquidity_from_dict
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
+from crossmargin.model.errors import field_prefix
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.oracle.document import oracle_config
@@ -65,12 +66,15 @@ def stress_report(
     scheduler: str | None,
     workers: int | None,
     rulebooks: list[str],
+    parameter_files: list[Path],
 ) -> Any:
-    """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`."""
+    """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
+    parameter set is read and checked before the first run starts."""
     from crossmargin.sim.population import synthetic_book
     from crossmargin.sim.scenarios.load import load_scenario
     from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
     from crossmargin.sim.stress.montecarlo import monte_carlo
+    from crossmargin.sim.stress.params import applied, parameter_set
     from crossmargin.sim.stress.results import MonteCarloResult, StressReport
     from crossmargin.sim.stress.runner import run
 
@@ -89,6 +93,13 @@ def stress_report(
     for name in rulebooks:
         other = rulebook(name)
         configs.append(replace(configs[0], label=name, rules=other.rules, terms=other.liquidation))
+    for path in parameter_files:
+        with field_prefix(str(path)):
+            configs.append(applied(configs[0], parameter_set(load_document(path), path.stem)))
+    labels = [config.label for config in configs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise InputError("--params", f"two runs would both be named {repeated[0]!r}: give each a distinct label")
     runs = []
     carlo: tuple[MonteCarloResult, ...] = ()
     with _progress() as progress:
@@ -144,11 +155,20 @@ def stress(
     compare: Annotated[
         list[str] | None, typer.Option("--rulebook", help="Also run under this rulebook (repeatable).")
     ] = None,
+    parameter_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--params",
+            help="Also run with this parameter set: a YAML file changing rules, liquidation terms, asset "
+            "weights, tier tables or the insurance fund (repeatable; see docs/stress.md).",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write report.html and summary.json here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     listing: Annotated[bool, typer.Option("--list", help="List the library's scenarios.")] = False,
 ) -> None:
-    """Stress a book against a scenario: cross vs isolated (and other rulebooks), optional Monte Carlo."""
+    """Stress a book against a scenario: cross vs isolated (and other rulebooks and parameter sets),
+    optional Monte Carlo."""
     from crossmargin.cli.main import user_errors
     from crossmargin.sim.scenarios.load import library
 
@@ -159,7 +179,9 @@ def stress(
     if book is not None and generate is not None:
         raise typer.BadParameter("give --book or --generate, not both")
     with user_errors():
-        report = stress_report(scenario, book, generate, seed, paths, scheduler, workers, compare or [])
+        report = stress_report(
+            scenario, book, generate, seed, paths, scheduler, workers, compare or [], parameter_files or []
+        )
     if out is not None:
         write_report(report, out)
     if json_output:
@@ -183,7 +205,7 @@ def demo(
     from crossmargin.cli.main import user_errors
 
     with user_errors():
-        report = stress_report(DEMO_SCENARIO, None, accounts, seed, 1, None, None, [])
+        report = stress_report(DEMO_SCENARIO, None, accounts, seed, 1, None, None, [], [])
     write_report(report, out)
     show(report)
     typer.echo(f"wrote {out / 'report.html'} and {out / 'summary.json'}")

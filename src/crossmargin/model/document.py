@@ -428,6 +428,35 @@ def portfolio_from_document(data: Mapping[str, Any]) -> Portfolio:
         return _portfolio(document)
 
 
+def asset_from_dict(name: str, data: Any) -> Asset:
+    """One asset written as a portfolio document's ``assets`` entry (weights, bands, liability weights)."""
+    if not isinstance(data, Mapping):
+        raise InputError("", f"an asset is a mapping of keys, got {type(data).__name__}")
+    try:
+        document = AssetDocument.model_validate(dict(data))
+    except ValidationError as err:
+        raise _input_error(err.errors(include_url=False), data) from None
+    with exact():
+        return _asset(name, document)
+
+
+def tiers_from_list(data: Any, notional_basis: bool = True) -> TierTable:
+    """A tier table written as an instrument's ``tiers`` list (each bracket gives its mmr)."""
+    if not isinstance(data, list) or not data:
+        raise InputError("", "a tier table is a non-empty list of brackets")
+    documents = []
+    for index, bracket in enumerate(data):
+        if not isinstance(bracket, Mapping):
+            raise InputError(f"[{index}]", f"a bracket is a mapping of keys, got {type(bracket).__name__}")
+        try:
+            documents.append(TierDocument.model_validate(dict(bracket)))
+        except ValidationError as err:
+            raise _input_error(err.errors(include_url=False), bracket).within(f"[{index}]") from None
+    specs = [TierSpec(t.max_notional, t.mmr, t.imr, t.max_leverage, t.maint_amount) for t in documents]
+    with exact():
+        return TierTable.build(specs, None, notional_basis)
+
+
 def _validated(data: Mapping[str, Any]) -> PortfolioDocument:
     if not isinstance(data, Mapping):
         raise InputError("", f"a portfolio document is a mapping of keys, got {type(data).__name__}")

@@ -1,0 +1,109 @@
+"""Parameter sets (``crossmargin stress --params``): read and checked field by field, applied to a run's
+book, rules, terms and fund, and run beside the book's own on the hand-built two-step crash."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crossmargin.cli.main import app
+from crossmargin.model import InputError
+from crossmargin.sim.stress.params import applied, parameter_set
+from crossmargin.sim.stress.runner import run
+from tests.builders import D
+from tests.sim.test_stress import CRASH, config
+
+STRICTER = {
+    "label": "stricter",
+    "rules": {"liquidation_threshold": 1},
+    "liquidation": {"buffer": 0.2},
+    "insurance_fund": 60,
+    "assets": {"BTC": {"weight": 0.5}},
+    "tiers": {"BTC-PERP": [{"max_notional": None, "mmr": 0.1, "imr": 0.2}]},
+}
+
+
+def test_a_parameter_set_changes_only_what_it_names():
+    base = config()
+    changed = applied(base, parameter_set(STRICTER, "file-name"))
+    assert changed.label == "stricter"
+    assert changed.insurance_fund == D(60)
+    assert changed.terms.buffer == D("0.2") and changed.terms.partial is False  # the book's own terms kept
+    assert changed.rules.liquidation_threshold == D(1) and changed.rules.name == base.rules.name
+    # BTC held counts at half its value now; USDT untouched
+    assert changed.portfolio.assets["BTC"].weight.weighted_amount(D(2)) == D(1)
+    assert changed.portfolio.assets["USDT"] == base.portfolio.assets["USDT"]
+    tiers = changed.portfolio.instruments["BTC-PERP"].tiers.tiers
+    assert [(t.mmr, t.imr) for t in tiers] == [(D("0.1"), D("0.2"))]
+    assert changed.portfolio.accounts == base.portfolio.accounts
+    assert parameter_set({}, "file-name").label == "file-name"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"haircuts": {}}, "haircuts"),
+        ({"label": ""}, "label"),
+        ({"rules": {"threshold": 1}}, "rules.threshold"),
+        ({"liquidation": {"buffer": "a lot"}}, "liquidation.buffer"),
+        ({"liquidation": {"adl_ranking": "loudest"}}, "liquidation.adl_ranking"),
+        ({"insurance_fund": -1}, "insurance_fund"),
+        ({"tiers": []}, "tiers"),
+    ],
+)
+def test_a_bad_parameter_set_names_its_field(data, field):
+    with pytest.raises(InputError) as error:
+        parameter_set(data, "p")
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"assets": {"DOGE": {"weight": 0.5}}}, "assets.DOGE"),
+        ({"assets": {"BTC": {"weight": 2}}}, "assets.BTC.weight"),
+        ({"tiers": {"ETH-PERP": [{"max_notional": None, "mmr": 0.1}]}}, "tiers.ETH-PERP"),
+        (
+            {
+                "tiers": {
+                    "BTC-PERP": [
+                        {"max_notional": 100, "mmr": 0.1, "imr": 0.2},
+                        {"max_notional": 50, "mmr": 0.2, "imr": 0.3},
+                    ]
+                }
+            },
+            "tiers.BTC-PERP[1].max_notional",
+        ),
+    ],
+)
+def test_names_are_checked_against_the_book(data, field):
+    with pytest.raises(InputError) as error:
+        applied(config(), parameter_set(data, "p"))
+    assert error.value.field == field
+
+
+def test_a_parameter_set_runs_beside_the_book_by_hand():
+    stricter = applied(config(), parameter_set({"insurance_fund": 60, "tiers": STRICTER["tiers"]}, "mmr-10"))
+    first, second = run(stricter, CRASH, seed=0).steps
+    # t=60, mark 90, MM now 10 % of notional: a has 150 - 100 = 50 < 10 % x 900 = 90 and c 25 - 20 = 5 < 18:
+    # both are closed at the mark (no depth model): fills of 900 and 180, nothing left to cover
+    assert (first.liquidations, first.liquidated_notional, first.adl_events) == (2, 1080.0, 0)
+    # t=120, mark 80: only b is left, 1000 + 10 x 20 = 1200 against 10 % x 800 = 80: nothing happens and
+    # the fund keeps its 60 (where the book's own 5 % tiers end with a's long deleveraged at 85, fund 20)
+    assert (second.liquidations, second.adl_events, second.bad_debt, second.insurance_fund) == (0, 0, 0.0, 60.0)
+
+
+def test_the_command_reads_every_parameter_set_before_running(tmp_path: Path):
+    good = tmp_path / "wide.yaml"
+    good.write_text("label: wide\nliquidation: {buffer: 0.5}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("liquidation: {bufer: 0.5}\n")
+    result = CliRunner().invoke(
+        app, ["stress", "flash-crash", "--generate", "20", "--params", str(good), "--params", str(bad)]
+    )
+    assert result.exit_code != 0
+    assert f"{bad}.liquidation.bufer" in result.output
+    twice = CliRunner().invoke(
+        app, ["stress", "flash-crash", "--generate", "20", "--params", str(good), "--params", str(good)]
+    )
+    assert twice.exit_code != 0 and "'wide'" in twice.output
