@@ -331,7 +331,12 @@ ERRORS: list[tuple[str, Callable[[], Any], str, str]] = [
         "instruments.BTCUSD-0328.settle",
         "an inverse contract settles in its underlying ('BTC')",
     ),
-    ("unknown kind", lambda: changed("instruments/BTC-PERP/kind", "option"), f"{PERP}.kind", "'perpetual' or 'future'"),
+    (
+        "unknown kind",
+        lambda: changed("instruments/BTC-PERP/kind", "swap"),
+        f"{PERP}.kind",
+        "'perpetual', 'future' or 'option'",
+    ),
     ("inverse as text", lambda: changed("instruments/BTC-PERP/inverse", "yes"), f"{PERP}.inverse", "valid boolean"),
     (
         "perpetual with an expiry",
@@ -530,7 +535,7 @@ def test_documents_follow_the_shipped_schema() -> None:
         changed("assets/ETH/initial_weight_bands", [["0", "0.8"]]),
         changed("version", 2),
         changed("price", {}),
-        changed("instruments/BTC-PERP/kind", "option"),
+        changed("instruments/BTC-PERP/kind", "swap"),
     ],
     ids=["weight and bands", "no weight", "two initial weights", "version 2", "unknown key", "unknown kind"],
 )

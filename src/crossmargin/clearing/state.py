@@ -21,7 +21,7 @@ until it is covered).
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -367,9 +367,7 @@ class ClearingState:
         for name in event.marks:
             self._instrument(name, f"marks.{name}")
         market = self.market
-        new = Market(
-            market.base, {**market.prices, **event.prices}, {**market.marks, **event.marks}, market.open_interest
-        )
+        new = replace(market, prices={**market.prices, **event.prices}, marks={**market.marks, **event.marks})
 
         def change() -> None:
             self.market = new

@@ -21,9 +21,11 @@ from rich.progress import Progress
 from crossmargin import __version__
 from crossmargin.cli.feed import read_feed
 from crossmargin.cli.loading import load_document
+from crossmargin.cli.risk import risk
 from crossmargin.cli.stress import demo, stress
 from crossmargin.liquidation.liquidity import liquidity_from_dict
 from crossmargin.margin.account import evaluate_account
+from crossmargin.margin.valuation import with_option_marks
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
@@ -108,7 +110,7 @@ def portfolio_of(raw: dict[str, Any]) -> tuple[Portfolio, RuleChoices]:
         portfolio_from_document(raw)  # reports the bad rulebook field as the document check words it
         raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
     book = rulebook(name)
-    return portfolio_from_document(book.apply_to(raw)), book.rules
+    return with_option_marks(portfolio_from_document(book.apply_to(raw))), book.rules
 
 
 def replay_of(raw: dict[str, Any]) -> Replay:
@@ -436,3 +438,4 @@ def version() -> None:
 
 app.command()(stress)
 app.command()(demo)
+app.command()(risk)

@@ -36,7 +36,7 @@ from crossmargin.engine.rule_arrays import (
 )
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
-from crossmargin.model import Account, InputError, Market, Portfolio, Position, RuleChoices
+from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
@@ -307,11 +307,11 @@ class RiskBook:
         """
         marks, prices, open_interest = marks or {}, prices or {}, open_interest or {}
         market = self.market
-        self.market = Market(
-            market.base,
-            {**market.prices, **prices},
-            {**market.marks, **marks},
-            {**market.open_interest, **open_interest},
+        self.market = replace(
+            market,
+            prices={**market.prices, **prices},
+            marks={**market.marks, **marks},
+            open_interest={**market.open_interest, **open_interest},
         )
         moved = {self.assets.index(a): float(price) for a, price in prices.items() if a in self.asset_table}
         old_prices = self.prices.copy()

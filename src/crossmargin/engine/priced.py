@@ -10,7 +10,7 @@ is confirmed below maintenance on the exact state and every price it depends on 
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.margin.account import cross_pool, isolated_pool
@@ -88,7 +88,7 @@ class PricedEngine:
                 price = max(quote.price, quote.ema) if owed else min(quote.price, quote.ema)
             prices[asset] = price
         marks = {name: self.oracle.mark(name).price for name in self.portfolio.market.marks}
-        return Market(self.portfolio.base, prices, marks, self.portfolio.market.open_interest)
+        return replace(self.portfolio.market, prices=prices, marks=marks)
 
     def state(self, account: Account) -> AccountState:
         """The account's exact figures and the engine's decisions at the current oracle prices."""

@@ -61,7 +61,7 @@ from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import PoolFigures, evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
-from crossmargin.model import Account, Instrument, Market, Position
+from crossmargin.model import Account, Instrument, Position
 from crossmargin.model.numbers import ONE, ZERO, exact
 from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
 
@@ -192,9 +192,7 @@ class Liquidator:
         portfolio = self.state.portfolio_of((account,))
         if marks:
             market = portfolio.market
-            portfolio = portfolio.with_market(
-                Market(market.base, market.prices, {**market.marks, **marks}, market.open_interest)
-            )
+            portfolio = portfolio.with_market(replace(market, marks={**market.marks, **marks}))
         if target.leg is None:
             return account, evaluate_pool(cross_pool(account), portfolio, self.state.rules)
         position = next((p for p in account.positions if (p.instrument, p.size > 0) == target.leg), None)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from crossmargin.margin.liquidation_price import liquidation_scale
 from crossmargin.margin.pools import Pool, PoolFigures, PositionFigures, evaluate_pool
 from crossmargin.margin.scaling import Move
-from crossmargin.model import Account, Portfolio, Position, RuleChoices
+from crossmargin.model import Account, ContractKind, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 
@@ -60,6 +60,8 @@ def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
 def _liquidation_price(
     pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
 ) -> Decimal | None:
+    if any(portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions):
+        return None  # an option's premium is not linear in the price: the closed-form solver does not apply
     move = Move.of(portfolio, figures.position.instrument, rules.liquidation_price_moves)
     scale = liquidation_scale(pool, portfolio, rules, move, long=figures.position.size > 0)
     return None if scale is None else figures.mark * scale

@@ -1,6 +1,6 @@
 """Moving prices: the marks and asset prices that move together by one factor, all else held."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.model import Market, Portfolio
@@ -30,4 +30,4 @@ def scaled_market(portfolio: Portfolio, move: Move, scale: Decimal) -> Market:
     market = portfolio.market
     prices = {a: p * scale if a in move.assets else p for a, p in market.prices.items()}
     marks = {name: mark * scale if name in move.instruments else mark for name, mark in market.marks.items()}
-    return Market(market.base, prices, marks, market.open_interest)
+    return replace(market, prices=prices, marks=marks)

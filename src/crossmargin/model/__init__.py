@@ -7,7 +7,7 @@ raises :class:`InputError` naming its field.
 from crossmargin.model.accounts import Account, Position
 from crossmargin.model.assets import Asset, Side, WeightBand, WeightSchedule
 from crossmargin.model.errors import InputError
-from crossmargin.model.instruments import ContractKind, Instrument
+from crossmargin.model.instruments import ContractKind, Instrument, OptionRight
 from crossmargin.model.market import Market
 from crossmargin.model.numbers import EXACT, exact
 from crossmargin.model.portfolio import Portfolio
@@ -22,6 +22,7 @@ __all__ = [
     "InputError",
     "Instrument",
     "Market",
+    "OptionRight",
     "Portfolio",
     "Position",
     "RiskTier",

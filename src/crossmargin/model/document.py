@@ -28,7 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from crossmargin.model.accounts import Account, Position
 from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
 from crossmargin.model.errors import InputError, field_prefix
-from crossmargin.model.instruments import ContractKind, Instrument, TierBasis
+from crossmargin.model.instruments import ContractKind, Instrument, OptionRight, TierBasis
 from crossmargin.model.market import Market
 from crossmargin.model.numbers import exact, non_negative, within
 from crossmargin.model.portfolio import Portfolio
@@ -175,9 +175,9 @@ class TierDocument(_Part):
 
 
 class InstrumentDocument(_Part):
-    """A derivative contract: a perpetual or a dated future, linear or inverse."""
+    """A derivative contract: a perpetual, a dated future (linear or inverse) or a European option."""
 
-    kind: ContractKind = Field(description="perpetual or future.")
+    kind: ContractKind = Field(description="perpetual, future or option.")
     underlying: Name = Field(description="The asset whose price the contract tracks, e.g. BTC.")
     settle: Name = Field(
         description="The asset the contract is margined and settled in (PnL, notional, tiers, "
@@ -190,11 +190,20 @@ class InstrumentDocument(_Part):
     inverse: StrictBool = Field(
         default=False,
         description="True for an inverse (coin-margined) contract: contract_size is in quote units and "
-        "PnL, notional and margin are in the settle coin.",
+        "PnL, notional and margin are in the settle coin. For an option: settled and quoted in its "
+        "underlying coin (settle = underlying, premium in coin per unit, strike in the base currency), as "
+        "Deribit lists BTC options; its contract_size stays in underlying units.",
     )
+    strike: Decimal | None = Field(
+        default=None,
+        description="Options only, > 0: the strike, in the settle asset (linear) or the base currency "
+        "(inverse, coin-settled).",
+    )
+    right: OptionRight | None = Field(default=None, description="Options only: call or put (European).")
     expiry: AwareDatetime | None = Field(
         default=None,
-        description="Expiry as an ISO 8601 date-time with a UTC offset, e.g. 2025-03-28T08:00:00Z; futures only.",
+        description="Expiry as an ISO 8601 date-time with a UTC offset, e.g. 2025-03-28T08:00:00Z; futures "
+        "and options only (options need one).",
     )
     tiers: list[TierDocument] = Field(
         min_length=1, description="Risk brackets by position notional (or size), ascending; the last may be open."
@@ -391,6 +400,22 @@ class PortfolioDocument(_Part):
         description="Instrument -> open interest as a notional in settle units, >= 0, for instruments "
         "with open_interest_caps. Default: none.",
     )
+    valuation_time: AwareDatetime | None = Field(
+        default=None,
+        description="When options are valued (ISO 8601 with a UTC offset): time to expiry is counted from "
+        "it in years of 365 days. Needed by every option without a mark.",
+    )
+    vols: dict[str, Decimal | list[tuple[Decimal, Decimal]]] = Field(
+        default={},
+        description="Option instrument or underlying -> annualized volatility (0.6 = 60 %): a number (flat), "
+        "or a smile as [moneyness K/F, vol] points ascending in moneyness, interpolated linearly and flat "
+        "beyond its ends. An option uses its own entry, else its underlying's.",
+    )
+    rate: Decimal = Field(
+        default=Decimal(0),
+        json_schema_extra={"default": 0},
+        description="Annual continuously compounded rate discounting option values (Black-76). Default 0.",
+    )
     accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
     oracle: OracleDocument | None = Field(
         default=None,
@@ -516,7 +541,19 @@ def _each(section: str, items: Mapping[str, _Item], build: Callable[[str, _Item]
 def _portfolio(document: PortfolioDocument) -> Portfolio:
     assets = _each("assets", document.assets, _asset)
     instruments = _each("instruments", document.instruments, _instrument)
-    market = Market(document.base, dict(document.prices), dict(document.marks), dict(document.open_interest))
+    vols = {
+        name: ((Decimal(1), given),) if isinstance(given, Decimal) else tuple(given)
+        for name, given in document.vols.items()
+    }
+    market = Market(
+        document.base,
+        dict(document.prices),
+        dict(document.marks),
+        dict(document.open_interest),
+        document.valuation_time,
+        vols,
+        document.rate,
+    )
     accounts = tuple(_account(i, account) for i, account in enumerate(document.accounts))
     return Portfolio(document.base, document.rulebook, assets, instruments, market, accounts)
 
@@ -563,13 +600,19 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
     with field_prefix("tiers"):
         tiers = TierTable.build(specs, document.maintenance_fraction, document.tier_basis is TierBasis.NOTIONAL)
     upnl_weight = document.upnl_weight
+    option = document.kind is ContractKind.OPTION
+    if option and document.inverse != (document.settle == document.underlying):
+        raise InputError(
+            "inverse",
+            "a coin-settled option (settle = underlying) is inverse: true; a linear one settles in its quote asset",
+        )
     return Instrument(
         name,
         document.kind,
         document.underlying,
         document.settle,
         document.contract_size,
-        document.inverse,
+        document.inverse and not option,
         tiers,
         document.expiry,
         upnl_weight=upnl_weight,
@@ -582,6 +625,8 @@ def _instrument(name: str, document: InstrumentDocument) -> Instrument:
         open_interest_caps=document.open_interest_caps,
         margin_quantum=document.margin_quantum,
         rate_quantum=document.rate_quantum,
+        strike=document.strike,
+        right=document.right,
     )
 
 

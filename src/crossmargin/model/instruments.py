@@ -1,4 +1,4 @@
-"""Derivative instruments: linear and inverse perpetuals and dated futures.
+"""Derivative instruments: linear and inverse perpetuals and dated futures, and European options.
 
 Sign and unit conventions (used throughout crossmargin):
 
@@ -8,6 +8,12 @@ Sign and unit conventions (used throughout crossmargin):
 - An *inverse* contract is ``contract_size`` units of the quote currency (usually USD), settled in the
   underlying coin (BTCUSD coin-margined: 1 contract = 100 USD, PnL in BTC). Its mark is in quote units
   per underlying. Notional, margin and tier brackets are then in the settle coin.
+- An *option* (European call or put, ``strike`` and ``expiry``) on ``contract_size`` units of the
+  underlying is quoted in its settle asset per unit of underlying: a premium in USDC for a linear
+  option, in the underlying coin for a coin-settled one (``settle == underlying``, Deribit's BTC
+  options). Its PnL is linear in that premium (``inverse`` is False for every option), so the margin
+  maths treat it like a linear contract whose mark is the premium. The strike is in the settle asset
+  (linear) or the base currency (coin-settled).
 """
 
 from dataclasses import dataclass
@@ -32,6 +38,14 @@ class ContractKind(StrEnum):
 
     PERPETUAL = "perpetual"
     FUTURE = "future"
+    OPTION = "option"
+
+
+class OptionRight(StrEnum):
+    """A European option's right: to buy (call) or to sell (put) at the strike at expiry."""
+
+    CALL = "call"
+    PUT = "put"
 
 
 @dataclass(frozen=True)
@@ -73,15 +87,23 @@ class Instrument:
     open_interest_caps: tuple[Decimal, Decimal] | None = None
     margin_quantum: Decimal | None = None
     rate_quantum: Decimal | None = None
+    strike: Decimal | None = None
+    right: OptionRight | None = None
+
+    @property
+    def coin_settled(self) -> bool:
+        """Settled in the underlying itself: an inverse contract or a coin-settled option."""
+        return self.settle == self.underlying
 
     def __post_init__(self) -> None:
         positive(self.contract_size, "contract_size")
+        self._check_option()
         if self.inverse and self.settle != self.underlying:
             raise InputError(
                 "settle",
                 f"an inverse contract settles in its underlying ({self.underlying!r}), not {self.settle!r}",
             )
-        if not self.inverse and self.settle == self.underlying:
+        if not self.inverse and self.settle == self.underlying and self.kind is not ContractKind.OPTION:
             raise InputError(
                 "settle",
                 f"a linear contract settles in its quote asset, not its underlying {self.underlying!r} "
@@ -106,3 +128,20 @@ class Instrument:
             positive(self.margin_quantum, "margin_quantum")
         if self.rate_quantum is not None:
             positive(self.rate_quantum, "rate_quantum")
+
+    def _check_option(self) -> None:
+        if self.kind is not ContractKind.OPTION:
+            if self.strike is not None or self.right is not None:
+                raise InputError("strike" if self.strike is not None else "right", "only an option has one")
+            return
+        if self.strike is None:
+            raise InputError("strike", "an option needs a strike")
+        positive(self.strike, "strike")
+        if self.right is None:
+            raise InputError("right", "an option needs a right: call or put")
+        if self.expiry is None:
+            raise InputError("expiry", "an option needs an expiry")
+        if self.inverse:
+            raise InputError(
+                "inverse", "an option's PnL is linear in its premium: a coin-settled option settles in its underlying"
+            )

@@ -2,10 +2,11 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from crossmargin.model.errors import InputError
-from crossmargin.model.numbers import ONE, non_negative, positive
+from crossmargin.model.numbers import ONE, finite, non_negative, positive
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,11 @@ class Market:
     ``open_interest``: instrument -> open interest as a notional in settle units (for rules that scale
     margin with it; an instrument left out has none).
 
+    Option valuation inputs: ``valuation_time`` (timezone-aware), ``vols``: an option instrument or an
+    underlying -> its annualized volatility as (moneyness K/F, vol) points, ascending in moneyness (one
+    point: a flat volatility; several: a smile, interpolated linearly and flat beyond its ends), and
+    ``rate``: the annual continuously compounded discount rate.
+
     The base currency's own price is one and need not be given.
     """
 
@@ -21,6 +27,9 @@ class Market:
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     marks: Mapping[str, Decimal] = field(default_factory=dict)
     open_interest: Mapping[str, Decimal] = field(default_factory=dict)
+    valuation_time: datetime | None = None
+    vols: Mapping[str, tuple[tuple[Decimal, Decimal], ...]] = field(default_factory=dict)
+    rate: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         for asset, price in self.prices.items():
@@ -29,6 +38,17 @@ class Market:
             positive(mark, f"marks.{instrument}")
         for instrument, interest in self.open_interest.items():
             non_negative(interest, f"open_interest.{instrument}")
+        if self.valuation_time is not None and self.valuation_time.utcoffset() is None:
+            raise InputError("valuation_time", "needs a UTC offset, e.g. 2025-03-28T08:00:00Z")
+        finite(self.rate, "rate")
+        for name, points in self.vols.items():
+            if not points:
+                raise InputError(f"vols.{name}", "needs a volatility or at least one (moneyness, vol) point")
+            for k, (moneyness, vol) in enumerate(points):
+                positive(moneyness, f"vols.{name}[{k}][0]")
+                non_negative(vol, f"vols.{name}[{k}][1]")
+                if k and moneyness <= points[k - 1][0]:
+                    raise InputError(f"vols.{name}[{k}][0]", "moneyness must rise from point to point")
         if self.base in self.prices and self.prices[self.base] != ONE:
             raise InputError(f"prices.{self.base}", f"the base currency is priced at 1, got {self.prices[self.base]}")
 
@@ -40,6 +60,13 @@ class Market:
             return self.prices[asset]
         except KeyError:
             raise InputError(f"prices.{asset}", "missing price") from None
+
+    def vol_points(self, instrument: str, underlying: str) -> tuple[tuple[Decimal, Decimal], ...]:
+        """The volatility points of an option: its own entry in ``vols``, else its underlying's."""
+        points = self.vols.get(instrument, self.vols.get(underlying))
+        if points is None:
+            raise InputError(f"vols.{instrument}", f"missing volatility (give it for {instrument!r} or {underlying!r})")
+        return points
 
     def mark(self, instrument: str) -> Decimal:
         """Mark price of ``instrument``."""

@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 
 from crossmargin.model.accounts import Account
 from crossmargin.model.assets import Asset
-from crossmargin.model.errors import InputError
-from crossmargin.model.instruments import Instrument
+from crossmargin.model.errors import InputError, field_prefix
+from crossmargin.model.instruments import ContractKind, Instrument
 from crossmargin.model.market import Market
 
 
@@ -41,6 +41,15 @@ class Portfolio:
             ids.add(account.id)
             self._check_account(account, where)
 
+    def _check_valued(self, spec: Instrument, field: str) -> None:
+        """An option without a mark is valued from the market: it needs a valuation time, a volatility and
+        its underlying's price."""
+        if self.market.valuation_time is None:
+            raise InputError(field, f"{spec.name!r} has no mark: give valuation_time (and vols) to value it")
+        with field_prefix(field):
+            self.market.vol_points(spec.name, spec.underlying)
+        self._check_priced(spec.underlying, field)
+
     def _check_priced(self, asset: str, field: str) -> None:
         if asset != self.base and asset not in self.market.prices:
             raise InputError(field, f"missing price for {asset!r} (add prices.{asset})")
@@ -55,12 +64,15 @@ class Portfolio:
             field = f"{where}.positions[{j}]"
             if position.instrument not in self.instruments:
                 raise InputError(f"{field}.instrument", f"unknown instrument {position.instrument!r}")
+            spec = self.instruments[position.instrument]
             if position.instrument not in self.market.marks:
-                raise InputError(
-                    f"{field}.instrument",
-                    f"missing mark price for {position.instrument!r} (add marks.{position.instrument})",
-                )
-            settle = self.instruments[position.instrument].settle
+                if spec.kind is not ContractKind.OPTION:
+                    raise InputError(
+                        f"{field}.instrument",
+                        f"missing mark price for {position.instrument!r} (add marks.{position.instrument})",
+                    )
+                self._check_valued(spec, f"{field}.instrument")
+            settle = spec.settle
             if settle not in self.assets:
                 raise InputError(
                     f"{field}.instrument", f"settle asset {settle!r} of {position.instrument!r} is not under assets"
