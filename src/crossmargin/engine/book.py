@@ -56,6 +56,10 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
+        if rules.scenario_margin is not None:
+            raise InputError(
+                "rulebook", f"{rules.name!r} margins on a scenario grid, which the array mirror does not compute yet"
+            )
         self.rules = rules
         self.base = portfolio.base
         self.rulebook = portfolio.rulebook

@@ -60,8 +60,10 @@ def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
 def _liquidation_price(
     pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
 ) -> Decimal | None:
-    if any(portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions):
-        return None  # an option's premium is not linear in the price: the closed-form solver does not apply
+    if rules.scenario_margin is not None or any(
+        portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions
+    ):
+        return None  # a grid requirement or an option's premium is not of the closed-form solver's shape
     move = Move.of(portfolio, figures.position.instrument, rules.liquidation_price_moves)
     scale = liquidation_scale(pool, portfolio, rules, move, long=figures.position.size > 0)
     return None if scale is None else figures.mark * scale

@@ -161,7 +161,14 @@ def _moved(market: Market, portfolio: Portfolio, index: Mapping[str, int], retur
 def _value(account: Account, portfolio: Portfolio, market: Market) -> float:
     """Balances at full price plus every position's value (base currency) at ``market``."""
     total = sum(float(amount) * float(market.price(asset)) for asset, amount in account.balances.items())
-    for position in account.positions:
+    return total + positions_value(account.positions, portfolio, market)
+
+
+def positions_value(positions: tuple[Position, ...], portfolio: Portfolio, market: Market) -> float:
+    """The positions' value at ``market`` in base currency: futures' uPnL at their marks, options' model
+    premium less their entry premium, each x size x contract size at its settle asset's price."""
+    total = 0.0
+    for position in positions:
         spec = portfolio.instruments[position.instrument]
         settle_price = float(market.price(spec.settle))
         units = float(position.size * spec.contract_size)

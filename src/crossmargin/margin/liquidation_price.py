@@ -21,8 +21,9 @@ scaled prices. The first change of status is the answer.
 Direction: a healthy long looks down first and a healthy short up first; a pool that is already
 liquidatable looks the other way (the price it must get back to). When the first direction never
 changes status, the other is searched. ``None`` when no price changes it (for instance a long fully
-covered by collateral: it stays healthy down to zero). A pool holding an option gets no liquidation
-price (:func:`crossmargin.margin.account.evaluate_account` leaves it out): a premium is not of this form.
+covered by collateral: it stays healthy down to zero). A pool holding an option, or margined by a
+scenario grid, gets no liquidation price (:func:`crossmargin.margin.account.evaluate_account` leaves it
+out): neither a premium nor a grid's worst loss is of this form.
 """
 
 from collections.abc import Iterator

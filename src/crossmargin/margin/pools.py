@@ -16,6 +16,9 @@ a pool is in base currency:
   (None when equity <= 0); health = equity - maintenance margin.
 - liquidatable: equity < maintenance margin x the rulebook's liquidation threshold (``<=`` where the
   rulebook says so, for pools that hold positions).
+- under a scenario-margin rulebook the pool's maintenance and initial margin are the scenario
+  requirement of its positions (:mod:`crossmargin.margin.scenario`); each position's own figures stay
+  its tier figures.
 """
 
 from collections.abc import Mapping, Sequence
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin import positions as pos
+from crossmargin.margin.scenario import scenario_requirement
 from crossmargin.model import Portfolio, Position, RuleChoices, Side
 from crossmargin.model.numbers import ZERO, exact
 
@@ -180,6 +184,9 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
         upnl = sum((f.unrealized_pnl for f in figures), ZERO)
         initial = sum((f.initial_margin for f in figures), ZERO)
         maintenance = sum((f.maintenance_margin for f in figures), ZERO)
+        if rules.scenario_margin is not None and figures:
+            requirement = scenario_requirement(pool.positions, pool.balances, portfolio, rules.scenario_margin)
+            maintenance, initial = requirement.maintenance, requirement.initial
         if rules.pnl_in_settle_collateral and pool.haircut:
             equity = _settle_collateral_equity(pool, figures, portfolio, Side.MAINTENANCE)
             initial_equity = _settle_collateral_equity(pool, figures, portfolio, Side.INITIAL)

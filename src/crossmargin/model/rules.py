@@ -21,6 +21,57 @@ class PriceMove(StrEnum):
 
 
 @dataclass(frozen=True)
+class ScenarioMargin:
+    """Scenario (portfolio) margin, as Deribit's portfolio margin and CME SPAN compute it: a pool's
+    maintenance margin is the worst loss of its positions over a grid of moves, plus add-ons.
+
+    - ``moves``: relative moves of each underlying's price (every mark on it moves with it; options are
+      repriced), e.g. -0.16 .. +0.16; ``vol_shocks``: relative changes of every option volatility on it
+      (-0.3: 30 % lower), each combined with every move.
+    - ``short_option_minimum``: an underlying's worst loss is at least this share of the underlying
+      notional of the options sold on it (a far out-of-the-money short still needs margin).
+    - ``delta_addon``: this share of the underlying's net delta notional (its positions' deltas at the
+      price) is added; ``concentration_rate`` x the gross notional above ``concentration_threshold``
+      (base currency) is added per underlying.
+    - ``correlation_credit`` in [0, 1]: underlyings offset each other only up to this share: the grid
+      part is ``sum W - credit x (sum W - max W)`` over the underlyings' worst losses ``W``.
+    - ``initial_factor`` (>= 1): initial margin is maintenance x this.
+    """
+
+    moves: tuple[Decimal, ...]
+    vol_shocks: tuple[Decimal, ...] = (ZERO,)
+    short_option_minimum: Decimal = ZERO
+    delta_addon: Decimal = ZERO
+    concentration_threshold: Decimal | None = None
+    concentration_rate: Decimal = ZERO
+    correlation_credit: Decimal = ZERO
+    initial_factor: Decimal = ONE
+
+    def __post_init__(self) -> None:
+        if not self.moves:
+            raise InputError("scenario_margin.moves", "give at least one move")
+        for k, move in enumerate(self.moves):
+            if finite(move, f"scenario_margin.moves[{k}]") <= -1:
+                raise InputError(f"scenario_margin.moves[{k}]", f"a price cannot fall by 100 % or more, got {move}")
+        if not self.vol_shocks:
+            raise InputError("scenario_margin.vol_shocks", "give at least one shock (0: none)")
+        for k, shock in enumerate(self.vol_shocks):
+            if finite(shock, f"scenario_margin.vol_shocks[{k}]") <= -1:
+                raise InputError(f"scenario_margin.vol_shocks[{k}]", f"a volatility cannot fall by 100 %, got {shock}")
+        within(self.short_option_minimum, ZERO, ONE, "scenario_margin.short_option_minimum")
+        within(self.delta_addon, ZERO, ONE, "scenario_margin.delta_addon")
+        within(self.concentration_rate, ZERO, ONE, "scenario_margin.concentration_rate")
+        within(self.correlation_credit, ZERO, ONE, "scenario_margin.correlation_credit")
+        if (
+            self.concentration_threshold is not None
+            and finite(self.concentration_threshold, "scenario_margin.concentration_threshold") < 0
+        ):
+            raise InputError("scenario_margin.concentration_threshold", "must not be negative")
+        if finite(self.initial_factor, "scenario_margin.initial_factor") < 1:
+            raise InputError("scenario_margin.initial_factor", f"must be at least 1, got {self.initial_factor}")
+
+
+@dataclass(frozen=True)
 class RuleChoices:
     """How a rulebook decides.
 
@@ -36,6 +87,8 @@ class RuleChoices:
     - ``pnl_in_settle_collateral``: a position's uPnL joins its settle asset's balance in the cross pool
       before that asset's weights apply (OKX multi-currency, Bybit UTA and Binance Multi-Assets value
       each currency's equity, cash plus uPnL, at its collateral rate); otherwise uPnL counts on its own.
+    - ``scenario_margin``: pools with positions are margined on the worst loss of a scenario grid
+      (:class:`ScenarioMargin`) instead of each position's tiers.
     """
 
     name: str
@@ -45,6 +98,7 @@ class RuleChoices:
     liquidate_without_requirement: bool = True
     withdrawal_notional_floor: Decimal = ZERO
     pnl_in_settle_collateral: bool = False
+    scenario_margin: ScenarioMargin | None = None
 
     def __post_init__(self) -> None:
         within(self.withdrawal_notional_floor, ZERO, ONE, "withdrawal_notional_floor")

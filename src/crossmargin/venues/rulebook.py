@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
-from crossmargin.model.rules import FillPrice, LiquidationTerms, PriceMove, RuleChoices, Shortfall
+from crossmargin.model.rules import FillPrice, LiquidationTerms, PriceMove, RuleChoices, ScenarioMargin, Shortfall
 
 CONTRACT_FIELDS = ("kind", "underlying", "settle", "contract_size", "inverse", "expiry")
 """What an instrument is, as opposed to how a venue margins it."""
@@ -35,6 +35,19 @@ class SourceFile(_Strict):
     taken: str | None = None
 
 
+class ScenarioMarginFile(_Strict):
+    """The ``rules.scenario_margin`` section: :class:`ScenarioMargin` fields."""
+
+    moves: list[Decimal]
+    vol_shocks: list[Decimal] = [Decimal(0)]
+    short_option_minimum: Decimal = Decimal(0)
+    delta_addon: Decimal = Decimal(0)
+    concentration_threshold: Decimal | None = None
+    concentration_rate: Decimal = Decimal(0)
+    correlation_credit: Decimal = Decimal(0)
+    initial_factor: Decimal = Decimal(1)
+
+
 class RulesFile(_Strict):
     """The ``rules`` section: :class:`RuleChoices` fields."""
 
@@ -44,6 +57,17 @@ class RulesFile(_Strict):
     liquidate_without_requirement: bool = True
     withdrawal_notional_floor: Decimal = Decimal(0)
     pnl_in_settle_collateral: bool = False
+    scenario_margin: ScenarioMarginFile | None = None
+
+    def choices(self, name: str) -> RuleChoices:
+        """The :class:`RuleChoices` this section describes, for a rulebook called ``name``."""
+        fields = self.model_dump(exclude={"scenario_margin"})
+        grid = self.scenario_margin
+        if grid is None:
+            return RuleChoices(name, **fields)
+        terms = grid.model_dump()
+        terms["moves"], terms["vol_shocks"] = tuple(grid.moves), tuple(grid.vol_shocks)
+        return RuleChoices(name, **fields, scenario_margin=ScenarioMargin(**terms))
 
 
 class LiquidationFile(_Strict):
@@ -136,7 +160,7 @@ def rulebook_from_data(data: Mapping[str, Any], origin: str) -> Rulebook:
         portfolio_from_document(
             {"version": 1, "base": "USD", "assets": parsed.assets, "instruments": parsed.instruments}
         )
-        rules = RuleChoices(parsed.name, **parsed.rules.model_dump())
+        rules = parsed.rules.choices(parsed.name)
         liquidation = LiquidationTerms(**parsed.liquidation.model_dump())
     except InputError as err:
         raise err.within(origin) from None

@@ -117,7 +117,7 @@ def applied(config: StressConfig, params: ParameterSet) -> StressConfig:
 
 def _rules(rules: RuleChoices, changes: Mapping[str, Any]) -> RuleChoices:
     current = {k: v for k, v in asdict(rules).items() if k in RulesFile.model_fields}
-    return replace(rules, **RulesFile.model_validate({**current, **changes}).model_dump())
+    return RulesFile.model_validate({**current, **changes}).choices(rules.name)
 
 
 def _terms(terms: LiquidationTerms, changes: Mapping[str, Any]) -> LiquidationTerms:
