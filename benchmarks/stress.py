@@ -1,10 +1,12 @@
 """Stress-runner throughput: steps per second of the shipped flash crash on generated books.
 
-    .venv/bin/python benchmarks/stress.py [--accounts 10000 100000 1000000] [--steps 30] [--out benchmarks/stress.json]
+    .venv/bin/python benchmarks/stress.py [--accounts 10000 100000 1000000] [--steps 30] [--budget 1800]
+        [--out benchmarks/stress.json]
 
 Each size: build the run (risk book, clearing state, oracle), then time the first ``--steps`` steps of
-`flash-crash` (the crash itself: its first minutes are its busiest) and report steps per second, the time
-of the slowest step, and liquidation fills in those steps. Cross margin, generic rulebook, default depth.
+`flash-crash` (the crash itself: its first minutes are its busiest), stopping early once ``--budget``
+seconds of steps have run, and report steps per second, the time of the slowest step, and liquidation
+fills in those steps; each step is logged as it ends. Cross margin, generic rulebook, default depth.
 """
 
 import argparse
@@ -24,7 +26,7 @@ from crossmargin.sim.stress.runner import Run, assets_of
 from crossmargin.venues import rulebook
 
 
-def measure(accounts: int, steps: int, seed: int) -> dict[str, float]:
+def measure(accounts: int, steps: int, seed: int, budget: float, console: Console) -> dict[str, float]:
     portfolio = synthetic_book(accounts, seed)
     generic = rulebook("generic")
     config = cross_and_isolated(
@@ -35,11 +37,16 @@ def measure(accounts: int, steps: int, seed: int) -> dict[str, float]:
     started = time.perf_counter()
     current = Run(config, scenario.path(seed, assets_of(config.portfolio)))
     build = time.perf_counter() - started
+    console.log(f"{accounts:,} accounts: built in {build:.1f} s")
     times, fills = [], 0
     for _ in range(steps):
         record = current.step()
         times.append(record.seconds)
         fills += record.liquidations
+        console.log(f"step t={record.t:.0f} s: {record.liquidations} fills, {record.seconds:.2f} s")
+        if sum(times) > budget:
+            break
+    steps = len(times)
     return {
         "accounts": accounts,
         "positions": sum(len(a.positions) for a in portfolio.accounts),
@@ -57,12 +64,13 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=float("inf"), help="stop a size after this many step-seconds")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/stress.json"))
     args = parser.parse_args()
     console = Console()
     rows = []
     for accounts in args.accounts:
-        rows.append(measure(accounts, args.steps, args.seed))
+        rows.append(measure(accounts, args.steps, args.seed, args.budget, console))
         console.log(rows[-1])
     table = Table(title="stress runner, flash-crash, first steps")
     for key in rows[0]:

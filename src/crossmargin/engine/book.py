@@ -56,9 +56,9 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
-        if rules.scenario_margin is not None:
+        if rules.scenario_margin is not None or rules.var_floor is not None or rules.volatility_scaling is not None:
             raise InputError(
-                "rulebook", f"{rules.name!r} margins on a scenario grid, which the array mirror does not compute yet"
+                "rulebook", f"{rules.name!r}: a scenario grid, VaR floor or volatility scaling is not in the mirror yet"
             )
         self.rules = rules
         self.base = portfolio.base

@@ -60,10 +60,13 @@ def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
 def _liquidation_price(
     pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
 ) -> Decimal | None:
-    if rules.scenario_margin is not None or any(
-        portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions
+    if (
+        rules.scenario_margin is not None
+        or rules.var_floor is not None
+        or rules.volatility_scaling is not None
+        or any(portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions)
     ):
-        return None  # a grid requirement or an option's premium is not of the closed-form solver's shape
+        return None  # a grid, a VaR floor, a scaled rate or an option's premium is not of the solver's shape
     move = Move.of(portfolio, figures.position.instrument, rules.liquidation_price_moves)
     scale = liquidation_scale(pool, portfolio, rules, move, long=figures.position.size > 0)
     return None if scale is None else figures.mark * scale

@@ -17,18 +17,23 @@ a pool is in base currency:
 - liquidatable: equity < maintenance margin x the rulebook's liquidation threshold (``<=`` where the
   rulebook says so, for pools that hold positions).
 - under a scenario-margin rulebook the pool's maintenance and initial margin are the scenario
-  requirement of its positions (:mod:`crossmargin.margin.scenario`); each position's own figures stay
-  its tier figures.
+  requirement of its positions (:mod:`crossmargin.margin.scenario`); under a VaR floor maintenance is
+  at least the pool's VaR (:mod:`crossmargin.margin.var_floor`) and initial at least maintenance. Each
+  position's own figures stay its tier figures, multiplied, under volatility scaling, by its
+  underlying's volatility multiplier (:mod:`crossmargin.margin.volatility`).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.margin import positions as pos
 from crossmargin.margin.scenario import scenario_requirement
+from crossmargin.margin.var_floor import var_requirement
+from crossmargin.margin.volatility import multiplier
 from crossmargin.model import Portfolio, Position, RuleChoices, Side
 from crossmargin.model.numbers import ZERO, exact
+from crossmargin.model.rules import VolatilityScaling
 
 
 @dataclass(frozen=True)
@@ -174,11 +179,21 @@ def _settle_collateral_equity(
     )
 
 
+def _volatility_scaled(figures: PositionFigures, portfolio: Portfolio, terms: VolatilityScaling) -> PositionFigures:
+    """A position's figures with its requirements x its underlying's volatility multiplier."""
+    m = multiplier(portfolio.market, portfolio.instruments[figures.position.instrument].underlying, terms)
+    return replace(
+        figures, initial_margin=figures.initial_margin * m, maintenance_margin=figures.maintenance_margin * m
+    )
+
+
 def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolFigures:
     """Value ``pool`` at the portfolio's market state (under the exact context)."""
     with exact():
         collateral = _collateral(pool, portfolio)
         figures = tuple(position_figures(p, portfolio) for p in pool.positions)
+        if rules.volatility_scaling is not None:
+            figures = tuple(_volatility_scaled(f, portfolio, rules.volatility_scaling) for f in figures)
         collateral_value = sum((c.value for c in collateral), ZERO)
         initial_value = sum((c.initial_value for c in collateral), ZERO)
         upnl = sum((f.unrealized_pnl for f in figures), ZERO)
@@ -187,6 +202,9 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
         if rules.scenario_margin is not None and figures:
             requirement = scenario_requirement(pool.positions, pool.balances, portfolio, rules.scenario_margin)
             maintenance, initial = requirement.maintenance, requirement.initial
+        if rules.var_floor is not None and figures:
+            maintenance = max(maintenance, var_requirement(pool.positions, pool.balances, portfolio, rules.var_floor))
+            initial = max(initial, maintenance)
         if rules.pnl_in_settle_collateral and pool.haircut:
             equity = _settle_collateral_equity(pool, figures, portfolio, Side.MAINTENANCE)
             initial_equity = _settle_collateral_equity(pool, figures, portfolio, Side.INITIAL)

@@ -416,6 +416,11 @@ class PortfolioDocument(_Part):
         json_schema_extra={"default": 0},
         description="Annual continuously compounded rate discounting option values (Black-76). Default 0.",
     )
+    correlations: dict[str, dict[str, Decimal]] = Field(
+        default={},
+        description="Asset -> asset -> correlation of their returns in [-1, 1], for a rulebook's VaR floor, "
+        "e.g. {BTC: {ETH: 0.8}}. A pair left out counts as 1 (no diversification).",
+    )
     accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
     oracle: OracleDocument | None = Field(
         default=None,
@@ -553,6 +558,7 @@ def _portfolio(document: PortfolioDocument) -> Portfolio:
         document.valuation_time,
         vols,
         document.rate,
+        {(a, b): rho for a, row in document.correlations.items() for b, rho in row.items()},
     )
     accounts = tuple(_account(i, account) for i, account in enumerate(document.accounts))
     return Portfolio(document.base, document.rulebook, assets, instruments, market, accounts)

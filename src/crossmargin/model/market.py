@@ -18,7 +18,8 @@ class Market:
     Option valuation inputs: ``valuation_time`` (timezone-aware), ``vols``: an option instrument or an
     underlying -> its annualized volatility as (moneyness K/F, vol) points, ascending in moneyness (one
     point: a flat volatility; several: a smile, interpolated linearly and flat beyond its ends), and
-    ``rate``: the annual continuously compounded discount rate.
+    ``rate``: the annual continuously compounded discount rate. ``correlations``: (asset, asset) -> the
+    correlation of their returns, for the VaR floor; a pair left out is taken as 1 (no diversification).
 
     The base currency's own price is one and need not be given.
     """
@@ -30,6 +31,7 @@ class Market:
     valuation_time: datetime | None = None
     vols: Mapping[str, tuple[tuple[Decimal, Decimal], ...]] = field(default_factory=dict)
     rate: Decimal = Decimal(0)
+    correlations: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for asset, price in self.prices.items():
@@ -49,6 +51,9 @@ class Market:
                 non_negative(vol, f"vols.{name}[{k}][1]")
                 if k and moneyness <= points[k - 1][0]:
                     raise InputError(f"vols.{name}[{k}][0]", "moneyness must rise from point to point")
+        for (a, b), rho in self.correlations.items():
+            if a == b or not -ONE <= finite(rho, f"correlations.{a}.{b}") <= ONE:
+                raise InputError(f"correlations.{a}.{b}", f"a correlation of two assets in [-1, 1], got {rho}")
         if self.base in self.prices and self.prices[self.base] != ONE:
             raise InputError(f"prices.{self.base}", f"the base currency is priced at 1, got {self.prices[self.base]}")
 
@@ -67,6 +72,10 @@ class Market:
         if points is None:
             raise InputError(f"vols.{instrument}", f"missing volatility (give it for {instrument!r} or {underlying!r})")
         return points
+
+    def correlation(self, a: str, b: str) -> Decimal:
+        """The correlation of ``a``'s and ``b``'s returns (1 for one asset, or a pair not given)."""
+        return self.correlations.get((a, b), self.correlations.get((b, a), ONE))
 
     def mark(self, instrument: str) -> Decimal:
         """Mark price of ``instrument``."""

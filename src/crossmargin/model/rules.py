@@ -72,6 +72,55 @@ class ScenarioMargin:
 
 
 @dataclass(frozen=True)
+class VarFloor:
+    """Maintenance margin at least the pool's value at risk: the delta-normal VaR at ``level`` over
+    ``horizon_days`` of its positions' deltas and its balances, each asset's daily volatility its
+    annualized ``vols`` entry (at moneyness 1) over sqrt(365), correlated by the market's correlations."""
+
+    level: Decimal
+    horizon_days: Decimal = ONE
+
+    def __post_init__(self) -> None:
+        if not ZERO < finite(self.level, "var_floor.level") < ONE:
+            raise InputError("var_floor.level", f"must be between 0 and 1, got {self.level}")
+        if finite(self.horizon_days, "var_floor.horizon_days") <= 0:
+            raise InputError("var_floor.horizon_days", f"must be positive, got {self.horizon_days}")
+
+
+@dataclass(frozen=True)
+class VolatilityScaling:
+    """Margin requirements that follow a volatility index, bounded so they cannot whipsaw.
+
+    Every position's maintenance and initial requirement is multiplied by ``m = clamp(index / reference,
+    floor, cap)`` of its underlying, where ``index`` is the underlying's annualized volatility at
+    moneyness 1 in the market's ``vols`` (for a live book, the smoothed index that
+    :class:`crossmargin.margin.volatility.VolatilityIndex` keeps). ``floor`` >= 1 is the
+    anti-procyclicality floor (calm markets never margin below the tables); ``cap`` bounds a spike.
+    Over time the multiplier follows the index up at once and down by at most ``max_daily_fall`` of
+    itself a day, so a short calm after a shock does not release margin.
+    """
+
+    reference: Decimal
+    floor: Decimal = ONE
+    cap: Decimal = Decimal(3)
+    half_life_days: Decimal = Decimal(5)
+    max_daily_fall: Decimal = Decimal("0.1")
+
+    def __post_init__(self) -> None:
+        if finite(self.reference, "volatility_scaling.reference") <= 0:
+            raise InputError("volatility_scaling.reference", f"must be positive, got {self.reference}")
+        if finite(self.floor, "volatility_scaling.floor") < 1:
+            raise InputError(
+                "volatility_scaling.floor", f"must be at least 1 (never below the tables), got {self.floor}"
+            )
+        if finite(self.cap, "volatility_scaling.cap") < self.floor:
+            raise InputError("volatility_scaling.cap", f"must be at least the floor {self.floor}, got {self.cap}")
+        if finite(self.half_life_days, "volatility_scaling.half_life_days") <= 0:
+            raise InputError("volatility_scaling.half_life_days", f"must be positive, got {self.half_life_days}")
+        within(self.max_daily_fall, ZERO, ONE, "volatility_scaling.max_daily_fall")
+
+
+@dataclass(frozen=True)
 class RuleChoices:
     """How a rulebook decides.
 
@@ -89,6 +138,10 @@ class RuleChoices:
       each currency's equity, cash plus uPnL, at its collateral rate); otherwise uPnL counts on its own.
     - ``scenario_margin``: pools with positions are margined on the worst loss of a scenario grid
       (:class:`ScenarioMargin`) instead of each position's tiers.
+    - ``var_floor``: a pool's maintenance margin is at least its value at risk (:class:`VarFloor`), and
+      its initial margin at least that maintenance.
+    - ``volatility_scaling``: every position's requirements x a bounded volatility multiplier
+      (:class:`VolatilityScaling`).
     """
 
     name: str
@@ -99,6 +152,8 @@ class RuleChoices:
     withdrawal_notional_floor: Decimal = ZERO
     pnl_in_settle_collateral: bool = False
     scenario_margin: ScenarioMargin | None = None
+    var_floor: VarFloor | None = None
+    volatility_scaling: VolatilityScaling | None = None
 
     def __post_init__(self) -> None:
         within(self.withdrawal_notional_floor, ZERO, ONE, "withdrawal_notional_floor")

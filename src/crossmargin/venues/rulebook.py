@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
-from crossmargin.model.rules import FillPrice, LiquidationTerms, PriceMove, RuleChoices, ScenarioMargin, Shortfall
+from crossmargin.model.rules import (
+    FillPrice,
+    LiquidationTerms,
+    PriceMove,
+    RuleChoices,
+    ScenarioMargin,
+    Shortfall,
+    VarFloor,
+    VolatilityScaling,
+)
 
 CONTRACT_FIELDS = ("kind", "underlying", "settle", "contract_size", "inverse", "expiry")
 """What an instrument is, as opposed to how a venue margins it."""
@@ -48,6 +57,23 @@ class ScenarioMarginFile(_Strict):
     initial_factor: Decimal = Decimal(1)
 
 
+class VarFloorFile(_Strict):
+    """The ``rules.var_floor`` section: :class:`VarFloor` fields."""
+
+    level: Decimal
+    horizon_days: Decimal = Decimal(1)
+
+
+class VolatilityScalingFile(_Strict):
+    """The ``rules.volatility_scaling`` section: :class:`VolatilityScaling` fields."""
+
+    reference: Decimal
+    floor: Decimal = Decimal(1)
+    cap: Decimal = Decimal(3)
+    half_life_days: Decimal = Decimal(5)
+    max_daily_fall: Decimal = Decimal("0.1")
+
+
 class RulesFile(_Strict):
     """The ``rules`` section: :class:`RuleChoices` fields."""
 
@@ -58,16 +84,22 @@ class RulesFile(_Strict):
     withdrawal_notional_floor: Decimal = Decimal(0)
     pnl_in_settle_collateral: bool = False
     scenario_margin: ScenarioMarginFile | None = None
+    var_floor: VarFloorFile | None = None
+    volatility_scaling: VolatilityScalingFile | None = None
 
     def choices(self, name: str) -> RuleChoices:
         """The :class:`RuleChoices` this section describes, for a rulebook called ``name``."""
-        fields = self.model_dump(exclude={"scenario_margin"})
+        fields = self.model_dump(exclude={"scenario_margin", "var_floor", "volatility_scaling"})
         grid = self.scenario_margin
-        if grid is None:
-            return RuleChoices(name, **fields)
-        terms = grid.model_dump()
-        terms["moves"], terms["vol_shocks"] = tuple(grid.moves), tuple(grid.vol_shocks)
-        return RuleChoices(name, **fields, scenario_margin=ScenarioMargin(**terms))
+        scenario = None
+        if grid is not None:
+            terms = grid.model_dump()
+            terms["moves"], terms["vol_shocks"] = tuple(grid.moves), tuple(grid.vol_shocks)
+            scenario = ScenarioMargin(**terms)
+        floor = None if self.var_floor is None else VarFloor(**self.var_floor.model_dump())
+        scaling = self.volatility_scaling
+        volatility = None if scaling is None else VolatilityScaling(**scaling.model_dump())
+        return RuleChoices(name, **fields, scenario_margin=scenario, var_floor=floor, volatility_scaling=volatility)
 
 
 class LiquidationFile(_Strict):

@@ -1,0 +1,58 @@
+"""Volatility-scaled requirements (:class:`~crossmargin.model.rules.VolatilityScaling`): the multiplier of
+an underlying's margin requirements, and the smoothed index and slow release a live book keeps over time.
+
+``multiplier`` is the static rule: ``clamp(index / reference, floor, cap)`` with the index the
+underlying's annualized volatility at moneyness 1 in the market's ``vols`` (an underlying without one
+keeps the floor). :class:`VolatilityIndex` is its dynamic form: it smooths the observed volatility by an
+exponential moving average of half-life ``half_life_days`` and lets the multiplier fall by at most
+``max_daily_fall`` of itself a day (rises apply at once), the anti-procyclicality that keeps margin from
+whipsawing with every calm hour after a shock.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.margin.options import smile_vol
+from crossmargin.model import Market
+from crossmargin.model.rules import VolatilityScaling
+
+SECONDS_PER_DAY = 86400.0
+
+
+def multiplier(market: Market, underlying: str, terms: VolatilityScaling) -> Decimal:
+    """The static multiplier of ``underlying``'s requirements (see module doc), 6 decimals."""
+    points = market.vols.get(underlying)
+    if points is None:
+        return terms.floor
+    index = smile_vol(1.0, 1.0, [(float(m), float(v)) for m, v in points])
+    ratio = Decimal(f"{index / float(terms.reference):.6f}")
+    return min(terms.cap, max(terms.floor, ratio))
+
+
+@dataclass
+class VolatilityIndex:
+    """One underlying's smoothed volatility and multiplier over time (see module doc); ``observe`` a new
+    volatility at time ``t`` (seconds) and read ``multiplier``."""
+
+    terms: VolatilityScaling
+    smoothed: float | None = None
+    multiplier: float = 1.0
+    t: float | None = None
+
+    def observe(self, vol: float, t: float) -> float:
+        """Take a volatility observed at ``t`` (after the last); the new multiplier."""
+        if vol < 0 or (self.t is not None and t < self.t):
+            raise ValueError(f"a volatility >= 0 at a time not before {self.t}, got {vol} at {t}")
+        floor, cap = float(self.terms.floor), float(self.terms.cap)
+        if self.smoothed is None or self.t is None:
+            self.smoothed, self.t = vol, t
+            self.multiplier = min(cap, max(floor, vol / float(self.terms.reference)))
+            return self.multiplier
+        days = (t - self.t) / SECONDS_PER_DAY
+        keep = 0.5 ** (days / float(self.terms.half_life_days))
+        self.smoothed = keep * self.smoothed + (1 - keep) * vol
+        target = min(cap, max(floor, self.smoothed / float(self.terms.reference)))
+        lowest = self.multiplier * (1 - float(self.terms.max_daily_fall)) ** days
+        self.multiplier = max(target, lowest) if target < self.multiplier else target
+        self.t = t
+        return self.multiplier
