@@ -15,6 +15,7 @@ from crossmargin.engine.screening import screen
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.model import Portfolio, Position, RuleChoices, exact
 from crossmargin.model.numbers import ZERO
+from crossmargin.model.rules import VolatilityScaling
 from tests.builders import D
 from tests.margin.test_rule_properties import venue_like
 
@@ -122,9 +123,9 @@ def fused_position_sums(book: RiskBook) -> np.ndarray:
     t = book.instruments
     kernels.revalue_range(
         0, book.size.shape[0], -1, count, book.size, book.entry, book.instrument, book.pool, book.bracket.copy(),
-        book.marks, book.imr_now, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
-        t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap, t.quantum,
-        t.maintenance_fraction, book.cached.copy(), money, figures, book.liquidatable.copy(), book.prices,
+        book.marks, book.imr_now, book.scale, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr,
+        t.imr, t.amount, t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
+        t.quantum, t.maintenance_fraction, book.cached.copy(), money, figures, book.liquidatable.copy(), book.prices,
         book.positions_in_pool, book.folded, False, True, 1.0, False, False,
     )  # fmt: skip
     if book.folded:
@@ -136,7 +137,9 @@ def fused_position_sums(book: RiskBook) -> np.ndarray:
 def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices]):
     portfolio, rules = case
     book = RiskBook(portfolio, rules)
-    money = position_money(book.size, book.entry, book.instrument, book.marks, book.imr_now, book.instruments)
+    money = position_money(
+        book.size, book.entry, book.instrument, book.marks, book.imr_now, book.scale, book.instruments
+    )
     settle = book.instruments.settle[book.instrument]
     by_asset = rules.pnl_in_settle_collateral
     base = money if by_asset else money * book.prices[settle][:, None]
@@ -169,3 +172,16 @@ def test_setting_an_account_equals_a_rebuild(case: tuple[Portfolio, RuleChoices]
     for owner, figures in mine.items():
         assert np.allclose(figures, theirs[owner], rtol=RELATIVE, atol=RELATIVE)
     assert_mirror_matches(book)
+
+
+@given(venue_like(), st.sampled_from(["0.2", "0.6", "1.1", "3"]), st.sampled_from(["0.8", "1.2"]))
+def test_volatility_scaled_requirements_in_the_mirror_equal_the_exact_ones(case, btc_vol, move):
+    # every BTC requirement x clamp(vol / 0.5, 1, 3); other underlyings (no vol given) at the floor
+    portfolio, rules = case
+    market = replace(portfolio.market, vols={"BTC": ((D(1), D(btc_vol)),)})
+    scaled_rules = replace(rules, volatility_scaling=VolatilityScaling(D("0.5")))
+    book = RiskBook(portfolio.with_market(market), scaled_rules)
+    assert_mirror_matches(book)
+    book.tick(marks=scaled(portfolio, D(move)))
+    assert_mirror_matches(book)
+    assert set(screen(book).liquidatable) == exact_liquidatable(book)

@@ -36,6 +36,7 @@ from crossmargin.engine.rule_arrays import (
 )
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
+from crossmargin.margin.volatility import multiplier
 from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
@@ -56,9 +57,9 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
-        if rules.scenario_margin is not None or rules.var_floor is not None or rules.volatility_scaling is not None:
+        if rules.scenario_margin is not None or rules.var_floor is not None:
             raise InputError(
-                "rulebook", f"{rules.name!r}: a scenario grid, VaR floor or volatility scaling is not in the mirror yet"
+                "rulebook", f"{rules.name!r} margins on a scenario grid or a VaR floor, not in the array mirror yet"
             )
         self.rules = rules
         self.base = portfolio.base
@@ -73,6 +74,7 @@ class RiskBook:
             [float(portfolio.market.marks.get(i, Decimal(1))) for i in self.instruments.names], dtype=np.float64
         )
         self.imr_now = self._scaled_initial_rates()
+        self.scale = self._volatility_scale()
         self.accounts: dict[str, Account] = {}
         self.owners: list[PoolOwner] = []
         self.cross_pool: dict[str, int] = {}
@@ -219,6 +221,15 @@ class RiskBook:
                 rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
         return rates
 
+    def _volatility_scale(self) -> F64:
+        """Each instrument's volatility multiplier of its requirements (ones without volatility scaling)."""
+        terms = self.rules.volatility_scaling
+        if terms is None:
+            return np.ones(len(self.instruments.names))
+        return np.array(
+            [float(multiplier(self.market, self.instrument_table[n].underlying, terms)) for n in self.instruments.names]
+        )
+
     def _revalue_slots(self, lo: int, hi: int, zero: bool = False, fresh: bool = False) -> None:
         """Revalue slots ``[lo, hi)`` (as empty with ``zero``) and move their pools' sums; where the figures
         are linear (not folded) the pools' figures move and their verdicts are decided, unless ``fresh``."""
@@ -229,7 +240,7 @@ class RiskBook:
         t = self.instruments
         rules = self.rules
         arrays = (
-            size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now,
+            size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,

@@ -77,6 +77,7 @@ def revalue_range(
     bracket: INDEX,
     marks: F64,
     imr_now: F64,
+    scale: F64,
     contract_size: F64,
     inverse: np.ndarray,
     size_basis: np.ndarray,
@@ -116,7 +117,8 @@ def revalue_range(
     collateral, weighed with the balance) the change goes to ``pool_money[asset, 0..3, pool]`` and
     :func:`evaluate_pools` makes the figures; otherwise the pool's figures are linear in its positions'
     money and the change goes straight into ``figures[pool]``, with ``decide`` deciding the pool's verdict
-    again in the same pass. ``imr_now`` is the initial-rate table after open-interest scaling. A slot
+    again in the same pass. ``imr_now`` is the initial-rate table after open-interest scaling, ``scale`` each
+    instrument's volatility multiplier of both requirements (1 without volatility scaling). A slot
     with size 0 is empty. With ``fresh`` the old values are not read (the full revaluation, into cleared
     sums).
     """
@@ -168,6 +170,7 @@ def revalue_range(
             else:
                 maintenance = margined * rate_m - amount[i, k] + close
                 initial = margined * rate_i + close
+            maintenance, initial = maintenance * scale[i], initial * scale[i]
             loss, gain = min(pnl, 0.0), max(pnl, 0.0)
             weight_i = initial_upnl_weight[i]
             if imf[i] > 0.0:

@@ -11,8 +11,11 @@ def _premium(rate: F64, imf: F64, units: F64) -> F64:
     return np.where(imf == 0.0, rate, np.maximum(rate, 0.8 * rate + imf * np.sqrt(units)))
 
 
-def position_money(size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now: F64, t: InstrumentArrays) -> F64:
-    """``[slot, 4]``: counted PnL (maintenance, initial), maintenance and initial margin, settle units."""
+def position_money(
+    size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now: F64, scale: F64, t: InstrumentArrays
+) -> F64:
+    """``[slot, 4]``: counted PnL (maintenance, initial), maintenance and initial margin (x the instrument's
+    ``scale``), settle units."""
     q = size
     c = t.contract_size[instrument]
     m = marks[instrument]
@@ -46,6 +49,7 @@ def position_money(size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now
         plain = np.ceil(maintenance / unit) * unit
         maintenance = np.where(rounded, np.where(np.isnan(fraction), plain, by_fraction), maintenance)
         initial = np.where(rounded, np.ceil(initial / unit) * unit, initial)
+    maintenance, initial = maintenance * scale[rows], initial * scale[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         discount = np.where(imf > 0.0, 1.1 / (1.0 + imf * np.sqrt(np.maximum(pnl, 0.0))), np.inf)
     weight_i = np.minimum(t.initial_upnl_weight[rows], discount)

@@ -119,7 +119,7 @@ def bench_book(
     n_pools, n_assets = book.pool_count, len(book.assets.names)
 
     def numpy_revalue() -> None:
-        money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, instruments)
+        money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, book.scale, instruments)
         pool_money(money, book.pool, settle, book.prices, n_pools, n_assets, rules.pnl_in_settle_collateral)
 
     full_numpy = _median_ms(numpy_revalue, max(1, repeats // 2))
