@@ -17,9 +17,6 @@ scalar kernel in the best layout costs here. Figures: medians of repeats, millis
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +26,7 @@ from rich.table import Table
 
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.rule_arrays import F64, INDEX
-from crossmargin.sim.benchmark import machine, plain_read
+from crossmargin.sim.benchmark import machine, median_ms, plain_read
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 
@@ -55,16 +52,6 @@ def _stripped_on_cores(bounds: INDEX, *arrays: np.ndarray) -> None:
         _stripped(bounds[part], bounds[part + 1], *arrays)
 
 
-def _median_ms(run: Callable[[], object], repeats: int = 9) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -88,9 +75,10 @@ def main() -> None:
         np.where(t.inverse, -1.0 / marks, marks), np.where(t.inverse, 1.0 / marks, marks), t.mmr, book.imr_now,
         t.amount, t.upnl_weight, book.prices[t.settle], figures,
     )  # fmt: skip
-    plain = _median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool))
-    floor = _median_ms(lambda: _stripped_on_cores(*stripped))
-    full = _median_ms(book.revalue)
+    _stripped_on_cores(*stripped)  # compile (or load) before timing
+    plain = median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool), 9)
+    floor = median_ms(lambda: _stripped_on_cores(*stripped), 9)
+    full = median_ms(book.revalue, 9)
     rows = {"accounts": args.accounts, "positions": len(order), "plain_read_ms": plain,
             "stripped_account_major_ms": floor, "full_revalue_ms": full,
             "stripped_over_plain_read": floor / plain, "full_over_plain_read": full / plain}  # fmt: skip

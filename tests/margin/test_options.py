@@ -106,32 +106,23 @@ def test_greeks_match_central_differences_of_the_price(forward, ratio, vol, t, r
     assert_close(greeks.theta, theta, 1e-8 * (forward * vol / math.sqrt(t) + abs(rate) * forward) / 365)
 
 
-@pytest.mark.parametrize(
-    ("forward", "strike", "right", "price", "delta"),
-    [
-        (120.0, 100.0, OptionRight.CALL, 20.0, 1.0),
-        (80.0, 100.0, OptionRight.CALL, 0.0, 0.0),
-        (100.0, 100.0, OptionRight.CALL, 0.0, 0.5),
-        (80.0, 100.0, OptionRight.PUT, 20.0, -1.0),
-        (120.0, 100.0, OptionRight.PUT, 0.0, 0.0),
-        (100.0, 100.0, OptionRight.PUT, 0.0, -0.5),
-    ],
-)
+# (forward, strike, right, intrinsic value, delta of an exercised option): in, out of and at the money
+INTRINSIC = [
+    (120.0, 100.0, OptionRight.CALL, 20.0, 1.0),
+    (80.0, 100.0, OptionRight.CALL, 0.0, 0.0),
+    (100.0, 100.0, OptionRight.CALL, 0.0, 0.5),
+    (80.0, 100.0, OptionRight.PUT, 20.0, -1.0),
+    (120.0, 100.0, OptionRight.PUT, 0.0, 0.0),
+    (100.0, 100.0, OptionRight.PUT, 0.0, -0.5),
+]
+
+
+@pytest.mark.parametrize(("forward", "strike", "right", "price", "delta"), INTRINSIC)
 def test_expiry_is_intrinsic_value(forward, strike, right, price, delta):
     assert black76(forward, strike, 0.5, 0.0, 0.05, right) == Greeks(price, delta, 0.0, 0.0, 0.0)
 
 
-@pytest.mark.parametrize(
-    ("forward", "strike", "right", "intrinsic", "exercised"),
-    [
-        (120.0, 100.0, OptionRight.CALL, 20.0, 1.0),
-        (80.0, 100.0, OptionRight.CALL, 0.0, 0.0),
-        (100.0, 100.0, OptionRight.CALL, 0.0, 0.5),
-        (80.0, 100.0, OptionRight.PUT, 20.0, -1.0),
-        (120.0, 100.0, OptionRight.PUT, 0.0, 0.0),
-        (100.0, 100.0, OptionRight.PUT, 0.0, -0.5),
-    ],
-)
+@pytest.mark.parametrize(("forward", "strike", "right", "intrinsic", "exercised"), INTRINSIC)
 def test_zero_vol_is_discounted_intrinsic_value(forward, strike, right, intrinsic, exercised):
     # r = 0.04, t = 0.5: D = exp(-0.02) = 0.980198673306755302; theta is the discounting's pull, r * price / 365.
     discount = 0.980198673306755302

@@ -71,7 +71,8 @@ def plain_read(size: F64, entry: F64, instrument: INDEX, pool: INDEX) -> float:
     return total
 
 
-def _median_ms(run: Callable[[], object], repeats: int) -> float:
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``run``, in milliseconds."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -84,7 +85,7 @@ def _tick_ms(book: RiskBook, instrument: str, repeats: int) -> float:
     """Median time of a new mark on ``instrument`` (alternating 0.1% down and up)."""
     mark = book.market.marks[instrument]
     moves = iter([mark * Decimal(f) for f in ("0.999", "1.001") * (repeats * 2)])
-    return _median_ms(lambda: book.tick(marks={instrument: next(moves)}), repeats)
+    return median_ms(lambda: book.tick(marks={instrument: next(moves)}), repeats)
 
 
 def _exact_per_account_us(portfolio: Portfolio, rules: RuleChoices, sample: int) -> float:
@@ -113,7 +114,7 @@ def bench_book(
     book = RiskBook(portfolio, rules)
     build_s = time.perf_counter() - start
     yield "built", None
-    full = _median_ms(book.revalue, repeats)
+    full = median_ms(book.revalue, repeats)
     imr_now, instruments = book.imr_now, book.instruments
     settle = instruments.settle[book.instrument]
     n_pools, n_assets = book.pool_count, len(book.assets.names)
@@ -122,9 +123,9 @@ def bench_book(
         money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, book.scale, instruments)
         pool_money(money, book.pool, settle, book.prices, n_pools, n_assets, rules.pnl_in_settle_collateral)
 
-    full_numpy = _median_ms(numpy_revalue, max(1, repeats // 2))
+    full_numpy = median_ms(numpy_revalue, max(1, repeats // 2))
     plain_read(book.size, book.entry, book.instrument, book.pool)
-    plain = _median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
+    plain = median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
     yield "revalued", None
     tick = _tick_ms(book, TICK_INSTRUMENT, repeats)
     i = book.instruments.index(TICK_INSTRUMENT)
@@ -132,7 +133,7 @@ def bench_book(
     median = by_size[len(by_size) // 2]
     tick_median = _tick_ms(book, book.instruments.names[median], repeats)
     result = screen(book)
-    screen_ms = _median_ms(lambda: screen(book), max(1, repeats // 2))
+    screen_ms = median_ms(lambda: screen(book), max(1, repeats // 2))
     yield "ticked and screened", None
     exact_us = _exact_per_account_us(portfolio, rules, EXACT_SAMPLE)
     positions = book.position_count
