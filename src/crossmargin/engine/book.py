@@ -258,21 +258,21 @@ class RiskBook:
         rules = self.rules
         terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
         if not self.folded:
-            kernels.decide(pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
+            kernels.on_cores(kernels.decide, pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
             return
         a = self.assets
-        kernels.evaluate_pools(
-            pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool, self.prices,
-            a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.figures, self.liquidatable,
+        kernels.on_cores(
+            kernels.evaluate_pools, pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool,
+            self.prices, a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.figures, self.liquidatable,
         )  # fmt: skip
 
     def _add_collateral(self, pools: INDEX, asset: int, price: float) -> None:
         """Add ``asset``'s balances valued at ``price`` (a change of price: the difference) to ``pools``'s
         figures (linear figures only)."""
         a = self.assets
-        kernels.add_collateral(
-            pools, asset, self.balance, self.haircut, price, a.band_from, a.weight, a.offset, a.liability, a.imf,
-            self.figures,
+        kernels.on_cores(
+            kernels.add_collateral, pools, asset, self.balance, self.haircut, price, a.band_from, a.weight, a.offset,
+            a.liability, a.imf, self.figures,
         )  # fmt: skip
 
     def _set_balance(self, asset: int, pool: int, amount: float) -> None:

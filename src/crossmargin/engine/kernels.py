@@ -9,6 +9,7 @@ marked ``parallel`` share their work out over the cores by pool, so no two threa
 import math
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -16,6 +17,7 @@ from crossmargin.engine.prefetch import prefetch_row
 from crossmargin.engine.rule_arrays import F64, I64, INDEX
 
 MAINTENANCE, INITIAL = 0, 1
+PARALLEL_ITEMS = 4096  # pools at least this many are shared out over the cores
 AHEAD = 32  # slots ahead whose pool row a revaluation prefetches
 
 
@@ -216,8 +218,10 @@ def revalue_split(parts: int, n_pools: int, lo: int, hi: int, *arrays: Any) -> N
         revalue_range(lo, hi, pool_lo, pool_hi, *arrays)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def evaluate_pools(
+    lo: int,
+    hi: int,
     pools: INDEX,
     balance: F64,
     pool_money: F64,
@@ -240,10 +244,10 @@ def evaluate_pools(
     with the balance of that asset.
 
     ``figures[p] = (equity, initial equity, maintenance, initial)``; ``liquidatable[p]`` the float verdict
-    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality). ``pools``
-    must not repeat a pool (threads share them out).
+    of the rulebook's condition (equity below ``threshold`` x maintenance, ``<=`` at equality), for the
+    pools ``pools[lo:hi]`` (distinct: :func:`on_cores` shares them out over threads).
     """
-    for idx in prange(pools.shape[0]):
+    for idx in range(lo, hi):
         p = pools[idx]
         f0 = f1 = f2 = f3 = 0.0
         for a in range(balance.shape[0]):
@@ -283,8 +287,10 @@ def _collateral(
     )
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def add_collateral(
+    lo: int,
+    hi: int,
     holders: INDEX,
     a: int,
     balance: F64,
@@ -297,13 +303,13 @@ def add_collateral(
     imf: F64,
     figures: F64,
 ) -> None:
-    """Add asset ``a``'s balance valued at ``price`` (both sides) to the equity of each pool in ``holders``
-    (distinct pools). A price change is added as ``price`` = new minus old price: bands and weights are
-    in the asset's units, so the weighted amount is linear in the price."""
+    """Add asset ``a``'s balance valued at ``price`` (both sides) to the equity of each pool in
+    ``holders[lo:hi]`` (distinct pools). A price change is added as ``price`` = new minus old price: bands
+    and weights are in the asset's units, so the weighted amount is linear in the price."""
     flat = imf[a] == 0.0 and (band_from.shape[1] == 1 or band_from[a, 1] == np.inf)
     held_m, held_i = weight[0, a, 0] * price, weight[1, a, 0] * price
     owed_m, owed_i = liability[0, a] * price, liability[1, a] * price
-    for idx in prange(holders.shape[0]):
+    for idx in range(lo, hi):
         p = holders[idx]
         held = balance[a, p]
         if not haircut[p]:
@@ -341,8 +347,10 @@ def move_balance(
     figures[p, 1] += new_i - old_i
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def decide(
+    lo: int,
+    hi: int,
     pools: INDEX,
     figures: F64,
     positions: INDEX,
@@ -351,9 +359,27 @@ def decide(
     without_requirement: bool,
     liquidatable: np.ndarray,
 ) -> None:
-    """The rulebook's verdict for each pool in ``pools`` from its figures."""
-    for idx in prange(pools.shape[0]):
+    """The rulebook's verdict for each pool in ``pools[lo:hi]`` from its figures."""
+    for idx in range(lo, hi):
         p = pools[idx]
         liquidatable[p] = _verdict(
             figures[p, 0], figures[p, 2], positions, p, threshold, at_equality, without_requirement
         )
+
+
+@njit(cache=True, parallel=True)
+def _on_threads(kernel: Any, parts: int, n: int, *arrays: Any) -> None:
+    for part in prange(parts):
+        kernel(part * n // parts, (part + 1) * n // parts, *arrays)
+
+
+def on_cores(kernel: Any, items: INDEX, *arrays: Any) -> None:
+    """``kernel(lo, hi, items, *arrays)`` over the distinct ``items``: on every core when there are at least
+    ``PARALLEL_ITEMS`` of them, else in this thread (starting the thread pool costs more than a few items,
+    and far more on a busy machine, where a parallel region waits on every thread)."""
+    n = items.shape[0]
+    threads = numba.get_num_threads()
+    if n >= PARALLEL_ITEMS and threads > 1:
+        _on_threads(kernel, threads, n, items, *arrays)
+    else:
+        kernel(0, n, items, *arrays)
