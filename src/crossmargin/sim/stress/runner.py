@@ -16,7 +16,7 @@ At each step of the scenario's path:
    (:class:`~crossmargin.liquidation.engine.Liquidator`); its new exact state goes back into the risk book.
    The fills' permanent impact moves the marks, and the impact factor of the instrument's underlying
    with them, so the move stays in later steps' prices: further accounts fall under and are liquidated
-   in the same step (a cascade), up to :data:`CASCADE_ROUNDS` rounds. Each round ranks auto-deleveraging
+   in the same step (a cascade), up to :data:`CASCADE_ROUNDS` rounds. Each step ranks auto-deleveraging
    at the marks it starts from (:meth:`~crossmargin.liquidation.ranking.AdlQueues.pin`), as venues
    publish and periodically refresh their ADL queues; sizes and fill prices stay the exact current ones.
 5. **Record.** Liquidations (count, notional at the fill price, slippage), ADL events, bad debt and the
@@ -177,6 +177,7 @@ class Run:
         self._sync_prices()
         depth = float(self.path.depth[self.k])
         self.liquidator.liquidity = {name: scaled(m, depth) for name, m in self.config.liquidity.items()}
+        self.liquidator.adl.pin()
         notices: list[Notice] = []
         for _ in range(CASCADE_ROUNDS):
             round_notices = self._liquidate_candidates(t)
@@ -228,7 +229,6 @@ class Run:
 
     def _liquidate_candidates(self, t: float) -> list[Notice]:
         state, book = self.state, self.book
-        self.liquidator.adl.pin()
         accounts = self._due()
         notices: list[Notice] = []
         for account_id in accounts:
