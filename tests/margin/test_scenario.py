@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from crossmargin.engine.book import RiskBook
+from crossmargin.engine.priced import check_oracle_priced
 from crossmargin.margin.account import cross_pool, evaluate_account
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.scenario import scenario_requirement
@@ -144,3 +146,14 @@ def test_bad_terms_name_their_field():
     with pytest.raises(InputError) as error:
         ScenarioMargin(FIVE, initial_factor=Decimal("0.9"))
     assert error.value.field == "scenario_margin.initial_factor"
+
+
+def test_the_risk_book_and_the_runner_refuse_what_they_do_not_compute():
+    account = Account("a", {"USDC": D(50000)}, (position("BTC-PERP", "1", "40000"),))
+    with pytest.raises(InputError) as error:
+        RiskBook(book(account), PM)
+    assert error.value.field == "rulebook"
+    writer = Account("w", {"USDC": D(50000)}, (position("C-40000", "-1", "5000"),))
+    with pytest.raises(InputError) as error:
+        check_oracle_priced(book(writer))
+    assert error.value.field == "instruments" and "option" in error.value.message

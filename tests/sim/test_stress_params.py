@@ -107,3 +107,11 @@ def test_the_command_reads_every_parameter_set_before_running(tmp_path: Path):
         app, ["stress", "flash-crash", "--generate", "20", "--params", str(good), "--params", str(good)]
     )
     assert twice.exit_code != 0 and "'wide'" in twice.output
+
+
+def test_rules_the_runner_cannot_mirror_are_refused_before_any_run(tmp_path: Path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("label: grid\nrules: {scenario_margin: {moves: [-0.1, 0, 0.1]}}\n")
+    result = CliRunner().invoke(app, ["stress", "flash-crash", "--generate", "20", "--params", str(grid)])
+    assert result.exit_code != 0
+    assert "grid.rulebook" in result.output and "scenario grid" in result.output

@@ -70,6 +70,8 @@ def stress_report(
 ) -> Any:
     """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
     parameter set is read and checked before the first run starts."""
+    from crossmargin.engine.book import check_mirrored
+    from crossmargin.engine.priced import check_oracle_priced
     from crossmargin.sim.population import synthetic_book
     from crossmargin.sim.scenarios.load import load_scenario
     from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
@@ -96,6 +98,10 @@ def stress_report(
     for path in parameter_files:
         with field_prefix(str(path)):
             configs.append(applied(configs[0], parameter_set(load_document(path), path.stem)))
+    for config in configs:
+        with field_prefix(config.label):
+            check_oracle_priced(config.portfolio)
+            check_mirrored(config.rules)
     labels = [config.label for config in configs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:

@@ -44,6 +44,14 @@ _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 
 
+def check_mirrored(rules: RuleChoices) -> None:
+    """Refuse rules the array mirror does not compute yet: a scenario grid or a VaR floor."""
+    if rules.scenario_margin is not None or rules.var_floor is not None:
+        raise InputError(
+            "rulebook", f"{rules.name!r} margins on a scenario grid or a VaR floor, not in the risk book's kernels yet"
+        )
+
+
 @dataclass(frozen=True)
 class PoolOwner:
     """Whose a pool is: an account's cross pool (``instrument`` None) or one isolated position."""
@@ -57,10 +65,7 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
-        if rules.scenario_margin is not None or rules.var_floor is not None:
-            raise InputError(
-                "rulebook", f"{rules.name!r} margins on a scenario grid or a VaR floor, not in the array mirror yet"
-            )
+        check_mirrored(rules)
         self.rules = rules
         self.base = portfolio.base
         self.rulebook = portfolio.rulebook

@@ -36,7 +36,7 @@ from crossmargin.clearing.events import PriceUpdate
 from crossmargin.clearing.ledger import LedgerAccount
 from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.priced import may_liquidate
+from crossmargin.engine.priced import check_oracle_priced, may_liquidate
 from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
 from crossmargin.liquidation.engine import Liquidator, Notice
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel, SquareRootImpact
@@ -91,6 +91,7 @@ class Run:
     """One run in progress (see module doc); :meth:`step` advances it, :meth:`result` reports."""
 
     def __init__(self, config: StressConfig, path: ScenarioPath) -> None:
+        check_oracle_priced(config.portfolio)
         portfolio = config.portfolio
         self.config = config
         self.path = path
