@@ -229,8 +229,12 @@ class Run:
         return sorted({book.owners[int(p)].account for p in pools})
 
     def _liquidate_candidates(self, t: float) -> list[Notice]:
+        """One round: liquidate every due account; the mirror takes the round's mark moves once, at its end
+        (it is read again only by the next round's screening; accounts it took meanwhile are revalued by
+        that tick with the rest of their instruments' blocks)."""
         state, book = self.state, self.book
         accounts = self._due()
+        before = {name: state.market.mark(name) for name in self.start_marks}
         notices: list[Notice] = []
         for account_id in accounts:
             allowed = may_liquidate(
@@ -238,23 +242,19 @@ class Run:
             )
             if not allowed or not state.liquidatable(account_id):
                 continue
-            before = {name: state.market.mark(name) for name in self.start_marks}
             done = self.liquidator.liquidate(account_id)
             notices += done
             self.liquidator.apply_impact()
             touched = {a for n in done for a in (n.get("account"), n.get("from")) if isinstance(a, str)}
             for changed in sorted(touched | {account_id}):
                 book.set_account(state.account(changed))
-            moved = {
-                name: state.market.mark(name) for name in self.start_marks if state.market.mark(name) != before[name]
-            }
-            if moved:
-                for name, mark in moved.items():
-                    ratio = float(mark) / float(before[name])
-                    asset = self.underlying[name]
-                    if asset in self.impact:
-                        self.impact[asset] *= ratio
-                book.tick(marks=moved)
+        moved = {name: state.market.mark(name) for name in self.start_marks if state.market.mark(name) != before[name]}
+        for name, mark in moved.items():
+            asset = self.underlying[name]
+            if asset in self.impact:
+                self.impact[asset] *= float(mark) / float(before[name])
+        if moved:
+            book.tick(marks=moved)
         return notices
 
     def _money(self, account: LedgerAccount) -> float:
