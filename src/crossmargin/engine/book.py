@@ -196,7 +196,10 @@ class RiskBook:
     def _remove_slot(self, j: int) -> None:
         """Empty slot ``j``, moving its block's last position into it."""
         i = int(self.instrument[j])
-        self._revalue_slots(j, j + 1, zero=True)
+        held = self.size[j]
+        self.size[j] = 0.0  # revalued as empty: its money leaves its pool
+        self._revalue_slots(j, j + 1)
+        self.size[j] = held
         last = int(self.block_start[i] + self.block_used[i] - 1)
         pool = int(self.pool[j])
         del self.slot[(pool, self.instruments.names[i], self.size[j] > 0)]
@@ -235,17 +238,13 @@ class RiskBook:
             [float(multiplier(self.market, self.instrument_table[n].underlying, terms)) for n in self.instruments.names]
         )
 
-    def _revalue_slots(self, lo: int, hi: int, zero: bool = False, fresh: bool = False) -> None:
-        """Revalue slots ``[lo, hi)`` (as empty with ``zero``) and move their pools' sums; where the figures
-        are linear (not folded) the pools' figures move and their verdicts are decided, unless ``fresh``."""
-        size = self.size
-        if zero:
-            size = self.size.copy()
-            size[lo:hi] = 0.0
+    def _revalue_slots(self, lo: int, hi: int, fresh: bool = False) -> None:
+        """Revalue slots ``[lo, hi)`` and move their pools' sums; where the figures are linear (not folded)
+        the pools' figures move and their verdicts are decided, unless ``fresh``."""
         t = self.instruments
         rules = self.rules
         arrays = (
-            size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
+            self.size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
             t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
