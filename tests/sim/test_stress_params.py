@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from crossmargin.cli.loading import load_document
 from crossmargin.cli.main import app
 from crossmargin.model import InputError
 from crossmargin.sim.stress.params import applied, parameter_set
@@ -115,3 +116,13 @@ def test_rules_the_runner_cannot_mirror_are_refused_before_any_run(tmp_path: Pat
     result = CliRunner().invoke(app, ["stress", "flash-crash", "--generate", "20", "--params", str(grid)])
     assert result.exit_code != 0
     assert "grid.rulebook" in result.output and "scenario grid" in result.output
+
+
+def test_the_shipped_example_parameter_set_applies():
+    path = Path(__file__).resolve().parents[2] / "examples" / "stricter.yaml"
+    changed = applied(config(), parameter_set(load_document(path), path.stem))
+    # BTC held at a 20 % haircut, the fund and the buffer as the file says
+    assert changed.label == "stricter" and changed.insurance_fund == D(250000)
+    assert changed.terms.buffer == D("0.25") and changed.portfolio.assets["BTC"].weight.weighted_amount(D(1)) == D(
+        "0.8"
+    )
