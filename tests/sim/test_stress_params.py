@@ -119,7 +119,7 @@ def test_rules_the_runner_cannot_mirror_are_refused_before_any_run(tmp_path: Pat
 
 
 def test_the_shipped_example_parameter_set_applies():
-    path = Path(__file__).resolve().parents[2] / "examples" / "stricter.yaml"
+    path = Path(__file__).resolve().parents[2] / "examples" / "params" / "stricter.yaml"
     changed = applied(config(), parameter_set(load_document(path), path.stem))
     # BTC held at a 20 % haircut, the fund and the buffer as the file says
     assert changed.label == "stricter" and changed.insurance_fund == D(250000)
