@@ -273,7 +273,7 @@ _KEYS = {
 }
 
 
-def _number(value: object, where: str) -> Decimal:
+def document_number(value: object, where: str) -> Decimal:
     """A document number (int, str, Decimal; a float through its shortest repr) as a Decimal."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise InputError(where, f"must be a number, got {value!r}")
@@ -294,7 +294,7 @@ def _levels(value: object) -> tuple[tuple[Decimal, Decimal], ...]:
         where = f"levels[{i}]"
         if isinstance(level, str) or not isinstance(level, Sequence) or len(level) != 2:
             raise InputError(where, f"must be a pair [offset, units], got {level!r}")
-        pairs.append((_number(level[0], f"{where}.offset"), _number(level[1], f"{where}.units")))
+        pairs.append((document_number(level[0], f"{where}.offset"), document_number(level[1], f"{where}.units")))
     return tuple(pairs)
 
 
@@ -309,14 +309,14 @@ def _model(raw: Mapping[str, object]) -> LiquidityModel:
     for key in sorted(_KEYS[kind] - {"model", "permanent_impact"}):
         if key not in raw:
             raise InputError(key, f"is required by the {kind!r} model")
-    impact = _number(raw.get("permanent_impact", 0), "permanent_impact")
+    impact = document_number(raw.get("permanent_impact", 0), "permanent_impact")
     if kind == "levels":
         return DepthLevels(_levels(raw["levels"]), impact)
     if kind == "linear":
-        return LinearImpact(_number(raw["depth_units"], "depth_units"), impact)
+        return LinearImpact(document_number(raw["depth_units"], "depth_units"), impact)
     if kind == "sqrt":
-        coefficient = _number(raw["coefficient"], "coefficient")
-        return SquareRootImpact(coefficient, _number(raw["depth_units"], "depth_units"), impact)
+        coefficient = document_number(raw["coefficient"], "coefficient")
+        return SquareRootImpact(coefficient, document_number(raw["depth_units"], "depth_units"), impact)
     return AtMark()
 
 

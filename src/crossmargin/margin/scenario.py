@@ -24,11 +24,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.margin.exposure import position_risk, positions_value
-from crossmargin.margin.valuation import is_option, option_forward
+from crossmargin.margin.valuation import is_option, option_forward, requirement_figure
 from crossmargin.model import Market, Portfolio, Position
 from crossmargin.model.rules import ScenarioMargin
-
-QUANTUM = Decimal("1e-8")  # base currency: what a scenario requirement is rounded to
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,8 @@ def scenario_requirement(
     credit = float(terms.correlation_credit)
     grid = sum(losses) - credit * (sum(losses) - max(losses)) if losses else 0.0
     maintenance = grid + sum(part.delta_addon + part.concentration_addon for part in parts)
-    return ScenarioRequirement(_decimal(maintenance), _decimal(maintenance * float(terms.initial_factor)), parts)
+    initial = maintenance * float(terms.initial_factor)
+    return ScenarioRequirement(requirement_figure(maintenance), requirement_figure(initial), parts)
 
 
 def _underlying(
@@ -128,10 +127,3 @@ def _shocked(market: Market, portfolio: Portfolio, underlying: str, move: Decima
         for name, points in market.vols.items()
     }
     return replace(market, prices=prices, marks=marks, vols=vols)
-
-
-def _decimal(value: float) -> Decimal:
-    """A float figure as a Decimal of 12 significant digits, rounded to 1e-8 (float noise of a hedge that
-    loses nothing is no requirement)."""
-    rounded = Decimal(f"{value:.12g}").quantize(QUANTUM)
-    return rounded if rounded else Decimal(0)

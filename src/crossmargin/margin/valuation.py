@@ -13,8 +13,10 @@ from decimal import Decimal
 
 from crossmargin.margin.options import Greeks, black76, inverse_price, smile_vol, year_fraction
 from crossmargin.model import ContractKind, InputError, Instrument, Market, Portfolio
+from crossmargin.model.numbers import from_float
 
-PREMIUM_DIGITS = 12  # significant digits of a model premium written as a mark (what a feed would carry)
+FIGURE_QUANTUM = Decimal("1e-8")  # base currency: what a float requirement (grid, VaR) is rounded to
+SMALLEST_MARK = Decimal("1e-12")  # a premium of zero is kept here, as marks are positive
 
 
 def is_option(spec: Instrument) -> bool:
@@ -50,7 +52,23 @@ def option_premium(spec: Instrument, market: Market) -> Decimal:
     greeks = option_greeks(spec, market)
     forward = option_forward(spec, market)
     premium = inverse_price(greeks, forward) if spec.coin_settled else greeks.price
-    return Decimal(f"{premium:.{PREMIUM_DIGITS}g}")
+    return from_float(premium)
+
+
+def atm_vol(market: Market, name: str) -> float | None:
+    """The annualized volatility of ``name`` (an option or an underlying) at moneyness 1 in the market's
+    ``vols``; None when it has no entry."""
+    points = market.vols.get(name)
+    if points is None:
+        return None
+    return smile_vol(1.0, 1.0, [(float(m), float(v)) for m, v in points])
+
+
+def requirement_figure(value: float) -> Decimal:
+    """A float requirement (base currency) as a Decimal of 12 significant digits rounded to 1e-8: float
+    noise of a hedge that loses nothing is no requirement."""
+    rounded = from_float(value).quantize(FIGURE_QUANTUM)
+    return rounded if rounded else Decimal(0)
 
 
 def with_option_marks(portfolio: Portfolio) -> Portfolio:
@@ -62,5 +80,5 @@ def with_option_marks(portfolio: Portfolio) -> Portfolio:
         return portfolio
     marks = dict(market.marks)
     for spec in missing:
-        marks[spec.name] = max(option_premium(spec, market), Decimal(f"1e-{PREMIUM_DIGITS}"))
+        marks[spec.name] = max(option_premium(spec, market), SMALLEST_MARK)
     return portfolio.with_market(replace(market, marks=marks))

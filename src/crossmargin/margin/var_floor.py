@@ -16,13 +16,12 @@ from decimal import Decimal
 import numpy as np
 
 from crossmargin.margin.exposure import position_risk
-from crossmargin.margin.options import smile_vol
+from crossmargin.margin.valuation import atm_vol, requirement_figure
 from crossmargin.margin.var import parametric
 from crossmargin.model import InputError, Portfolio, Position
 from crossmargin.model.rules import VarFloor
 
 DAYS_PER_YEAR = 365.0
-QUANTUM = Decimal("1e-8")
 
 
 def var_requirement(
@@ -47,11 +46,11 @@ def var_requirement(
     rho = np.array([[float(market.correlation(a, b)) for b in names] for a in names])
     weights = np.array([exposure[a] for a in names])
     measure = parametric(weights, rho * np.outer(sigma, sigma), float(terms.level), float(terms.horizon_days))
-    return Decimal(f"{measure.var:.12g}").quantize(QUANTUM)
+    return requirement_figure(measure.var)
 
 
 def _daily_vol(portfolio: Portfolio, asset: str) -> float:
-    points = portfolio.market.vols.get(asset)
-    if points is None:
+    vol = atm_vol(portfolio.market, asset)
+    if vol is None:
         raise InputError(f"vols.{asset}", "the VaR floor needs the volatility of every asset the pool is exposed to")
-    return smile_vol(1.0, 1.0, [(float(m), float(v)) for m, v in points]) / math.sqrt(DAYS_PER_YEAR)
+    return vol / math.sqrt(DAYS_PER_YEAR)

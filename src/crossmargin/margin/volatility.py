@@ -12,7 +12,7 @@ whipsawing with every calm hour after a shock.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crossmargin.margin.options import smile_vol
+from crossmargin.margin.valuation import atm_vol
 from crossmargin.model import Market
 from crossmargin.model.rules import VolatilityScaling
 
@@ -21,10 +21,9 @@ SECONDS_PER_DAY = 86400.0
 
 def multiplier(market: Market, underlying: str, terms: VolatilityScaling) -> Decimal:
     """The static multiplier of ``underlying``'s requirements (see module doc), 6 decimals."""
-    points = market.vols.get(underlying)
-    if points is None:
+    index = atm_vol(market, underlying)
+    if index is None:
         return terms.floor
-    index = smile_vol(1.0, 1.0, [(float(m), float(v)) for m, v in points])
     ratio = Decimal(f"{index / float(terms.reference):.6f}")
     return min(terms.cap, max(terms.floor, ratio))
 

@@ -36,6 +36,12 @@ def exact() -> Iterator[Context]:
         yield ctx
 
 
+def from_float(x: float, digits: int = 12) -> Decimal:
+    """A float model output (a price from a path, an option value) as a Decimal of ``digits`` significant
+    digits, what a feed would carry."""
+    return Decimal(f"{x:.{digits}g}")
+
+
 def finite(value: Decimal, field: str) -> Decimal:
     """``value`` if it is a finite number, else an :class:`InputError` naming ``field``."""
     if not isinstance(value, Decimal):

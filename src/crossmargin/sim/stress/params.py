@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from crossmargin.liquidation.liquidity import document_number
 from crossmargin.liquidation.ranking import check_ranking
 from crossmargin.model import Asset, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import asset_from_dict, tiers_from_list
@@ -74,7 +75,7 @@ def parameter_set(data: Any, default_label: str) -> ParameterSet:
         sections[key] = dict(section)
     fund = data.get("insurance_fund")
     if fund is not None:
-        fund = non_negative(_decimal(fund, "insurance_fund"), "insurance_fund")
+        fund = non_negative(document_number(fund, "insurance_fund"), "insurance_fund")
     for key, model in (("rules", RulesFile), ("liquidation", LiquidationFile)):
         try:
             model.model_validate(sections[key])
@@ -123,12 +124,3 @@ def _rules(rules: RuleChoices, changes: Mapping[str, Any]) -> RuleChoices:
 def _terms(terms: LiquidationTerms, changes: Mapping[str, Any]) -> LiquidationTerms:
     current = {k: v for k, v in asdict(terms).items() if k in LiquidationFile.model_fields}
     return replace(terms, **LiquidationFile.model_validate({**current, **changes}).model_dump())
-
-
-def _decimal(value: Any, field: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise InputError(field, f"must be a number, got {value!r}")
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        raise InputError(field, f"must be a number, got {value!r}") from None

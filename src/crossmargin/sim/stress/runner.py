@@ -41,7 +41,7 @@ from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
 from crossmargin.liquidation.engine import Liquidator, Notice
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel, SquareRootImpact
 from crossmargin.model import Portfolio, RuleChoices
-from crossmargin.model.numbers import exact
+from crossmargin.model.numbers import exact, from_float
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.book import OracleBook
 from crossmargin.oracle.config import OracleConfig, Status
@@ -80,11 +80,6 @@ def scaled(model: LiquidityModel, factor: float) -> LiquidityModel:
         if isinstance(model, LinearImpact | SquareRootImpact):
             return replace(model, depth_units=model.depth_units * f)
     raise TypeError(f"cannot scale the depth of {type(model).__name__}")
-
-
-def decimal(x: float) -> Decimal:
-    """A float price as a Decimal of 12 significant digits (what a feed would carry)."""
-    return Decimal(f"{x:.12g}")
 
 
 class Run:
@@ -144,19 +139,19 @@ class Run:
         return price
 
     def _feed(self, t: float) -> None:
-        clock = decimal(t)
+        clock = from_float(t)
         for asset in sorted(self.start_prices):
             price = self.start_prices[asset] * self._factor(asset)
             for source in SOURCES:
                 reported = self._reported(asset, source, price, t)
                 if reported is not None and reported > 0:
-                    self.oracle.accept(SourceUpdate(clock, source, asset, decimal(reported), None))
+                    self.oracle.accept(SourceUpdate(clock, source, asset, from_float(reported), None))
         for name in self.traded:
             price = self.start_marks[name] * self._factor(self.underlying[name])
             for source in SOURCES:
                 reported = self._reported(name, source, price, t)
                 if reported is not None and reported > 0:
-                    self.oracle.accept(SourceUpdate(clock, source, name, decimal(reported), None))
+                    self.oracle.accept(SourceUpdate(clock, source, name, from_float(reported), None))
 
     def _sync_prices(self) -> None:
         oracle, state = self.oracle, self.state
