@@ -9,7 +9,7 @@ is confirmed below maintenance on the exact state and every price it depends on 
 ``liquidate_on`` (otherwise the liquidation is suppressed and reported).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
 from crossmargin.model import Account, ContractKind, InputError, Market, Portfolio, RuleChoices
 from crossmargin.oracle.book import OracleBook
-from crossmargin.oracle.config import OracleConfig, Policy
+from crossmargin.oracle.config import OracleConfig, Policy, Status
 from crossmargin.oracle.feed import SourceUpdate
 
 Event = dict[str, object]
@@ -35,9 +35,10 @@ def depends_on(account: Account, portfolio: Portfolio) -> Iterator[str]:
             yield settle
 
 
-def may_liquidate(oracle: OracleBook, policy: Policy, account: Account, portfolio: Portfolio) -> bool:
-    """Whether every price the account depends on has a status ``policy`` liquidates on."""
-    return all(oracle.price(s).status in policy.liquidate_on for s in depends_on(account, portfolio))
+def may_liquidate(status: Callable[[str], Status], policy: Policy, account: Account, portfolio: Portfolio) -> bool:
+    """Whether every price the account depends on has a status (``status(symbol)``, e.g. the oracle's
+    now) that ``policy`` liquidates on."""
+    return all(status(s) in policy.liquidate_on for s in depends_on(account, portfolio))
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class PricedEngine:
 
     def may_liquidate(self, account: Account) -> bool:
         """Whether every price the account depends on has a status the policy liquidates on."""
-        return may_liquidate(self.oracle, self.config.policy, account, self.portfolio)
+        return may_liquidate(lambda s: self.oracle.price(s).status, self.config.policy, account, self.portfolio)
 
     def market_for(self, account: Account) -> Market:
         """The market the account is valued at: oracle prices, conservative where the policy says."""

@@ -55,6 +55,7 @@ from crossmargin.clearing.events import (
 )
 from crossmargin.clearing.ledger import MONEY_QUANTUM, LedgerAccount, money
 from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, user
+from crossmargin.engine.book import RiskBook
 from crossmargin.liquidation.liquidity import AtMark, LiquidityModel, Quote, Side
 from crossmargin.liquidation.ranking import AdlQueues, candidates, loss_shares
 from crossmargin.margin.account import cross_pool, isolated_pool
@@ -119,12 +120,17 @@ def bankruptcy_price(
 
 
 class Liquidator:
-    """Liquidates a clearing state's accounts under one rulebook's terms (see module doc)."""
+    """Liquidates a clearing state's accounts under one rulebook's terms (see module doc); a ``mirror``
+    (a risk book kept equal to the state at each ADL pin) orders ADL queues cheaply (:class:`AdlQueues`)."""
 
     def __init__(
-        self, state: ClearingState, terms: LiquidationTerms, liquidity: Mapping[str, LiquidityModel] | None = None
+        self,
+        state: ClearingState,
+        terms: LiquidationTerms,
+        liquidity: Mapping[str, LiquidityModel] | None = None,
+        mirror: RiskBook | None = None,
     ) -> None:
-        self.adl = AdlQueues(state, terms.adl_ranking)
+        self.adl = AdlQueues(state, terms.adl_ranking, mirror)
         self.state = state
         self.terms = terms
         self.liquidity = dict(liquidity or {})

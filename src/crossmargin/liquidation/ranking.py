@@ -31,9 +31,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+import numpy as np
+
 from crossmargin.clearing.events import MARKET
 from crossmargin.clearing.ledger import MONEY_QUANTUM
 from crossmargin.clearing.state import ClearingState, Leg
+from crossmargin.engine.book import RiskBook
+from crossmargin.engine.rule_arrays import F64
+from crossmargin.liquidation.mirror_scores import PinnedScores, pinned_scores
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.model import InputError, Market
 from crossmargin.model.numbers import ZERO, exact
@@ -145,14 +150,18 @@ def adl_order(
 
 @dataclass
 class _Queue:
-    """One (instrument, side)'s candidates as a heap of ``(-score, account, version, candidate)``; an entry
-    whose version is not the account's latest is stale and skipped."""
+    """One (instrument, side)'s candidates: a heap of exactly scored ``(-score, account, version,
+    candidate)`` (an entry whose version is not the account's latest is stale and skipped), and the holders
+    not scored yet, in decreasing order of their float bounds (``cursor``: the next one)."""
 
     market: Market
     synced: int
     heap: list[tuple[Decimal, str, int, Candidate]] = field(default_factory=list)
     version: dict[str, int] = field(default_factory=dict)
     counter: int = 0
+    bounds: F64 = field(default_factory=lambda: np.zeros(0))
+    unscored: list[str] = field(default_factory=list)
+    cursor: int = 0
 
 
 class AdlQueues:
@@ -163,18 +172,32 @@ class AdlQueues:
     it is ranked at the market of that moment until the next pin, the way venues publish an ADL queue
     and refresh it periodically: who is next is decided by the pinned scores, while sizes, positions and
     the fill price stay the current, exact ones.
+
+    With a ``mirror`` (a risk book its caller keeps equal to the state whenever it pins), a pinned queue
+    scores a holder exactly only when it could be next: the others wait in the order of upper bounds of
+    their scores taken from the mirror at the pin (:mod:`~crossmargin.liquidation.mirror_scores`). The
+    order is the same; a deleveraging costs the holders it reaches, not every holder.
     """
 
-    def __init__(self, state: ClearingState, ranking: str) -> None:
+    def __init__(self, state: ClearingState, ranking: str, mirror: RiskBook | None = None) -> None:
         check_ranking(ranking)
         self.state = state
         self.ranking = ranking
+        self.mirror = mirror
         self.queues: dict[tuple[str, bool], _Queue] = {}
         self.pinned: Market | None = None
+        self.scores: PinnedScores | None = None
+        self.pinned_at = 0
+        self.dirty: set[str] = set()
+        self.seen = 0
 
     def pin(self) -> None:
         """Rank at the current market from now until the next pin (see the class doc)."""
         self.pinned = self.state.market
+        self.pinned_at = self.seen = len(self.state.changes)
+        self.dirty = set()
+        if self.mirror is not None and self.ranking != "random":
+            self.scores = pinned_scores(self.mirror, self.ranking)
 
     def order(self, instrument: str, bankrupt_long: bool, bankrupt: str) -> Iterator[Candidate]:
         """The candidates in :func:`adl_order`'s order, produced as they are taken. The order is fixed when
@@ -194,39 +217,72 @@ class AdlQueues:
         queue = self._synced(instrument, not bankrupt_long)
         taken: list[tuple[Decimal, str, int, Candidate]] = []
         try:
-            while queue.heap:
-                entry = heapq.heappop(queue.heap)
-                _, account_id, version, found = entry
-                if queue.version.get(account_id) != version:
-                    continue
+            while (entry := self._next(queue, instrument, not bankrupt_long)) is not None:
                 taken.append(entry)
+                account_id, found = entry[1], entry[3]
                 if account_id != bankrupt and account_id not in self.state.in_liquidation:
                     yield found
         finally:
             for entry in taken:
                 heapq.heappush(queue.heap, entry)
 
+    def _next(self, queue: _Queue, instrument: str, long: bool) -> tuple[Decimal, str, int, Candidate] | None:
+        """Pop the queue's best entry, scoring unscored holders until the best scored one beats every bound
+        left (None: no candidate left)."""
+        while True:
+            while queue.heap and queue.version.get(queue.heap[0][1]) != queue.heap[0][2]:
+                heapq.heappop(queue.heap)
+            bound = self._next_bound(queue)
+            if bound is None or (queue.heap and -queue.heap[0][0] > bound):
+                return heapq.heappop(queue.heap) if queue.heap else None
+            self._score(queue, instrument, long, queue.unscored[queue.cursor])
+            queue.cursor += 1
+
+    def _next_bound(self, queue: _Queue) -> float | None:
+        """The bound of the next unscored holder still as it was at the pin (None: none left)."""
+        if queue.cursor < len(queue.unscored):
+            self._note_changes()
+        while queue.cursor < len(queue.unscored):
+            account_id = queue.unscored[queue.cursor]
+            if account_id not in queue.version and account_id not in self.dirty:
+                return float(queue.bounds[queue.cursor])
+            queue.cursor += 1
+        return None
+
+    def _note_changes(self) -> None:
+        """Remember every account changed since the pin (its bound no longer stands)."""
+        changes = self.state.changes
+        if self.seen < len(changes):
+            self.dirty.update(changes[self.seen :])
+            self.seen = len(changes)
+
+    def _score(self, queue: _Queue, instrument: str, long: bool, account_id: str) -> None:
+        """Score the account's leg exactly at the queue's market (a new version: older entries go stale)."""
+        queue.counter += 1
+        queue.version[account_id] = queue.counter
+        found = candidate(self.state, instrument, long, account_id, queue.market)
+        if found is not None:
+            with exact():
+                key = -RANKINGS[self.ranking](found, self.state, queue.market.mark(instrument))
+            heapq.heappush(queue.heap, (key, account_id, queue.counter, found))
+
     def _synced(self, instrument: str, long: bool) -> _Queue:
         state = self.state
         market = state.market if self.pinned is None else self.pinned
         queue = self.queues.get((instrument, long))
         if queue is None or queue.market is not market:
-            queue = _Queue(market, len(state.changes))
+            if self.scores is not None and market is self.pinned:
+                queue = _Queue(market, self.pinned_at)
+                queue.bounds, queue.unscored = self.scores.ordered(instrument, long)
+            else:
+                queue = _Queue(market, len(state.changes))
+                for account_id in state.holders(instrument, long):
+                    self._score(queue, instrument, long, account_id)
             self.queues[(instrument, long)] = queue
-            changed = state.holders(instrument, long)
-        else:
-            changed = sorted(set(state.changes[queue.synced :]) - {MARKET})
-            queue.synced = len(state.changes)
-        score = RANKINGS[self.ranking]
-        mark = market.mark(instrument)
-        for account_id in changed:
-            queue.counter += 1
-            queue.version[account_id] = queue.counter
-            found = candidate(state, instrument, long, account_id, market)
-            if found is not None:
-                with exact():
-                    key = -score(found, state, mark)
-                heapq.heappush(queue.heap, (key, account_id, queue.counter, found))
+        for account_id in sorted(set(state.changes[queue.synced :]) - {MARKET}):
+            if account_id in queue.version or (instrument, long) in state.legs.get(account_id, {}):
+                self._score(queue, instrument, long, account_id)
+        queue.synced = len(state.changes)
         if len(queue.heap) > 2 * len(queue.version) + 64:
             queue.heap = [e for e in queue.heap if queue.version.get(e[1]) == e[2]]
             heapq.heapify(queue.heap)

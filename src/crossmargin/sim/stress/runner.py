@@ -92,7 +92,7 @@ class Run:
         self.path = path
         self.book = RiskBook(portfolio, config.rules)
         self.state = ClearingState(portfolio, config.rules, config.insurance_fund)
-        self.liquidator = Liquidator(self.state, config.terms, config.liquidity)
+        self.liquidator = Liquidator(self.state, config.terms, config.liquidity, self.book)
         market = portfolio.market
         self.underlying = {
             name: spec.underlying for name, spec in portfolio.instruments.items() if name in market.marks
@@ -109,6 +109,7 @@ class Run:
         self.steps: list[StepRecord] = []
         self.marks_log: list[LiquidationMark] = []
         self.equity_before = self._equities()
+        self.statuses: dict[str, Status] = {}
         self.k = 0
 
     # ------------------------------------------------------------------ prices
@@ -158,7 +159,8 @@ class Run:
         prices = {a: oracle.index(a).price for a in self.start_prices}
         marks = {name: oracle.mark(name).price for name in self.start_marks}
         symbols = [*prices, *marks]
-        untrusted = frozenset(s for s in symbols if oracle.price(s).status is not Status.VALID)
+        self.statuses = {s: oracle.price(s).status for s in symbols}
+        untrusted = frozenset(s for s in symbols if self.statuses[s] is not Status.VALID)
         state.apply(PriceUpdate(prices=prices, marks=marks, untrusted=untrusted))
         self.book.tick(marks=marks, prices=prices)
 
@@ -214,13 +216,16 @@ class Run:
 
     def _due(self) -> list[str]:
         """Accounts the mirror finds liquidatable, or within its float error of the boundary (relative
-        1e-9, far above the mirror's tested error): only these need the exact check."""
+        1e-9, far above the mirror's tested error): only these need the exact check. A pool with neither
+        positions nor balances (an account liquidated to nothing) is not liquidatable, whatever residue of
+        float sums its figures hold."""
         book = self.book
         count = book.pool_count
         figures = book.figures[:count]
         required = figures[:, 2] * float(self.config.rules.liquidation_threshold)
         close = np.abs(figures[:, 0] - required) <= _FLOAT_ERROR * (np.abs(figures[:, 0]) + np.abs(required) + 1.0)
-        pools = np.flatnonzero(book.liquidatable[:count] | close)
+        empty = (book.positions_in_pool[:count] == 0) & ~book.balance[:, :count].any(axis=0)
+        pools = np.flatnonzero((book.liquidatable[:count] | close) & ~empty)
         return sorted({book.owners[int(p)].account for p in pools})
 
     def _liquidate_candidates(self, t: float) -> list[Notice]:
@@ -233,7 +238,7 @@ class Run:
         notices: list[Notice] = []
         for account_id in accounts:
             allowed = may_liquidate(
-                self.oracle, self.config.oracle.policy, state.account(account_id), self.config.portfolio
+                self.statuses.__getitem__, self.config.oracle.policy, state.account(account_id), self.config.portfolio
             )
             if not allowed or not state.liquidatable(account_id):
                 continue
