@@ -1,6 +1,7 @@
 """Parameter sets (``crossmargin stress --params``): read and checked field by field, applied to a run's
 book, rules, terms and fund, and run beside the book's own on the hand-built two-step crash."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,12 +111,17 @@ def test_the_command_reads_every_parameter_set_before_running(tmp_path: Path):
     assert twice.exit_code != 0 and "'wide'" in twice.output
 
 
-def test_rules_the_runner_cannot_mirror_are_refused_before_any_run(tmp_path: Path):
+def test_a_scenario_grid_runs_and_a_var_floor_without_volatilities_is_refused_before_any_run(tmp_path: Path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("label: grid\nrules: {scenario_margin: {moves: [-0.1, 0, 0.1]}}\n")
-    result = CliRunner().invoke(app, ["stress", "flash-crash", "--generate", "20", "--params", str(grid)])
+    floor = tmp_path / "floor.yaml"
+    floor.write_text("label: floor\nrules: {var_floor: {level: 0.99}}\n")
+    result = CliRunner().invoke(app, ["stress", "flash-crash", "--generate", "20", "--params", str(floor)])
     assert result.exit_code != 0
-    assert "grid.rulebook" in result.output and "scenario grid" in result.output
+    assert "floor.vols." in result.output and "VaR floor" in result.output
+    result = CliRunner().invoke(app, ["stress", "flash-crash", "--generate", "20", "--params", str(grid), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "grid" in json.loads(result.output[result.output.index("{") :])
 
 
 def test_the_shipped_example_parameter_set_applies():

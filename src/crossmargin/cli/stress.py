@@ -101,7 +101,7 @@ def stress_report(
     for config in configs:
         with field_prefix(config.label):
             check_oracle_priced(config.portfolio)
-            check_mirrored(config.rules)
+            check_mirrored(config.portfolio, config.rules)
     labels = [config.label for config in configs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:

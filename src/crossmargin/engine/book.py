@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from crossmargin.engine import kernels
+from crossmargin.engine.risk_requirements import pool_requirements, risk_factors, slots_by_pool
 from crossmargin.engine.rule_arrays import (
     F64,
     I32,
@@ -37,19 +38,28 @@ from crossmargin.engine.rule_arrays import (
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
 from crossmargin.margin.volatility import multiplier
-from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
+from crossmargin.model import Account, ContractKind, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 
 
-def check_mirrored(rules: RuleChoices) -> None:
-    """Refuse rules the array mirror does not compute yet: a scenario grid or a VaR floor."""
-    if rules.scenario_margin is not None or rules.var_floor is not None:
-        raise InputError(
-            "rulebook", f"{rules.name!r} margins on a scenario grid or a VaR floor, not in the risk book's kernels yet"
-        )
+def refuse_options(portfolio: Portfolio, reason: str) -> None:
+    """Refuse a book holding an option, giving ``reason`` (the kernels and the oracle-driven paths value
+    futures and perpetuals only)."""
+    for account in portfolio.accounts:
+        for position in account.positions:
+            if portfolio.instruments[position.instrument].kind is ContractKind.OPTION:
+                raise InputError("instruments", f"{position.instrument!r} is an option: {reason}")
+
+
+def check_mirrored(portfolio: Portfolio, rules: RuleChoices) -> None:
+    """Refuse up front what the risk book cannot mirror: an option, or a scenario grid or VaR floor without
+    the prices (and volatilities) it needs."""
+    refuse_options(portfolio, "the risk book does not value options yet")
+    instruments = instrument_arrays(portfolio.instruments, list(portfolio.assets))
+    risk_factors(rules, portfolio.market, portfolio.instruments, instruments, asset_arrays(portfolio.assets))
 
 
 @dataclass(frozen=True)
@@ -65,12 +75,12 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
-        check_mirrored(rules)
+        refuse_options(portfolio, "the risk book does not value options yet")
         self.rules = rules
         self.base = portfolio.base
         self.rulebook = portfolio.rulebook
         self.asset_table = dict(portfolio.assets)
-        self.instrument_table = dict(portfolio.instruments)
+        self.instrument_table = portfolio.instruments
         self.market = portfolio.market
         self.assets: AssetArrays = asset_arrays(portfolio.assets)
         self.instruments: InstrumentArrays = instrument_arrays(portfolio.instruments, list(portfolio.assets))
@@ -92,7 +102,15 @@ class RiskBook:
         self.pool_money = np.zeros((money_rows, 4, 0), dtype=np.float64)
         self.haircut = np.zeros(0, dtype=np.bool_)
         self.positions_in_pool = np.zeros(0, dtype=np.int32)
-        self.figures = np.zeros((0, 4), dtype=np.float64)
+        self.factors = risk_factors(rules, portfolio.market, portfolio.instruments, self.instruments, self.assets)
+        self.factor_prices = np.zeros(0) if self.factors is None else self.factors.prices(portfolio.market)
+        self.sums = np.zeros((0, 4), dtype=np.float64)
+        self.figures = self.sums
+        self.required = np.zeros((0, 2), dtype=np.float64)
+        self.dirty = np.zeros(0, dtype=np.bool_)
+        self.index_stale = True
+        self.first = np.zeros(1, dtype=np.int64)
+        self.by_pool = np.zeros(0, dtype=np.int64)
         self.liquidatable = np.zeros(0, dtype=np.bool_)
         self._layout(self._counts(portfolio.accounts))
         self._reserve_pools(sum(1 + sum(p.isolated for p in a.positions) for a in portfolio.accounts))
@@ -144,6 +162,7 @@ class RiskBook:
         self.block_used[i] += 1
         self.size[j], self.entry[j], self.pool[j] = size, entry, pool
         self.slot[(pool, self.instruments.names[i], size > 0)] = j
+        self.index_stale = True
         return j
 
     def _reserve_pools(self, grow: int) -> None:
@@ -152,12 +171,19 @@ class RiskBook:
         self.pool_money = np.concatenate([self.pool_money, np.zeros((*self.pool_money.shape[:2], grow))], axis=2)
         self.haircut = np.concatenate([self.haircut, np.zeros(grow, dtype=np.bool_)])
         self.positions_in_pool = np.concatenate([self.positions_in_pool, np.zeros(grow, dtype=np.int32)])
-        self.figures = np.concatenate([self.figures, np.zeros((grow, 4))])
+        self.sums = np.concatenate([self.sums, np.zeros((grow, 4))])
         self.liquidatable = np.concatenate([self.liquidatable, np.zeros(grow, dtype=np.bool_)])
+        if self.factors is None:
+            self.figures = self.sums
+        else:
+            self.figures = np.concatenate([self.figures, np.zeros((grow, 4))])
+            self.required = np.concatenate([self.required, np.zeros((grow, 2))])
+            self.dirty = np.concatenate([self.dirty, np.zeros(grow, dtype=np.bool_)])
 
     def _new_pool(self, owner: PoolOwner, haircut: bool) -> int:
         index = len(self.owners)
         self.owners.append(owner)
+        self.index_stale = True
         if index == self.balance.shape[1]:
             self._reserve_pools(max(16, index // 4))
         self.haircut[index] = haircut
@@ -212,6 +238,7 @@ class RiskBook:
         self.size[last], self.entry[last], self.pool[last] = 0.0, 1.0, -1
         self.cached[last] = 0.0
         self.block_used[i] -= 1
+        self.index_stale = True
 
     # ------------------------------------------------------------------ kernels
 
@@ -247,10 +274,13 @@ class RiskBook:
             self.size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
-            t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.figures, self.liquidatable,
+            t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.sums, self.liquidatable,
             self.prices, self.positions_in_pool, self.folded, not fresh and not self.folded, fresh,
             float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
         )  # fmt: skip
+        if self.factors is not None:
+            pools = self.pool[lo:hi]
+            self._touch(pools[pools >= 0])
         threads = numba.get_num_threads()
         if hi - lo >= _PARALLEL_SLOTS and threads > 1:
             kernels.revalue_split(threads, self.pool_count, lo, hi, *arrays)
@@ -262,13 +292,15 @@ class RiskBook:
         rules = self.rules
         terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
         if not self.folded:
-            kernels.on_cores(kernels.decide, pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
+            kernels.on_cores(kernels.decide, pools, self.sums, self.positions_in_pool, *terms, self.liquidatable)
+            self._touch(pools)
             return
         a = self.assets
         kernels.on_cores(
             kernels.evaluate_pools, pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool,
-            self.prices, a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.figures, self.liquidatable,
+            self.prices, a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.sums, self.liquidatable,
         )  # fmt: skip
+        self._touch(pools)
 
     def _add_collateral(self, pools: INDEX, asset: int, price: float) -> None:
         """Add ``asset``'s balances valued at ``price`` (a change of price: the difference) to ``pools``'s
@@ -276,8 +308,9 @@ class RiskBook:
         a = self.assets
         kernels.on_cores(
             kernels.add_collateral, pools, asset, self.balance, self.haircut, price, a.band_from, a.weight, a.offset,
-            a.liability, a.imf, self.figures,
+            a.liability, a.imf, self.sums,
         )  # fmt: skip
+        self._touch(pools)
 
     def _set_balance(self, asset: int, pool: int, amount: float) -> None:
         """Set one balance; linear figures move by the change in its weighted value."""
@@ -287,8 +320,41 @@ class RiskBook:
         a = self.assets
         kernels.move_balance(
             pool, asset, amount, self.balance, self.haircut, float(self.prices[asset]), a.band_from, a.weight,
-            a.offset, a.liability, a.imf, self.figures,
+            a.offset, a.liability, a.imf, self.sums,
         )  # fmt: skip
+        self._touch(np.array([pool]))
+
+    def _touch(self, pools: INDEX) -> None:
+        """Mark pools whose sums changed (their risk-based requirement is due: :meth:`_publish`)."""
+        if self.factors is not None:
+            self.dirty[pools] = True
+
+    def _publish(self) -> None:
+        """Under a scenario grid or VaR floor, the touched pools' published figures: their sums with the
+        requirements from :func:`~crossmargin.engine.risk_requirements.pool_requirements`, and their verdicts
+        decided on them (otherwise the sums are the figures)."""
+        factors = self.factors
+        if factors is None:
+            return
+        pools = np.flatnonzero(self.dirty[: self.pool_count])
+        if not len(pools):
+            return
+        self.dirty[pools] = False
+        if self.index_stale:
+            self.first, self.by_pool = slots_by_pool(self.pool, self.pool_count)
+            self.index_stale = False
+        t, f = self.instruments, factors
+        pool_requirements(
+            pools, self.first, self.by_pool, self.size, self.entry, self.instrument, self.marks, self.prices,
+            self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset, f.settles_in_underlying,
+            self.factor_prices, f.moves, f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale,
+            f.covariance, self.sums[:, 2:4], self.required,
+        )  # fmt: skip
+        self.figures[pools] = self.sums[pools]
+        self.figures[pools, 2:4] = self.required[pools]
+        rules = self.rules
+        terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
+        kernels.on_cores(kernels.decide, pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
 
     @property
     def pool_count(self) -> int:
@@ -299,13 +365,14 @@ class RiskBook:
         """Recompute every position and pool from scratch (the full revaluation)."""
         count = self.pool_count
         self.pool_money[:] = 0.0
-        self.figures[:] = 0.0
+        self.sums[:] = 0.0
         self._revalue_slots(0, self.size.shape[0], fresh=True)
         every = np.arange(count, dtype=np.int64)
         if not self.folded:
             for index in range(self.balance.shape[0]):
                 self._add_collateral(np.flatnonzero(self.balance[index, :count]), index, float(self.prices[index]))
         self._evaluate(every)
+        self._publish()
 
     def _block_pools(self, i: int) -> I32:
         start = int(self.block_start[i])
@@ -333,6 +400,9 @@ class RiskBook:
             open_interest={**market.open_interest, **open_interest},
         )
         moved = {self.assets.index(a): float(price) for a, price in prices.items() if a in self.asset_table}
+        if self.factors is not None and prices:
+            self.factor_prices = self.factors.prices(self.market)
+            self._touch(np.arange(self.pool_count))
         old_prices = self.prices.copy()
         for index, price in moved.items():
             self.prices[index] = price
@@ -354,11 +424,12 @@ class RiskBook:
                 for i in touched:
                     hit[self._block_pools(i)] = True
                 self._evaluate(np.flatnonzero(hit))
-            return
-        for index in moved:
-            holders = np.flatnonzero(self.balance[index, :count])
-            self._add_collateral(holders, index, float(self.prices[index] - old_prices[index]))
-            self._evaluate(holders)
+        else:
+            for index in moved:
+                holders = np.flatnonzero(self.balance[index, :count])
+                self._add_collateral(holders, index, float(self.prices[index] - old_prices[index]))
+                self._evaluate(holders)
+        self._publish()
 
     def add_account(self, account: Account) -> None:
         """A new account (checked against the book's assets and instruments like a document's)."""
@@ -371,6 +442,7 @@ class RiskBook:
         for j in self.slot_range_of(account.id):
             self._revalue_slots(j, j + 1)
         self._evaluate(pools)
+        self._publish()
 
     def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
         """Add ``amount`` of ``asset`` to the account's cross balance (negative: a withdrawal)."""
@@ -383,6 +455,7 @@ class RiskBook:
         pool = self.cross_pool[account_id]
         self._set_balance(self.assets.index(asset), pool, float(balances[asset]))
         self._evaluate(np.array([pool], dtype=np.int64))
+        self._publish()
 
     def set_account(self, account: Account) -> None:
         """Make the book's copy of an account equal ``account`` (its new exact state, e.g. after a
@@ -399,6 +472,7 @@ class RiskBook:
         for index, asset in enumerate(self.assets.names):
             self._set_balance(index, cross, float(account.balances.get(asset, ZERO)))
         self._evaluate(np.array([cross], dtype=np.int64))
+        self._publish()
 
     def fill(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> None:
         """A one-way fill of ``size`` contracts (negative sells) at ``price``: opens, adds, reduces, flips or
@@ -427,6 +501,7 @@ class RiskBook:
         positions = others if new_position is None else (*others, new_position)
         self.accounts[account_id] = Account(account_id, balances, positions)
         self._replace_position(account_id, old, new_position, balances)
+        self._publish()
 
     def _replace_position(
         self, account_id: str, old: Position | None, new: Position | None, balances: Mapping[str, Decimal]
@@ -463,7 +538,10 @@ class RiskBook:
             raise InputError("account", f"no account with id {account_id!r}") from None
 
     def _check(self, account: Account) -> None:
-        Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, (account,))
+        refuse_options(
+            Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, (account,)),
+            "the risk book does not value options yet",
+        )
 
     def _pool_of(self, account_id: str, position: Position) -> int:
         if position.isolated_margin is None:
@@ -494,6 +572,8 @@ class RiskBook:
         """Bytes held by the mirror's arrays (the exact objects not included)."""
         arrays: list[np.ndarray] = [
             self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached, self.balance, self.pool_money,
-            self.haircut, self.positions_in_pool, self.figures, self.liquidatable,
+            self.haircut, self.positions_in_pool, self.sums, self.liquidatable,
         ]  # fmt: skip
+        if self.factors is not None:
+            arrays += [self.figures, self.required, self.dirty, self.first, self.by_pool]
         return int(sum(a.nbytes for a in arrays))
