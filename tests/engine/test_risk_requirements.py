@@ -5,15 +5,17 @@ figures, the same liquidatable set after screening, and incremental updates equa
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.engine.book import RiskBook, check_mirrored
 from crossmargin.engine.screening import screen
-from crossmargin.model import Account, InputError, Market, Portfolio, RuleChoices
+from crossmargin.margin.valuation import with_option_marks
+from crossmargin.model import Account, ContractKind, InputError, Instrument, Market, OptionRight, Portfolio, RuleChoices
 from crossmargin.model.rules import VarFloor
 from crossmargin.venues import rulebook
 from tests.builders import D, banded, book, linear, position, tiers
@@ -127,4 +129,62 @@ def test_account_changes_under_risk_rules_equal_a_rebuild(case, which, seed):
         for a, b in zip(mirror.pools_of(account_id), rebuilt.pools_of(account_id), strict=True):
             assert mirror.figures[a] == pytest.approx(rebuilt.figures[b], rel=1e-9, abs=1e-8)
             assert mirror.liquidatable[a] == rebuilt.liquidatable[b]
+    assert_requirements_match(mirror)
+
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+USDC = banded("USDC", [("0", "1")])
+BTC_ASSET = banded("BTC", [("0", "0.9")])
+
+
+def option_spec(strike: int, right: OptionRight, coin: bool) -> Instrument:
+    name = f"{'C' if right is OptionRight.CALL else 'P'}-{strike}{'-coin' if coin else ''}"
+    return Instrument(
+        name, ContractKind.OPTION, "BTC", "BTC" if coin else "USDC", D(1), False, tiers((None, "0.1", "0.15")),
+        NOW + timedelta(days=73), strike=D(strike), right=right,
+    )  # fmt: skip
+
+
+OPTION_SPECS = [option_spec(k, r, coin) for k in (30000, 40000, 52000) for r in OptionRight for coin in (False, True)]
+OPTION_PERP = linear("BTC-PERP", settle="USDC", table=tiers((None, "0.005", "0.01")))
+LEGS = st.lists(
+    st.tuples(
+        st.sampled_from([s.name for s in OPTION_SPECS] + ["BTC-PERP"]),
+        st.sampled_from(["-2", "-0.5", "0.5", "1", "3"]),
+        st.sampled_from(["0.01", "0.05", "900", "4000"]),
+    ),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda leg: leg[0],
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    legs=LEGS,
+    btc=st.sampled_from(["0.3", "1.2"]),
+    smile=st.sampled_from([((1, "0.8"),), ((0.8, "0.9"), (1, "0.7"), (1.25, "0.85"))]),
+    which=st.sampled_from(["grid", "floor", "both"]),
+    move=st.sampled_from(["0.85", "1.1"]),
+)
+def test_options_in_the_mirror_equal_the_exact_grid_and_floor(legs, btc, smile, which, move):
+    # each leg's entry is a premium (a coin-settled one in BTC when small) or the perpetual's price
+    positions = tuple(position(name, size, "40000" if name == "BTC-PERP" else entry) for name, size, entry in legs)
+    market = Market(
+        "USDC", {"BTC": D(40000)}, {"BTC-PERP": D(40000)}, {}, NOW,
+        {"BTC": tuple((D(str(m)), D(v)) for m, v in smile), "USDC": ((D(1), D("0.01")),)},
+    )  # fmt: skip
+    instruments = {s.name: s for s in (*OPTION_SPECS, OPTION_PERP)}
+    portfolio = with_option_marks(
+        Portfolio(
+            "USDC", "scenario", {"USDC": USDC, "BTC": BTC_ASSET}, instruments, market,
+            (Account("a", {"USDC": D(60000), "BTC": D(btc)}, positions),),
+        )
+    )  # fmt: skip
+    rules = risk_rules(rulebook("scenario-margin").rules, which)
+    mirror = RiskBook(portfolio, rules)
+    assert_requirements_match(mirror)
+    moved = {"BTC-PERP": D(40000) * D(move)}
+    mirror.tick(prices={"BTC": D(40000) * D(move)}, marks=moved)
+    # the mirror's option marks are the caller's; the grid and the floor reprice from the underlying
     assert_requirements_match(mirror)

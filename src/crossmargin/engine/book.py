@@ -38,26 +38,16 @@ from crossmargin.engine.rule_arrays import (
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
 from crossmargin.margin.volatility import multiplier
-from crossmargin.model import Account, ContractKind, InputError, Portfolio, Position, RuleChoices
+from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 
 
-def refuse_options(portfolio: Portfolio, reason: str) -> None:
-    """Refuse a book holding an option, giving ``reason`` (the kernels and the oracle-driven paths value
-    futures and perpetuals only)."""
-    for account in portfolio.accounts:
-        for position in account.positions:
-            if portfolio.instruments[position.instrument].kind is ContractKind.OPTION:
-                raise InputError("instruments", f"{position.instrument!r} is an option: {reason}")
-
-
 def check_mirrored(portfolio: Portfolio, rules: RuleChoices) -> None:
-    """Refuse up front what the risk book cannot mirror: an option, or a scenario grid or VaR floor without
-    the prices (and volatilities) it needs."""
-    refuse_options(portfolio, "the risk book does not value options yet")
+    """Refuse up front what the risk book cannot mirror: a scenario grid or VaR floor without the prices,
+    volatilities (and, with options, the valuation time) it needs."""
     instruments = instrument_arrays(portfolio.instruments, list(portfolio.assets))
     risk_factors(rules, portfolio.market, portfolio.instruments, instruments, asset_arrays(portfolio.assets))
 
@@ -75,7 +65,6 @@ class RiskBook:
     """Every account's margin figures as float64 arrays, updated incrementally (see module doc)."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices) -> None:
-        refuse_options(portfolio, "the risk book does not value options yet")
         self.rules = rules
         self.base = portfolio.base
         self.rulebook = portfolio.rulebook
@@ -347,8 +336,9 @@ class RiskBook:
         pool_requirements(
             pools, self.first, self.by_pool, self.size, self.entry, self.instrument, self.marks, self.prices,
             self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset, f.settles_in_underlying,
-            self.factor_prices, f.moves, f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale,
-            f.covariance, self.sums[:, 2:4], self.required,
+            f.options.option, f.options.kernel_inputs(), self.factor_prices, f.moves, f.shocks, f.short_minimum,
+            f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale, f.covariance, self.sums[:, 2:4],
+            self.required,
         )  # fmt: skip
         self.figures[pools] = self.sums[pools]
         self.figures[pools, 2:4] = self.required[pools]
@@ -538,10 +528,7 @@ class RiskBook:
             raise InputError("account", f"no account with id {account_id!r}") from None
 
     def _check(self, account: Account) -> None:
-        refuse_options(
-            Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, (account,)),
-            "the risk book does not value options yet",
-        )
+        Portfolio(self.base, self.rulebook, self.asset_table, self.instrument_table, self.market, (account,))
 
     def _pool_of(self, account_id: str, position: Position) -> int:
         if position.isolated_margin is None:

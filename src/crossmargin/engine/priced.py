@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from crossmargin.engine.book import refuse_options
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
-from crossmargin.model import Account, InputError, Market, Portfolio, RuleChoices
+from crossmargin.model import Account, ContractKind, InputError, Market, Portfolio, RuleChoices
 from crossmargin.oracle.book import OracleBook
 from crossmargin.oracle.config import OracleConfig, Policy, Status
 from crossmargin.oracle.feed import SourceUpdate
@@ -57,7 +56,13 @@ class AccountState:
 def check_oracle_priced(portfolio: Portfolio) -> None:
     """Refuse a position the oracle-driven paths (replay, stress runner) cannot follow yet: an option (its
     premium is a Black-76 value of the underlying, not an oracle mark of its own)."""
-    refuse_options(portfolio, "replays and stress runs do not price them yet")
+    for account in portfolio.accounts:
+        for position in account.positions:
+            if portfolio.instruments[position.instrument].kind is ContractKind.OPTION:
+                raise InputError(
+                    "instruments",
+                    f"{position.instrument!r} is an option: replays and stress runs do not price them yet",
+                )
 
 
 class PricedEngine:

@@ -1,5 +1,6 @@
 """Risk-based requirements in the float mirror: the scenario grid (:mod:`crossmargin.margin.scenario`) and
-the VaR floor (:mod:`crossmargin.margin.var_floor`), pool by pool, for books of futures and perpetuals.
+the VaR floor (:mod:`crossmargin.margin.var_floor`), pool by pool, for books of futures, perpetuals and
+options.
 
 Both are functions of a whole pool (a worst case over the pool's positions on each underlying; a
 quadratic form over its exposures), so they are computed pool-major: :func:`pool_requirements` reads
@@ -8,10 +9,12 @@ writes the pool's maintenance and initial requirement (base currency), starting 
 
 A *factor* is an asset other than the base or an underlying: every one needs a price in the market
 (the exact maths falls back on a mark where an underlying has none; the mirror does not), and under a
-VaR floor a volatility. For a future or perpetual the grid's volatility shocks change nothing, so only
-the moves are walked: each position's value at a move ``m`` is its PnL at the mark x ``(1 + m)`` times
-its settle price (x ``(1 + m)`` too where it settles in its own underlying), exactly the exact maths'
-revaluation; a balance of the underlying loses ``balance x price x m``.
+VaR floor a volatility. At a move ``m`` and a volatility shock ``v`` of the grid, as in the exact maths:
+a future's or perpetual's value is its PnL at the mark x ``(1 + m)`` times its settle price (x ``(1 + m)``
+too where it settles in its own underlying); an option's is its Black-76 premium (over the forward when
+coin-settled) at the forward x ``(1 + m)`` and its smile volatility there x ``(1 + v)``, less its entry
+premium, times the same settle price; a balance of the underlying loses ``balance x price x m``. An
+option's delta (for the add-on and the VaR floor) is its Black-76 delta at the market.
 """
 
 import math
@@ -23,9 +26,10 @@ import numpy as np
 from numba import njit, prange
 
 from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, AssetArrays, InstrumentArrays
-from crossmargin.margin.valuation import atm_vol
+from crossmargin.margin.options import year_fraction
+from crossmargin.margin.valuation import atm_vol, is_option
 from crossmargin.margin.var_floor import DAYS_PER_YEAR
-from crossmargin.model import InputError, Instrument, Market, RuleChoices
+from crossmargin.model import InputError, Instrument, Market, OptionRight, RuleChoices
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ class RiskFactors:
     of_instrument: I64  # [instrument] its underlying's factor
     of_asset: I64  # [asset] its factor (-1: the base)
     settles_in_underlying: B1  # [instrument]
+    options: "OptionArrays"
+    short_minimum: float
     moves: F64  # the grid's moves (empty: no scenario grid)
+    shocks: F64  # the grid's volatility shocks
     addon: float
     threshold: float  # inf: no concentration add-on
     rate: float
@@ -48,6 +55,64 @@ class RiskFactors:
     def prices(self, market: Market) -> F64:
         """Each factor's price in base currency."""
         return np.array([float(market.price(name)) for name in self.names])
+
+
+@dataclass(frozen=True)
+class OptionArrays:
+    """Per instrument: whether it is an option, and its Black-76 inputs (zeros for the others); its smile
+    as ``(moneyness, vol)`` points ``[:count]`` of each row."""
+
+    option: B1
+    coin_settled: B1
+    strike: F64
+    years: F64  # to expiry from the market's valuation time
+    sign: F64  # +1 a call, -1 a put
+    rate: float
+    moneyness: F64  # [instrument, point]
+    vol: F64
+    count: I64
+
+    def kernel_inputs(self) -> "OptionInputs":
+        """The arrays :func:`pool_requirements` reads, in its order."""
+        return (self.coin_settled, self.strike, self.years, self.sign, self.rate, self.moneyness, self.vol, self.count)
+
+
+OptionInputs = tuple[B1, F64, F64, F64, float, F64, F64, I64]
+
+
+def option_arrays(market: Market, instruments: Mapping[str, Instrument], arrays: InstrumentArrays) -> OptionArrays:
+    """The option inputs of every instrument (an :class:`~crossmargin.model.InputError` names a missing
+    valuation time or volatility)."""
+    specs = [instruments[name] for name in arrays.names]
+    smiles = [
+        [(float(m), float(v)) for m, v in market.vol_points(spec.name, spec.underlying)] if is_option(spec) else []
+        for spec in specs
+    ]
+    if any(is_option(spec) for spec in specs) and market.valuation_time is None:
+        raise InputError("valuation_time", "needed to value the book's options")
+    width = max((len(points) for points in smiles), default=1) or 1
+    moneyness, vol = np.ones((len(specs), width)), np.zeros((len(specs), width))
+    for i, points in enumerate(smiles):
+        for k, (m, v) in enumerate(points):
+            moneyness[i, k], vol[i, k] = m, v
+    return OptionArrays(
+        option=np.array([is_option(s) for s in specs], dtype=np.bool_),
+        coin_settled=np.array([is_option(s) and s.coin_settled for s in specs], dtype=np.bool_),
+        strike=np.array([float(s.strike) if s.strike is not None else 0.0 for s in specs]),
+        years=np.array(
+            [
+                year_fraction(market.valuation_time, s.expiry)
+                if is_option(s) and market.valuation_time is not None and s.expiry is not None
+                else 0.0
+                for s in specs
+            ]
+        ),
+        sign=np.array([-1.0 if s.right is OptionRight.PUT else 1.0 for s in specs]),
+        rate=float(market.rate),
+        moneyness=moneyness,
+        vol=vol,
+        count=np.array([len(points) for points in smiles], dtype=np.int64),
+    )
 
 
 def risk_factors(
@@ -84,7 +149,10 @@ def risk_factors(
         settles_in_underlying=np.array(
             [instruments[name].settle == instruments[name].underlying for name in arrays.names], dtype=np.bool_
         ),
+        options=option_arrays(market, instruments, arrays),
+        short_minimum=float(grid.short_option_minimum) if grid is not None else 0.0,
         moves=np.array([float(m) for m in grid.moves]) if grid is not None else np.zeros(0),
+        shocks=np.array([float(v) for v in grid.vol_shocks]) if grid is not None else np.zeros(1),
         addon=float(grid.delta_addon) if grid is not None else 0.0,
         threshold=(
             float(grid.concentration_threshold)
@@ -120,62 +188,135 @@ def _pnl(units: float, mark: float, entry: float, inverse: bool) -> float:
     return units * (mark - entry)
 
 
+@njit(cache=True, error_model="numpy")
+def _cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@njit(cache=True, error_model="numpy")
+def _smile(strike: float, forward: float, moneyness: F64, vol: F64, count: int) -> float:
+    """``options.smile_vol``: linear in moneyness between points, flat beyond them."""
+    x = strike / forward
+    if x <= moneyness[0]:
+        return float(vol[0])
+    if x >= moneyness[count - 1]:
+        return float(vol[count - 1])
+    k = 1
+    while moneyness[k] <= x:
+        k += 1
+    return float(vol[k - 1] + (vol[k] - vol[k - 1]) * (x - moneyness[k - 1]) / (moneyness[k] - moneyness[k - 1]))
+
+
+@njit(cache=True, error_model="numpy")
+def _black76(forward: float, strike: float, vol: float, t: float, rate: float, sign: float) -> tuple[float, float]:
+    """``options.black76``'s price and delta (per unit of underlying, strike currency)."""
+    discount = math.exp(-rate * t)
+    spread = vol * math.sqrt(t)
+    if spread == 0.0:
+        intrinsic = max(sign * (forward - strike), 0.0)
+        exercised = 1.0 if intrinsic > 0.0 else 0.5 if forward == strike else 0.0
+        return discount * intrinsic, sign * discount * exercised
+    d1 = (math.log(forward / strike) + 0.5 * spread * spread) / spread
+    d2 = d1 - spread
+    price = discount * sign * (forward * _cdf(sign * d1) - strike * _cdf(sign * d2))
+    return price, sign * discount * _cdf(sign * d1)
+
+
+@njit(cache=True, error_model="numpy")
+def _premium(i: int, forward: float, shock: float, option: OptionInputs) -> tuple[float, float]:
+    """Option ``i``'s premium per unit of underlying in its settle asset, and its delta, at ``forward`` with
+    its smile volatility x ``(1 + shock)``."""
+    coin, strike, years, sign, rate, moneyness, vol, count = option
+    sigma = _smile(strike[i], forward, moneyness[i], vol[i], count[i]) * (1.0 + shock)
+    price, delta = _black76(forward, strike[i], max(sigma, 0.0), years[i], rate, sign[i])
+    return (price / forward if coin[i] else price), delta
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def pool_requirements(
     pools: INDEX, first: I64, slots: I64, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64,
     balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64, of_asset: I64,
-    settles_in_underlying: np.ndarray, factor_price: F64, moves: F64, addon: float, threshold: float, rate: float,
-    credit: float, initial_factor: float, var_scale: float, covariance: F64, tiers: F64, out: F64,
+    settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs, factor_price: F64,
+    moves: F64, shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
+    initial_factor: float, var_scale: float, covariance: F64, tiers: F64, out: F64,
 ) -> None:  # fmt: skip
     """Each of ``pools``' maintenance and initial requirement into ``out[p]`` (see module doc): the grid's
     (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR (when
-    ``var_scale`` > 0). A pool without positions keeps its tier sums."""
+    ``var_scale`` > 0). A pool without positions keeps its tier sums. ``option`` is
+    :meth:`OptionArrays.kernel_inputs`."""
     factors = factor_price.shape[0]
-    grid = moves.shape[0]
+    grid, shocked = moves.shape[0], shocks.shape[0]
     for n in prange(pools.shape[0]):
         p = pools[n]
         maintenance, initial = tiers[p, 0], tiers[p, 1]
         if first[p + 1] == first[p]:
             out[p, 0], out[p, 1] = maintenance, initial
             continue
-        delta = np.zeros(factors)
+        delta = np.zeros(factors)  # the positions' deltas, units of each underlying
+        for s in range(first[p], first[p + 1]):
+            j = slots[s]
+            i = instrument[j]
+            f = of_instrument[i]
+            units = size[j] * contract_size[i]
+            if is_option[i]:
+                settle_price = prices[settle[i]]
+                forward = factor_price[f] if option[0][i] else factor_price[f] / settle_price
+                delta[f] += units * _premium(i, forward, 0.0, option)[1]
+            else:
+                delta[f] += units / marks[i] if inverse[i] else units
         if grid > 0:
-            loss = np.zeros((factors, grid))
+            loss = np.zeros((factors, grid, shocked))
             gross = np.zeros(factors)
+            sold = np.zeros(factors)
             held = np.zeros(factors, dtype=np.bool_)
             for s in range(first[p], first[p + 1]):
                 j = slots[s]
                 i = instrument[j]
                 f = of_instrument[i]
                 units = size[j] * contract_size[i]
-                mark, settle_price = marks[i], prices[settle[i]]
+                mark, settle_price, price = marks[i], prices[settle[i]], factor_price[f]
+                held[f] = True
+                if is_option[i]:
+                    coin = option[0][i]
+                    forward = price if coin else price / settle_price
+                    now = units * (_premium(i, forward, 0.0, option)[0] - entry[j]) * settle_price
+                    for k in range(grid):
+                        moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
+                        moved_forward = price * (1.0 + moves[k]) if coin else price * (1.0 + moves[k]) / moved
+                        for v in range(shocked):
+                            premium = _premium(i, moved_forward, shocks[v], option)[0]
+                            loss[f, k, v] += now - units * (premium - entry[j]) * moved
+                    gross[f] += abs(units) * price
+                    if units < 0.0:
+                        sold[f] += abs(units) * price
+                    continue
                 now = _pnl(units, mark, entry[j], inverse[i]) * settle_price
                 for k in range(grid):
                     moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
-                    loss[f, k] += now - _pnl(units, mark * (1.0 + moves[k]), entry[j], inverse[i]) * moved
-                if inverse[i]:
-                    delta[f] += units / mark
-                    gross[f] += abs(units) * factor_price[f] / mark
-                else:
-                    delta[f] += units
-                    gross[f] += abs(units) * factor_price[f]
-                held[f] = True
+                    change = now - _pnl(units, mark * (1.0 + moves[k]), entry[j], inverse[i]) * moved
+                    for v in range(shocked):
+                        loss[f, k, v] += change
+                gross[f] += abs(units) * price / mark if inverse[i] else abs(units) * price
+            net = delta.copy()
             for a in range(balance.shape[0]):
                 f = of_asset[a]
                 if f >= 0 and held[f] and balance[a, p] != 0.0:
                     for k in range(grid):
-                        loss[f, k] -= balance[a, p] * factor_price[f] * moves[k]
-                    delta[f] += balance[a, p]
+                        for v in range(shocked):
+                            loss[f, k, v] -= balance[a, p] * factor_price[f] * moves[k]
+                    net[f] += balance[a, p]
             total, largest, addons = 0.0, 0.0, 0.0
             for f in range(factors):
                 if not held[f]:
                     continue
                 worst = 0.0
                 for k in range(grid):
-                    worst = max(worst, loss[f, k])
+                    for v in range(shocked):
+                        worst = max(worst, loss[f, k, v])
+                worst = max(worst, short_minimum * sold[f])
                 total += worst
                 largest = max(largest, worst)
-                addons += addon * abs(delta[f]) * factor_price[f]
+                addons += addon * abs(net[f]) * factor_price[f]
                 if threshold < math.inf:
                     addons += rate * max(0.0, gross[f] - threshold)
             maintenance = total - credit * (total - largest) + addons
@@ -186,12 +327,8 @@ def pool_requirements(
                 f = of_asset[a]
                 if f >= 0:
                     exposure[f] += balance[a, p] * prices[a]
-            for s in range(first[p], first[p + 1]):
-                j = slots[s]
-                i = instrument[j]
-                units = size[j] * contract_size[i]
-                f = of_instrument[i]
-                exposure[f] += (units / marks[i] if inverse[i] else units) * factor_price[f]
+            for f in range(factors):
+                exposure[f] += delta[f] * factor_price[f]
             variance = 0.0
             for f in range(factors):
                 if exposure[f] != 0.0:
