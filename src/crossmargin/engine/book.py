@@ -29,6 +29,7 @@ from crossmargin.engine.risk_requirements import pool_requirements, risk_factors
 from crossmargin.engine.rule_arrays import (
     F64,
     I32,
+    I64,
     INDEX,
     AssetArrays,
     InstrumentArrays,
@@ -43,6 +44,7 @@ from crossmargin.model.numbers import ZERO, exact
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
+_LOOKED_UP = 64  # at most this many pools' slots are looked up through their accounts, not a rebuilt index
 
 
 def check_mirrored(portfolio: Portfolio, rules: RuleChoices) -> None:
@@ -329,12 +331,10 @@ class RiskBook:
         if not len(pools):
             return
         self.dirty[pools] = False
-        if self.index_stale:
-            self.first, self.by_pool = slots_by_pool(self.pool, self.pool_count)
-            self.index_stale = False
+        start, stop, slots = self._slots_of(pools)
         t, f = self.instruments, factors
         pool_requirements(
-            pools, self.first, self.by_pool, self.size, self.entry, self.instrument, self.marks, self.prices,
+            pools, start, stop, slots, self.size, self.entry, self.instrument, self.marks, self.prices,
             self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset, f.settles_in_underlying,
             f.options.option, f.options.kernel_inputs(), self.factor_prices, f.moves, f.shocks, f.short_minimum,
             f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale, f.covariance, self.sums[:, 2:4],
@@ -345,6 +345,26 @@ class RiskBook:
         rules = self.rules
         terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
         kernels.on_cores(kernels.decide, pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
+
+    def _slots_of(self, pools: INDEX) -> tuple[I64, I64, I64]:
+        """``(start, stop, slots)``: the ``n``-th pool's slots are ``slots[start[n]:stop[n]]``. A few pools after
+        a change of layout (a liquidation) are looked up through their accounts; otherwise the index of slots
+        by pool is rebuilt when stale and read."""
+        if self.index_stale and len(pools) <= _LOOKED_UP:
+            found: list[int] = []
+            start = np.zeros(len(pools), dtype=np.int64)
+            stop = np.zeros(len(pools), dtype=np.int64)
+            for n, p in enumerate(pools):
+                owner = self.owners[int(p)]
+                start[n] = len(found)
+                if owner.account in self.accounts:
+                    found += [j for j in self.slot_range_of(owner.account) if self.pool[j] == p]
+                stop[n] = len(found)
+            return start, stop, np.array(found, dtype=np.int64)
+        if self.index_stale:
+            self.first, self.by_pool = slots_by_pool(self.pool, self.pool_count)
+            self.index_stale = False
+        return self.first[pools], self.first[pools + 1], self.by_pool
 
     @property
     def pool_count(self) -> int:

@@ -4,8 +4,8 @@ options.
 
 Both are functions of a whole pool (a worst case over the pool's positions on each underlying; a
 quadratic form over its exposures), so they are computed pool-major: :func:`pool_requirements` reads
-each pool's slots through an index of slots by pool (``first[p] .. first[p + 1]`` of ``slots``) and
-writes the pool's maintenance and initial requirement (base currency), starting from its tier sums.
+each pool's slots (``slots[start[n]:stop[n]]`` for the ``n``-th pool asked for) and writes the pool's
+maintenance and initial requirement (base currency), starting from its tier sums.
 
 A *factor* is an asset other than the base or an underlying: every one needs a price in the market
 (the exact maths falls back on a mark where an underlying has none; the mirror does not), and under a
@@ -234,7 +234,7 @@ def _premium(i: int, forward: float, shock: float, option: OptionInputs) -> tupl
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def pool_requirements(
-    pools: INDEX, first: I64, slots: I64, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64,
+    pools: INDEX, start: I64, stop: I64, slots: I64, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64,
     balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64, of_asset: I64,
     settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs, factor_price: F64,
     moves: F64, shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
@@ -249,11 +249,11 @@ def pool_requirements(
     for n in prange(pools.shape[0]):
         p = pools[n]
         maintenance, initial = tiers[p, 0], tiers[p, 1]
-        if first[p + 1] == first[p]:
+        if stop[n] == start[n]:
             out[p, 0], out[p, 1] = maintenance, initial
             continue
         delta = np.zeros(factors)  # the positions' deltas, units of each underlying
-        for s in range(first[p], first[p + 1]):
+        for s in range(start[n], stop[n]):
             j = slots[s]
             i = instrument[j]
             f = of_instrument[i]
@@ -269,7 +269,7 @@ def pool_requirements(
             gross = np.zeros(factors)
             sold = np.zeros(factors)
             held = np.zeros(factors, dtype=np.bool_)
-            for s in range(first[p], first[p + 1]):
+            for s in range(start[n], stop[n]):
                 j = slots[s]
                 i = instrument[j]
                 f = of_instrument[i]
