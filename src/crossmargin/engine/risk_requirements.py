@@ -243,97 +243,121 @@ def pool_requirements(
     """Each of ``pools``' maintenance and initial requirement into ``out[p]`` (see module doc): the grid's
     (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR (when
     ``var_scale`` > 0). A pool without positions keeps its tier sums. ``option`` is
-    :meth:`OptionArrays.kernel_inputs`."""
+    :meth:`OptionArrays.kernel_inputs`. The pools are shared out in chunks, each with its own scratch
+    arrays, cleared after each pool where it was written."""
     factors = factor_price.shape[0]
     grid, shocked = moves.shape[0], shocks.shape[0]
-    for n in prange(pools.shape[0]):
-        p = pools[n]
-        maintenance, initial = tiers[p, 0], tiers[p, 1]
-        if stop[n] == start[n]:
-            out[p, 0], out[p, 1] = maintenance, initial
-            continue
+    chunks = min(pools.shape[0], 64)
+    for c in prange(chunks):
+        loss = np.zeros((factors, grid, shocked))
         delta = np.zeros(factors)  # the positions' deltas, units of each underlying
-        for s in range(start[n], stop[n]):
-            j = slots[s]
-            i = instrument[j]
-            f = of_instrument[i]
-            units = size[j] * contract_size[i]
-            if is_option[i]:
-                settle_price = prices[settle[i]]
-                forward = factor_price[f] if option[0][i] else factor_price[f] / settle_price
-                delta[f] += units * _premium(i, forward, 0.0, option)[1]
-            else:
-                delta[f] += units / marks[i] if inverse[i] else units
-        if grid > 0:
-            loss = np.zeros((factors, grid, shocked))
-            gross = np.zeros(factors)
-            sold = np.zeros(factors)
-            held = np.zeros(factors, dtype=np.bool_)
-            for s in range(start[n], stop[n]):
-                j = slots[s]
-                i = instrument[j]
-                f = of_instrument[i]
-                units = size[j] * contract_size[i]
-                mark, settle_price, price = marks[i], prices[settle[i]], factor_price[f]
-                held[f] = True
-                if is_option[i]:
-                    coin = option[0][i]
-                    forward = price if coin else price / settle_price
-                    now = units * (_premium(i, forward, 0.0, option)[0] - entry[j]) * settle_price
-                    for k in range(grid):
-                        moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
-                        moved_forward = price * (1.0 + moves[k]) if coin else price * (1.0 + moves[k]) / moved
-                        for v in range(shocked):
-                            premium = _premium(i, moved_forward, shocks[v], option)[0]
-                            loss[f, k, v] += now - units * (premium - entry[j]) * moved
-                    gross[f] += abs(units) * price
-                    if units < 0.0:
-                        sold[f] += abs(units) * price
-                    continue
-                now = _pnl(units, mark, entry[j], inverse[i]) * settle_price
-                for k in range(grid):
-                    moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
-                    change = now - _pnl(units, mark * (1.0 + moves[k]), entry[j], inverse[i]) * moved
-                    for v in range(shocked):
-                        loss[f, k, v] += change
-                gross[f] += abs(units) * price / mark if inverse[i] else abs(units) * price
-            net = delta.copy()
-            for a in range(balance.shape[0]):
-                f = of_asset[a]
-                if f >= 0 and held[f] and balance[a, p] != 0.0:
-                    for k in range(grid):
-                        for v in range(shocked):
-                            loss[f, k, v] -= balance[a, p] * factor_price[f] * moves[k]
-                    net[f] += balance[a, p]
-            total, largest, addons = 0.0, 0.0, 0.0
-            for f in range(factors):
-                if not held[f]:
-                    continue
-                worst = 0.0
-                for k in range(grid):
-                    for v in range(shocked):
-                        worst = max(worst, loss[f, k, v])
-                worst = max(worst, short_minimum * sold[f])
-                total += worst
-                largest = max(largest, worst)
-                addons += addon * abs(net[f]) * factor_price[f]
-                if threshold < math.inf:
-                    addons += rate * max(0.0, gross[f] - threshold)
-            maintenance = total - credit * (total - largest) + addons
-            initial = maintenance * initial_factor
-        if var_scale > 0.0:
-            exposure = np.zeros(factors)
-            for a in range(balance.shape[0]):
-                f = of_asset[a]
-                if f >= 0:
-                    exposure[f] += balance[a, p] * prices[a]
-            for f in range(factors):
-                exposure[f] += delta[f] * factor_price[f]
-            variance = 0.0
-            for f in range(factors):
-                if exposure[f] != 0.0:
-                    for g in range(factors):
-                        variance += exposure[f] * covariance[f, g] * exposure[g]
-            maintenance = max(maintenance, var_scale * math.sqrt(max(variance, 0.0)))
-            initial = max(initial, maintenance)
-        out[p, 0], out[p, 1] = maintenance, initial
+        gross = np.zeros(factors)
+        sold = np.zeros(factors)
+        exposure = np.zeros(factors)
+        held = np.zeros(factors, dtype=np.bool_)
+        touched = np.zeros(factors, dtype=np.int64)
+        for n in range(c * pools.shape[0] // chunks, (c + 1) * pools.shape[0] // chunks):
+            p = pools[n]
+            maintenance, initial = tiers[p, 0], tiers[p, 1]
+            if stop[n] > start[n]:
+                count = 0
+                for s in range(start[n], stop[n]):
+                    f = of_instrument[instrument[slots[s]]]
+                    if not held[f]:
+                        held[f] = True
+                        touched[count] = f
+                        count += 1
+                    _position(slots[s], f, size, entry, instrument, marks, prices, contract_size, inverse, settle,
+                              settles_in_underlying, is_option, option, factor_price, moves, shocks, grid > 0, loss,
+                              delta, gross, sold)  # fmt: skip
+                if grid > 0:
+                    maintenance = _grid(p, touched[:count], balance, of_asset, factor_price, moves, loss, delta, gross,
+                                        sold, held, short_minimum, addon, threshold, rate, credit)  # fmt: skip
+                    initial = maintenance * initial_factor
+                if var_scale > 0.0:
+                    for a in range(balance.shape[0]):
+                        if of_asset[a] >= 0:
+                            exposure[of_asset[a]] += balance[a, p] * prices[a]
+                    for k in range(count):
+                        exposure[touched[k]] += delta[touched[k]] * factor_price[touched[k]]
+                    variance = 0.0
+                    for f in range(factors):
+                        if exposure[f] != 0.0:
+                            for g in range(factors):
+                                variance += exposure[f] * covariance[f, g] * exposure[g]
+                    maintenance = max(maintenance, var_scale * math.sqrt(max(variance, 0.0)))
+                    initial = max(initial, maintenance)
+                    exposure[:] = 0.0
+                for k in range(count):
+                    f = touched[k]
+                    loss[f] = 0.0
+                    delta[f], gross[f], sold[f], held[f] = 0.0, 0.0, 0.0, False
+            out[p, 0], out[p, 1] = maintenance, initial
+
+
+@njit(cache=True, error_model="numpy")
+def _position(
+    j: int, f: int, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64, contract_size: F64,
+    inverse: np.ndarray, settle: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs,
+    factor_price: F64, moves: F64, shocks: F64, on_grid: bool, loss: F64, delta: F64, gross: F64, sold: F64,
+) -> None:  # fmt: skip
+    """Add slot ``j``'s delta (units of its underlying ``f``) and, ``on_grid``, its loss at every (move,
+    shock), its gross notional and the notional of an option sold (base currency)."""
+    i = instrument[j]
+    units = size[j] * contract_size[i]
+    mark, settle_price, price = marks[i], prices[settle[i]], factor_price[f]
+    if not is_option[i]:
+        delta[f] += units / mark if inverse[i] else units
+        if not on_grid:
+            return
+        now = _pnl(units, mark, entry[j], inverse[i]) * settle_price
+        for k in range(moves.shape[0]):
+            moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
+            change = now - _pnl(units, mark * (1.0 + moves[k]), entry[j], inverse[i]) * moved
+            for v in range(shocks.shape[0]):
+                loss[f, k, v] += change
+        gross[f] += abs(units) * price / mark if inverse[i] else abs(units) * price
+        return
+    coin = option[0][i]
+    forward = price if coin else price / settle_price
+    premium, option_delta = _premium(i, forward, 0.0, option)
+    delta[f] += units * option_delta
+    if not on_grid:
+        return
+    now = units * (premium - entry[j]) * settle_price
+    for k in range(moves.shape[0]):
+        moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
+        moved_forward = price * (1.0 + moves[k]) if coin else price * (1.0 + moves[k]) / moved
+        for v in range(shocks.shape[0]):
+            loss[f, k, v] += now - units * (_premium(i, moved_forward, shocks[v], option)[0] - entry[j]) * moved
+    gross[f] += abs(units) * price
+    if units < 0.0:
+        sold[f] += abs(units) * price
+
+
+@njit(cache=True, error_model="numpy")
+def _grid(
+    p: int, touched: I64, balance: F64, of_asset: I64, factor_price: F64, moves: F64, loss: F64, delta: F64,
+    gross: F64, sold: F64, held: np.ndarray, short_minimum: float, addon: float, threshold: float, rate: float,
+    credit: float,
+) -> float:  # fmt: skip
+    """Pool ``p``'s grid requirement from its positions' losses, deltas and notionals on its underlyings
+    ``touched``: its balance of each underlying moved with it, worst losses, add-ons, the credit."""
+    for a in range(balance.shape[0]):
+        f = of_asset[a]
+        if f >= 0 and held[f] and balance[a, p] != 0.0:
+            for k in range(moves.shape[0]):
+                loss[f, k] -= balance[a, p] * factor_price[f] * moves[k]
+    total, largest, addons = 0.0, 0.0, 0.0
+    for f in touched:
+        worst = max(0.0, loss[f].max(), short_minimum * sold[f])
+        total += worst
+        largest = max(largest, worst)
+        net = delta[f]
+        for a in range(balance.shape[0]):
+            if of_asset[a] == f:
+                net += balance[a, p]
+        addons += addon * abs(net) * factor_price[f]
+        if threshold < math.inf:
+            addons += rate * max(0.0, gross[f] - threshold)
+    return total - credit * (total - largest) + addons
