@@ -101,19 +101,20 @@ class Ledger:
         (checked before any change)."""
         sums: dict[str, Decimal] = {}
         with exact():
-            entries = tuple(
-                Posting(e.account, e.asset, money(finite(e.amount, f"posting to {e.account}"))) for e in postings
-            )
-            for entry in entries:
-                sums[entry.asset] = sums.get(entry.asset, ZERO) + entry.amount
+            entries = [
+                (e.account, e.asset, finite(e.amount, f"posting to {e.account}").quantize(MONEY_QUANTUM))
+                for e in postings
+            ]
+            for _, asset, amount in entries:
+                sums[asset] = sums.get(asset, ZERO) + amount
             unbalanced = {asset: total for asset, total in sums.items() if total != 0}
             if unbalanced:
                 raise InputError("postings", f"do not balance: {unbalanced}")
-            for entry in entries:
-                key = (entry.account, entry.asset)
-                self._balances[key] = self._balances.get(key, ZERO) + entry.amount
-                self._by_account.setdefault(entry.account, {})[entry.asset] = self._balances[key]
-                self._changed.add(entry.account)
+            for account, asset, amount in entries:
+                key = (account, asset)
+                self._balances[key] = self._balances.get(key, ZERO) + amount
+                self._by_account.setdefault(account, {})[asset] = self._balances[key]
+                self._changed.add(account)
 
     def take_changed(self) -> set[LedgerAccount]:
         """The ledger accounts posted to since the last call (for caches of values derived from them)."""

@@ -175,13 +175,13 @@ class ClearingState:
         if current and target in self._net_values:
             return self._net_values[target]
         at = self.market if market is None else market
+        cross = target.book is Book.USER
         with exact():
             total = value_of(self.ledger.balances_of(target), at)
             for (name, long), leg in self.legs[account_id].items():
-                if self.pool_of(account_id, name, long) != target:
-                    continue
-                spec = self.instruments[name]
-                total += unrealized_pnl(spec, leg.size, leg.entry_price, at.mark(name)) * at.price(spec.settle)
+                if (not leg.isolated) if cross else leg.isolated and isolated(account_id, name, long) == target:
+                    spec = self.instruments[name]
+                    total += unrealized_pnl(spec, leg.size, leg.entry_price, at.mark(name)) * at.price(spec.settle)
         if current:
             self._net_values[target] = total
         return total
