@@ -1,6 +1,7 @@
 """The risk book against the exact evaluator: same figures within float error, same liquidatable set after
 screening and exact confirmation, and incremental updates equal to a rebuild after any event sequence."""
 
+from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.engine.numpy_kernels import pool_money, position_money
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import AccountResult, evaluate_account
+from crossmargin.margin.pools import PoolFigures
 from crossmargin.model import Portfolio, Position, RuleChoices, exact
 from crossmargin.model.numbers import ZERO
 from crossmargin.model.rules import VolatilityScaling
@@ -31,17 +33,21 @@ def exact_results(book: RiskBook) -> dict[str, AccountResult]:
     return {a.id: evaluate_account(a, portfolio, book.rules) for a in portfolio.accounts}
 
 
-def assert_mirror_matches(book: RiskBook) -> None:
+def mirrored_pools(book: RiskBook) -> Iterator[tuple[str, int, PoolFigures]]:
+    """Every pool of the book: its account, its row in the mirror, and its exact figures."""
     for account_id, result in exact_results(book).items():
-        pools = [(book.cross_pool[account_id], result.cross)]
+        yield account_id, book.cross_pool[account_id], result.cross
         for item in result.positions:
             if item.pool is not None:
                 position = item.figures.position
-                pools.append((book.isolated_pool[(account_id, position.instrument, position.size > 0)], item.pool))
-        for index, truth in pools:
-            mirror = book.figures[index]
-            expected = (truth.equity, truth.initial_equity, truth.maintenance_margin, truth.initial_margin)
-            assert all(close(m, t) for m, t in zip(mirror, expected, strict=True)), (account_id, mirror, expected)
+                yield account_id, book.isolated_pool[(account_id, position.instrument, position.size > 0)], item.pool
+
+
+def assert_mirror_matches(book: RiskBook) -> None:
+    for account_id, index, truth in mirrored_pools(book):
+        mirror = book.figures[index]
+        expected = (truth.equity, truth.initial_equity, truth.maintenance_margin, truth.initial_margin)
+        assert all(close(m, t) for m, t in zip(mirror, expected, strict=True)), (account_id, mirror, expected)
 
 
 def exact_liquidatable(book: RiskBook) -> set[str]:

@@ -19,7 +19,7 @@ from crossmargin.model import Account, ContractKind, InputError, Instrument, Mar
 from crossmargin.model.rules import VarFloor
 from crossmargin.venues import rulebook
 from tests.builders import D, banded, book, linear, position, tiers
-from tests.engine.test_book import exact_liquidatable, exact_results, scaled
+from tests.engine.test_book import exact_liquidatable, mirrored_pools, scaled
 from tests.margin.test_rule_properties import venue_like
 
 GRID = rulebook("scenario-margin").rules.scenario_margin
@@ -35,17 +35,11 @@ def requirement_close(mirror: float, truth: Decimal) -> bool:
 
 
 def assert_requirements_match(book_: RiskBook) -> None:
-    for account_id, result in exact_results(book_).items():
-        pools = [(book_.cross_pool[account_id], result.cross)]
-        for item in result.positions:
-            if item.pool is not None:
-                p = item.figures.position
-                pools.append((book_.isolated_pool[(account_id, p.instrument, p.size > 0)], item.pool))
-        for index, truth in pools:
-            mirror = book_.figures[index]
-            assert requirement_close(mirror[2], truth.maintenance_margin), (account_id, mirror, truth)
-            assert requirement_close(mirror[3], truth.initial_margin), (account_id, mirror, truth)
-            assert abs(mirror[0] - float(truth.equity)) <= 1e-9 * (1 + abs(float(truth.equity)))
+    for account_id, index, truth in mirrored_pools(book_):
+        mirror = book_.figures[index]
+        assert requirement_close(mirror[2], truth.maintenance_margin), (account_id, mirror, truth)
+        assert requirement_close(mirror[3], truth.initial_margin), (account_id, mirror, truth)
+        assert abs(mirror[0] - float(truth.equity)) <= 1e-9 * (1 + abs(float(truth.equity)))
 
 
 def risk_market(portfolio: Portfolio) -> Market:
