@@ -58,7 +58,8 @@ def test_ties_and_empty_pools_by_hand():
     mirror = RiskBook(portfolio, GENERIC)
     queues = AdlQueues(state, "profit_x_leverage", mirror)
     queues.pin()
-    bounds, accounts = pinned_scores(mirror, "profit_x_leverage").ordered("BTC-PERP", False)
+    bounds, pools = pinned_scores(mirror, "profit_x_leverage").ordered("BTC-PERP", False)
+    accounts = [mirror.owners[int(p)].account for p in pools]
     assert accounts[2] == "u" and bounds[2] < -9e29
     assert bounds[0] == bounds[1] >= 60 / 1000 * 940 / 1060
     assert [c.account for c in queues.order("BTC-PERP", True, "long")] == ["t1", "t2", "u"]

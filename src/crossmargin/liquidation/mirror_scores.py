@@ -39,14 +39,15 @@ class PinnedScores:
     block_used: I64
     owners: Sequence[PoolOwner]  # per pool (the book's own list: pools are only ever appended)
 
-    def ordered(self, instrument: str, long: bool) -> tuple[F64, list[str]]:
-        """The instrument's ``long`` (or short) holders' bounds in decreasing order, with their accounts."""
+    def ordered(self, instrument: str, long: bool) -> tuple[F64, I32]:
+        """The instrument's ``long`` (or short) holders' bounds in decreasing order, with their pools
+        (``owners[pool].account``: whose)."""
         block = self.instruments.index(instrument)
         start = int(self.block_start[block])
         stop = start + int(self.block_used[block])
         side = np.flatnonzero(self.long[start:stop] == long) + start
         order = side[np.argsort(-self.bound[side], kind="stable")]
-        return self.bound[order], [self.owners[int(p)].account for p in self.pool[order]]
+        return self.bound[order], self.pool[order]
 
 
 def pinned_scores(book: RiskBook, ranking: str) -> PinnedScores:

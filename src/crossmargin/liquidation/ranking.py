@@ -37,7 +37,7 @@ from crossmargin.clearing.events import MARKET
 from crossmargin.clearing.ledger import MONEY_QUANTUM
 from crossmargin.clearing.state import ClearingState, Leg
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.rule_arrays import F64
+from crossmargin.engine.rule_arrays import F64, I32
 from crossmargin.liquidation.mirror_scores import PinnedScores, pinned_scores
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.model import InputError, Market
@@ -160,7 +160,7 @@ class _Queue:
     version: dict[str, int] = field(default_factory=dict)
     counter: int = 0
     bounds: F64 = field(default_factory=lambda: np.zeros(0))
-    unscored: list[str] = field(default_factory=list)
+    unscored: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32))  # their pools in the mirror
     cursor: int = 0
 
 
@@ -232,20 +232,21 @@ class AdlQueues:
         while True:
             while queue.heap and queue.version.get(queue.heap[0][1]) != queue.heap[0][2]:
                 heapq.heappop(queue.heap)
-            bound = self._next_bound(queue)
-            if bound is None or (queue.heap and -queue.heap[0][0] > bound):
+            following = self._next_unscored(queue)
+            if following is None or (queue.heap and -queue.heap[0][0] > following[0]):
                 return heapq.heappop(queue.heap) if queue.heap else None
-            self._score(queue, instrument, long, queue.unscored[queue.cursor])
+            self._score(queue, instrument, long, following[1])
             queue.cursor += 1
 
-    def _next_bound(self, queue: _Queue) -> float | None:
-        """The bound of the next unscored holder still as it was at the pin (None: none left)."""
+    def _next_unscored(self, queue: _Queue) -> tuple[float, str] | None:
+        """The bound and account of the next unscored holder still as it was at the pin (None: none left)."""
         if queue.cursor < len(queue.unscored):
             self._note_changes()
         while queue.cursor < len(queue.unscored):
-            account_id = queue.unscored[queue.cursor]
+            assert self.scores is not None
+            account_id = self.scores.owners[int(queue.unscored[queue.cursor])].account
             if account_id not in queue.version and account_id not in self.dirty:
-                return float(queue.bounds[queue.cursor])
+                return float(queue.bounds[queue.cursor]), account_id
             queue.cursor += 1
         return None
 

@@ -110,6 +110,7 @@ class Run:
         self.marks_log: list[LiquidationMark] = []
         self.equity_before = self._equities()
         self.statuses: dict[str, Status] = {}
+        self.held_back: set[str] = set()  # accounts the oracle policy holds back this step (a price they need)
         self.k = 0
 
     # ------------------------------------------------------------------ prices
@@ -176,6 +177,7 @@ class Run:
         depth = float(self.path.depth[self.k])
         self.liquidator.liquidity = {name: scaled(m, depth) for name, m in self.config.liquidity.items()}
         self.liquidator.adl.pin()
+        self.held_back = set()
         notices: list[Notice] = []
         for _ in range(CASCADE_ROUNDS):
             round_notices = self._liquidate_candidates(t)
@@ -237,10 +239,14 @@ class Run:
         before = {name: state.market.mark(name) for name in self.start_marks}
         notices: list[Notice] = []
         for account_id in accounts:
-            allowed = may_liquidate(
+            if account_id in self.held_back:
+                continue
+            if not may_liquidate(
                 self.statuses.__getitem__, self.config.oracle.policy, state.account(account_id), self.config.portfolio
-            )
-            if not allowed or not state.liquidatable(account_id):
+            ):
+                self.held_back.add(account_id)
+                continue
+            if not state.liquidatable(account_id):
                 continue
             done = self.liquidator.liquidate(account_id)
             notices += done
@@ -248,6 +254,7 @@ class Run:
             touched = {a for n in done for a in (n.get("account"), n.get("from")) if isinstance(a, str)}
             for changed in sorted(touched | {account_id}):
                 book.set_account(state.account(changed))
+                self.held_back.discard(changed)
         moved = {name: state.market.mark(name) for name in self.start_marks if state.market.mark(name) != before[name]}
         for name, mark in moved.items():
             asset = self.underlying[name]
