@@ -333,12 +333,12 @@ class RiskBook:
         self.dirty[pools] = False
         start, stop, slots = self._slots_of(pools)
         t, f = self.instruments, factors
-        pool_requirements(
-            pools, start, stop, slots, self.size, self.entry, self.instrument, self.marks, self.prices,
-            self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset, f.settles_in_underlying,
-            f.options.option, f.options.kernel_inputs(), self.factor_prices, f.moves, f.shocks, f.short_minimum,
-            f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale, f.covariance, self.sums[:, 2:4],
-            self.required,
+        kernels.on_cores(
+            pool_requirements, pools, start, stop, slots, self.size, self.entry, self.instrument, self.marks,
+            self.prices, self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset,
+            f.settles_in_underlying, f.options.option, f.options.kernel_inputs(), self.factor_prices, f.moves,
+            f.shocks, f.short_minimum, f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale,
+            f.covariance, self.sums[:, 2:4], self.required,
         )  # fmt: skip
         self.figures[pools] = self.sums[pools]
         self.figures[pools, 2:4] = self.required[pools]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, AssetArrays, InstrumentArrays
 from crossmargin.margin.options import year_fraction
@@ -232,67 +232,65 @@ def _premium(i: int, forward: float, shock: float, option: OptionInputs) -> tupl
     return (price / forward if coin[i] else price), delta
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def pool_requirements(
-    pools: INDEX, start: I64, stop: I64, slots: I64, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64,
-    balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64, of_asset: I64,
-    settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs, factor_price: F64,
+    lo: int, hi: int, pools: INDEX, start: I64, stop: I64, slots: I64, size: F64, entry: F64, instrument: INDEX,
+    marks: F64, prices: F64, balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64,
+    of_asset: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs, factor_price: F64,
     moves: F64, shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
     initial_factor: float, var_scale: float, covariance: F64, tiers: F64, out: F64,
 ) -> None:  # fmt: skip
-    """Each of ``pools``' maintenance and initial requirement into ``out[p]`` (see module doc): the grid's
-    (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR (when
-    ``var_scale`` > 0). A pool without positions keeps its tier sums. ``option`` is
-    :meth:`OptionArrays.kernel_inputs`. The pools are shared out in chunks, each with its own scratch
-    arrays, cleared after each pool where it was written."""
+    """The maintenance and initial requirement of each of ``pools[lo:hi]`` into ``out[p]`` (see module doc):
+    the grid's (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR
+    (when ``var_scale`` > 0). A pool without positions keeps its tier sums. ``option`` is
+    :meth:`OptionArrays.kernel_inputs`. Run through :func:`crossmargin.engine.kernels.on_cores`; the
+    scratch arrays are cleared after each pool where it wrote them."""
     factors = factor_price.shape[0]
     grid, shocked = moves.shape[0], shocks.shape[0]
-    chunks = min(pools.shape[0], 64)
-    for c in prange(chunks):
-        loss = np.zeros((factors, grid, shocked))
-        delta = np.zeros(factors)  # the positions' deltas, units of each underlying
-        gross = np.zeros(factors)
-        sold = np.zeros(factors)
-        exposure = np.zeros(factors)
-        held = np.zeros(factors, dtype=np.bool_)
-        touched = np.zeros(factors, dtype=np.int64)
-        for n in range(c * pools.shape[0] // chunks, (c + 1) * pools.shape[0] // chunks):
-            p = pools[n]
-            maintenance, initial = tiers[p, 0], tiers[p, 1]
-            if stop[n] > start[n]:
-                count = 0
-                for s in range(start[n], stop[n]):
-                    f = of_instrument[instrument[slots[s]]]
-                    if not held[f]:
-                        held[f] = True
-                        touched[count] = f
-                        count += 1
-                    _position(slots[s], f, size, entry, instrument, marks, prices, contract_size, inverse, settle,
-                              settles_in_underlying, is_option, option, factor_price, moves, shocks, grid > 0, loss,
-                              delta, gross, sold)  # fmt: skip
-                if grid > 0:
-                    maintenance = _grid(p, touched[:count], balance, of_asset, factor_price, moves, loss, delta, gross,
-                                        sold, held, short_minimum, addon, threshold, rate, credit)  # fmt: skip
-                    initial = maintenance * initial_factor
-                if var_scale > 0.0:
-                    for a in range(balance.shape[0]):
-                        if of_asset[a] >= 0:
-                            exposure[of_asset[a]] += balance[a, p] * prices[a]
-                    for k in range(count):
-                        exposure[touched[k]] += delta[touched[k]] * factor_price[touched[k]]
-                    variance = 0.0
-                    for f in range(factors):
-                        if exposure[f] != 0.0:
-                            for g in range(factors):
-                                variance += exposure[f] * covariance[f, g] * exposure[g]
-                    maintenance = max(maintenance, var_scale * math.sqrt(max(variance, 0.0)))
-                    initial = max(initial, maintenance)
-                    exposure[:] = 0.0
+    loss = np.zeros((factors, grid, shocked))
+    delta = np.zeros(factors)  # the positions' deltas, units of each underlying
+    gross = np.zeros(factors)
+    sold = np.zeros(factors)
+    exposure = np.zeros(factors)
+    held = np.zeros(factors, dtype=np.bool_)
+    touched = np.zeros(factors, dtype=np.int64)
+    for n in range(lo, hi):
+        p = pools[n]
+        maintenance, initial = tiers[p, 0], tiers[p, 1]
+        if stop[n] > start[n]:
+            count = 0
+            for s in range(start[n], stop[n]):
+                f = of_instrument[instrument[slots[s]]]
+                if not held[f]:
+                    held[f] = True
+                    touched[count] = f
+                    count += 1
+                _position(slots[s], f, size, entry, instrument, marks, prices, contract_size, inverse, settle,
+                          settles_in_underlying, is_option, option, factor_price, moves, shocks, grid > 0, loss,
+                          delta, gross, sold)  # fmt: skip
+            if grid > 0:
+                maintenance = _grid(p, touched[:count], balance, of_asset, factor_price, moves, loss, delta, gross,
+                                    sold, held, short_minimum, addon, threshold, rate, credit)  # fmt: skip
+                initial = maintenance * initial_factor
+            if var_scale > 0.0:
+                for a in range(balance.shape[0]):
+                    if of_asset[a] >= 0:
+                        exposure[of_asset[a]] += balance[a, p] * prices[a]
                 for k in range(count):
-                    f = touched[k]
-                    loss[f] = 0.0
-                    delta[f], gross[f], sold[f], held[f] = 0.0, 0.0, 0.0, False
-            out[p, 0], out[p, 1] = maintenance, initial
+                    exposure[touched[k]] += delta[touched[k]] * factor_price[touched[k]]
+                variance = 0.0
+                for f in range(factors):
+                    if exposure[f] != 0.0:
+                        for g in range(factors):
+                            variance += exposure[f] * covariance[f, g] * exposure[g]
+                maintenance = max(maintenance, var_scale * math.sqrt(max(variance, 0.0)))
+                initial = max(initial, maintenance)
+                exposure[:] = 0.0
+            for k in range(count):
+                f = touched[k]
+                loss[f] = 0.0
+                delta[f], gross[f], sold[f], held[f] = 0.0, 0.0, 0.0, False
+        out[p, 0], out[p, 1] = maintenance, initial
 
 
 @njit(cache=True, error_model="numpy")
