@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.engine.book import RiskBook, check_mirrored
+from crossmargin.engine.kernels import PARALLEL_ITEMS
 from crossmargin.engine.screening import screen
 from crossmargin.margin.valuation import with_option_marks
 from crossmargin.model import Account, ContractKind, InputError, Instrument, Market, OptionRight, Portfolio, RuleChoices
 from crossmargin.model.rules import VarFloor
+from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 from tests.builders import D, banded, book, linear, position, tiers
 from tests.engine.test_book import exact_liquidatable, mirrored_pools, scaled
@@ -182,3 +184,18 @@ def test_options_in_the_mirror_equal_the_exact_grid_and_floor(legs, btc, smile, 
     mirror.tick(prices={"BTC": D(40000) * D(move)}, marks=moved)
     # the mirror's option marks are the caller's; the grid and the floor reprice from the underlying
     assert_requirements_match(mirror)
+
+
+def test_a_large_book_shared_over_the_cores_equals_the_exact_evaluator():
+    # 5,000 accounts: more pools than kernels.PARALLEL_ITEMS, so the requirements are worked on every core;
+    # a sample of accounts against the exact evaluator
+    portfolio = synthetic_book(5000, 3)
+    portfolio = portfolio.with_market(risk_market(portfolio))
+    rules = risk_rules(rulebook("generic").rules, "both")
+    mirror = RiskBook(portfolio, rules)
+    assert mirror.pool_count >= PARALLEL_ITEMS
+    sample = RiskBook(replace(portfolio, accounts=portfolio.accounts[::97]), rules)
+    assert_requirements_match(sample)
+    for account in sample.accounts:
+        for a, b in zip(mirror.pools_of(account), sample.pools_of(account), strict=True):
+            assert mirror.figures[a] == pytest.approx(sample.figures[b], rel=1e-12, abs=1e-9)

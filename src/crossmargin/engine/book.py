@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from crossmargin.engine import kernels
+from crossmargin.engine.risk_requirements import on_threads as requirements_on_threads
 from crossmargin.engine.risk_requirements import pool_requirements, risk_factors, slots_by_pool
 from crossmargin.engine.rule_arrays import (
     F64,
@@ -336,9 +337,9 @@ class RiskBook:
         kernels.on_cores(
             pool_requirements, pools, start, stop, slots, self.size, self.entry, self.instrument, self.marks,
             self.prices, self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset,
-            f.settles_in_underlying, f.options.option, f.options.kernel_inputs(), self.factor_prices, f.moves,
+            f.settles_in_underlying, f.options.option, *f.options.kernel_inputs(), self.factor_prices, f.moves,
             f.shocks, f.short_minimum, f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale,
-            f.covariance, self.sums[:, 2:4], self.required,
+            f.covariance, self.sums[:, 2:4], self.required, spread=requirements_on_threads,
         )  # fmt: skip
         self.figures[pools] = self.sums[pools]
         self.figures[pools, 2:4] = self.required[pools]

@@ -373,13 +373,15 @@ def _on_threads(kernel: Any, parts: int, n: int, *arrays: Any) -> None:
         kernel(part * n // parts, (part + 1) * n // parts, *arrays)
 
 
-def on_cores(kernel: Any, items: INDEX, *arrays: Any) -> None:
+def on_cores(kernel: Any, items: INDEX, *arrays: Any, spread: Any = _on_threads) -> None:
     """``kernel(lo, hi, items, *arrays)`` over the distinct ``items``: on every core when there are at least
     ``PARALLEL_ITEMS`` of them, else in this thread (starting the thread pool costs more than a few items,
-    and far more on a busy machine, where a parallel region waits on every thread)."""
+    and far more on a busy machine, where a parallel region waits on every thread). ``spread`` shares the
+    parts out (a module's kernels outside this one bring their own, as a kernel passed to a cached
+    function is part of its cache key, which must not outlive the kernel's module)."""
     n = items.shape[0]
     threads = numba.get_num_threads()
     if n >= PARALLEL_ITEMS and threads > 1:
-        _on_threads(kernel, threads, n, items, *arrays)
+        spread(kernel, threads, n, items, *arrays)
     else:
         kernel(0, n, items, *arrays)

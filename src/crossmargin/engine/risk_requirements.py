@@ -21,9 +21,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, AssetArrays, InstrumentArrays
 from crossmargin.margin.options import year_fraction
@@ -236,15 +237,17 @@ def _premium(i: int, forward: float, shock: float, option: OptionInputs) -> tupl
 def pool_requirements(
     lo: int, hi: int, pools: INDEX, start: I64, stop: I64, slots: I64, size: F64, entry: F64, instrument: INDEX,
     marks: F64, prices: F64, balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64,
-    of_asset: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs, factor_price: F64,
-    moves: F64, shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
+    of_asset: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, coin_settled: np.ndarray, strike: F64,
+    years: F64, sign: F64, option_rate: float, moneyness: F64, vol: F64, points: I64, factor_price: F64, moves: F64,
+    shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
     initial_factor: float, var_scale: float, covariance: F64, tiers: F64, out: F64,
 ) -> None:  # fmt: skip
     """The maintenance and initial requirement of each of ``pools[lo:hi]`` into ``out[p]`` (see module doc):
     the grid's (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR
-    (when ``var_scale`` > 0). A pool without positions keeps its tier sums. ``option`` is
-    :meth:`OptionArrays.kernel_inputs`. Run through :func:`crossmargin.engine.kernels.on_cores`; the
+    (when ``var_scale`` > 0). A pool without positions keeps its tier sums. ``coin_settled`` .. ``points``
+    are :meth:`OptionArrays.kernel_inputs`. Run through :func:`crossmargin.engine.kernels.on_cores`; the
     scratch arrays are cleared after each pool where it wrote them."""
+    option = (coin_settled, strike, years, sign, option_rate, moneyness, vol, points)
     factors = factor_price.shape[0]
     grid, shocked = moves.shape[0], shocks.shape[0]
     loss = np.zeros((factors, grid, shocked))
@@ -291,6 +294,13 @@ def pool_requirements(
                 loss[f] = 0.0
                 delta[f], gross[f], sold[f], held[f] = 0.0, 0.0, 0.0, False
         out[p, 0], out[p, 1] = maintenance, initial
+
+
+@njit(cache=True, parallel=True)
+def on_threads(kernel: Any, parts: int, n: int, *arrays: Any) -> None:
+    """``kernels.on_cores``'s spreading for this module's kernel (see there)."""
+    for part in prange(parts):
+        kernel(part * n // parts, (part + 1) * n // parts, *arrays)
 
 
 @njit(cache=True, error_model="numpy")
