@@ -15,6 +15,11 @@ weighted balance times the change. Where the rulebook counts uPnL inside the set
 together with the balance), the positions' money is summed per pool and settle asset (``pool_money``, in
 the asset's units) and the touched pools are evaluated again. :meth:`RiskBook.revalue` recomputes
 everything from scratch. Large ranges run on every core, each thread owning a contiguous range of pools.
+
+Under a scenario grid or a VaR floor the requirement is not a sum: the kernels keep the sums above in
+``sums``, and every pool they touch is worked again whole (:mod:`crossmargin.engine.risk_requirements`)
+into the published ``figures`` and its verdict, at the end of each event. Otherwise ``figures`` is
+``sums``.
 """
 
 from collections.abc import Iterable, Mapping
@@ -72,7 +77,7 @@ class RiskBook:
         self.base = portfolio.base
         self.rulebook = portfolio.rulebook
         self.asset_table = dict(portfolio.assets)
-        self.instrument_table = portfolio.instruments
+        self.instrument_table = dict(portfolio.instruments)
         self.market = portfolio.market
         self.assets: AssetArrays = asset_arrays(portfolio.assets)
         self.instruments: InstrumentArrays = instrument_arrays(portfolio.instruments, list(portfolio.assets))
