@@ -3,7 +3,7 @@
 import pytest
 
 from crossmargin.margin.positions import notional, requirement_terms, unrealized_pnl
-from crossmargin.model import InputError, Side, TierSpec, TierTable
+from crossmargin.model import InputError, Side, TierSpec, TierTable, exact
 from tests.builders import BINANCE_LIKE, D, inverse, linear
 
 
@@ -51,6 +51,17 @@ def test_tier_boundary_belongs_to_lower_bracket():
     assert requirement(btc, D(50001), Side.INITIAL) == D("500.01")
     # beyond the last finite edge: 1,000,000 x 0.01 - 1300 = 8700
     assert requirement(btc, D(1000000), Side.MAINTENANCE) == D(8700)
+
+
+def test_an_inverse_notional_on_a_tier_edge_is_found_on_it():
+    # 108 contracts x 100 USD at 54000 USD/BTC = 10800 / 54000 = 0.2 BTC exactly: the edge of a first
+    # bracket up to 0.2 BTC, so the first bracket's initial rate, 0.01 x 0.2 = 0.002 BTC (not 0.02 x 0.2)
+    table = TierTable.build([TierSpec(D("0.2"), D("0.005"), D("0.01")), TierSpec(None, D("0.01"), D("0.02"))])
+    btcusd = inverse("BTCUSD", size="100", table=table)
+    with exact():
+        size = notional(btcusd, D(108), D(54000))
+        assert size == D("0.2")
+        assert requirement_terms(btcusd, D(108), D(54000), size, Side.INITIAL).of(size) == D("0.002")
 
 
 def test_max_leverage_gives_initial_rate():

@@ -29,8 +29,12 @@ def notional_per_contract(instrument: Instrument, mark: Decimal) -> Decimal:
 
 
 def notional(instrument: Instrument, size: Decimal, mark: Decimal) -> Decimal:
-    """Position notional at ``mark``, in settle-asset units (never negative)."""
-    return abs(size) * notional_per_contract(instrument, mark)
+    """Position notional at ``mark``, in settle-asset units (never negative). An inverse notional is one
+    quotient, ``size x contract / mark``, so a notional that is exactly a tier's edge is found exactly
+    there (not one unit of the 50th digit above it, as ``size x (contract / mark)`` would be)."""
+    if instrument.inverse:
+        return abs(size) * instrument.contract_size / mark
+    return abs(size) * instrument.contract_size * mark
 
 
 def unrealized_pnl(instrument: Instrument, size: Decimal, entry_price: Decimal, mark: Decimal) -> Decimal:
