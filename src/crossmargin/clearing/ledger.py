@@ -101,10 +101,7 @@ class Ledger:
         (checked before any change)."""
         sums: dict[str, Decimal] = {}
         with exact():
-            entries = [
-                (e.account, e.asset, finite(e.amount, f"posting to {e.account}").quantize(MONEY_QUANTUM))
-                for e in postings
-            ]
+            entries = [(e.account, e.asset, money(finite(e.amount, f"posting to {e.account}"))) for e in postings]
             for _, asset, amount in entries:
                 sums[asset] = sums.get(asset, ZERO) + amount
             unbalanced = {asset: total for asset, total in sums.items() if total != 0}

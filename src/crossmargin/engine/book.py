@@ -319,9 +319,9 @@ class RiskBook:
             pool, asset, amount, self.balance, self.haircut, float(self.prices[asset]), a.band_from, a.weight,
             a.offset, a.liability, a.imf, self.sums,
         )  # fmt: skip
-        self._touch(np.array([pool]))
+        self._touch(pool)
 
-    def _touch(self, pools: INDEX) -> None:
+    def _touch(self, pools: INDEX | int) -> None:
         """Mark pools whose sums changed (their risk-based requirement is due: :meth:`_publish`)."""
         if self.factors is not None:
             self.dirty[pools] = True
