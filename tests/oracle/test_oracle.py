@@ -82,13 +82,64 @@ def test_three_honest_sources_give_the_median_and_stay_valid():
     assert (quote.price, quote.status, quote.sources) == (D(20000), Status.VALID, ("a", "b", "c"))
 
 
-def test_a_stale_source_leaves_fewer_than_the_quorum_degraded():
+def test_a_stale_source_leaves_fewer_than_the_quorum_unconfirmed():
     e = engine()
     feed(e, 0, "BTC", a=20000, b=20000)
     feed(e, 61, "BTC", a=20100)  # b last reported 61 s ago: stale; one fresh source < quorum 2
     quote = e.oracle.index("BTC")
-    assert (quote.price, quote.status) == (D(20100), Status.DEGRADED)
-    assert not e.states["long"].frozen  # degraded prices do not freeze
+    # 20100 is 100 / 20000 = 0.5 % from the last quorum price: within max_deviation 2 %, unconfirmed
+    assert (quote.price, quote.status) == (D(20100), Status.UNCONFIRMED)
+    assert "1 agreeing fresh sources, quorum 2" in quote.reason and "20000" in quote.reason
+    assert not e.states["long"].frozen  # unconfirmed prices do not freeze
+
+
+def fall_to_18300(e: PricedEngine) -> None:
+    """a and b walk BTC down to 18300 (a quorum at every step, each within the 25 % breaker): above the long's
+    liquidation price 18072.29; b's last report is at t = 90."""
+    for t, price in ((1, 20000), (30, 19000), (60, 18500), (90, 18300)):
+        feed(e, t, "BTC", a=price, b=price)
+    assert e.oracle.index("BTC").status is Status.VALID and not e.states["long"].below_maintenance
+
+
+def test_below_the_quorum_a_near_price_is_held_not_liquidated():
+    e = engine()
+    fall_to_18300(e)
+    events = feed(e, 160, "BTC", a=18000)  # b is 70 s old (stale): a alone, 300 / 18300 = 1.64 % from 18300
+    quote = e.oracle.index("BTC")
+    assert (quote.price, quote.status) == (D(18000), Status.UNCONFIRMED)
+    # 18000 < 18072.29: below maintenance, but the default policy does not liquidate on unconfirmed prices
+    assert kinds(events, "long") == ["liquidation_suppressed"]
+    state = e.states["long"]
+    assert state.below_maintenance and not state.liquidate and not state.frozen
+    # b comes back at the same price: a quorum of two, valid, and the liquidation goes ahead
+    events = feed(e, 170, "BTC", b=18000)
+    assert e.oracle.index("BTC").status is Status.VALID
+    assert kinds(events, "long") == ["liquidatable"]
+
+
+def explicit(**policy: list[str]) -> PricedEngine:
+    document = {**DOCUMENT, "oracle": {**DOCUMENT["oracle"], "policy": policy}}  # type: ignore[dict-item]
+    return PricedEngine(portfolio_from_document(document), rulebook("generic").rules, oracle_config(document))
+
+
+def test_a_policy_that_names_unconfirmed_liquidates_below_the_quorum():
+    e = explicit(liquidate_on=["valid", "degraded", "unconfirmed"])
+    fall_to_18300(e)
+    events = feed(e, 160, "BTC", a=18000)
+    assert e.oracle.index("BTC").status is Status.UNCONFIRMED
+    assert kinds(events, "long") == ["liquidatable"]
+
+
+def test_a_lone_source_jumping_from_the_last_quorum_price_is_never_acted_on():
+    e = explicit(liquidate_on=["valid", "degraded", "unconfirmed"])
+    fall_to_18300(e)
+    events = feed(e, 160, "BTC", a=17500)  # a alone: 800 / 18300 = 4.37 % from the last quorum price (> 2 %)
+    quote = e.oracle.index("BTC")
+    assert (quote.price, quote.status) == (D(17500), Status.INVALID)
+    assert "0.0437 from the last quorum price 18300" in quote.reason
+    # even a policy that liquidates on unconfirmed prices holds: invalid freezes and suppresses
+    assert kinds(events, "long") == ["liquidation_suppressed", "frozen"]
+    assert not e.can_withdraw("long", "USDT", D(1))
 
 
 def test_one_spiking_source_of_three_is_ignored():

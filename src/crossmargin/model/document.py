@@ -304,7 +304,8 @@ class GuardsDocument(_Part):
         default=None, description="A source is fresh when updated at most this long ago (> 0; default 60)."
     )
     quorum: int | None = Field(
-        default=None, description="Fresh agreeing sources for a valid price (>= 1; default 1; fewer: degraded)."
+        default=None,
+        description="Fresh agreeing sources for a valid price (>= 1; default 1; fewer: unconfirmed or invalid).",
     )
     max_deviation: Decimal | None = Field(
         default=None, description="A source further than this fraction from the median is ignored (default 0.02)."
@@ -325,18 +326,18 @@ class GuardsDocument(_Part):
 
 
 class PolicyDocument(_Part):
-    """What the engine does with prices of each status (valid, degraded, invalid)."""
+    """What the engine does with prices of each status (valid, degraded, unconfirmed, invalid)."""
 
-    liquidate_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+    liquidate_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
         default=None,
         description="Statuses every price of an account must have for it to be liquidated (default valid, degraded).",
     )
-    freeze_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+    freeze_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
         default=None, description="Statuses that freeze an account valued at them (default invalid)."
     )
-    conservative_on: list[Literal["valid", "degraded", "invalid"]] | None = Field(
+    conservative_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
         default=None,
-        description="Statuses at which collateral counts at the worse of index and EMA (default degraded).",
+        description="Statuses at which collateral counts at the worse of index and EMA (default degraded, unconfirmed).",
     )
 
 

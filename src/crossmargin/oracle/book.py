@@ -6,10 +6,12 @@ Index of an asset (at the oracle's clock, the latest feed time seen):
 2. the median of the fresh prices; sources further than ``max_deviation`` from it are ignored and the
    median of the rest is the index (so one adversarial source among a quorum of honest ones cannot move
    it outside the honest prices); when none agrees with the median (two sources far apart), the median
-   itself, degraded;
-3. status: valid with at least ``quorum`` agreeing sources, degraded with fewer, invalid with none (the
-   last index is kept for display); invalid too when the index is further than ``max_jump`` from its EMA
-   (circuit breaker); degraded when a pegged asset is below its floor.
+   itself, below the quorum (step 3);
+3. status: valid with at least ``quorum`` agreeing sources (degraded when a pegged asset is below its
+   floor); with fewer (or none agreeing), unconfirmed while the price is within ``max_deviation`` of the
+   last price a quorum gave, invalid beyond it (a lone survivor's jump is never taken as news); invalid with
+   no fresh source (the last index is kept for display) and when the index is further than ``max_jump``
+   from its EMA (circuit breaker).
 
 Mark of an instrument: the median of (index, index + EMA of the basis, last traded price), as Binance and
 others compute it, where the basis is traded price minus index and traded prices are the instrument's own
@@ -90,6 +92,7 @@ class OracleBook:
                 with exact():
                     self.basis[name] = _Ema(mark - index, ZERO)
         self.last_index: dict[str, Decimal] = dict(prices)
+        self.last_quorum: dict[str, Decimal] = {**marks, **prices}  # the last price a quorum stood behind
 
     def accept(self, update: SourceUpdate) -> str | None:
         """Take an update; None when accepted, else why it was ignored."""
@@ -114,6 +117,8 @@ class OracleBook:
 
     def _record_index(self, symbol: str) -> None:
         price = self.index(symbol)
+        if price.status in (Status.VALID, Status.DEGRADED):
+            self.last_quorum[symbol] = price.price
         if price.sources:
             self.last_index[symbol] = price.price
             ema = self.ema.setdefault(symbol, _Ema(price.price, self.clock))
@@ -161,19 +166,29 @@ class OracleBook:
         price = _median([u.price for u in kept]) if kept else middle
         sources = tuple(sorted(u.source for u in kept or fresh))
         reference = ema.value if ema else price
-        status, reason = Status.VALID, f"median of {len(kept)} fresh sources"
-        if not kept:
-            status, reason = Status.DEGRADED, f"{len(fresh)} fresh sources disagree: their median"
-        elif len(kept) < guards.quorum:
-            status, reason = Status.DEGRADED, f"{len(kept)} agreeing fresh sources, quorum {guards.quorum}"
         with exact():
             jump = abs(price - reference) / reference
             floor = None if guards.peg is None else guards.peg * (1 - guards.peg_tolerance)
         if guards.max_jump is not None and jump > guards.max_jump:
             status, reason = Status.INVALID, f"circuit breaker: {jump:.4f} from the EMA {reference}"
+        elif len(kept) < guards.quorum:
+            status, reason = self._below_quorum(symbol, price, len(kept), len(fresh), guards.quorum)
         elif floor is not None and price < floor:
             status, reason = Status.DEGRADED, f"below its peg floor {floor}"
+        else:
+            status, reason = Status.VALID, f"median of {len(kept)} fresh sources"
         return OraclePrice(symbol, price, status, reason, sources, reference)
+
+    def _below_quorum(self, symbol: str, price: Decimal, agreeing: int, fresh: int, quorum: int) -> tuple[Status, str]:
+        """Fewer agreeing fresh sources than the quorum: unconfirmed while ``price`` stays within
+        ``max_deviation`` of the last price a quorum gave, invalid beyond it."""
+        count = f"{agreeing} agreeing fresh sources, quorum {quorum}" if agreeing else f"{fresh} fresh sources disagree"
+        last = self.last_quorum[symbol]
+        with exact():
+            move = abs(price - last) / last
+        if move > self.config.guards(symbol).max_deviation:
+            return Status.INVALID, f"{count}: {move:.4f} from the last quorum price {last}, not confirmed"
+        return Status.UNCONFIRMED, f"{count}: within {move:.4f} of the last quorum price {last}"
 
     def mark(self, instrument: str) -> OraclePrice:
         """The mark of an instrument now: median of index, index + basis EMA and the last fresh trade."""

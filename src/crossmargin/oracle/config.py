@@ -14,11 +14,12 @@ from crossmargin.model.numbers import ONE, ZERO, non_negative, positive, within
 
 
 class Status(StrEnum):
-    """How far a price can be trusted."""
+    """How far a price can be trusted (docs/oracle.md, "Status")."""
 
     VALID = "valid"  # a quorum of fresh sources agrees
-    DEGRADED = "degraded"  # a fallback is in use: fewer fresh sources than the quorum, or off its peg
-    INVALID = "invalid"  # no fresh source, or the circuit breaker tripped
+    DEGRADED = "degraded"  # a quorum agrees, but the asset is off its peg
+    UNCONFIRMED = "unconfirmed"  # fewer agreeing fresh sources than the quorum, near the last quorum price
+    INVALID = "invalid"  # no fresh source, the circuit breaker tripped, or an unconfirmed price moved away
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class Guards:
     """The checks on one symbol's sources.
 
     - ``max_age_s``: a source is fresh when its last update is at most this old.
-    - ``quorum``: fresh, agreeing sources needed for a valid price (fewer: degraded).
+    - ``quorum``: fresh, agreeing sources needed for a valid price (fewer: unconfirmed, or invalid when the
+      price they give is further than ``max_deviation`` from the last price a quorum gave).
     - ``max_deviation``: a source further than this fraction from the median of fresh sources is ignored.
     - ``max_confidence``: a source whose confidence interval is wider than this fraction is ignored.
     - ``max_jump``: an index further than this fraction from its EMA trips the circuit breaker (invalid).
@@ -64,6 +66,8 @@ class Policy:
     """What the engine does with a price of each status.
 
     - ``liquidate_on``: an account is liquidated only when every price it is valued at has one of these.
+      The default leaves ``unconfirmed`` out: a quorum the user asked for is a promise, and below it the
+      engine holds (``liquidation_suppressed``) unless the policy names ``unconfirmed`` explicitly.
     - ``freeze_on``: an account valued at a price of one of these may not withdraw or add risk.
     - ``conservative_on``: collateral valued at a price of one of these counts at the lower of index and
       EMA when held and at the higher when owed.
@@ -71,7 +75,7 @@ class Policy:
 
     liquidate_on: frozenset[Status] = frozenset({Status.VALID, Status.DEGRADED})
     freeze_on: frozenset[Status] = frozenset({Status.INVALID})
-    conservative_on: frozenset[Status] = frozenset({Status.DEGRADED})
+    conservative_on: frozenset[Status] = frozenset({Status.DEGRADED, Status.UNCONFIRMED})
 
 
 @dataclass(frozen=True)
