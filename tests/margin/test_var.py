@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from crossmargin.margin.var import (
     F64,
+    Estimator,
+    Tail,
     correlated_normals,
     covariance,
     historical,
@@ -20,6 +22,7 @@ from crossmargin.margin.var import (
     monte_carlo,
     parametric,
     tail,
+    weighted_tail,
 )
 
 Z_99 = 2.326348  # standard normal 0.99-quantile, from a normal table
@@ -35,31 +38,125 @@ def linear(exposures: F64) -> Callable[[F64], F64]:
     return pnl_of
 
 
-def test_tail_picks_the_inverted_cdf_order_statistic_by_hand() -> None:
-    losses = np.array([7.0, 20, 1, 14, 3, 19, 10, 2, 18, 5, 11, 16, 4, 9, 13, 6, 17, 8, 12, 15])  # 1..20 shuffled
-    # 0.95: ceil(20 * 0.95) = 19th smallest = 19; ES = mean{19, 20} = 19.5
-    assert tail(losses, 0.95) == (19.0, 19.5)
-    # 0.90: ceil(20 * 0.90) = 18th smallest = 18; ES = mean{18, 19, 20} = 19
-    assert tail(losses, 0.9) == (18.0, 19.0)
+SHUFFLED = np.array([7.0, 20, 1, 14, 3, 19, 10, 2, 18, 5, 11, 16, 4, 9, 13, 6, 17, 8, 12, 15])  # 1..20 shuffled
+
+
+def test_tail_on_the_standard_convention_by_hand() -> None:
+    # m = 20 x (1 - level) losses in the tail; VaR the ceil(m)-th worst, ES the mean of the worst m
+    # 0.95: m = 1: VaR = 20 (the worst), ES = 20
+    assert tail(SHUFFLED, 0.95) == (20.0, 20.0)
+    # 0.90: m = 2: VaR = 19, ES = (20 + 19) / 2 = 19.5
+    assert tail(SHUFFLED, 0.9) == (19.0, 19.5)
+    # 0.85: m = 3: VaR = 18, ES = (20 + 19 + 18) / 3 = 19
+    assert tail(SHUFFLED, 0.85) == (18.0, 19.0)
+    # 0.875: m = 2.5: VaR = 3rd worst = 18, ES = (20 + 19 + 0.5 x 18) / 2.5 = 48 / 2.5 = 19.2
+    var, es = tail(SHUFFLED, 0.875)
+    assert var == 18.0 and es == pytest.approx(19.2, rel=1e-15)
+    # 0.99: m = 0.2 < 1: VaR = ES = the worst loss, 20
+    assert tail(SHUFFLED, 0.99) == (20.0, 20.0)
+    # a book that gains in every scenario: losses -5, -3, -1 at 0.5: m = 1.5: VaR = 2nd worst = -3,
+    # ES = (-1 + 0.5 x -3) / 1.5 = -2.5 / 1.5 = -5 / 3
+    var, es = tail(np.array([-1.0, -5.0, -3.0]), 0.5)
+    assert var == -3.0 and es == pytest.approx(-5.0 / 3.0, rel=1e-15)
+
+
+def test_tail_counts_the_tail_as_a_whole_number_although_one_minus_the_level_is_not_a_binary_fraction() -> None:
+    # 1 - 0.99 is 0.010000000000000009 in binary; times 500 that is 5.0000000000000044, whose ceiling is 6.
+    # Within 1e-12 of 5 it counts as 5: VaR the 5th worst, ES the mean of the worst 5.
+    assert 500 * (1 - 0.99) > 5
+    losses = np.arange(1.0, 501.0)
+    assert tail(losses, 0.99) == (496.0, (500 + 499 + 498 + 497 + 496) / 5)
+    assert tail(losses, np.float64(0.99)) == (496.0, 498.0)  # a NumPy float reads the same
+    # the inverted CDF: 500 x 0.99 = 495 smallest, the 6th worst
+    assert tail(losses, 0.99, Tail.INVERTED_CDF)[0] == 495.0
+    # a level of 1/3 as a float: 12 x (1 - 0.3333333333333333) counts as 8: VaR the 8th worst of 1..12 = 5
+    var, es = tail(np.arange(1.0, 13.0), 1 / 3)
+    assert var == 5.0 and es == pytest.approx((12 + 11 + 10 + 9 + 8 + 7 + 6 + 5) / 8, rel=1e-15)
+
+
+def test_tail_on_the_inverted_cdf_convention_by_hand() -> None:
+    # VaR the ceil(20 x level)-th smallest loss, ES the mean of the losses at or above it
+    # 0.95: ceil(19) = 19th smallest = 19; ES = mean{19, 20} = 19.5
+    assert tail(SHUFFLED, 0.95, Tail.INVERTED_CDF) == (19.0, 19.5)
+    # 0.90: 18th smallest = 18; ES = mean{18, 19, 20} = 19
+    assert tail(SHUFFLED, 0.9, Tail.INVERTED_CDF) == (18.0, 19.0)
+    # 0.99 on 500 losses 1..500: ceil(495) = 495th smallest = 495 (the 6th worst); ES = mean{495..500} = 497.5
+    assert tail(np.arange(1.0, 501.0), 0.99, Tail.INVERTED_CDF) == (495.0, 497.5)
     # a book that gains in every scenario: losses -5, -3, -1 at 0.5 -> 2nd smallest = -3; ES = mean{-3, -1} = -2
-    assert tail(np.array([-1.0, -5.0, -3.0]), 0.5) == (-3.0, -2.0)
+    assert tail(np.array([-1.0, -5.0, -3.0]), 0.5, Tail.INVERTED_CDF) == (-3.0, -2.0)
 
 
-@given(
-    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60),
-    st.floats(0.001, 0.999),
-)
-def test_tail_matches_the_definition_smallest_loss_whose_share_at_or_below_reaches_the_level(values, level) -> None:
+finite_losses = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60)
+
+
+@given(finite_losses, st.floats(0.001, 0.999))
+def test_standard_tail_matches_numpy_and_the_rockafellar_uryasev_form(values, level) -> None:
+    n = len(values)
+    assume(abs(n * (1 - level) - round(n * (1 - level))) > 1e-6)  # away from float ties in n (1 - level)
+    sample = np.array(values)
+    var, es = tail(sample, level)
+    # VaR: minus the (1 - level)-quantile of the P&L (NumPy's inverted CDF), the ceil(n p)-th worst loss
+    assert var == -np.quantile(-sample, 1 - level, method="inverted_cdf")
+    # ES = min over c of c + E[(L - c)+] / p, reached at c = VaR (Rockafellar and Uryasev 2002)
+    beyond = math.fsum(max(v - var, 0.0) for v in values) / n
+    assert es == pytest.approx(var + beyond / (1 - level), rel=1e-9, abs=1e-6)
+    assert es >= var - 1e-9 * max(1.0, abs(var))
+
+
+@given(finite_losses, st.floats(0.001, 0.999))
+def test_inverted_cdf_tail_matches_the_definition_smallest_loss_whose_share_at_or_below_reaches_the_level(
+    values, level
+) -> None:
     n = len(values)
     assume(abs(n * level - round(n * level)) > 1e-9)  # away from ties in the float product n * level
     ordered = sorted(values)
     expected_var = next(v for v in ordered if sum(x <= v for x in ordered) >= n * level)
     beyond = [x for x in ordered if x >= expected_var]
-    var, es = tail(np.array(values), level)
+    var, es = tail(np.array(values), level, Tail.INVERTED_CDF)
     assert var == expected_var
     assert es == pytest.approx(math.fsum(beyond) / len(beyond), rel=1e-12, abs=1e-9)
     rounding = 1e-12 * max(abs(v) for v in values)  # a mean of equal values may round one ulp past them
     assert var - rounding <= es <= max(values) + rounding
+
+
+def test_weighted_tail_by_hand() -> None:
+    losses = np.array([10.0, 40.0, 20.0, 30.0])
+    weights = np.array([0.1, 0.2, 0.3, 0.4])
+    # worst first: 40 (0.2), 30 (0.4), 20 (0.3), 10 (0.1); cumulative 0.2, 0.6, 0.9, 1.0
+    # level 0.75, p = 0.25: first cumulative >= 0.25 is 30's; ES = (0.2 x 40 + (0.25 - 0.2) x 30) / 0.25 = 38
+    var, es = weighted_tail(losses, weights, 0.75)
+    assert var == 30.0 and es == pytest.approx(38.0, rel=1e-14)
+    # level 0.8, p = 0.2: 40's weight alone reaches it: VaR = ES = 40
+    assert weighted_tail(losses, weights, 0.8) == (40.0, 40.0)
+    # weights need not sum to 1: ten times them reads the same
+    assert weighted_tail(losses, 10 * weights, 0.75) == pytest.approx((30.0, 38.0), rel=1e-14)
+
+
+@given(finite_losses, st.floats(0.001, 0.999))
+def test_weighted_tail_with_equal_weights_is_the_standard_tail(values, level) -> None:
+    sample = np.array(values)
+    var, es = weighted_tail(sample, np.ones(len(values)), level)
+    expected_var, expected_es = tail(sample, level)
+    assert var == expected_var
+    assert es == pytest.approx(expected_es, rel=1e-9, abs=1e-6)
+
+
+@given(
+    st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.floats(0.01, 1.0)), min_size=1, max_size=40),
+    st.floats(0.001, 0.999),
+)
+def test_weighted_tail_matches_the_rockafellar_uryasev_form(pairs, level) -> None:
+    losses = np.array([loss for loss, _ in pairs])
+    weights = np.array([weight for _, weight in pairs])
+    p, share = 1 - level, weights / weights.sum()
+    var, es = weighted_tail(losses, weights, level)
+    # VaR: the smallest loss whose strictly-worse weight is at most p (up to the function's 1e-12 tolerance)
+    worse = {v: float(share[losses > v].sum()) for v in losses}
+    candidates = [v for v in losses if worse[v] <= p * (1 + 1e-9)]
+    assume(all(abs(worse[v] - p) > 1e-9 for v in losses))  # away from weights summing to p up to rounding
+    assert var == min(candidates)
+    beyond = math.fsum((share * np.maximum(losses - var, 0.0)).tolist())
+    assert es == pytest.approx(var + beyond / p, rel=1e-9, abs=1e-6)
 
 
 def test_horizon_returns_are_overlapping_simple_returns_by_hand() -> None:
@@ -81,17 +178,24 @@ def test_historical_var_of_a_linear_book_is_the_hand_picked_quantile() -> None:
         result: F64 = 2.0 * prices[-1, 0] * r[:, 0]
         return result
 
-    cases = {
-        0.95: (8.0, 8.0),  # 10th smallest; ES = mean{8}
-        0.9: (4.0, 6.0),  # 9th smallest; ES = mean{4, 8}
-        0.8: (2.0, 14.0 / 3.0),  # 8th smallest; ES = mean{2, 4, 8}
-        0.5: (0.0, 2.0),  # 5th smallest; ES = mean{0, 0, 0, 0, 2, 4, 8} = 14 / 7, ties at the VaR included
+    cases = {  # standard convention: m = 10 x (1 - level) losses in the tail
+        0.95: (8.0, 8.0),  # m = 0.5: VaR the worst, ES = 8
+        0.9: (8.0, 8.0),  # m = 1: VaR the worst, ES = 8
+        0.8: (4.0, 6.0),  # m = 2: VaR the 2nd worst, ES = mean{8, 4}
+        0.75: (2.0, (8 + 4 + 0.5 * 2) / 2.5),  # m = 2.5: VaR the 3rd worst, ES = (8 + 4 + 0.5 x 2) / 2.5 = 5.2
+        0.5: (0.0, 14.0 / 5.0),  # m = 5: VaR the 5th worst = 0, ES = mean{8, 4, 2, 0, 0} = 14 / 5
     }
     for level, (var, es) in cases.items():
         measure = historical(two_units, returns, level, 1.0)
         assert measure.var == pytest.approx(var, abs=1e-9), level
         assert measure.expected_shortfall == pytest.approx(es, abs=1e-9), level
         assert (measure.level, measure.horizon_days, measure.method, measure.samples) == (level, 1.0, "historical", 10)
+    # the inverted-CDF convention: 0.9: 9th smallest = 4, ES = mean{4, 8}; 0.5: 5th smallest = 0, ties included:
+    # ES = mean{0, 0, 0, 0, 2, 4, 8} = 14 / 7
+    inverted = {0.9: (4.0, 6.0), 0.5: (0.0, 2.0)}
+    for level, (var, es) in inverted.items():
+        measure = historical(two_units, returns, level, 1.0, Tail.INVERTED_CDF)
+        assert (measure.var, measure.expected_shortfall) == pytest.approx((var, es), abs=1e-9), level
 
 
 def test_parametric_one_asset_by_normal_table() -> None:
@@ -105,6 +209,18 @@ def test_parametric_one_asset_by_normal_table() -> None:
     four = parametric(np.array([1_000_000.0]), np.array([[0.02**2]]), 0.99, 4.0)
     assert four.var == pytest.approx(2 * 46_526.96, rel=TABLE)
     assert four.expected_shortfall == pytest.approx(2 * 53_304.0, rel=TABLE)
+
+
+def test_parametric_takes_the_users_level() -> None:
+    # 97.5 %: z = 1.959964, pdf(z) = exp(-1.959964**2 / 2) / sqrt(2 pi) = 0.058445 (normal table); sigma = 20,000:
+    # VaR = 1.959964 x 20,000 = 39,199.28; ES = 20,000 x 0.058445 / 0.025 = 46,756
+    measure = parametric(np.array([1_000_000.0]), np.array([[0.02**2]]), 0.975, 1.0)
+    assert measure.var == pytest.approx(39_199.28, rel=TABLE)
+    assert measure.expected_shortfall == pytest.approx(46_756.0, rel=TABLE)
+    # 95 %: z = 1.644854, pdf = 0.103136: VaR = 32,897.08, ES = 20,000 x 0.103136 / 0.05 = 41,254.4
+    measure = parametric(np.array([1_000_000.0]), np.array([[0.02**2]]), 0.95, 1.0)
+    assert measure.var == pytest.approx(32_897.08, rel=TABLE)
+    assert measure.expected_shortfall == pytest.approx(41_254.4, rel=TABLE)
 
 
 def test_parametric_two_correlated_assets_by_hand() -> None:
@@ -175,12 +291,23 @@ def test_a_singular_covariance_of_perfectly_correlated_assets_works() -> None:
     assert simulated.var == pytest.approx(Z_99 * 3.0, rel=SAMPLING)
 
 
-def test_sample_covariance_by_hand() -> None:
-    # asset 0: 1, 3 (mean 2); asset 1: 2, 6 (mean 4); ddof 1:
-    # var0 = (1 + 1) / 1 = 2, var1 = (4 + 4) / 1 = 8, cov = ((-1)(-2) + (1)(2)) / 1 = 4
-    np.testing.assert_allclose(covariance(np.array([[1.0, 2.0], [3.0, 6.0]])), [[2.0, 4.0], [4.0, 8.0]], rtol=1e-12)
+def test_the_three_covariance_estimators_by_hand() -> None:
+    two = np.array([[1.0, 2.0], [3.0, 6.0]])
+    # asset 0: 1, 3 (mean 2); asset 1: 2, 6 (mean 4); deviations (-1, -2), (1, 2)
+    # sample (n - 1 = 1): var0 = (1 + 1) / 1 = 2, var1 = (4 + 4) / 1 = 8, cov = ((-1)(-2) + (1)(2)) / 1 = 4
+    np.testing.assert_allclose(covariance(two), [[2.0, 4.0], [4.0, 8.0]], rtol=1e-12)
+    np.testing.assert_allclose(covariance(two, Estimator.SAMPLE), [[2.0, 4.0], [4.0, 8.0]], rtol=1e-12)
+    # population (n = 2): the same sums over 2: var0 = 1, var1 = 4, cov = 2
+    np.testing.assert_allclose(covariance(two, Estimator.POPULATION), [[1.0, 2.0], [2.0, 4.0]], rtol=1e-12)
+    # zero mean (n = 2): var0 = (1 + 9) / 2 = 5, var1 = (4 + 36) / 2 = 20, cov = (1 x 2 + 3 x 6) / 2 = 10
+    np.testing.assert_allclose(covariance(two, Estimator.ZERO_MEAN), [[5.0, 10.0], [10.0, 20.0]], rtol=1e-12)
+    # one time is enough for the zero-mean estimator: 0.1^2 = 0.01
+    np.testing.assert_allclose(covariance(np.array([[0.1]]), Estimator.ZERO_MEAN), [[0.01]], rtol=1e-12)
     returns = np.random.default_rng(0).normal(size=(50, 3))
     np.testing.assert_allclose(covariance(returns), np.cov(returns, rowvar=False, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        covariance(returns, Estimator.POPULATION), np.cov(returns, rowvar=False, ddof=0), rtol=1e-12
+    )
 
 
 ONE = np.array([[1e-4]])
@@ -194,6 +321,10 @@ RETURNS = np.zeros((5, 1))
         (lambda: tail(np.arange(5.0), 1.0), "level"),
         (lambda: tail(np.array([]), 0.9), "losses"),
         (lambda: tail(np.array([1.0, np.nan]), 0.9), "losses"),
+        (lambda: weighted_tail(np.arange(3.0), np.ones(2), 0.9), "weights"),
+        (lambda: weighted_tail(np.arange(3.0), np.array([1.0, -1.0, 1.0]), 0.9), "weights"),
+        (lambda: weighted_tail(np.arange(3.0), np.zeros(3), 0.9), "weights"),
+        (lambda: weighted_tail(np.arange(3.0), np.ones(3), 1.0), "level"),
         (lambda: horizon_returns(np.ones((3, 1)), 3), "prices too short"),
         (lambda: horizon_returns(np.array([[1.0], [0.0], [2.0]]), 1), "prices must be positive"),
         (lambda: horizon_returns(np.array([[1.0], [np.inf]]), 1), "prices must be finite"),
@@ -210,6 +341,7 @@ RETURNS = np.zeros((5, 1))
         (lambda: parametric(np.ones(1), ONE, -0.1, 1.0), "level"),
         (lambda: parametric(np.ones(1), ONE, 0.99, -1.0), "horizon_days"),
         (lambda: covariance(np.zeros((1, 2))), "returns"),
+        (lambda: covariance(np.zeros((1, 2)), Estimator.POPULATION), "returns"),
         (lambda: correlated_normals(ONE, 0, 1), "n"),
         (lambda: correlated_normals(np.array([[1.0, 2.0], [2.0, 1.0]]), 10, 1), "covariance"),
         (lambda: monte_carlo(linear(np.ones(1)), ONE, 0.99, 1.0, 0, 1), "paths"),
