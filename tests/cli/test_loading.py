@@ -11,8 +11,10 @@ import pytest
 from crossmargin.cli.loading import load_document
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
+from crossmargin.model.document_text import MAX_BYTES, MAX_DEPTH, MAX_YAML_BYTES
 from crossmargin.schemas import shipped_schema
-from tests.model.test_document import document, expected_portfolio
+from crossmargin.venues import rulebook
+from tests.model.test_document import D, document, expected_portfolio
 
 ROOT = Path(__file__).parents[2]
 REFERENCE = ROOT / "docs" / "portfolio-document.md"
@@ -177,6 +179,105 @@ def test_top_level_must_be_a_mapping(tmp_path: Path, name: str, text: str, found
 def test_not_utf8(tmp_path: Path) -> None:
     error = load_error(written(tmp_path, "book.json", b'{"base": "\xff"}'))
     assert error.message.startswith("not UTF-8 text")
+
+
+@pytest.mark.parametrize(("name", "text"), [("book.json", '{"version": 1}'), ("book.yaml", "version: 1\n")])
+def test_a_byte_order_mark_is_dropped(tmp_path: Path, name: str, text: str) -> None:
+    assert load_document(written(tmp_path, name, b"\xef\xbb\xbf" + text.encode())) == {"version": 1}
+
+
+def test_yaml_reads_exponent_notation_as_numbers(tmp_path: Path) -> None:
+    # YAML 1.1 reads 1e-9 as text; JSON and YAML 1.2 as a number, and so does crossmargin
+    text = "a: 1e-9\nb: 2.5E6\nc: -3e+2\nd: 1.0e-9\ne: 1e5x\n"
+    data = load_document(written(tmp_path, "x.yaml", text))
+    assert data == {"a": D("1e-9"), "b": D("2.5E6"), "c": D("-3e2"), "d": D("1.0e-9"), "e": "1e5x"}
+
+
+@pytest.mark.parametrize(("name", "template"), [("x.json", '{{"a": {}}}'), ("x.yaml", "a: {}\n")])
+def test_integers_from_ten_to_the_fiftieth_are_read_as_decimals(tmp_path: Path, name: str, template: str) -> None:
+    # below 10^50 an int; from there (5,000 digits too, which int() refuses) a Decimal the number check refuses
+    below, at, long = "9" * 50, "1" + "0" * 50, "7" * 5000
+    for digits, kind in ((below, int), (at, D), (long, D), ("-" + long, D)):
+        value = load_document(written(tmp_path, name, template.format(digits)))["a"]
+        assert (type(value), value) == (kind, kind(digits))
+
+
+@pytest.mark.parametrize("tag", ["!!binary aGVsbG8=", "!!set {a, b}", "!!omap [{a: 1}]", "!!pairs [{a: 1}]"])
+def test_yaml_tags_of_types_no_document_holds_are_refused(tmp_path: Path, tag: str) -> None:
+    error = load_error(written(tmp_path, "x.yaml", f"base: {tag}\n"))
+    name = tag[2:].split()[0]  # binary, set, omap, pairs
+    assert (
+        error.message
+        == f"invalid YAML at line 1, column 7: the YAML tag 'tag:yaml.org,2002:{name}' is not supported here"
+    )
+
+
+def test_an_int_tag_on_text_is_refused(tmp_path: Path) -> None:
+    error = load_error(written(tmp_path, "x.yaml", "a: !!int lots\n"))
+    assert error.message == "invalid YAML at line 1, column 4: 'lots' is not an integer"
+
+
+def test_a_control_character_in_yaml_text_names_its_line(tmp_path: Path) -> None:
+    error = load_error(written(tmp_path, "x.yaml", "version: 1\nbase: U\x00SD\n"))
+    assert error.message == "invalid YAML at line 2, column 8: control characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("name", "opener", "closer"), [("x.json", '{"a": ', "}"), ("x.json", "[", "]"), ("x.yaml", "{a: ", "}")]
+)
+def test_nesting_is_limited_to_32_levels(tmp_path: Path, name: str, opener: str, closer: str) -> None:
+    def nested(levels: int) -> str:
+        return "{" + '"top": ' + opener * (levels - 1) + "1" + closer * (levels - 1) + "}"
+
+    assert load_document(written(tmp_path, name, nested(MAX_DEPTH)))  # the top mapping and 31 more levels
+    error = load_error(written(tmp_path, name, nested(MAX_DEPTH + 1)))
+    assert error.message == "nested deeper than 32 levels of lists and mappings"
+    error = load_error(written(tmp_path, name, nested(100_000)))
+    assert "nested deeper than 32 levels" in error.message or "exceeded maximum nesting depth" in error.message
+
+
+def test_aliases_expand_to_at_most_the_value_limit(tmp_path: Path) -> None:
+    # a: 2,000 scalars; b: 1,000 aliases of a, that is 1 + 1,000 x (1 + 2,000) = 2,001,001 values
+    a = "a: &a [" + ", ".join(["x"] * 2000) + "]\n"
+    data = load_document(written(tmp_path, "x.yaml", a + "b: [" + ", ".join(["*a"] * 1000) + "]\n"))
+    assert len(data["b"]) == 1000 and data["b"][0] is data["a"]
+    # c: two of b makes 1 + 2 x 2,001,001 = 4,002,003 values in c alone: above 4,000,000
+    text = a + "b: &b [" + ", ".join(["*a"] * 1000) + "]\nc: [*b, *b]\n"
+    error = load_error(written(tmp_path, "x.yaml", text))
+    assert error.message == "holds more than 4,000,000 values (YAML aliases counted at full size)"
+
+
+def test_an_alias_inside_the_collection_it_names_is_refused(tmp_path: Path) -> None:
+    error = load_error(written(tmp_path, "x.yaml", "a: &a {b: [1, *a]}\n"))
+    assert error.message == "a YAML alias refers to a collection that contains it"
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)  # sparse: no byte of it is parsed
+    assert load_error(path).message == "is larger than 16 MiB, the largest file crossmargin reads"
+    assert load_document(written(tmp_path, "edge.json", '{"a": 1}' + " " * (MAX_BYTES - 8))) == {"a": 1}
+
+
+def test_yaml_larger_than_its_limit_is_refused_unparsed(tmp_path: Path) -> None:
+    # YAML costs about 8 µs a value: 2 MiB is its limit, JSON's is 16 MiB
+    assert load_document(written(tmp_path, "edge.yaml", "a: 1\n" + "#" * (MAX_YAML_BYTES - 5))) == {"a": 1}
+    error = load_error(written(tmp_path, "big.yaml", "a: 1\n" + "#" * (MAX_YAML_BYTES - 4)))
+    assert error.message == "is larger than 2 MiB, the largest YAML crossmargin reads (write it as JSON)"
+    error = load_error(written(tmp_path, "big.txt", "a: 1\n" + "#" * (MAX_YAML_BYTES - 4)))
+    assert error.message.endswith(
+        "nor YAML (is larger than 2 MiB, the largest YAML crossmargin reads (write it as JSON))"
+    )
+
+
+@pytest.mark.parametrize("section", ["assets", "instruments"])
+def test_the_sections_rulebooks_merge_into_are_mappings(section: str) -> None:
+    # a rulebook's tables are merged in by name before validation: a list there is left for validation to name
+    raw = {**document(), "rulebook": "binance-usdm", section: ["USDT"]}
+    with pytest.raises(InputError) as err:
+        portfolio_from_document(rulebook("binance-usdm").apply_to(raw))
+    assert (err.value.field, err.value.message) == (section, "Input should be a valid dictionary")
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,13 @@ def test_incremental_updates_equal_a_rebuild(case: tuple[Portfolio, RuleChoices]
     assert book.accounts["acct"].balances.get("USDT", ZERO) == rebuilt.accounts["acct"].balances.get("USDT", ZERO)
 
 
+def slot_valuation(book: RiskBook) -> np.ndarray:
+    """``[slot, side]``: whether the slot's requirement (0 maintenance, 1 initial) is valued at entry, by the
+    margin mode of the slot's pool (an isolated pool has no haircut)."""
+    isolated = (book.pool >= 0) & ~book.haircut[np.maximum(book.pool, 0)]
+    return book.at_entry[isolated.astype(np.int64)]
+
+
 def fused_position_sums(book: RiskBook) -> np.ndarray:
     """The fused kernel's position sums alone, run fresh into cleared copies: ``[row, 4, pool]`` like
     :func:`pool_money` (folded: per settle asset; else one base-currency row)."""
@@ -131,7 +138,8 @@ def fused_position_sums(book: RiskBook) -> np.ndarray:
         0, book.size.shape[0], -1, count, book.size, book.entry, book.instrument, book.pool, book.bracket.copy(),
         book.marks, book.imr_now, book.scale, t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr,
         t.imr, t.amount, t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
-        t.quantum, t.maintenance_fraction, book.cached.copy(), money, figures, book.liquidatable.copy(), book.prices,
+        t.quantum, t.maintenance_fraction, book.haircut, book.at_entry, book.cached.copy(), money, figures,
+        book.liquidatable.copy(), book.prices,
         book.positions_in_pool, book.folded, False, True, 1.0, False, False,
     )  # fmt: skip
     if book.folded:
@@ -144,8 +152,9 @@ def test_numpy_kernel_equals_the_fused_kernel(case: tuple[Portfolio, RuleChoices
     portfolio, rules = case
     book = RiskBook(portfolio, rules)
     money = position_money(
-        book.size, book.entry, book.instrument, book.marks, book.imr_now, book.scale, book.instruments
-    )
+        book.size, book.entry, book.instrument, book.marks, book.imr_now, book.scale, book.instruments,
+        slot_valuation(book),
+    )  # fmt: skip
     settle = book.instruments.settle[book.instrument]
     by_asset = rules.pnl_in_settle_collateral
     base = money if by_asset else money * book.prices[settle][:, None]

@@ -13,11 +13,12 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.liquidation.mirror_scores import pinned_scores
 from crossmargin.liquidation.ranking import RANKINGS, AdlQueues, Candidate, candidate
 from crossmargin.model import Market, exact
+from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.population import synthetic_book
-from crossmargin.sim.scenarios.load import load_scenario
+from crossmargin.sim.scenarios.load import load_scenario, scenario_from_dict
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
-from crossmargin.sim.stress.runner import Run, assets_of
+from crossmargin.sim.stress.runner import Run, StressConfig, assets_of, run
 from crossmargin.venues import rulebook
 from tests.builders import GENERIC, D, banded, book, linear, position, tiers
 
@@ -110,3 +111,27 @@ def test_mirror_ordered_queues_equal_the_exact_ranking_through_a_crash(seed: int
                 assert kept == ranked_at(run.state, pinned, instrument, not long, bankrupt, ranking)
                 reached += len(kept)
     assert reached > 0
+
+
+def test_a_step_after_the_last_position_is_gone_pins_empty_queues():
+    # One account: 10 USDT, long 1 BTC-PERP from 100 (MM 5 % x 100 = 5). At t=60 the mark is 80: equity
+    # 10 - 20 = -10, bankrupt, closed in full: nobody short to deleverage and no fund, so the market account
+    # takes it at the bankruptcy price 100 - 10 / 1 = 90 (notional 90). The step at t=120 then pins ADL queues
+    # over a book without a single position (np.bincount of nothing).
+    portfolio = book(
+        [USDT, BTC], [PERP], {"BTC": "100"}, {"BTC-PERP": "100"},
+        [("alice", {"USDT": "10"}, [position("BTC-PERP", "1", "100")])], base="USDT",
+    )  # fmt: skip
+    scenario = scenario_from_dict(
+        {
+            "name": "fall-then-flat",
+            "title": "BTC -20 %, then flat",
+            "step_seconds": 60,
+            "assets": {"BTC": {"table": [[0, 1.0], [60, 0.8], [120, 0.8]]}},
+            "fixed": ["USDT"],
+        }
+    )
+    config = StressConfig("cross", portfolio, GENERIC, LiquidationTerms(partial=False), {}, D(0), OracleConfig())
+    result = run(config, scenario, seed=0)
+    assert [(s.liquidations, s.liquidated_notional) for s in result.steps] == [(1, 90.0), (0, 0.0)]
+    assert result.positions == 0

@@ -21,7 +21,7 @@ from crossmargin.liquidation.ranking import adl_order
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.model import InputError, exact
-from crossmargin.model.rules import LiquidationTerms, Shortfall
+from crossmargin.model.rules import BufferBasis, LiquidationTerms, Shortfall, Sizing
 from tests.builders import GENERIC, D, banded, book, linear, position, tiers
 
 USDT = banded("USDT", [("0", "1")])
@@ -42,6 +42,12 @@ TERMS = st.builds(
     adl_ranking=st.sampled_from(["profit_x_leverage", "random", "pro_rata_base_size"]),
     buffer=st.sampled_from([D(0), D("0.1")]),
     full_close_below=st.sampled_from([D(0), D("0.5")]),
+    buffer_basis=st.sampled_from(list(BufferBasis)),
+    sizing=st.sampled_from(list(Sizing)),
+    insurance_fee_rate=st.sampled_from([D(0), D("0.0075")]),
+    insurance_fee_headroom=st.sampled_from([None, D("0.95")]),
+    cap_fee_at_bankruptcy=st.booleans(),
+    size_steps=st.sampled_from([(), (("BTC-PERP", D("0.1")),), (("*", D("0.01")),)]),
 )
 LIQUIDITY: st.SearchStrategy[LiquidityModel] = st.sampled_from(
     [

@@ -22,6 +22,7 @@ from crossmargin.model import (
     WeightSchedule,
 )
 from crossmargin.model.document import document_json_schema, portfolio_from_document
+from crossmargin.model.numbers import bounded
 from crossmargin.schemas import PORTFOLIO_V1, shipped_schema
 
 D = Decimal
@@ -469,6 +470,51 @@ ERRORS: list[tuple[str, Callable[[], Any], str, str]] = [
         "'BTC-PERP' appears twice",
     ),
     ("NaN balance", lambda: changed("accounts/1/balances/ETH", "NaN"), f"{FORTY_TWO}.balances.ETH", "finite number"),
+    # the input boundary: every number of the document, whatever its field (numbers.bounded)
+    (
+        "size 1e-999999999",
+        lambda: changed("accounts/0/positions/0/size", D("1e-999999999")),
+        f"{ALICE}.positions[0].size",
+        "is out of range: a non-zero magnitude must be at least 1E-30, got 1E-999999999",
+    ),
+    (
+        "size of 5,000 digits",
+        lambda: changed("accounts/0/positions/0/size", D("1" * 5000)),
+        f"{ALICE}.positions[0].size",
+        "magnitude must be below 1E+30, got 1.1111…E+4999 (5000 digits)",
+    ),
+    (
+        "price of 51 significant digits",
+        lambda: changed("prices/BTC", "6" * 51 + "e-46"),  # 66666.6...: 51 digits, in range
+        "prices.BTC",
+        "has 51 significant digits, more than the 50 held exactly",
+    ),
+    ("rate 1e-31", lambda: changed("rate", "1e-31"), "rate", "at least 1E-30"),
+    ("smile point 1e-31", lambda: changed("vols", {"BTC": [["1e-31", "0.5"]]}), "vols.BTC[0][0]", "at least 1E-30"),
+    ("smile point missing", lambda: changed("vols", {"BTC": [["1"]]}), "vols.BTC[0][1]", "Field required"),
+    (
+        "band without its weight",
+        lambda: changed("assets/BTC/weight_bands", [["0"]]),
+        "assets.BTC.weight_bands[0][1]",
+        "Field required",
+    ),
+    ("oracle max_jump of 1e30", lambda: changed("oracle", {"max_jump": "1e30"}), "oracle.max_jump", "below 1E+30"),
+    ("quorum true", lambda: changed("oracle", {"quorum": True}), "oracle.quorum", "valid integer"),
+    ("negative insurance fund", lambda: changed("insurance_fund", "-1"), "insurance_fund", "must not be negative"),
+    # names are printable text
+    (
+        "NUL in an id",
+        lambda: changed("accounts/0/id", "al\x00ice"),
+        "accounts[0] (id 'al\\x00ice').id",
+        "'al\\x00ice' is not printable text",
+    ),
+    (
+        "escape in an asset name",
+        lambda: changed("assets/US\x1bD", {"weight": "1"}),
+        "assets",
+        "key 'US\\x1bD': names are printable text",
+    ),
+    ("newline in a base", lambda: changed("base", "US\nD"), "base", "is not printable text"),
 ]
 
 
@@ -477,6 +523,36 @@ def test_each_error_names_its_document_path(data: Callable[[], Any], field: str,
     error = first_error(data())
     assert error.field == field
     assert words in error.message
+
+
+def test_minus_zero_is_read_as_zero() -> None:
+    data = changed("accounts/1/balances/ETH", "-0")
+    balance = portfolio_from_document(data).accounts[1].balances["ETH"]
+    assert balance == 0 and str(balance) == "0"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (D("1E30"), "is out of range: magnitude must be below 1E+30, got 1E+30"),
+        (D("-1E30"), "is out of range: magnitude must be below 1E+30, got -1E+30"),
+        (D("9.99E-31"), "is out of range: a non-zero magnitude must be at least 1E-30, got 9.99E-31"),
+        (D("0." + "1" * 51), "has 51 significant digits, more than the 50 held exactly: got 1.1111…E-1 (51 digits)"),
+        (D("NaN"), "must be a finite number, got NaN"),
+    ],
+)
+def test_the_input_boundary_refuses(value: Decimal, words: str) -> None:
+    with pytest.raises(InputError) as caught:
+        bounded(value, "x")
+    assert (caught.value.field, caught.value.message) == ("x", words)
+
+
+@pytest.mark.parametrize(
+    "value", [D("1E-30"), D("-9.99E29"), D(0), D("0E-1000"), D("0." + "1" * 50), D("1" + "0" * 29), D("1.5" + "0" * 60)]
+)
+def test_the_input_boundary_takes(value: Decimal) -> None:
+    # the edges: 1E-30 itself, just below 1E30, any zero, 50 significant digits (trailing zeros do not count)
+    assert bounded(value, "x") == value
 
 
 def test_several_structural_errors_report_the_first_and_count_the_others() -> None:

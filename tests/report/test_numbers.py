@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossmargin.report.numbers import decimal_string
+from crossmargin.report.numbers import decimal_string, float_string
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,32 @@ def test_round_trips_within_twenty_digits(x: Decimal) -> None:
         assert back == 0
     else:
         assert abs(back - x) <= abs(x).scaleb(-19)
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (0.1, "0.1"),  # the shortest decimal of the float nearest 0.1, not its 55-digit binary value
+        (1520.75, "1520.75"),
+        (0.1 + 0.2, "0.30000000000000004"),  # a different float from 0.3: its shortest decimal says so
+        (1e-7, "0.0000001"),
+        (1e22, "10000000000000000000000"),
+        (-0.0, "0"),
+        (-12345.5, "-12345.5"),
+        (3, "3"),
+    ],
+)
+def test_float_strings(x: float, expected: str) -> None:
+    assert float_string(x) == expected
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_floats_have_no_string(x: float) -> None:
+    assert float_string(x) is None
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_float_strings_read_back_as_the_same_float(x: float) -> None:
+    text = float_string(x)
+    assert text is not None and "e" not in text.lower()
+    assert float(Decimal(text)) == x

@@ -374,13 +374,13 @@ def test_single_run_without_liquidations() -> None:
     assert parse(page).errors == []
     assert summary_json(make_report(runs=(quiet,), monte_carlo=()))["cross"] == {
         "liquidations": 0,
-        "liquidated_notional": 0.0,
-        "slippage": 0.0,
+        "liquidated_notional": "0",
+        "slippage": "0",
         "adl_events": 0,
-        "bad_debt": 0.0,
-        "insurance_fund_start": 1_000.0,
-        "insurance_fund_end": 1_000.0,
-        "insurance_fund_drawdown": 0.0,
+        "bad_debt": "0",
+        "insurance_fund_start": "1000",
+        "insurance_fund_end": "1000",
+        "insurance_fund_drawdown": "0",
         "accounts": 1,
         "positions": 1,
     }
@@ -418,7 +418,8 @@ def test_runs_without_steps() -> None:
     assert "No account equity was recorded." in page
     assert "250,000" not in page
     assert "500.00 → 500.00" in page
-    assert summary_json(report)["cross"]["insurance_fund_end"] == 500.0  # type: ignore[index]
+    assert summary_json(report)["cross"]["insurance_fund_end"] == "500"  # type: ignore[index]
+    assert summary_json(report)["cross"]["liquidated_notional"] == "0"  # type: ignore[index]  # no steps: int 0
 
 
 def test_many_instruments_show_those_with_most_liquidations() -> None:
@@ -467,24 +468,25 @@ def test_summary_json_totals_equal_the_sums_by_hand() -> None:
     assert list(runs) == ["cross", "isolated"]
     cross, isolated = runs["cross"], runs["isolated"]
     assert cross["liquidations"] == CROSS_LIQUIDATIONS == 9
-    assert cross["liquidated_notional"] == pytest.approx(CROSS_NOTIONAL)
-    assert cross["slippage"] == pytest.approx(CROSS_SLIPPAGE)
+    # every sum below is exact in binary floating point, so the decimal strings are the hand figures
+    assert cross["liquidated_notional"] == "453000" and CROSS_NOTIONAL == 453_000
+    assert cross["slippage"] == "5650.75" and CROSS_SLIPPAGE == 5_650.75
     assert cross["adl_events"] == 1
-    assert cross["bad_debt"] == 1_520.75  # cumulative: the last step's figure, not a sum
-    assert cross["insurance_fund_start"] == 250_000.0
-    assert cross["insurance_fund_end"] == 240_500.0
-    assert cross["insurance_fund_drawdown"] == CROSS_DRAWDOWN
+    assert cross["bad_debt"] == "1520.75"  # cumulative: the last step's figure, not a sum
+    assert cross["insurance_fund_start"] == "250000"
+    assert cross["insurance_fund_end"] == "240500"
+    assert cross["insurance_fund_drawdown"] == "10000" and CROSS_DRAWDOWN == 10_000
     assert cross["accounts"] == 1_200 and cross["positions"] == 3_456
     assert isolated["liquidations"] == ISOLATED_LIQUIDATIONS == 21
-    assert isolated["liquidated_notional"] == pytest.approx(ISOLATED_NOTIONAL)
+    assert isolated["liquidated_notional"] == "1600000" and ISOLATED_NOTIONAL == 1_600_000
     assert isolated["adl_events"] == 2
-    assert isolated["bad_debt"] == 12_345.67
-    assert isolated["insurance_fund_drawdown"] == ISOLATED_DRAWDOWN
+    assert isolated["bad_debt"] == "12345.67"
+    assert isolated["insurance_fund_drawdown"] == "19000" and ISOLATED_DRAWDOWN == 19_000
 
 
 def test_summary_json_has_each_run_at_the_top_level() -> None:
     summary = summary_json(make_report())
-    assert summary["cross"]["bad_debt"] == 1_520.75  # type: ignore[index]
+    assert summary["cross"]["bad_debt"] == "1520.75"  # type: ignore[index]
     assert summary["isolated"]["liquidations"] == 21  # type: ignore[index]
     runs = summary["runs"]
     assert isinstance(runs, dict)
@@ -498,25 +500,29 @@ def test_summary_json_monte_carlo() -> None:
     cross = monte_carlo["cross"]
     assert cross["paths"] == 5
     assert cross["bad_debt"] == {
-        "var": {"0.95": 20_300.0, "0.99": 24_060.0},
-        "expected_shortfall": {"0.95": 25_000.0, "0.99": 25_000.0},
-        "mean": (0.0 + 0.0 + 100.0 + 1_500.0 + 25_000.0) / 5,  # 5,320
-        "max": 25_000.0,
+        "var": {"0.95": "20300", "0.99": "24060"},
+        "expected_shortfall": {"0.95": "25000", "0.99": "25000"},
+        "mean": "5320",  # (0 + 0 + 100 + 1,500 + 25,000) / 5
+        "max": "25000",
     }
-    assert cross["insurance_fund_drawdown"]["mean"] == (1_000.0 + 2_000.0 + 3_000.0 + 10_000.0 + 40_000.0) / 5
-    assert cross["insurance_fund_drawdown"]["var"]["0.99"] == 38_800.0
-    assert monte_carlo["isolated"]["bad_debt"]["expected_shortfall"] == {"0.95": 96_500.0}
-    assert monte_carlo["isolated"]["liquidated_notional"]["mean"] == 30.0
+    assert cross["insurance_fund_drawdown"]["mean"] == "11200"  # (1,000 + 2,000 + 3,000 + 10,000 + 40,000) / 5
+    assert cross["insurance_fund_drawdown"]["var"]["0.99"] == "38800"
+    assert monte_carlo["isolated"]["bad_debt"]["expected_shortfall"] == {"0.95": "96500"}
+    assert monte_carlo["isolated"]["liquidated_notional"]["mean"] == "30"
 
 
-def test_summary_json_is_plain_json_with_numbers() -> None:
+def test_summary_json_is_plain_json_with_money_as_decimal_strings() -> None:
     summary = summary_json(make_report())
     text = json.dumps(summary, allow_nan=False)
     back = json.loads(text)
     assert back == summary
     assert isinstance(back["cross"]["liquidations"], int)
-    assert isinstance(back["cross"]["bad_debt"], float)
-    assert isinstance(back["monte_carlo"]["cross"]["bad_debt"]["var"]["0.95"], float)
+    assert isinstance(back["monte_carlo"]["cross"]["paths"], int)
+    assert back["cross"]["bad_debt"] == "1520.75"
+    assert back["monte_carlo"]["cross"]["bad_debt"]["var"]["0.95"] == "20300"
+    money_keys = set(back["cross"]) - {"liquidations", "adl_events", "accounts", "positions"}
+    assert all(isinstance(back[label][key], str) for label in ("cross", "isolated") for key in money_keys)
+    assert not re.search(r"\d\.\d*e|\de[+-]?\d", text, re.IGNORECASE)  # no float or exponent anywhere
     assert back["sources"][1] == {"what": "desk notes", "where": "javascript:alert(1)"}
 
 

@@ -2,27 +2,37 @@
 
 Every expected number is Bybit's printed figure (help centre page or API doc, cited beside the test), a
 freqtrade unit-test vector, or hand arithmetic shown in the comment. The research record with every
-source is docs/venues/bybit-uta.md (section numbers "§n" and example ids "E1".."E15" point into it).
+source is docs/venues/bybit-uta.md (section numbers "§n" and example ids "E1".."E17" point into it).
 
 Bybit prints money to 2 decimals (USDT) or to the coin's precision and prices to the tick; where it
 rounds we round ours the same way before comparing. Examples the engine cannot reproduce yet are strict
 xfails whose reason names the missing piece.
+
+The rulebook is Bybit's current generation (since 2 Sep 2025: cross margin and isolated maintenance on the
+mark value, isolated initial margin on the entry value, §4.3). Older pages and recorded responses are of the
+generation that valued every requirement at entry; those tests evaluate under ``ENTRY_VALUED``.
 """
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crossmargin.margin.account import AccountResult, PositionResult
+from crossmargin.margin.account import AccountResult, PositionResult, evaluate_account
 from crossmargin.margin.whatif import check_order
 from crossmargin.model.numbers import exact
+from crossmargin.model.rules import MarginValuation, Valuation
 from crossmargin.venues import rulebook
 from tests.venues.evaluation import evaluate, load
 
 D = Decimal
 CLOSE = D("1E-40")  # solved prices are exact quotients rounded at the 50th digit
+ENTRY_VALUED = MarginValuation(Valuation.ENTRY, Valuation.ENTRY, Valuation.ENTRY, Valuation.ENTRY)  # before 2 Sep 2025
+RECORDED = Path(__file__).resolve().parent.parent / "data" / "venues" / "bybit"  # README.md there cites each file
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +106,13 @@ def only(document: dict[str, Any]) -> AccountResult:
     return result
 
 
+def older(document: dict[str, Any]) -> PositionResult:
+    """The first position under Bybit's older generation: every requirement on the entry value."""
+    portfolio, rules = load(document)
+    (holder,) = portfolio.accounts
+    return evaluate_account(holder, portfolio, replace(rules, margin_valuation=ENTRY_VALUED)).positions[0]
+
+
 def first(document: dict[str, Any]) -> PositionResult:
     return only(document).positions[0]
 
@@ -123,6 +140,10 @@ def test_bundled_tables_load_with_bybit_rules():
     assert book.liquidation.fee_rate == 0
     assert book.liquidation.shortfall == "adl"
     assert all(source.where and source.taken for source in book.sources)
+    # The New Margin Calculation (from 2 Sep 2025, §4.3): "Cross Margin: IM and MM will be calculated based on
+    # the Mark Price"; "Isolated Margin: MM will be calculated using the Mark Price, while IM will continue to
+    # be based on the Entry Price"
+    assert book.rules.margin_valuation == MarginValuation(isolated_initial=Valuation.ENTRY)
 
 
 def test_canonical_only_document_evaluates():
@@ -286,16 +307,14 @@ def test_standard_isolated_margins():
     assert figures.maintenance_margin == D(100)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine values MM at the mark; Bybit's older isolated formula (and freqtrade) fixes MM at the "
-    "entry value: LP = entry - (IM - MM_entry)/size",
-)
 def test_standard_isolated_liquidation_price():
-    # Same page, E6: LP = 20,000 - (400 - 100) = 19,700 USDT.
-    # Ours: 400 + (P - 20,000) = 0.005 P -> P = 19,600 / 0.995 = 19,698.49.
-    price = first(e6_document()).liquidation_price
-    assert price == D(19700)
+    # Same page, E6: LP = 20,000 - (400 - 100) = 19,700 USDT: the older generation fixes MM at the entry value
+    # (1 x 20,000 x 0.5 % = 100 at any mark). Ours under it: 400 + (P - 20,000) = 100 -> P = 19,700.
+    assert older(e6_document()).liquidation_price == D(19700)
+    # The current generation puts MM at the mark (H3/H4 2026, §6.2 with A = D = 0):
+    # 400 + (P - 20,000) = 0.005 P -> P = 19,600 / 0.995 = 19,698.49
+    current = first(e6_document()).liquidation_price
+    assert current is not None and abs(current - D(19600) / D("0.995")) < CLOSE
 
 
 def e7_document(mmr: str, fee: str) -> dict[str, Any]:
@@ -325,16 +344,18 @@ def test_standard_inverse_cross_bankruptcy_price():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="old inverse cross formula values MM at the entry value (Q/E x MMR), takes the fee to close at "
-    "the cross bankruptcy price and rounds a long's price up to the 0.5 tick; the engine does none of these",
+    reason="old inverse cross formula takes the fee to close at the cross bankruptcy price "
+    "(1.00075 Q / (Q/E + balance) = 5,718.57); the engine's fee to close is at the bankruptcy price of the "
+    "bracket's max leverage (8,000 / 1.01)",
 )
 def test_standard_inverse_cross_liquidation_price():
     # Same page, E7: 10,000 x (1/8,000 - 1/LP) = -(0.5 - 0 - (10,000/8,000) x 0.5 % - 10,000 x 0.00075/5,718.57)
     # -> LP = 5,739.50. The equation itself solves to 5,739.0835...; 5,739.50 is that rounded up to the 0.5
     # tick (Bybit's old rounding for longs), which we apply before comparing.
-    # Ours (MM at the mark, fee at the 100x bankruptcy price 8,000 / 1.01):
-    #   0.5 + 1.25 - 10,000/P - 50/P - 10,000 x 1.01/8,000 x 0.00075 = 0 -> P = 10,050 / 1.749053125 = 5,745.97.
-    price = first(e7_document(mmr="0.005", fee="0.00075")).liquidation_price
+    # Ours with MM at the entry value (older generation: 10,000/8,000 x 0.5 % = 0.00625 BTC at any mark), fee
+    # at the 100x bankruptcy price 8,000 / 1.01 (10,000 x 1.01/8,000 x 0.00075 = 0.000946875 BTC):
+    #   0.5 + 1.25 - 10,000/P - 0.00625 - 0.000946875 = 0 -> P = 10,000 / 1.742803125 = 5,737.88 -> 5,738.00.
+    price = older(e7_document(mmr="0.005", fee="0.00075")).liquidation_price
     assert price is not None and ceil_to(price, "0.5") == D("5739.50")
 
 
@@ -590,6 +611,103 @@ def test_multi_position_cross_account_by_hand():
 
 
 # --------------------------------------------------------------------------------------------------
+# Entry-valued and mark-valued margin (§4.3): recorded API responses (E16, E17) and the current rule
+# --------------------------------------------------------------------------------------------------
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """The one position of a recorded ``GET /v5/position/list`` response (tests/data/venues/bybit/README.md)."""
+    response = json.loads((RECORDED / name).read_text(encoding="utf-8"))
+    (position,) = response["result"]["list"]
+    assert isinstance(position, dict)
+    assert position["side"] == "Buy" and int(position["positionIdx"]) == 0  # a long in one-way mode
+    return position
+
+
+def recorded_document(position: dict[str, Any], *, mmr: str, taker: str) -> dict[str, Any]:
+    """A cross account (the responses' ``tradeMode`` 0, where printed) holding the recorded position at its own
+    mark: the position's leverage is the bracket's initial rate (Bybit: value / leverage), its risk-limit value
+    the bracket's edge, with the tier's ``mmr`` and the taker rate ``taker`` of the estimated fee to close."""
+    symbol = position["symbol"]
+    bracket = {"max_notional": position.get("riskLimitValue"), "mmr": mmr, "imr": 1 / D(position["leverage"])}
+    instrument = linear(mmr=None, imr=None, fee=taker, underlying=symbol.removesuffix("USDT"), tiers=[bracket])
+    entry = position.get("avgPrice") or position["entryPrice"]
+    return doc(
+        [account({"USDT": 1000}, pos(symbol, position["size"], entry))],
+        instruments={symbol: instrument},
+        marks={symbol: position["markPrice"]},
+    )
+
+
+def test_ltcusdt_response_values_margin_on_the_entry_value():
+    # E16: ccxt/ccxt ts/src/test/static/response/bybit.json @ 04890d69ab3b30f431dc1da3534d1a3ed937b839,
+    # fetchPositions "Fetch linear position" (Bybit, 2023-11-14): long 1.2 LTCUSDT, avgPrice 64.59947917,
+    # leverage 6, mark 71.1, positionIM 12.95542633, positionMM 0.81072399 (USDT, 8 decimals).
+    # Inputs: taker 0.055 % (this account's LTCUSDT market fill in the same file, fetchMyTrades
+    # "swap trades without symbol": feeRate 0.00055, execFee 0.00468105 = 8.511 x 0.055 %; Bybit's regular
+    # taker, E1); tier MMR 1 % (riskId 71, risk limit 200,000: UNVERIFIED, Bybit's LTCUSDT table was not found;
+    # the only round rate the response admits, §8 E16).
+    # By hand, on the entry value V = 1.2 x 64.59947917 = 77.519375004 (positionValue 77.519375):
+    #   fee to close = V x (1 - 1/6) x 0.055 % = 0.0355297135...
+    #   IM = V / 6 + fee = 12.9198958340 + 0.0355297135 = 12.9554255475 -> 12.95542555 at 8 decimals
+    #   MM = V x 1 % + fee = 0.7751937500 + 0.0355297135 = 0.8107234635 -> 0.81072346
+    # Bybit prints 12.95542633 and 0.81072399: 7.8E-7 and 5.3E-7 USDT above ours. No taker rate, MMR or
+    # rounding of these inputs closes that (Bybit's IM - MM = 12.14470234 = V' x (1/6 - 1 %) needs
+    # V' = 77.5193766, above its own positionValue; §8 E16), so the figures agree to 6 decimals within a unit.
+    # On the mark value 1.2 x 71.1 = 85.32 they would be 14.22 + fee = 14.2555 and 0.8532 + fee = 0.8887.
+    document = recorded_document(recorded("position-list-ltcusdt-2023-11-14.json"), mmr="0.01", taker="0.00055")
+    value = D("1.2") * D("64.59947917")
+    fee = value * (1 - D(1) / 6) * D("0.00055")
+    figures = older(document).figures
+    assert abs(figures.initial_margin - (value / 6 + fee)) < CLOSE
+    assert abs(figures.maintenance_margin - (value * D("0.01") + fee)) < CLOSE
+    assert abs(figures.initial_margin - D("12.95542633")) < D("0.000001")
+    assert abs(figures.maintenance_margin - D("0.81072399")) < D("0.000001")
+    # the rulebook as shipped (cross on the mark value since 2 Sep 2025) gives the mark-valued figures
+    current = first(document).figures
+    assert round(current.initial_margin, 4) == D("14.2555")
+    assert round(current.maintenance_margin, 4) == D("0.8887")
+
+
+@pytest.mark.parametrize(
+    ("name", "mmr", "published_im", "published_mm"),
+    [
+        # ccxt 4.5.90 bybit.fetch_position comment (2022-12-29): 100 XRPUSDT at 0.3615, 10x, mark 0.3432.
+        # V = 36.15; fee = 36.15 x 0.9 x 0.06 % = 0.019521; IM = 3.615 + 0.019521 = 3.634521;
+        # MM = 36.15 x 1 % + 0.019521 = 0.381021 (on the mark value 34.32: 3.451521 and 0.362721)
+        ("position-list-xrpusdt-2022-12-29.json", "0.01", D("3.634521"), D("0.381021")),
+        # ccxt 4.5.90 bybit.fetch_positions comment (2022-07-13): 0.5 ETHUSDT at 1073.85, 10x, mark 1080.65.
+        # V = 536.925; fee = 536.925 x 0.9 x 0.06 % = 0.2899395; IM = 53.6925 + 0.2899395 = 53.9824395;
+        # MM = 536.925 x 0.5 % + 0.2899395 = 2.9745645 (on the mark value 540.325: 54.3224395, 2.9915645)
+        ("position-list-ethusdt-2022-07-13.json", "0.005", D("53.98243950"), D("2.97456450")),
+    ],
+)
+def test_older_responses_value_margin_on_the_entry_value(name, mmr, published_im, published_mm):
+    # E17: two more responses of the entry-valued generation, reproduced to every printed digit with Bybit's
+    # 2022 regular taker rate 0.06 % (the rate of its USDC IM example, E2) and round tier MMRs (1 % XRPUSDT,
+    # 0.5 % ETHUSDT; UNVERIFIED, not in a captured table).
+    figures = older(recorded_document(recorded(name), mmr=mmr, taker="0.0006")).figures
+    assert figures.initial_margin == published_im
+    assert figures.maintenance_margin == published_mm
+
+
+def test_isolated_margin_since_september_2025():
+    # The New Margin Calculation (2025-09-18 copy, §4.3), isolated USDT columns: position IM "No change" =
+    # size x average entry price / leverage + entry x size x (1 - 1/L) x taker; position MM = size x mark x MMR
+    # - deduction + the same fee. Long 1 BTC isolated from 40,000 at 50x, mark 42,000, MMR 0.5 %, taker
+    # 0.055 %: fee = 40,000 x 0.98 x 0.055 % = 21.56; IM = 800 + 21.56 = 821.56 (on the entry value);
+    # MM = 42,000 x 0.5 % + 21.56 = 231.56 (on the mark value). The same position in cross: IM on the mark
+    # value, 840 + 21.56 = 861.56.
+    def figures(holder: dict[str, Any]) -> tuple[Decimal, Decimal]:
+        instruments = {"BTC-PERP": linear(mmr="0.005", imr="0.02", fee="0.00055")}
+        result = first(doc([holder], instruments=instruments, marks={"BTC-PERP": 42000})).figures
+        return result.initial_margin, result.maintenance_margin
+
+    assert figures(account({}, pos("BTC-PERP", 1, 40000, isolated="821.56"))) == (D("821.56"), D("231.56"))
+    assert figures(account({"USDT": 1000}, pos("BTC-PERP", 1, 40000))) == (D("861.56"), D("231.56"))
+
+
+# --------------------------------------------------------------------------------------------------
 # Peer: freqtrade's Bybit liquidation price (E15, §10)
 # --------------------------------------------------------------------------------------------------
 
@@ -611,21 +729,24 @@ def test_freqtrade_vectors_use_the_older_formula(size, leverage, freqtrade):
     # freqtrade tests/exchange/test_exchange.py::test_get_liquidation_price@c9ae5e1e9ff25bb55dd61f5e5519f7c479291edb
     # (bybit rows): open_rate 10, amount 1, mmr 0.01, stake = wallet = 10 / leverage, isolated. freqtrade
     # computes long 10 (1 - 1/L + 0.01), short 10 (1 + 1/L - 0.01): MM at the entry value (Bybit's older
-    # formula, E6). Bybit's current isolated formula (H3/H4 2026, A = D = 0) and our engine put MM at the
-    # liquidation price: long 10 (1 - 1/L) / (1 - 0.01), short 10 (1 + 1/L) / (1 + 0.01). For a long the gap is
-    # E m (1/L - m) / (1 - m): 3x: 10 x 0.01 x (1/3 - 0.01) / 0.99 = 0.0327 (6.7667 vs ours 6.7340). At 1x long
-    # ours has no price at all (0.99 P > 0 for every P > 0) where freqtrade reports 0.1.
+    # formula, E6), which our older generation reproduces: 10/L + (P - 10) = 0.1 (long). Bybit's current
+    # isolated formula (H3/H4 2026, A = D = 0) and the rulebook put MM at the liquidation price: long
+    # 10 (1 - 1/L) / (1 - 0.01), short 10 (1 + 1/L) / (1 + 0.01). For a long the gap is E m (1/L - m) / (1 - m):
+    # 3x: 10 x 0.01 x (1/3 - 0.01) / 0.99 = 0.0327 (6.7667 vs 6.7340). At 1x long the current generation has
+    # no price at all (0.99 P > 0 for every P > 0) where freqtrade reports 0.1.
     lev = D(leverage)
     document = doc(
         [account({}, pos("BTC-PERP", size, 10, isolated=D(10) / lev))],
         instruments={"BTC-PERP": linear(mmr="0.01", imr=1 / lev)},
         marks={"BTC-PERP": 10},
     )
-    ours = first(document).liquidation_price
     long = size > 0
     # the freqtrade vector is its own formula (pytest.approx there; exact here to the printed digits)
     old = D(10) * (1 - 1 / lev + D("0.01")) if long else D(10) * (1 + 1 / lev - D("0.01"))
     assert abs(old - freqtrade) < D("1E-6")
+    entry_valued = older(document).liquidation_price
+    assert entry_valued is not None and abs(entry_valued - old) < CLOSE
+    ours = first(document).liquidation_price
     current = D(10) * (1 - 1 / lev) / D("0.99") if long else D(10) * (1 + 1 / lev) / D("1.01")
     if long and leverage == 1:
         assert ours is None

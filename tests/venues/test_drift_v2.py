@@ -21,15 +21,18 @@ vector is compared at the program's precision with its rounding direction:
 """
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 import crossmargin.venues
+from crossmargin.clearing.state import INSURANCE_FUND, LIQUIDATOR, ClearingState
+from crossmargin.liquidation.engine import Liquidator
+from crossmargin.liquidation.sizing import target
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.margin.pools import position_figures
-from crossmargin.model import InputError, Position, RuleChoices, Side, exact
-from crossmargin.model.rules import FillPrice, PriceMove, Shortfall
+from crossmargin.model import InputError, Position, Side, exact
+from crossmargin.model.rules import BufferBasis, FillPrice, PriceMove, Shortfall, Sizing
 from tests.venues.evaluation import evaluate, load
 
 D = Decimal
@@ -87,6 +90,18 @@ def test_bundled_rulebook_loads_with_the_venue_rules():
     # controller/liquidation.rs resolve_perp_bankruptcy: IF -> fee pool -> socialized through funding, no ADL
     assert book.liquidation.shortfall is Shortfall.SOCIALIZED
     assert book.liquidation.fill_price is FillPrice.MARKET
+    # controller/liquidation.rs liquidate_perp: out of liquidation at TC + buffer >= MR + buffer, buffer 200 (2 %,
+    # DEFAULT_LIQUIDATION_MARGIN_BUFFER_RATIO) on notional; sized to cover the shortage, fees in full
+    terms = book.liquidation
+    assert (terms.buffer, terms.buffer_basis, terms.sizing) == (D("0.02"), BufferBasis.NOTIONAL, Sizing.SHORTAGE)
+    assert not terms.cap_fee_at_bankruptcy
+    # the SOL-PERP account of 2026-03-09 (math/repeg/tests.rs l.420): liquidator_fee 7500, if_liquidation_fee 7500
+    # (1e6), the IF fee at most 95 % of what is left (calculate_perp_if_fee), all of it to the fund
+    assert (terms.fee_rate, terms.insurance_fund_share) == (D("0.0075"), D(0))
+    assert (terms.insurance_fee_rate, terms.insurance_fee_headroom) == (D("0.0075"), D("0.95"))
+    # order_step_size 1e7 / 1e5 / 1e6 of 1e9 base (record 9.2)
+    steps = {name: terms.size_step(name) for name in ("SOL-PERP", "BTC-PERP", "ETH-PERP")}
+    assert steps == {"SOL-PERP": D("0.01"), "BTC-PERP": D("0.0001"), "ETH-PERP": D("0.001")}
     assert set(book.instruments) == {"BTC-PERP", "ETH-PERP", "SOL-PERP"}  # no coin-margined perpetual
     assert set(book.assets) == {"USDC", "USDT", "BTC", "ETH", "SOL"}
     assert all(source.taken for source in book.sources)
@@ -579,22 +594,23 @@ def test_v9_isolated_pool_apart_from_the_cross_pool():
     assert pool.free_collateral < 0  # isolated fails, so meets_margin_requirement is false
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="no liquidation margin buffer: a Drift account being liquidated leaves liquidation only when "
-    "TC + sum(trunc(c x buffer)) over negative collateral contributions c >= MR + buffer x (perp notional + "
-    "unweighted borrow value), per pool (state/margin_calculation.rs; state.liquidation_margin_buffer_ratio)",
-)
 def test_v9_liquidation_buffer():
     # V9 with margin_buffer 1000 (10 %): cross MR + buffer = 12000 + 10000 x 0.1 = 13000, TC + buffer = 20000
     # (no negative contribution); isolated MR + buffer = 1000 + 10000 x 0.1 = 2000, TC + buffer = -900 + (-1000)
     # x 0.1 = -1000. (V10, a quote-only perp position of -100 with 1 % buffer -> TC + buffer = -1, has base 0,
     # which a document cannot hold: an unsettled loss is a settle-asset balance to us.)
+    # The buffer is the liquidation engine's target (LiquidationTerms buffer_basis: notional), not a margin rule:
+    # liquidation starts at TC < MR as before, and stops once TC + buffer >= MR + buffer (docs/liquidation.md).
+    # The vector asks for the initial side; the program's grouping keeps the borrow in MR (1.2 x 10000 = 12000).
     portfolio, rules = load(v9_document())
-    buffered = RuleChoices(rules.name, **cast(dict[str, Any], {"liquidation_buffer": D("0.1")}))
-    result = evaluate_account(portfolio.accounts[0], portfolio, buffered)
-    assert (result.cross.maintenance_margin, result.cross.equity) == (D(13000), D(20000))
+    result = evaluate_account(portfolio.accounts[0], portfolio, rules)
+    cross = target(result.cross, D("0.1"), BufferBasis.NOTIONAL, side=Side.INITIAL)
+    assert (cross.requirement, cross.collateral) == (D(13000), D(20000))
+    assert cross.base_requirement == D(12000)
+    (position,) = result.positions
+    assert position.pool is not None
+    isolated = target(position.pool, D("0.1"), BufferBasis.NOTIONAL, side=Side.INITIAL)
+    assert (isolated.requirement, isolated.collateral) == (D(2000), D(-1000))
 
 
 @pytest.mark.xfail(
@@ -722,3 +738,39 @@ def test_multi_position_cross_account_by_hand():
     # SDK liquidationPrice agrees: FC = 6700 - 3690 = 3010, delta = (-1 - 0.03) x 200 + 0.9 x 20 = -188,
     # liq = 150 - 3010 / -188 = 166.0106...
     assert abs(sol - div(31210, 188)) < CLOSE
+
+
+def test_shipped_rulebook_liquidates_to_its_buffer():
+    # Worked by hand with the program's formulas (record 5, 7.1) on the shipped tables: 10 SOL deposited (weight 0.9;
+    # the IMF discount 1.1 / (1 + 0.00125 sqrt(10)) = 1.096 does not bind), short 100 SOL-PERP from $80.5 (mmr 3 %),
+    # SOL and its perp at $86. TC = 774 - 550 = 224 < MR = 100 x 86 x 3 % = 258: liquidatable.
+    doc = document(
+        prices={"USDC": 1, "SOL": 86},
+        marks={"SOL-PERP": 86},
+        accounts=[
+            {
+                "id": "a",
+                "balances": {"SOL": 10},
+                "positions": [{"instrument": "SOL-PERP", "size": -100, "entry_price": "80.5"}],
+            }
+        ],
+    )
+    portfolio, rules = load(doc)
+    state = ClearingState(portfolio, rules)
+    assert state.liquidatable("a")
+    notices = Liquidator(state, crossmargin.venues.rulebook("drift-v2").liquidation).run()
+    # Shortage = MR + 2 % x 8600 - (TC + 2 % x (-550)) = 258 + 172 - 213 = 217; m = 3 % + 2 % = 5 %;
+    # IF fee = min(0.75 %, 95 % x (5 % - 0.75 % - 217 / 8600)) = min(0.75 %, 1.64 %) = 0.75 %;
+    # base = 217 / (86 x (5 % - 0.75 %) - 86 x 0.75 %) = 217 / 3.01 = 72.093 -> 72.10 (step 0.01). (With a buffer
+    # multiplying MM and no IF fee the engine closed 34 / (2.58 - 0.86) = 19.8 SOL here before.)
+    (fill,) = [n for n in notices if n["event"] == "liquidation"]
+    assert (fill["size"], fill["fill_price"]) == (D("72.10"), D(86))
+    # fees 72.1 x 86 = 6200.6 x 0.75 % = 46.5045 to the liquidator and as much to the insurance fund
+    assert fill["fee"] == D("93.009")
+    assert state.ledger.balance(LIQUIDATOR, "USDC") == state.ledger.balance(INSURANCE_FUND, "USDC") == D("46.5045")
+    # 27.9 SOL left short: TC = 774 - 72.1 x 5.5 - 93.009 - 27.9 x 5.5 = 130.991 >= MR 71.982. The formula leaves
+    # out the buffer on the fees' own loss (2 % x 93.009): TC + buffer = 130.991 - 2 % x 643.009 = 118.13 against
+    # MR + buffer = 71.982 + 2 % x 2399.4 = 119.97; the program ends the liquidation here all the same.
+    (leg,) = state.legs["a"].values()
+    assert leg.size == D("-27.9")
+    assert not state.liquidatable("a")

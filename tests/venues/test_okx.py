@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from crossmargin.margin.account import AccountResult
+from crossmargin.model import Side
 from crossmargin.model.instruments import TierBasis
 from crossmargin.model.numbers import exact
 from crossmargin.venues import rulebook
@@ -213,15 +214,14 @@ def test_okx_isolated_inverse_vector_published_liquidation_price():
     assert q(position.liquidation_price, 2) == D("2352.85")  # liqPx 2352.8496681818233 at tick 0.01
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine computes initial margin at the mark; OKX's isolated margin is fixed at entry: "
-    "notional at entry / lever (§4.3)",
-)
 def test_okx_isolated_inverse_vector_initial_margin_at_entry():
-    # margin = 10 / 2566.31 / 10 = 0.00038966453779940849...; published 0.0003896645377994
+    # OKX values an isolated position's initial margin at the entry price (rule margin_valuation:
+    # isolated_initial entry, §4.3): margin = 10 / 2566.31 / 10 = 0.00038966453779940849...; published
+    # 0.0003896645377994 (16 decimals). At the mark it would be 10 / 2565.656 / 10 = 0.00038976386...
+    assert rulebook("okx").rules.margin_valuation.at_entry(Side.INITIAL, isolated=True)
     (position,) = one(eth_usd_future(fee="0.0005", imr="0.1")).positions
     assert q(position.figures.initial_margin, 16) == D(ETH_USD_MARGIN)
+    assert q(position.figures.notional * D("0.1"), 8) == D("0.00038976")  # the mark-valued figure, unlike OKX's
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -252,7 +252,8 @@ def btc_usdt_swap(fee: str) -> dict[str, Any]:
 
 
 def test_okx_cross_linear_vector_margins_and_upl():
-    # IM = 341.32186083589574 / 2 = 170.66093041794787 (published imr)
+    # IM = 341.32186083589574 / 2 = 170.66093041794787 (published imr): cross initial margin is valued at the
+    # mark (at the entry price it would be 0.01 x 34131.1 / 2 = 170.6555)
     # MM = 341.32186083589574 x 0.004 = 1.36528744334358296; published 1.3652874433435829 (15 decimals)
     # upl = 0.01 x (34132.186083589574 - 34131.1) = 0.01086083589574; published 0.0108608358957281
     # (13 decimals: the mark is recovered from a float)

@@ -4,7 +4,7 @@
 from pathlib import Path
 from typing import Any
 
-from crossmargin.model.document_text import parse_either, parse_json, parse_yaml
+from crossmargin.model.document_text import MAX_BYTES, decoded, parse_either, parse_json, parse_yaml
 from crossmargin.model.errors import InputError
 
 
@@ -14,8 +14,8 @@ def load_document(path: Path) -> dict[str, Any]:
     ``.json`` files are read as JSON, ``.yaml`` and ``.yml`` as YAML, anything else as JSON and then, if
     that fails, as YAML. The content is not validated: pass it to
     :func:`crossmargin.model.document.portfolio_from_document`. A missing or unreadable file, a syntax
-    error (with its line) or a top level that is not a mapping raises :class:`InputError` whose field is
-    the file name.
+    error (with its line), a file beyond the limits of :mod:`crossmargin.model.document_text` (size, nesting,
+    values) or a top level that is not a mapping raises :class:`InputError` whose field is the file name.
     """
     text = _read(path)
     suffix = path.suffix.lower()
@@ -32,13 +32,15 @@ def load_document(path: Path) -> dict[str, Any]:
 
 
 def _read(path: Path) -> str:
+    """The text of the file at ``path``, read no further than the size limit (a device such as /dev/zero
+    included)."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise InputError(str(path), "no such file") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, not a document") from None
-    except UnicodeDecodeError as err:
-        raise InputError(str(path), f"not UTF-8 text (byte {err.start}: {err.reason})") from None
     except OSError as err:
         raise InputError(str(path), f"cannot be read: {err.strerror}") from None
+    return decoded(data, str(path))

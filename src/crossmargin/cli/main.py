@@ -2,8 +2,10 @@
 document's JSON Schema.
 
 Every bad input (a document that does not validate, a missing file, an unknown account, a number that
-does not parse) ends the command with ``error: <field>: <message>`` on stderr and exit code 2, with
-nothing on stdout. Numbers given on the command line are read as exact decimals, never as floats.
+does not parse or is out of its range) ends the command with ``error: <field>: <message>`` on stderr and
+exit code 2, with nothing on stdout. Numbers given on the command line are read as exact decimals, never
+as floats; counts (accounts, paths, workers, seeds, repeats) as whole numbers within documented limits,
+checked before any work.
 """
 
 import json
@@ -15,11 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.progress import Progress
+from rich.table import Table
 
 from crossmargin import __version__
 from crossmargin.cli.feed import read_feed
+from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
 from crossmargin.cli.risk import risk
 from crossmargin.cli.stress import demo, stress
@@ -29,7 +34,7 @@ from crossmargin.margin.valuation import with_option_marks
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
-from crossmargin.model.numbers import ZERO
+from crossmargin.model.numbers import ZERO, bounded
 from crossmargin.oracle.document import oracle_config
 from crossmargin.report import results, tables
 from crossmargin.report import venues as venue_report
@@ -88,14 +93,13 @@ def named_by_option() -> Iterator[None]:
 
 
 def parse_decimal(text: str, option: str) -> Decimal:
-    """The exact decimal written in ``text`` (never through a float); the error names ``option``."""
+    """The exact decimal written in ``text`` (never through a float), within the input bounds of
+    :func:`~crossmargin.model.numbers.bounded`; the error names ``option``."""
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
         raise InputError(option, f"not a decimal number: {text!r}") from None
-    if not value.is_finite():
-        raise InputError(option, f"must be a finite number, got {text!r}")
-    return value
+    return bounded(value, option)
 
 
 def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
@@ -153,12 +157,30 @@ def emit_json(document: JSONObject) -> None:
     typer.echo(json.dumps(document, indent=2))
 
 
-def emit_view(view: RenderableType) -> None:
-    """Print a Rich renderable on stdout; off a terminal, as wide as it needs instead of 80 columns."""
-    console = Console()
-    if not console.is_terminal:
+def _words_whole(console: Console, view: RenderableType) -> None:
+    """Make every column of the tables in ``view`` (a table or a group) at least as wide as its longest word,
+    so that Rich wraps a header or a cell between words and never cuts a number."""
+    if isinstance(view, Group):
+        for part in view.renderables:
+            _words_whole(console, part)
+    elif isinstance(view, Table):
         unlimited = console.options.update_width(UNBOUNDED_WIDTH)
-        console = Console(width=max(console.width, console.measure(view, options=unlimited).maximum))
+        for column in view.columns:
+            cells = (column.header, *column.cells)
+            column.min_width = max(Measurement.get(console, unlimited, cell).minimum for cell in cells)
+
+
+def emit_view(view: RenderableType) -> None:
+    """Print a Rich renderable on stdout without cutting a number: off a terminal as wide as it needs (not 80
+    columns); on a terminal as narrow as its words allow, running past the terminal's edge rather than
+    cutting a word when even that does not fit."""
+    console = Console()
+    if console.is_terminal:
+        _words_whole(console, view)
+        console.print(view, crop=False)
+        return
+    unlimited = console.options.update_width(UNBOUNDED_WIDTH)
+    console = Console(width=max(console.width, console.measure(view, options=unlimited).maximum))
     console.print(view)
 
 
@@ -353,20 +375,28 @@ def compare(
 
 @app.command()
 def bench(
-    accounts: Annotated[int, typer.Option("--accounts", min=10, help="Accounts in the synthetic book.")] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic book.")] = 7,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats per timing (medians).")] = 7,
+    accounts: Annotated[
+        str, typer.Option("--accounts", metavar="N", help=f"Accounts in the synthetic book (10 to {MAX_ACCOUNTS:,}).")
+    ] = "100000",
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the synthetic book.")] = "7",
+    repeats: Annotated[
+        str, typer.Option("--repeats", metavar="N", help=f"Repeats per timing (medians; 1 to {MAX_REPEATS:,}).")
+    ] = "7",
     json_output: JsonOption = False,
 ) -> None:
     """Benchmark the risk book on a synthetic book: revaluation, tick, screening, memory, exact evaluator."""
+    with user_errors():
+        size = parse_count(accounts, "--accounts", MIN_ACCOUNTS, MAX_ACCOUNTS)
+        book_seed = parse_count(seed, "--seed", 0, MAX_SEED)
+        times = parse_count(repeats, "--repeats", 1, MAX_REPEATS)
     from crossmargin.sim.benchmark import bench_book, machine  # Numba loads only for this command
 
     rules = rulebook("generic").rules
     result = None
     with Progress(transient=True, console=Console(stderr=True)) as progress:
-        task = progress.add_task(f"benchmark, {accounts:,} accounts", total=5)
-        for label, outcome in bench_book(accounts, seed, rules, repeats):
-            progress.update(task, advance=1, description=f"benchmark, {accounts:,} accounts: {label}")
+        task = progress.add_task(f"benchmark, {size:,} accounts", total=5)
+        for label, outcome in bench_book(size, book_seed, rules, times):
+            progress.update(task, advance=1, description=f"benchmark, {size:,} accounts: {label}")
             result = outcome or result
     assert result is not None
     if json_output:

@@ -1,6 +1,14 @@
-"""``crossmargin stress`` and ``crossmargin demo``: a book through a scenario, compared and reported."""
+"""``crossmargin stress`` and ``crossmargin demo``: a book through a scenario, compared and reported.
+
+Every option is checked before any work: the counts against their limits, ``--out`` (a directory that
+exists or can be made, and can be written), ``--scheduler`` (a Dask scheduler answering at that address).
+The report's two files are written under temporary names and renamed into place once both are whole.
+"""
 
 import json
+import os
+import secrets
+import tempfile
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_PATHS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
 from crossmargin.liquidation.liquidity import LiquidityModel, liquidity_from_dict
 from crossmargin.model import InputError, Portfolio, RuleChoices
@@ -96,8 +105,9 @@ def stress_report(
         other = rulebook(name)
         configs.append(replace(configs[0], label=name, rules=other.rules, terms=other.liquidation))
     for path in parameter_files:
+        document = load_document(path)
         with field_prefix(str(path)):
-            configs.append(applied(configs[0], parameter_set(load_document(path), path.stem)))
+            configs.append(applied(configs[0], parameter_set(document, path.stem)))
     for config in configs:
         with field_prefix(config.label):
             check_oracle_priced(config.portfolio)
@@ -127,19 +137,68 @@ def stress_report(
     )
 
 
+REPORT_FILES = ("report.html", "summary.json")
+
+
+def check_out(out: Path) -> None:
+    """Refuse (``--out``) a path that cannot take the report: a file, a path under a file, a directory (or
+    the nearest existing one above it) where no file can be made, a directory holding a directory where a
+    report file goes. Leaves nothing behind."""
+    existing = out
+    while not (existing.exists() or existing.is_symlink()):
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == out else f"is under {existing}, which is"
+        raise InputError("--out", f"{out} {what} not a directory")
+    for name in REPORT_FILES:
+        if (out / name).is_dir():
+            raise InputError("--out", f"{out / name} is a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise InputError("--out", f"cannot write in {existing}: {err.strerror or err}") from None
+
+
 def write_report(report: Any, out: Path) -> None:
-    """``out/report.html`` and ``out/summary.json``."""
+    """``out/report.html`` and ``out/summary.json`` (``out`` made if needed): both written whole under
+    temporary names in ``out``, then renamed into place; a failure (``--out``) leaves neither half-written."""
     from crossmargin.report.stress import render_html, summary_json
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.html").write_text(render_html(report), encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps(summary_json(report), indent=2) + "\n", encoding="utf-8")
+    texts = (render_html(report), json.dumps(summary_json(report), indent=2) + "\n")
+    written: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in zip(REPORT_FILES, texts, strict=True):
+            written.append(out / f".{name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+            with written[-1].open("x", encoding="utf-8") as handle:
+                handle.write(text)
+        for name, path in zip(REPORT_FILES, written, strict=True):
+            path.replace(out / name)
+    except OSError as err:
+        raise InputError("--out", f"cannot write {out}: {err.strerror or err}") from None
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
 
 
 def show(report: Any) -> None:
+    """The summary tables on stdout, no figure cut (:func:`crossmargin.cli.main.emit_view`)."""
+    from crossmargin.cli.main import emit_view
     from crossmargin.report.stress import summary_renderable
 
-    Console().print(summary_renderable(report))
+    emit_view(summary_renderable(report))
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse (``--scheduler``) an address where no Dask scheduler answers (see
+    :func:`crossmargin.sim.stress.montecarlo.check_scheduler`)."""
+    from crossmargin.sim.stress.montecarlo import check_scheduler as reachable
+
+    try:
+        reachable(address)
+    except InputError as err:
+        raise InputError("--scheduler", err.message) from None
 
 
 def stress(
@@ -148,15 +207,22 @@ def stress(
     ] = "",
     book: Annotated[Path | None, typer.Option("--book", help="A portfolio document to stress.")] = None,
     generate: Annotated[
-        int | None, typer.Option("--generate", min=10, help="Stress a synthetic book of N accounts.")
+        str | None,
+        typer.Option(
+            "--generate", metavar="N", help=f"Stress a synthetic book of N accounts (10 to {MAX_ACCOUNTS:,})."
+        ),
     ] = None,
-    paths: Annotated[int, typer.Option("--paths", min=1, help="Monte Carlo paths (seeds seed .. seed+N-1).")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the path and of a generated book.")] = 7,
+    paths: Annotated[
+        str,
+        typer.Option("--paths", metavar="N", help=f"Monte Carlo paths (seeds seed .. seed+N-1; 1 to {MAX_PATHS:,})."),
+    ] = "1",
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the path and of a generated book.")] = "7",
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://host:port.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Local worker processes (default: all cores).")
+        str | None,
+        typer.Option("--workers", metavar="N", help="Local worker processes (default and most: one per core)."),
     ] = None,
     compare: Annotated[
         list[str] | None, typer.Option("--rulebook", help="Also run under this rulebook (repeatable).")
@@ -182,14 +248,22 @@ def stress(
         for name, item in sorted(library().items()):
             typer.echo(f"{name}: {item.title}")
         return
-    if book is not None and generate is not None:
-        raise typer.BadParameter("give --book or --generate, not both")
     with user_errors():
+        if book is not None and generate is not None:
+            raise InputError("--generate", "give --book or --generate, not both")
+        accounts = None if generate is None else parse_count(generate, "--generate", MIN_ACCOUNTS, MAX_ACCOUNTS)
+        n_paths = parse_count(paths, "--paths", 1, MAX_PATHS)
+        first_seed = parse_count(seed, "--seed", 0, MAX_SEED)
+        processes = None if workers is None else parse_count(workers, "--workers", 1, os.cpu_count() or 1)
+        if out is not None:
+            check_out(out)
+        if scheduler is not None:
+            check_scheduler(scheduler)
         report = stress_report(
-            scenario, book, generate, seed, paths, scheduler, workers, compare or [], parameter_files or []
+            scenario, book, accounts, first_seed, n_paths, scheduler, processes, compare or [], parameter_files or []
         )
-    if out is not None:
-        write_report(report, out)
+        if out is not None:
+            write_report(report, out)
     if json_output:
         from crossmargin.report.stress import summary_json
 
@@ -202,16 +276,20 @@ def stress(
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for report.html and summary.json.")] = Path("demo"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated book.")] = 7,
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the generated book.")] = "7",
     accounts: Annotated[
-        int, typer.Option("--accounts", min=10, help="Accounts in the generated book.")
-    ] = DEMO_ACCOUNTS,
+        str,
+        typer.Option("--accounts", metavar="N", help=f"Accounts in the generated book (10 to {MAX_ACCOUNTS:,})."),
+    ] = str(DEMO_ACCOUNTS),
 ) -> None:
     """Run the shipped flash crash on a generated book, cross vs isolated, and write the report."""
     from crossmargin.cli.main import user_errors
 
     with user_errors():
-        report = stress_report(DEMO_SCENARIO, None, accounts, seed, 1, None, None, [], [])
-    write_report(report, out)
+        size = parse_count(accounts, "--accounts", MIN_ACCOUNTS, MAX_ACCOUNTS)
+        book_seed = parse_count(seed, "--seed", 0, MAX_SEED)
+        check_out(out)
+        report = stress_report(DEMO_SCENARIO, None, size, book_seed, 1, None, None, [], [])
+        write_report(report, out)
     show(report)
     typer.echo(f"wrote {out / 'report.html'} and {out / 'summary.json'}")

@@ -41,6 +41,7 @@ from crossmargin.engine.rule_arrays import (
     InstrumentArrays,
     asset_arrays,
     instrument_arrays,
+    valuation_table,
 )
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.positions import open_interest_rate
@@ -95,6 +96,7 @@ class RiskBook:
         n_assets = len(self.assets.names)
         self.balance = np.zeros((n_assets, 0), dtype=np.float64)
         self.folded = rules.pnl_in_settle_collateral
+        self.at_entry = valuation_table(rules.margin_valuation)
         money_rows = n_assets if self.folded else 0
         self.pool_money = np.zeros((money_rows, 4, 0), dtype=np.float64)
         self.haircut = np.zeros(0, dtype=np.bool_)
@@ -271,8 +273,8 @@ class RiskBook:
             self.size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
             t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
             t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
-            t.quantum, t.maintenance_fraction, self.cached, self.pool_money, self.sums, self.liquidatable,
-            self.prices, self.positions_in_pool, self.folded, not fresh and not self.folded, fresh,
+            t.quantum, t.maintenance_fraction, self.haircut, self.at_entry, self.cached, self.pool_money, self.sums,
+            self.liquidatable, self.prices, self.positions_in_pool, self.folded, not fresh and not self.folded, fresh,
             float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
         )  # fmt: skip
         if self.factors is not None:

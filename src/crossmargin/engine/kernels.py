@@ -52,6 +52,28 @@ def _round_up(value: float, quantum: float) -> float:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _bracket(key: float, i: int, k: int, edges: F64) -> int:
+    """``positions.bracket_index``: instrument ``i``'s bracket of ``key``, searched from bracket ``k``."""
+    while key > edges[i, k]:
+        k += 1
+    while k > 0 and key <= edges[i, k - 1]:
+        k -= 1
+    return k
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _close_fee(rate: float, q: float, c: float, e: float, inverse: bool, imr: float) -> float:
+    """The fee to close (settle units): ``rate`` x the notional at the bankruptcy price of a position of ``q``
+    contracts from entry ``e`` at the bracket's max leverage (initial rate ``imr``)."""
+    if rate == 0.0:
+        return 0.0
+    side = 1.0 if q > 0.0 else -1.0
+    if inverse:
+        return rate * abs(q) * c * (1.0 + side * imr) / e
+    return rate * abs(q) * c * e * (1.0 - side * imr)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _verdict(
     equity: float, maintenance: float, positions: INDEX, p: int, threshold: float, at_equality: bool,
     without_requirement: bool,
@@ -96,6 +118,8 @@ def revalue_range(
     upnl_cap: F64,
     quantum: F64,
     maintenance_fraction: F64,
+    haircut: np.ndarray,
+    at_entry: np.ndarray,
     cached: F64,
     pool_money: F64,
     figures: F64,
@@ -120,10 +144,13 @@ def revalue_range(
     :func:`evaluate_pools` makes the figures; otherwise the pool's figures are linear in its positions'
     money and the change goes straight into ``figures[pool]``, with ``decide`` deciding the pool's verdict
     again in the same pass. ``imr_now`` is the initial-rate table after open-interest scaling, ``scale`` each
-    instrument's volatility multiplier of both requirements (1 without volatility scaling). A slot
-    with size 0 is empty. With ``fresh`` the old values are not read (the full revaluation, into cleared
-    sums).
+    instrument's volatility multiplier of both requirements (1 without volatility scaling). ``at_entry[mode,
+    side]`` (mode 0 cross, 1 isolated: a pool without ``haircut``; side 0 maintenance, 1 initial) says which
+    requirements value the position at its entry price instead of the mark (the notional that also picks
+    their bracket). A slot with size 0 is empty. With ``fresh`` the old values are not read (the full
+    revaluation, into cleared sums).
     """
+    valued_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
     for j in range(lo, hi):  # the pool row a few slots on is hinted to the cache (a tick's misses overlap)
         if not by_asset and j + AHEAD < hi and pool[j + AHEAD] >= 0:
             prefetch_row(figures, pool[j + AHEAD])
@@ -145,33 +172,36 @@ def revalue_range(
                 pnl = q * c * (m - e)
             step = quantum[i]
             margined = math.floor(notional / step) * step if step > 0.0 else notional
-            key = abs(q) * c if size_basis[i] else margined
-            k = bracket[j]
-            while key > edges[i, k]:
-                k += 1
-            while k > 0 and key <= edges[i, k - 1]:
-                k -= 1
-            bracket[j] = k
-            close = 0.0
-            if close_fee[i] > 0.0:
-                side = 1.0 if q > 0.0 else -1.0
-                if inverse[i]:
-                    close = close_fee[i] * abs(q) * c * (1.0 + side * imr[i, k]) / e
-                else:
-                    close = close_fee[i] * abs(q) * c * e * (1.0 - side * imr[i, k])
             units = abs(q) * c
-            rate_m = _premium(mmr[i, k], imf[i], units) + liquidation_fee[i]
-            rate_i = _premium(imr_now[i, k], imf[i], units)
+            k = _bracket(units if size_basis[i] else margined, i, bracket[j], edges)
+            bracket[j] = k
+            margined_m = margined_i = margined
+            k_m = k_i = k
+            if valued_at_entry:
+                mode = 1 if p >= 0 and not haircut[p] else 0
+                if at_entry[mode, 0] or at_entry[mode, 1]:
+                    at_e = abs(q) * c / e if inverse[i] else abs(q) * c * e
+                    margined_e = math.floor(at_e / step) * step if step > 0.0 else at_e
+                    k_e = k if size_basis[i] else _bracket(margined_e, i, k, edges)
+                    if at_entry[mode, 0]:
+                        margined_m, k_m = margined_e, k_e
+                    if at_entry[mode, 1]:
+                        margined_i, k_i = margined_e, k_e
+            close_m = _close_fee(close_fee[i], q, c, e, inverse[i], imr[i, k_m])
+            close_i = close_m if k_i == k_m else _close_fee(close_fee[i], q, c, e, inverse[i], imr[i, k_i])
+            rate_m = _premium(mmr[i, k_m], imf[i], units) + liquidation_fee[i]
+            rate_i = _premium(imr_now[i, k_i], imf[i], units)
             if step > 0.0:
                 fraction = maintenance_fraction[i]
                 if fraction == fraction:
-                    maintenance = _round_up(_round_up(margined * imr[i, k], step) * fraction, step) - amount[i, k]
+                    by_initial = _round_up(_round_up(margined_m * imr[i, k_m], step) * fraction, step)
+                    maintenance = by_initial - amount[i, k_m] + close_m
                 else:
-                    maintenance = _round_up(margined * rate_m - amount[i, k] + close, step)
-                initial = _round_up(margined * rate_i + close, step)
+                    maintenance = _round_up(margined_m * rate_m - amount[i, k_m] + close_m, step)
+                initial = _round_up(margined_i * rate_i + close_i, step)
             else:
-                maintenance = margined * rate_m - amount[i, k] + close
-                initial = margined * rate_i + close
+                maintenance = margined_m * rate_m - amount[i, k_m] + close_m
+                initial = margined_i * rate_i + close_i
             maintenance, initial = maintenance * scale[i], initial * scale[i]
             loss, gain = min(pnl, 0.0), max(pnl, 0.0)
             weight_i = initial_upnl_weight[i]
@@ -367,21 +397,53 @@ def decide(
         )
 
 
+# One spreading function per kernel, naming its kernel, so that its cache key is its argument types alone. A
+# kernel passed in as an argument instead is typed by its dispatcher object, whose name holds a memory
+# address: the key differs in every process, the cache never hits, its index grows by an entry a process, and
+# once the index holds more dispatchers than Numba keeps alive (NUMBA_FUNCTION_CACHE_SIZE) saving it fails.
+# A spreader lives in its kernel's module: Numba invalidates a cache when its own source file changes only.
+
+
 @njit(cache=True, parallel=True)
-def _on_threads(kernel: Any, parts: int, n: int, *arrays: Any) -> None:
+def _decide_on_threads(parts: int, n: int, *arrays: Any) -> None:
+    """:func:`decide` over ``parts`` contiguous ranges of ``n`` items, in parallel (:func:`on_cores`)."""
     for part in prange(parts):
-        kernel(part * n // parts, (part + 1) * n // parts, *arrays)
+        decide(part * n // parts, (part + 1) * n // parts, *arrays)
 
 
-def on_cores(kernel: Any, items: INDEX, *arrays: Any, spread: Any = _on_threads) -> None:
+@njit(cache=True, parallel=True)
+def _evaluate_pools_on_threads(parts: int, n: int, *arrays: Any) -> None:
+    """:func:`evaluate_pools` over ``parts`` contiguous ranges of ``n`` items, in parallel (:func:`on_cores`)."""
+    for part in prange(parts):
+        evaluate_pools(part * n // parts, (part + 1) * n // parts, *arrays)
+
+
+@njit(cache=True, parallel=True)
+def _add_collateral_on_threads(parts: int, n: int, *arrays: Any) -> None:
+    """:func:`add_collateral` over ``parts`` contiguous ranges of ``n`` items, in parallel (:func:`on_cores`)."""
+    for part in prange(parts):
+        add_collateral(part * n // parts, (part + 1) * n // parts, *arrays)
+
+
+_SPREADERS = {
+    decide: _decide_on_threads,
+    evaluate_pools: _evaluate_pools_on_threads,
+    add_collateral: _add_collateral_on_threads,
+}
+
+
+def on_cores(kernel: Any, items: INDEX, *arrays: Any, spread: Any = None) -> None:
     """``kernel(lo, hi, items, *arrays)`` over the distinct ``items``: on every core when there are at least
     ``PARALLEL_ITEMS`` of them, else in this thread (starting the thread pool costs more than a few items,
-    and far more on a busy machine, where a parallel region waits on every thread). ``spread`` shares the
-    parts out (a module's kernels outside this one bring their own, as a kernel passed to a cached
-    function is part of its cache key, which must not outlive the kernel's module)."""
+    and far more on a busy machine, where a parallel region waits on every thread).
+
+    ``spread(parts, n, items, *arrays)`` runs ``kernel`` over ``parts`` contiguous ranges of the ``n`` items
+    in parallel: a cached parallel function that calls ``kernel`` by name (see the note above the
+    spreaders). This module's kernels have theirs; a kernel from another module brings its own, written in
+    that module."""
     n = items.shape[0]
     threads = numba.get_num_threads()
     if n >= PARALLEL_ITEMS and threads > 1:
-        spread(kernel, threads, n, items, *arrays)
+        (spread or _SPREADERS[kernel])(threads, n, items, *arrays)
     else:
         kernel(0, n, items, *arrays)

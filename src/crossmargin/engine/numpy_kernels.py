@@ -1,10 +1,10 @@
 """The position kernel written with whole-array NumPy operations: the reference the fused Numba loop is
 measured against (benchmarks) and checked against (tests). Same arithmetic as
-:func:`crossmargin.engine.kernels.revalue_positions`, for every slot at once."""
+:func:`crossmargin.engine.kernels.revalue_range`, for every slot at once."""
 
 import numpy as np
 
-from crossmargin.engine.rule_arrays import F64, INDEX, InstrumentArrays
+from crossmargin.engine.rule_arrays import B1, F64, INDEX, InstrumentArrays
 
 
 def _premium(rate: F64, imf: F64, units: F64) -> F64:
@@ -12,10 +12,18 @@ def _premium(rate: F64, imf: F64, units: F64) -> F64:
 
 
 def position_money(
-    size: F64, entry: F64, instrument: INDEX, marks: F64, imr_now: F64, scale: F64, t: InstrumentArrays
+    size: F64,
+    entry: F64,
+    instrument: INDEX,
+    marks: F64,
+    imr_now: F64,
+    scale: F64,
+    t: InstrumentArrays,
+    at_entry: B1 | None = None,
 ) -> F64:
     """``[slot, 4]``: counted PnL (maintenance, initial), maintenance and initial margin (x the instrument's
-    ``scale``), settle units."""
+    ``scale``), settle units. ``at_entry[slot, side]`` (side 0 maintenance, 1 initial) values that
+    requirement of the slot's position at its entry price instead of the mark; None: every one at the mark."""
     q = size
     c = t.contract_size[instrument]
     m = marks[instrument]
@@ -24,28 +32,38 @@ def position_money(
     notional = np.where(inverse, np.abs(q) * c / m, np.abs(q) * c * m)
     pnl = np.where(inverse, q * c * (1.0 / safe_entry - 1.0 / m), q * c * (m - safe_entry))
     step = t.quantum[instrument]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        margined = np.where(step > 0.0, np.floor(notional / np.where(step > 0.0, step, 1.0)) * step, notional)
-    key = np.where(t.size_basis[instrument], np.abs(q) * c, margined)
-    k = (key[:, None] > t.edges[instrument]).sum(axis=1)
     rows = instrument
-    side = np.where(q > 0.0, 1.0, -1.0)
-    imr_k = t.imr[rows, k]
-    bankruptcy_notional = np.where(
-        inverse, np.abs(q) * c * (1.0 + side * imr_k) / safe_entry, np.abs(q) * c * safe_entry * (1.0 - side * imr_k)
-    )
-    close = t.close_fee[rows] * bankruptcy_notional
     units = np.abs(q) * c
+    side = np.where(q > 0.0, 1.0, -1.0)
     imf = t.imf[rows]
-    rate_m = _premium(t.mmr[rows, k], imf, units) + t.liquidation_fee[rows]
-    rate_i = _premium(imr_now[rows, k], imf, units)
-    maintenance = margined * rate_m - t.amount[rows, k] + close
-    initial = margined * rate_i + close
     rounded = step > 0.0
+    unit = np.where(rounded, step, 1.0)
+
+    def valued(base: F64) -> tuple[F64, INDEX, F64]:
+        """A requirement on notional ``base``: its margined notional, its bracket and its fee to close."""
+        margined = np.where(rounded, np.floor(base / unit) * step, base)
+        key = np.where(t.size_basis[instrument], units, margined)
+        k = (key[:, None] > t.edges[instrument]).sum(axis=1)
+        imr_k = t.imr[rows, k]
+        bankruptcy_notional = np.where(
+            inverse, units * (1.0 + side * imr_k) / safe_entry, units * safe_entry * (1.0 - side * imr_k)
+        )
+        return margined, k, t.close_fee[rows] * bankruptcy_notional
+
+    if at_entry is None:
+        margined_m, k_m, close_m = margined_i, k_i, close_i = valued(notional)
+    else:
+        at_e = np.where(inverse, units / safe_entry, units * safe_entry)
+        margined_m, k_m, close_m = valued(np.where(at_entry[:, 0], at_e, notional))
+        margined_i, k_i, close_i = valued(np.where(at_entry[:, 1], at_e, notional))
+    rate_m = _premium(t.mmr[rows, k_m], imf, units) + t.liquidation_fee[rows]
+    rate_i = _premium(imr_now[rows, k_i], imf, units)
+    maintenance = margined_m * rate_m - t.amount[rows, k_m] + close_m
+    initial = margined_i * rate_i + close_i
     if rounded.any():
-        unit = np.where(rounded, step, 1.0)
         fraction = t.maintenance_fraction[rows]
-        by_fraction = np.ceil(np.ceil(margined * imr_k / unit) * unit * fraction / unit) * unit - t.amount[rows, k]
+        by_initial = np.ceil(np.ceil(margined_m * t.imr[rows, k_m] / unit) * unit * fraction / unit) * unit
+        by_fraction = by_initial - t.amount[rows, k_m] + close_m
         plain = np.ceil(maintenance / unit) * unit
         maintenance = np.where(rounded, np.where(np.isnan(fraction), plain, by_fraction), maintenance)
         initial = np.where(rounded, np.ceil(initial / unit) * unit, initial)

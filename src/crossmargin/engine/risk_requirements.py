@@ -297,10 +297,12 @@ def pool_requirements(
 
 
 @njit(cache=True, parallel=True)
-def on_threads(kernel: Any, parts: int, n: int, *arrays: Any) -> None:
-    """``kernels.on_cores``'s spreading for this module's kernel (see there)."""
+def on_threads(parts: int, n: int, *arrays: Any) -> None:
+    """:func:`pool_requirements` over ``parts`` ranges of ``n`` pools on the threads: ``kernels.on_cores``'s
+    spreading for this module's kernel, calling it by name (a kernel passed in would be part of the cache
+    key, which then differs in every process; see there)."""
     for part in prange(parts):
-        kernel(part * n // parts, (part + 1) * n // parts, *arrays)
+        pool_requirements(part * n // parts, (part + 1) * n // parts, *arrays)
 
 
 @njit(cache=True, error_model="numpy")

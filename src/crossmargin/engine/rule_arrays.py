@@ -1,9 +1,9 @@
 """The margin rules as float64 arrays: the kernels' view of the same rule data the exact evaluator reads.
 
-Every instrument's tier table, fee terms, size premium, uPnL weights and rounding, and every asset's
-weight bands, liability weights and size discount, are copied here from the model objects (never
-restated), padded to a common width. :mod:`crossmargin.engine.kernels` evaluates them; the tests hold
-the kernels equal to :mod:`crossmargin.margin` on random books.
+Every instrument's tier table, fee terms, size premium, uPnL weights and rounding, every asset's weight
+bands, liability weights and size discount, and the rulebook's margin valuation are copied here from the
+model objects (never restated), padded to a common width. :mod:`crossmargin.engine.kernels` evaluates
+them; the tests hold the kernels equal to :mod:`crossmargin.margin` on random books.
 """
 
 from collections.abc import Mapping, Sequence
@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from crossmargin.model import Asset, Instrument, Side
 from crossmargin.model.instruments import TierBasis
+from crossmargin.model.rules import MarginValuation
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -67,6 +68,14 @@ class AssetArrays:
 
 
 SIDES = (Side.MAINTENANCE, Side.INITIAL)
+
+
+def valuation_table(valuation: MarginValuation) -> B1:
+    """``[mode, side]``: whether a requirement values its position at the entry price (else at the mark);
+    mode 0 cross, 1 isolated; side 0 maintenance, 1 initial (the kernels' side order)."""
+    return np.array(
+        [[valuation.at_entry(side, isolated) for side in SIDES] for isolated in (False, True)], dtype=np.bool_
+    )
 
 
 def instrument_arrays(instruments: Mapping[str, Instrument], assets: Sequence[str]) -> InstrumentArrays:

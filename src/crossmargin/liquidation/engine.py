@@ -4,16 +4,22 @@ clearing state (so a liquidation replays exactly). See docs/liquidation.md for t
 For each liquidatable pool of an account (its cross pool, then each isolated position):
 
 1. **Plan.** Positions are taken largest maintenance margin first (ties: instrument, long first). A
-   partial liquidation closes the smallest size (a multiple of a thousandth of the position, at most) that
-   brings the pool back to ``equity >= threshold x MM x (1 + buffer)`` and not liquidatable, counting the
-   fill price the liquidity model quotes for that size, the fee, and the mark the fill's own permanent
-   impact leaves for the rest of the pool; if the whole position is not enough it
-   is closed and the next one planned. The whole pool is closed when the rulebook has no partial
+   partial liquidation brings the pool back to its target and not liquidatable: ``equity >= threshold x MM
+   x (1 + buffer)``, or under ``buffer_basis: notional`` (Drift) ``equity + buffer x negative uPnL >=
+   threshold x MM + buffer x liability value`` (:func:`~crossmargin.liquidation.sizing.target`). It closes
+   multiples of the terms' step for the instrument (else of a power of ten no bigger than a thousandth of
+   the position): under ``sizing: search`` the fewest that reach the target, counting the fill price the
+   liquidity model quotes for that size, the fees, and the mark the fill's own permanent impact leaves for
+   the rest of the pool; under ``sizing: shortage`` (Drift) the closed form that frees the shortage at the
+   mark, rounded up, after which the pool's liquidation ends. If the whole position is not enough it is
+   closed and the next one planned. The whole pool is closed when the rulebook has no partial
    liquidation, or its equity is below ``full_close_below x MM`` or not positive.
 2. **Execute.** The order fills against the instrument's liquidity model (not at the mark): the average
-   price, the slippage (against the mark) and the fee (``fee_rate`` x filled notional, capped at what the
-   pool has left above its bankruptcy value, as dYdX caps it; split ``insurance_fund_share`` to the
-   insurance fund, the rest to the liquidator) are recorded; the market account takes the position. By
+   price, the slippage (against the mark) and the fee (``fee_rate`` x filled notional, split
+   ``insurance_fund_share`` to the insurance fund and the rest to the liquidator, plus an insurance fee
+   wholly the fund's, its rate limited by ``insurance_fee_headroom`` as Drift limits it; all capped at what
+   the pool has left above its bankruptcy value, as dYdX caps it, unless ``cap_fee_at_bankruptcy`` is
+   false) are recorded; the market account takes the position. By
    the rulebook's ``fill_price``: ``market`` fills at whatever the depth gives; ``fillable`` (dYdX) only
    down to the fillable price (:func:`fillable_price`), the rest waiting for depth within it;
    ``bankruptcy`` (Bybit, OKX) closes a pool out as if at its bankruptcy price: what the fill leaves
@@ -56,15 +62,16 @@ from crossmargin.clearing.events import (
 from crossmargin.clearing.ledger import MONEY_QUANTUM, LedgerAccount, money
 from crossmargin.clearing.state import INSURANCE_FUND, ClearingState, user
 from crossmargin.engine.book import RiskBook
+from crossmargin.liquidation import sizing
 from crossmargin.liquidation.liquidity import AtMark, LiquidityModel, Quote, Side
 from crossmargin.liquidation.ranking import AdlQueues, candidates, loss_shares
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.pools import PoolFigures, evaluate_pool
-from crossmargin.margin.positions import unrealized_pnl
+from crossmargin.margin.pools import PoolFigures, PositionFigures, evaluate_pool
+from crossmargin.margin.positions import notional_per_contract, unrealized_pnl
 from crossmargin.model import Account, Instrument, Position
 from crossmargin.model.numbers import ONE, ZERO, exact
-from crossmargin.model.rules import FillPrice, LiquidationTerms, Shortfall
+from crossmargin.model.rules import BufferBasis, FillPrice, LiquidationTerms, Shortfall, Sizing
 
 Notice = dict[str, object]
 """One line of what happened (``event``: liquidation, adl, insurance, socialized, bad_debt, collateral_sale)."""
@@ -78,6 +85,17 @@ class _Target:
 
     pool: LedgerAccount
     leg: tuple[str, bool] | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to close of one position: ``size`` contracts, paying the insurance fee at ``insurance_rate``;
+    ``covers``: the close covers the pool's shortage, so (``sizing: shortage``) the pool's liquidation ends
+    once it is filled."""
+
+    size: Decimal
+    insurance_rate: Decimal
+    covers: bool = False
 
 
 def size_quantum(size: Decimal) -> Decimal:
@@ -213,8 +231,17 @@ class Liquidator:
         with exact():
             return self.state.rules.liquidation_threshold * figures.maintenance_margin * (1 + self.terms.buffer)
 
+    def _goal(self, figures: PoolFigures) -> sizing.Target:
+        """The pool against its liquidation target (:func:`~crossmargin.liquidation.sizing.target`)."""
+        terms = self.terms
+        return sizing.target(figures, terms.buffer, terms.buffer_basis, self.state.rules.liquidation_threshold)
+
     def _healthy(self, figures: PoolFigures) -> bool:
-        return not figures.liquidatable and figures.equity >= self._target_equity(figures)
+        if figures.liquidatable:
+            return False
+        if self.terms.buffer_basis is BufferBasis.MAINTENANCE:
+            return figures.equity >= self._target_equity(figures)
+        return self._goal(figures).met
 
     def _shortfall(self, figures: PoolFigures) -> Decimal:
         with exact():
@@ -236,10 +263,74 @@ class Liquidator:
                 or figures.equity <= 0
                 or figures.equity < self.terms.full_close_below * figures.maintenance_margin
             )
-            position = positions[0].position
-            size = abs(position.size) if full else self._partial_size(account_id, target, position)
-            if not self._execute(account_id, target, position, size, full):
+            plan = self._plan(account_id, target, figures, positions[0], full)
+            filled = self._execute(account_id, target, positions[0].position, plan, full)
+            if filled is None or (plan.covers and filled >= plan.size):
                 return
+
+    def _plan(self, account_id: str, target: _Target, figures: PoolFigures, own: PositionFigures, full: bool) -> _Plan:
+        """How much of ``own``'s position to close (the whole of it when ``full``), by the terms' sizing."""
+        position = own.position
+        total = abs(position.size)
+        rate = self._insurance_rate(figures, own)
+        if full:
+            return _Plan(total, rate)
+        if self.terms.sizing is Sizing.SEARCH:
+            return _Plan(self._partial_size(account_id, target, position, rate), rate)
+        contracts = self._to_cover(figures, own, rate)
+        if contracts is None:
+            return _Plan(total, rate)
+        size = sizing.step_up(contracts, self._quantum(position))
+        if size < total and self._worse(account_id, target, figures, position, size, rate):
+            # the formula prices the close at the mark; where the depth's slippage makes it leave the pool
+            # further below maintenance than before, the search (which counts it) sizes the close instead
+            return _Plan(self._partial_size(account_id, target, position, rate), rate)
+        return _Plan(min(size, total), rate, covers=size <= total)
+
+    def _worse(
+        self, account_id: str, target: _Target, figures: PoolFigures, position: Position, size: Decimal,
+        rate: Decimal,
+    ) -> bool:  # fmt: skip
+        """Closing ``size`` contracts of ``position`` at the price quoted for them, with their fees, would leave
+        the pool further below maintenance than it is (at the current mark, as :meth:`_execute` judges a fill)."""
+        quote = self._quote(position, size)
+        price = quote.average_price if quote.filled else self.state.market.mark(position.instrument)
+        after = self._after(account_id, target, position, size, price, self._fee(position, size, price, rate))
+        return self._shortfall(after) > self._shortfall(figures)
+
+    def _freed(self, own: PositionFigures) -> Decimal | None:
+        terms = self.terms
+        return sizing.freed_ratio(own, terms.buffer, terms.buffer_basis, self.state.rules.liquidation_threshold)
+
+    def _insurance_rate(self, figures: PoolFigures, own: PositionFigures) -> Decimal:
+        """The insurance fee rate on closing ``own`` (see :func:`~crossmargin.liquidation.sizing.insurance_rate`)."""
+        terms = self.terms
+        rate, headroom = terms.insurance_fee_rate, terms.insurance_fee_headroom
+        if not rate or headroom is None:
+            return rate
+        freed = self._freed(own)
+        if freed is None:
+            return ZERO
+        goal = self._goal(figures)
+        with exact():
+            base = goal.base_requirement
+            own_part = self.state.rules.liquidation_threshold * own.maintenance_margin
+            share = goal.shortage * own_part / base if base > 0 else ZERO
+        return sizing.insurance_rate(rate, headroom, freed, terms.fee_rate, share, own.notional)
+
+    def _to_cover(self, figures: PoolFigures, own: PositionFigures, rate: Decimal) -> Decimal | None:
+        """Contracts of ``own`` whose close at the mark covers the pool's shortage (None: all of them)."""
+        freed = self._freed(own)
+        if freed is None:
+            return None
+        state = self.state
+        spec = state.instruments[own.position.instrument]
+        per_settle = notional_per_contract(spec, state.market.mark(own.position.instrument))
+        with exact():
+            per = per_settle * state.market.price(spec.settle)
+        return sizing.contracts_to_cover(
+            self._goal(figures).shortage, freed, self.terms.fee_rate, rate, per, per_settle
+        )
 
     def _after(
         self, account_id: str, target: _Target, position: Position, size: Decimal, price: Decimal, fee: Decimal,
@@ -266,7 +357,7 @@ class Liquidator:
             kept_positions = others if outcome.position is None else (*others, outcome.position)
             return self._pool(Account(account.id, balances, kept_positions), target, marks)[1]
 
-    def _partial_size(self, account_id: str, target: _Target, position: Position) -> Decimal:
+    def _partial_size(self, account_id: str, target: _Target, position: Position, rate: Decimal) -> Decimal:
         """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health,
         the rest of the pool valued at the mark the fill's own permanent impact leaves."""
         total = abs(position.size)
@@ -278,7 +369,7 @@ class Liquidator:
             size = total if n >= steps else quantum * n
             quote = self._quote(position, size)
             price = quote.average_price if quote.filled else self.state.market.mark(position.instrument)
-            fee = self._fee(position, size, price)
+            fee = self._fee(position, size, price, rate)
             mark = model.impacted_mark(quote)
             return self._healthy(self._after(account_id, target, position, size, price, fee, mark))
 
@@ -296,8 +387,12 @@ class Liquidator:
     # ------------------------------------------------------------------ execution
 
     def _quantum(self, position: Position) -> Decimal:
-        """The step this liquidation closes ``position`` in: fixed from its size when the liquidation began,
-        so what a partial close leaves is never a crumb of ever smaller steps."""
+        """The step this liquidation closes ``position`` in: the terms' step for its instrument, else fixed from
+        its size when the liquidation began, so what a partial close leaves is never a crumb of ever smaller
+        steps."""
+        step = self.terms.size_step(position.instrument)
+        if step is not None:
+            return step
         return self.quanta.get((position.instrument, position.size > 0)) or size_quantum(position.size)
 
     def _units(self, spec: Instrument, contracts: Decimal, mark: Decimal) -> Decimal:
@@ -351,16 +446,19 @@ class Liquidator:
             own.maintenance_margin, state.net_value(account_id, target.pool), figures.maintenance_margin, self.terms,
         )  # fmt: skip
 
-    def _fee(self, position: Position, size: Decimal, price: Decimal) -> Decimal:
-        """The liquidation fee on closing ``size`` contracts at ``price`` (settle units)."""
+    def _fee(self, position: Position, size: Decimal, price: Decimal, insurance_rate: Decimal = ZERO) -> Decimal:
+        """The liquidation fees on closing ``size`` contracts at ``price`` (settle units): ``fee_rate`` and the
+        insurance fee rate of the close on the filled notional."""
         spec = self.state.instruments[position.instrument]
         with exact():
             units = size * spec.contract_size
-            return self.terms.fee_rate * (units / price if spec.inverse else units * price)
+            rate = self.terms.fee_rate + insurance_rate if insurance_rate else self.terms.fee_rate
+            return rate * (units / price if spec.inverse else units * price)
 
-    def _execute(self, account_id: str, target: _Target, position: Position, size: Decimal, full: bool) -> bool:
-        """Close ``size`` contracts of ``position`` (``full``: the pool is being closed out); False when nothing
-        could be done (no depth within the limit, or no better)."""
+    def _execute(self, account_id: str, target: _Target, position: Position, plan: _Plan, full: bool) -> Decimal | None:
+        """Close ``plan.size`` contracts of ``position`` (``full``: the pool is being closed out); the contracts
+        closed, None when nothing could be done (no depth within the limit, or no better)."""
+        size = plan.size
         state = self.state
         spec = state.instruments[position.instrument]
         mark = state.market.mark(position.instrument)
@@ -383,7 +481,9 @@ class Liquidator:
                 - unrealized_pnl(spec, -signed, position.entry_price, price)
             ) * settle_price
             left = value - slip
-            fee = min(self._fee(position, filled, price), max(ZERO, left) / settle_price) if filled else ZERO
+            fee = self._fee(position, filled, price, plan.insurance_rate) if filled else ZERO
+            if self.terms.cap_fee_at_bankruptcy:
+                fee = min(fee, max(ZERO, left) / settle_price)
             if self.terms.fill_price is FillPrice.BANKRUPTCY and filled == abs(position.size) and full:
                 fee = max(ZERO, left) / settle_price  # closed at the bankruptcy price: the rest is the fund's
             fee = fee.quantize(MONEY_QUANTUM, ROUND_DOWN)
@@ -394,13 +494,18 @@ class Liquidator:
         if not filled:
             if value < 0 and self.terms.shortfall is not Shortfall.SOCIALIZED:
                 return self._take_over(account_id, target, position, abs(position.size), value)
-            return False
+            return None
         before = self._shortfall(self._figures(account_id, target))
         predicted = self._after(account_id, target, position, filled, price, fee)
         if after >= 0 and self._shortfall(predicted) > before and predicted.positions:
-            return False
+            return None
         with exact():
-            split = (fee * self.terms.insurance_fund_share).quantize(MONEY_QUANTUM, ROUND_DOWN)
+            share = self.terms.insurance_fund_share
+            if plan.insurance_rate:  # the insurance fee is the fund's whole, fee_rate's part by the share
+                share = (self.terms.fee_rate * share + plan.insurance_rate) / (
+                    self.terms.fee_rate + plan.insurance_rate
+                )
+            split = (fee * share).quantize(MONEY_QUANTUM, ROUND_DOWN)
         state.apply(
             LiquidationFill(
                 account_id, position.instrument, long, filled, price, MARKET, Taker.MARKET, split, fee - split
@@ -416,9 +521,11 @@ class Liquidator:
         with exact():
             move = self.model(position.instrument).impacted_mark(quote) - mark
             self.pending[position.instrument] = self.pending.get(position.instrument, ZERO) + move
-        return True
+        return filled
 
-    def _take_over(self, account_id: str, target: _Target, position: Position, size: Decimal, value: Decimal) -> bool:
+    def _take_over(
+        self, account_id: str, target: _Target, position: Position, size: Decimal, value: Decimal
+    ) -> Decimal:
         """Close ``size`` contracts at the bankruptcy price: against ranked opposite positions (ADL) or the
         market account (backstop, or where no opposite position is left); bad debt where no price exists."""
         state = self.state
@@ -469,7 +576,7 @@ class Liquidator:
                     "taker": str(Taker.BACKSTOP), "bankruptcy_price": price,
                 }
             )  # fmt: skip
-        return True
+        return size
 
     # ------------------------------------------------------------------ debts
 

@@ -70,7 +70,7 @@ def pinned_scores(book: RiskBook, ranking: str) -> PinnedScores:
     owner = pool[held]
     balances = book.balance[:, :count] * book.prices[:, None]
     net = np.bincount(owner, weights=pnl[held], minlength=count) + balances.sum(axis=0)
-    gross = np.bincount(owner, weights=(notional + entry_notional)[held], minlength=count)
+    gross = np.bincount(owner, weights=(notional + entry_notional)[held], minlength=count).astype(np.float64)
     gross += np.abs(balances).sum(axis=0)
     slot_net = np.where(held, net[np.maximum(pool, 0)], 0.0)
     slot_error = np.where(held, gross[np.maximum(pool, 0)], 0.0) * SLACK

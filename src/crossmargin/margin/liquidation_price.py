@@ -10,8 +10,10 @@ How it is solved. Every term of the pool's health ``H(s) = equity(s) - threshold
 has the form ``a + b s + d / s`` between two breakpoints (tier boundaries, and where a position with a
 uPnL weight below one turns from loss to profit): collateral on a moving asset is ``w(a) x p x s``
 (weights depend on the amount, not the price); a linear contract's PnL is ``q c (m s - e) p`` and its
-requirement ``(|q| c m s) x rate - amount`` (:class:`~crossmargin.margin.positions.Requirement`); an
-inverse contract's PnL is ``q c (1/e - 1/(m s)) p s^k`` with ``k`` one when its settle coin moves too.
+requirement ``(|q| c m s) x rate - amount`` (:class:`~crossmargin.margin.positions.Requirement`), or a
+constant in settle units where the rulebook values maintenance at the entry price (then its brackets give
+no breakpoints); an inverse contract's PnL is ``q c (1/e - 1/(m s)) p s^k`` with ``k`` one when its settle
+coin moves too.
 The ``b`` and ``d`` parts never both appear (a move is an underlying, whose inverse contracts settle in
 the moving coin, or one instrument), so each segment's root is closed-form. The solver walks the
 segments away from the current price and decides at each root and breakpoint whether the pool's
@@ -87,6 +89,10 @@ class _Problem:
         """Whether uPnL joins its settle asset's balance before the weights (see pools)."""
         return self.rules.pnl_in_settle_collateral and self.pool.haircut
 
+    def maintenance_at_entry(self, position: Position) -> bool:
+        """Whether the rulebook values the position's maintenance requirement at its entry price."""
+        return self.rules.margin_valuation.at_entry(Side.MAINTENANCE, position.isolated)
+
     def liquidatable_at(self, scale: Decimal) -> bool:
         market = scaled_market(self.portfolio, self.move, scale)
         return evaluate_pool(self.pool, self.portfolio.with_market(market), self.rules).liquidatable
@@ -102,7 +108,7 @@ class _Problem:
             mark = self.portfolio.market.mark(position.instrument)
             if instrument.upnl_weight != 1:
                 points.add(position.entry_price / mark)
-            if instrument.tier_basis is TierBasis.SIZE:
+            if instrument.tier_basis is TierBasis.SIZE or self.maintenance_at_entry(position):
                 continue
             units = abs(position.size) * instrument.contract_size
             for edge in instrument.tiers.edges():
@@ -144,18 +150,23 @@ class _Problem:
         """``-threshold x maintenance`` of the position in base currency, on the segment of ``scale``."""
         threshold = self.rules.liquidation_threshold
         if position.instrument not in self.move.instruments:
-            return _Terms(a=-threshold * position_figures(position, self.portfolio).maintenance_margin)
+            figures = position_figures(position, self.portfolio, self.rules.margin_valuation)
+            return _Terms(a=-threshold * figures.maintenance_margin)
         instrument = self.portfolio.instruments[position.instrument]
         market = self.portfolio.market
         q, c, e = position.size, instrument.contract_size, position.entry_price
         m, p = market.mark(position.instrument), market.price(instrument.settle)
-        notional = pos.notional(instrument, q, m * scale)
-        requirement = pos.requirement_terms(instrument, q, e, notional, Side.MAINTENANCE)
-        settle_units = (
-            _Terms(a=-requirement.amount, d=abs(q) * c * requirement.rate / m)
-            if instrument.inverse
-            else _Terms(a=-requirement.amount, b=abs(q) * c * m * requirement.rate)
-        )
+        if self.maintenance_at_entry(position):
+            margined = pos.margined_notional(instrument, pos.notional(instrument, q, e))
+            settle_units = _Terms(a=pos.requirement_terms(instrument, q, e, margined, Side.MAINTENANCE).of(margined))
+        else:
+            notional = pos.notional(instrument, q, m * scale)
+            requirement = pos.requirement_terms(instrument, q, e, notional, Side.MAINTENANCE)
+            settle_units = (
+                _Terms(a=-requirement.amount, d=abs(q) * c * requirement.rate / m)
+                if instrument.inverse
+                else _Terms(a=-requirement.amount, b=abs(q) * c * m * requirement.rate)
+            )
         terms = _Terms()
         terms.add(settle_units, -threshold * p, int(instrument.settle in self.move.assets))
         return terms

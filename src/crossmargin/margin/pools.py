@@ -16,6 +16,8 @@ a pool is in base currency:
   (None when equity <= 0); health = equity - maintenance margin.
 - liquidatable: equity < maintenance margin x the rulebook's liquidation threshold (``<=`` where the
   rulebook says so, for pools that hold positions).
+- each requirement values its position at the mark, or at the entry price where the rulebook's
+  ``margin_valuation`` says so for that side and margin mode (the notional picks the bracket too).
 - under a scenario-margin rulebook the pool's maintenance and initial margin are the scenario
   requirement of its positions (:mod:`crossmargin.margin.scenario`); under a VaR floor maintenance is
   at least the pool's VaR (:mod:`crossmargin.margin.var_floor`) and initial at least maintenance. Each
@@ -33,7 +35,9 @@ from crossmargin.margin.var_floor import var_requirement
 from crossmargin.margin.volatility import multiplier
 from crossmargin.model import Portfolio, Position, RuleChoices, Side
 from crossmargin.model.numbers import ZERO, exact
-from crossmargin.model.rules import VolatilityScaling
+from crossmargin.model.rules import MarginValuation, VolatilityScaling
+
+_AT_MARK = MarginValuation()
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class PositionFigures:
     """One position's figures; notional and money in base currency unless named ``_settle``.
 
     ``counted_pnl`` / ``initial_counted_pnl``: the uPnL as it counts toward equity on each side
-    (profits at the instrument's uPnL weights, losses in full).
+    (profits at the instrument's uPnL weights, losses in full). ``notional_settle`` and ``notional`` are at
+    the mark; ``tier`` is the bracket of the maintenance requirement (of the notional it values).
     """
 
     position: Position
@@ -124,8 +129,11 @@ def _collateral(pool: Pool, portfolio: Portfolio) -> tuple[CollateralLine, ...]:
     return tuple(lines)
 
 
-def position_figures(position: Position, portfolio: Portfolio) -> PositionFigures:
-    """Notional, uPnL and margin of one position at the portfolio's marks, converted to base."""
+def position_figures(
+    position: Position, portfolio: Portfolio, valuation: MarginValuation = _AT_MARK
+) -> PositionFigures:
+    """Notional, uPnL and margin of one position at the portfolio's marks, converted to base; each requirement
+    on the notional at the mark or, where ``valuation`` says so, at the entry price."""
     instrument = portfolio.instruments[position.instrument]
     mark = portfolio.market.mark(position.instrument)
     settle_price = portfolio.market.price(instrument.settle)
@@ -134,9 +142,13 @@ def position_figures(position: Position, portfolio: Portfolio) -> PositionFigure
     pnl = pos.unrealized_pnl(instrument, size, entry, mark)
 
     interest = portfolio.market.open_interest.get(position.instrument, ZERO)
-    margined = pos.margined_notional(instrument, notional_settle)
+
+    def valued(side: Side) -> Decimal:
+        at_entry = valuation.at_entry(side, position.isolated)
+        return pos.notional(instrument, size, entry) if at_entry else notional_settle
 
     def required(side: Side) -> Decimal:
+        margined = pos.margined_notional(instrument, valued(side))
         terms = pos.requirement_terms(instrument, size, entry, margined, side, interest)
         return terms.of(margined)
 
@@ -151,7 +163,7 @@ def position_figures(position: Position, portfolio: Portfolio) -> PositionFigure
         initial_counted_pnl=pos.counted_pnl(instrument, pnl, Side.INITIAL) * settle_price,
         initial_margin=required(Side.INITIAL) * settle_price,
         maintenance_margin=required(Side.MAINTENANCE) * settle_price,
-        tier=pos.bracket_index(instrument, size, notional_settle),
+        tier=pos.bracket_index(instrument, size, valued(Side.MAINTENANCE)),
     )
 
 
@@ -191,7 +203,7 @@ def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolF
     """Value ``pool`` at the portfolio's market state (under the exact context)."""
     with exact():
         collateral = _collateral(pool, portfolio)
-        figures = tuple(position_figures(p, portfolio) for p in pool.positions)
+        figures = tuple(position_figures(p, portfolio, rules.margin_valuation) for p in pool.positions)
         if rules.volatility_scaling is not None:
             figures = tuple(_volatility_scaled(f, portfolio, rules.volatility_scaling) for f in figures)
         collateral_value = sum((c.value for c in collateral), ZERO)

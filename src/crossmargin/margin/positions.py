@@ -9,7 +9,10 @@ per underlying unit with the settle asset being the underlying coin.
 
 Both in settle-asset units. A margin requirement is ``notional x rate - amount`` (:class:`Requirement`):
 the rate and amount come from the position's bracket, plus the instrument's fee terms, and do not
-depend on the mark once the bracket is known. The liquidation-price solver relies on that.
+depend on the mark once the bracket is known. The liquidation-price solver relies on that. The notional
+a requirement is computed on is the one at the mark, or the one at the entry price where the rulebook
+values that requirement at entry (:class:`~crossmargin.model.rules.MarginValuation`); then the
+requirement does not move with the mark at all.
 """
 
 from dataclasses import dataclass

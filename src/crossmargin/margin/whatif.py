@@ -9,8 +9,10 @@ All figures in base currency unless named otherwise; sizes in contracts; amounts
 - An order passes the initial-margin check when it only reduces its position (same sign, no flip:
   always allowed), or when, after the fill at the order price, the free collateral of the pool that
   holds the position is at or above zero and the position's notional stays within the top tier's
-  ``max_notional``. Realized PnL settles into the settle-asset balance (cross) or the isolated margin.
-  An order on an instrument with an isolated position joins that position; otherwise it is cross.
+  ``max_notional`` (at the mark). Realized PnL settles into the settle-asset balance (cross) or the
+  isolated margin. An order on an instrument with an isolated position joins that position; otherwise
+  it is cross. Where the rulebook values initial margin at the entry price, the order's own notional at
+  its price joins the position's entry value (reducing shrinks that value pro rata).
 """
 
 from dataclasses import dataclass, replace
@@ -138,6 +140,23 @@ class _Order:
             return True
         return self.within_limit(quantity) and self.figures(quantity).free_collateral >= 0
 
+    def entry_tier_points(self) -> set[Decimal]:
+        """Quantities where the position's notional at entry crosses a tier edge: it shrinks pro rata from the
+        held entry value while the order reduces, and grows by the order's notional at its price while it
+        adds (or opens the rest after a flip)."""
+        instrument = self.portfolio.instruments[self.instrument]
+        existing = self.existing
+        held = ZERO if existing is None else notional(instrument, existing.size, existing.entry_price)
+        reduced = self.reduce_only_up_to()
+        added = notional_per_contract(instrument, self.price)
+        points: set[Decimal] = set()
+        for edge in instrument.tiers.edges():
+            if reduced > 0:
+                points |= {reduced * (1 - edge / held), reduced + edge / added}
+            else:
+                points.add((edge - held) / added)
+        return points
+
     def size_breakpoints(self) -> list[Decimal]:
         """Quantities where free collateral stops being linear in the quantity."""
         instrument = self.portfolio.instruments[self.instrument]
@@ -145,6 +164,9 @@ class _Order:
         sizes = [edge / self.per_contract() for edge in instrument.tiers.edges()]
         points = {(signed - self.start) / self.direction for s in sizes for signed in (s, -s)}
         points.add(self.reduce_only_up_to())
+        isolated = existing is not None and existing.isolated
+        if self.rules.margin_valuation.at_entry(Side.INITIAL, isolated):
+            points |= self.entry_tier_points()
         if existing is not None and not existing.isolated:
             per_unit = unrealized_pnl(instrument, -self.direction, existing.entry_price, self.price)
             held = self.account.balances.get(instrument.settle, ZERO)

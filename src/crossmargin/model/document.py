@@ -9,17 +9,21 @@ checked by the model constructors. :func:`portfolio_from_document` reports the f
 The reference is ``docs/portfolio-document.md``.
 """
 
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     ValidationError,
     model_validator,
 )
@@ -27,10 +31,10 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from crossmargin.model.accounts import Account, Position
 from crossmargin.model.assets import Asset, WeightBand, WeightSchedule
-from crossmargin.model.errors import InputError, field_prefix
+from crossmargin.model.errors import UNPRINTABLE, InputError, field_prefix
 from crossmargin.model.instruments import ContractKind, Instrument, OptionRight, TierBasis
 from crossmargin.model.market import Market
-from crossmargin.model.numbers import exact, non_negative, within
+from crossmargin.model.numbers import bounded, exact, non_negative, within
 from crossmargin.model.portfolio import Portfolio
 from crossmargin.model.tiers import TierSpec, TierTable
 
@@ -38,6 +42,8 @@ SCHEMA_ID = "urn:crossmargin:schema:portfolio-document:1"
 """The ``$id`` of the document's JSON Schema."""
 
 _KEY = "[key]"  # the last element of a pydantic error location that blames a mapping key
+_ESCAPED_UNPRINTABLE = re.compile(r"\\(?:[bfnrt]|u00[01]|u007[fF]|u00[89]|u202[89]|u[dD][89a-fA-F])")  # in ASCII JSON
+_UNION_MEMBER = re.compile(r"^(decimal|[a-z][a-z-]*\[.*\])$")  # e.g. list[tuple[...]], function-after[...]
 
 _Item = TypeVar("_Item")
 _Built = TypeVar("_Built")
@@ -65,7 +71,20 @@ def _given(*keys: str) -> dict[str, Any]:
     return {"required": list(keys), "properties": {key: {"not": {"type": "null"}} for key in keys}}
 
 
-WeightBands = Annotated[list[tuple[Decimal, Decimal]], Field(min_length=1)]
+def _bounded(value: Decimal) -> Decimal:
+    """A document number as the input boundary takes it (:func:`crossmargin.model.numbers.bounded`)."""
+    try:
+        return bounded(value, "")
+    except InputError as err:
+        raise PydanticCustomError("number_range", "{reason}", {"reason": err.message}) from None
+
+
+Number = Annotated[Decimal, AfterValidator(_bounded)]
+"""Every number of the document: finite, in range and of at most 50 significant digits, ``-0`` read as 0."""
+FAST = Field(fail_fast=True)
+"""Every list and mapping of the document stops at its first bad entry: a file of a million bad entries costs
+one error, not a million (pydantic would otherwise build every one, seconds and gigabytes)."""
+WeightBands = Annotated[list[tuple[Number, Number]], FAST, Field(min_length=1)]
 Name = Annotated[str, Field(min_length=1)]
 AccountId = Annotated[Name, BeforeValidator(_id_text, json_schema_input_type=Name | int)]
 
@@ -91,7 +110,7 @@ class AssetDocument(_Part):
         }
     )
 
-    weight: Decimal | None = Field(
+    weight: Number | None = Field(
         default=None,
         description="Maintenance weight of every unit held, in [0, 1]: a holding counts as "
         "amount x price x weight (1 - weight is the haircut). Exactly one of weight and weight_bands.",
@@ -102,7 +121,7 @@ class AssetDocument(_Part):
         "from_amount in asset units (the first 0, strictly ascending) and weights in [0, 1]; the units "
         "from one from_amount up to the next count at that band's weight.",
     )
-    initial_weight: Decimal | None = Field(
+    initial_weight: Number | None = Field(
         default=None,
         description="Initial-side weight of every unit held, in [0, 1], never above the maintenance "
         "weight. Default (with initial_weight_bands also absent): the maintenance schedule.",
@@ -112,17 +131,17 @@ class AssetDocument(_Part):
         description="Initial-side weights by amount, in the form of weight_bands; at every amount at "
         "most the maintenance weight.",
     )
-    liability_weight: Decimal = Field(
+    liability_weight: Number = Field(
         default=Decimal(1),
         json_schema_extra={"default": 1},
         description="Maintenance weight of a negative balance (a liability), >= 1: it counts as "
         "amount x price x liability_weight.",
     )
-    initial_liability_weight: Decimal | None = Field(
+    initial_liability_weight: Number | None = Field(
         default=None,
         description="Initial-side liability weight, >= liability_weight. Default: liability_weight.",
     )
-    imf_factor: Decimal = Field(
+    imf_factor: Number = Field(
         default=Decimal(0),
         json_schema_extra={"default": 0},
         description="Size discount (Drift's IMF factor), >= 0, with flat weights only: a holding of a units "
@@ -149,24 +168,24 @@ class TierDocument(_Part):
     initial margin n x imr.
     """
 
-    max_notional: Decimal | None = Field(
+    max_notional: Number | None = Field(
         description="Largest position notional (settle-asset units, > 0, inclusive) in this bracket; "
         "strictly ascending from bracket to bracket; null for the last, open bracket only.",
     )
-    mmr: Decimal | None = Field(
+    mmr: Number | None = Field(
         default=None,
         description="Maintenance margin rate in [0, 1]; never falls from one bracket to the next. May be "
         "left out when the instrument gives maintenance_fraction (then mmr = imr x maintenance_fraction).",
     )
-    imr: Decimal | None = Field(
+    imr: Number | None = Field(
         default=None,
         description="Initial margin rate in (0, 1], at least mmr; never falls from one bracket to the "
         "next. Default 1 / max_leverage; give imr, max_leverage or both (agreeing).",
     )
-    max_leverage: Decimal | None = Field(
+    max_leverage: Number | None = Field(
         default=None, description="Maximum leverage, >= 1; implies imr = 1 / max_leverage."
     )
-    maint_amount: Decimal | None = Field(
+    maint_amount: Number | None = Field(
         default=None,
         description="Maintenance amount (settle-asset units, >= 0, at most the lower edge x mmr). "
         "Default: derived so maintenance margin is continuous at bracket edges, "
@@ -183,7 +202,7 @@ class InstrumentDocument(_Part):
         description="The asset the contract is margined and settled in (PnL, notional, tiers, "
         "isolated margin); it needs a price unless it is the base currency.",
     )
-    contract_size: Decimal = Field(
+    contract_size: Number = Field(
         description="What one contract is, > 0: units of the underlying (linear), or of the quote "
         "currency, e.g. USD (inverse).",
     )
@@ -194,7 +213,7 @@ class InstrumentDocument(_Part):
         "underlying coin (settle = underlying, premium in coin per unit, strike in the base currency), as "
         "Deribit lists BTC options; its contract_size stays in underlying units.",
     )
-    strike: Decimal | None = Field(
+    strike: Number | None = Field(
         default=None,
         description="Options only, > 0: the strike, in the settle asset (linear) or the base currency "
         "(inverse, coin-settled).",
@@ -205,7 +224,7 @@ class InstrumentDocument(_Part):
         description="Expiry as an ISO 8601 date-time with a UTC offset, e.g. 2025-03-28T08:00:00Z; futures "
         "and options only (options need one).",
     )
-    tiers: list[TierDocument] = Field(
+    tiers: Annotated[list[TierDocument], FAST] = Field(
         min_length=1, description="Risk brackets by position notional (or size), ascending; the last may be open."
     )
     tier_basis: TierBasis = Field(
@@ -213,59 +232,59 @@ class InstrumentDocument(_Part):
         description="What max_notional bounds: notional (settle units, default) or size: |size| x "
         "contract_size, in underlying units (linear) or quote units (inverse), as OKX tiers positions.",
     )
-    maintenance_fraction: Decimal | None = Field(
+    maintenance_fraction: Number | None = Field(
         default=None,
         description="In [0, 1]: a tier without mmr gets mmr = imr x maintenance_fraction (Hyperliquid: 0.5, "
         "maintenance is half the initial margin at max leverage; dYdX: the liquidity tier's maintenance "
         "fraction).",
     )
-    upnl_weight: Decimal = Field(
+    upnl_weight: Number = Field(
         default=Decimal(1),
         json_schema_extra={"default": 1},
         description="Weight in [0, 1] at which a positive unrealized PnL counts toward equity for "
         "maintenance; losses always count in full.",
     )
-    initial_upnl_weight: Decimal | None = Field(
+    initial_upnl_weight: Number | None = Field(
         default=None,
         description="Weight in [0, upnl_weight] of a positive unrealized PnL for initial margin and "
         "withdrawals. Default: upnl_weight.",
     )
-    initial_upnl_cap: Decimal | None = Field(
+    initial_upnl_cap: Number | None = Field(
         default=None,
         description="Largest positive uPnL (settle units, after weights) one position adds to initial "
         "equity (Drift: 100). Default: no cap.",
     )
-    imf_factor: Decimal = Field(
+    imf_factor: Number = Field(
         default=Decimal(0),
         json_schema_extra={"default": 0},
         description="Size premium (Drift's IMF factor), >= 0, linear contracts only: each margin rate r "
         "becomes max(r, 0.8 r + imf_factor x sqrt(|size| x contract_size)), and positive uPnL p counts "
         "for initial margin at min(initial_upnl_weight, 1.1 / (1 + imf_factor x sqrt(p))). 0: none.",
     )
-    close_fee_rate: Decimal = Field(
+    close_fee_rate: Number = Field(
         default=Decimal(0),
         json_schema_extra={"default": 0},
         description="Fee rate in [0, 1] on the notional at the bankruptcy price, added to both margin "
         "requirements as the estimated fee to close (Bybit).",
     )
-    liquidation_fee_rate: Decimal = Field(
+    liquidation_fee_rate: Number = Field(
         default=Decimal(0),
         json_schema_extra={"default": 0},
         description="Fee rate in [0, 1] on the notional at the mark, added to the maintenance "
         "requirement (OKX adds the liquidation fee).",
     )
-    open_interest_caps: tuple[Decimal, Decimal] | None = Field(
+    open_interest_caps: tuple[Number, Number] | None = Field(
         default=None,
         description="[lower, upper] open-interest notionals (settle units): between them the initial rate "
         "rises linearly from the tier's imr to 1 (dYdX). Needs open_interest for the instrument.",
     )
-    margin_quantum: Decimal | None = Field(
+    margin_quantum: Number | None = Field(
         default=None,
         description="Truncate the notional margin is computed on to a multiple of this and round each "
         "requirement up to a multiple of it (settle units, > 0), as a venue computing in integers does "
         "(dYdX: 0.000001 USDC). Default: exact.",
     )
-    rate_quantum: Decimal | None = Field(
+    rate_quantum: Number | None = Field(
         default=None,
         description="Round the open-interest-scaled initial rate down to a multiple of this (> 0; dYdX: "
         "0.000001, whole ppm). Default: exact.",
@@ -276,9 +295,9 @@ class PositionDocument(_Part):
     """An open position; its PnL, notional and margin are in the instrument's settle asset."""
 
     instrument: Name = Field(description="Name of an instrument under instruments.")
-    size: Decimal = Field(description="Size in contracts: positive long, negative short, never zero.")
-    entry_price: Decimal = Field(description="Average entry price, > 0, in the units of the instrument's mark.")
-    isolated_margin: Decimal | None = Field(
+    size: Number = Field(description="Size in contracts: positive long, negative short, never zero.")
+    entry_price: Number = Field(description="Average entry price, > 0, in the units of the instrument's mark.")
+    isolated_margin: Number | None = Field(
         default=None,
         description="Margin allocated to this position alone, in the settle asset, >= 0, held apart from "
         "the account's balances. Absent or null: the position is cross-margined.",
@@ -289,38 +308,40 @@ class AccountDocument(_Part):
     """An account: its balances (the cross collateral pool) and its open positions."""
 
     id: AccountId = Field(description="Unique, non-empty account id; an integer is read as its decimal text.")
-    balances: dict[str, Decimal] = Field(
+    balances: Annotated[dict[str, Number], FAST] = Field(
         default={},
         description="Asset -> amount in asset units; negative is owed (a liability). Every asset must be "
         "listed under assets and, unless the amount is 0, have a price.",
     )
-    positions: list[PositionDocument] = Field(default=[], description="Open positions, at most one per instrument.")
+    positions: Annotated[list[PositionDocument], FAST] = Field(
+        default=[], description="Open positions, at most one per instrument."
+    )
 
 
 class GuardsDocument(_Part):
     """Checks on one symbol's price sources (fractions of the price; seconds of the feed's clock)."""
 
-    max_age_s: Decimal | None = Field(
+    max_age_s: Number | None = Field(
         default=None, description="A source is fresh when updated at most this long ago (> 0; default 60)."
     )
-    quorum: int | None = Field(
+    quorum: StrictInt | None = Field(
         default=None,
         description="Fresh agreeing sources for a valid price (>= 1; default 1; fewer: unconfirmed or invalid).",
     )
-    max_deviation: Decimal | None = Field(
+    max_deviation: Number | None = Field(
         default=None, description="A source further than this fraction from the median is ignored (default 0.02)."
     )
-    max_confidence: Decimal | None = Field(
+    max_confidence: Number | None = Field(
         default=None,
         description="A source whose confidence half-width exceeds this fraction is ignored (default 0.02).",
     )
-    max_jump: Decimal | None = Field(
+    max_jump: Number | None = Field(
         default=None,
         description="An index further than this fraction from its EMA trips the circuit breaker (default 0.25).",
     )
-    ema_half_life_s: Decimal | None = Field(default=None, description="Half-life of the EMAs, seconds (default 300).")
-    peg: Decimal | None = Field(default=None, description="Peg of a pegged asset, in base (e.g. 1 for a stablecoin).")
-    peg_tolerance: Decimal | None = Field(
+    ema_half_life_s: Number | None = Field(default=None, description="Half-life of the EMAs, seconds (default 300).")
+    peg: Number | None = Field(default=None, description="Peg of a pegged asset, in base (e.g. 1 for a stablecoin).")
+    peg_tolerance: Number | None = Field(
         default=None, description="A pegged asset below peg x (1 - peg_tolerance) is degraded (default 0.01)."
     )
 
@@ -328,23 +349,26 @@ class GuardsDocument(_Part):
 class PolicyDocument(_Part):
     """What the engine does with prices of each status (valid, degraded, unconfirmed, invalid)."""
 
-    liquidate_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
+    liquidate_on: Annotated[list[Literal["valid", "degraded", "unconfirmed", "invalid"]], FAST] | None = Field(
         default=None,
         description="Statuses every price of an account must have for it to be liquidated (default valid, degraded).",
     )
-    freeze_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
+    freeze_on: Annotated[list[Literal["valid", "degraded", "unconfirmed", "invalid"]], FAST] | None = Field(
         default=None, description="Statuses that freeze an account valued at them (default invalid)."
     )
-    conservative_on: list[Literal["valid", "degraded", "unconfirmed", "invalid"]] | None = Field(
+    conservative_on: Annotated[list[Literal["valid", "degraded", "unconfirmed", "invalid"]], FAST] | None = Field(
         default=None,
-        description="Statuses at which collateral counts at the worse of index and EMA (default degraded, unconfirmed).",
+        description="Statuses at which collateral counts at the worse of index and EMA "
+        "(default degraded, unconfirmed).",
     )
 
 
 class OracleDocument(GuardsDocument):
     """The oracle's settings for a replay: default guards, per-symbol guards and the policy."""
 
-    symbols: dict[str, GuardsDocument] = Field(default={}, description="Symbol -> guards overriding the defaults.")
+    symbols: Annotated[dict[str, GuardsDocument], FAST] = Field(
+        default={}, description="Symbol -> guards overriding the defaults."
+    )
     policy: PolicyDocument = Field(default_factory=PolicyDocument, description="The engine's policy per status.")
 
 
@@ -356,14 +380,14 @@ class LiquidityDocument(_Part):
         description="mark: at the mark, no slippage; levels: depth per price level; linear: the price moves "
         "linearly with the size filled; sqrt: average impact coefficient x sqrt(size / depth_units)."
     )
-    levels: list[tuple[Decimal, Decimal]] | None = Field(
+    levels: Annotated[list[tuple[Number, Number]], FAST] | None = Field(
         default=None, description="levels: [offset from the mark (fraction, increasing), units available] pairs."
     )
-    depth_units: Decimal | None = Field(
+    depth_units: Number | None = Field(
         default=None, description="linear: units that move the price all the way to zero; sqrt: the depth scale."
     )
-    coefficient: Decimal | None = Field(default=None, description="sqrt: the impact coefficient.")
-    permanent_impact: Decimal | None = Field(
+    coefficient: Number | None = Field(default=None, description="sqrt: the impact coefficient.")
+    permanent_impact: Number | None = Field(
         default=None,
         description="Fraction (0..1) of the move from the mark to the worst fill price that stays in the mark.",
     )
@@ -385,18 +409,18 @@ class PortfolioDocument(_Part):
     )
     base: Name = Field(description="Reporting (base) currency, e.g. USD: every price is in it; its own price is 1.")
     rulebook: str = Field(default="generic", description="Name of the rulebook (venue rules) to evaluate with.")
-    assets: dict[str, AssetDocument] = Field(default={}, description="Collateral assets by name.")
-    instruments: dict[str, InstrumentDocument] = Field(default={}, description="Instruments by name.")
-    prices: dict[str, Decimal] = Field(
+    assets: Annotated[dict[str, AssetDocument], FAST] = Field(default={}, description="Collateral assets by name.")
+    instruments: Annotated[dict[str, InstrumentDocument], FAST] = Field(default={}, description="Instruments by name.")
+    prices: Annotated[dict[str, Number], FAST] = Field(
         default={},
         description="Asset -> price of one unit in the base currency, > 0. The base currency is 1 and may be left out.",
     )
-    marks: dict[str, Decimal] = Field(
+    marks: Annotated[dict[str, Number], FAST] = Field(
         default={},
         description="Instrument -> mark price, > 0: settle units per underlying unit (linear) or quote "
         "units per underlying unit (inverse). Every instrument held in a position needs one.",
     )
-    open_interest: dict[str, Decimal] = Field(
+    open_interest: Annotated[dict[str, Number], FAST] = Field(
         default={},
         description="Instrument -> open interest as a notional in settle units, >= 0, for instruments "
         "with open_interest_caps. Default: none.",
@@ -406,32 +430,32 @@ class PortfolioDocument(_Part):
         description="When options are valued (ISO 8601 with a UTC offset): time to expiry is counted from "
         "it in years of 365 days. Needed by every option without a mark.",
     )
-    vols: dict[str, Decimal | list[tuple[Decimal, Decimal]]] = Field(
+    vols: Annotated[dict[str, Number | Annotated[list[tuple[Number, Number]], FAST]], FAST] = Field(
         default={},
         description="Option instrument or underlying -> annualized volatility (0.6 = 60 %): a number (flat), "
         "or a smile as [moneyness K/F, vol] points ascending in moneyness, interpolated linearly and flat "
         "beyond its ends. An option uses its own entry, else its underlying's.",
     )
-    rate: Decimal = Field(
+    rate: Number = Field(
         default=Decimal(0),
         json_schema_extra={"default": 0},
         description="Annual continuously compounded rate discounting option values (Black-76). Default 0.",
     )
-    correlations: dict[str, dict[str, Decimal]] = Field(
+    correlations: Annotated[dict[str, Annotated[dict[str, Number], FAST]], FAST] = Field(
         default={},
         description="Asset -> asset -> correlation of their returns in [-1, 1], for a rulebook's VaR floor, "
         "e.g. {BTC: {ETH: 0.8}}. A pair left out counts as 1 (no diversification).",
     )
-    accounts: list[AccountDocument] = Field(default=[], description="Accounts, with unique ids.")
+    accounts: Annotated[list[AccountDocument], FAST] = Field(default=[], description="Accounts, with unique ids.")
     oracle: OracleDocument | None = Field(
         default=None,
         description="Oracle settings for replaying a price feed (crossmargin replay); defaults when absent.",
     )
-    insurance_fund: Decimal = Field(
+    insurance_fund: Number = Field(
         default=Decimal(0),
         description="Opening balance of the insurance fund in the base currency, >= 0 (crossmargin replay).",
     )
-    liquidity: dict[str, LiquidityDocument] = Field(
+    liquidity: Annotated[dict[str, LiquidityDocument], FAST] = Field(
         default={},
         description="Instrument (or * for every other one) -> the depth its liquidations fill against. "
         "Absent: liquidations fill at the mark with no slippage.",
@@ -455,6 +479,7 @@ def portfolio_from_document(data: Mapping[str, Any]) -> Portfolio:
     before anything is returned; the first problem raises :class:`InputError` naming its path.
     """
     document = _validated(data)
+    non_negative(document.insurance_fund, "insurance_fund")
     with exact():
         return _portfolio(document)
 
@@ -491,41 +516,89 @@ def tiers_from_list(data: Any, notional_basis: bool = True) -> TierTable:
 def _validated(data: Mapping[str, Any]) -> PortfolioDocument:
     if not isinstance(data, Mapping):
         raise InputError("", f"a portfolio document is a mapping of keys, got {type(data).__name__}")
+    _printable(data)
     try:
         return PortfolioDocument.model_validate(dict(data))
     except ValidationError as err:
         raise _input_error(err.errors(include_url=False), data) from None
 
 
+def _printable(data: Mapping[str, Any]) -> None:
+    """Every text of a document (names, ids, keys, enums, dates) is printable: a control character or a lone
+    surrogate (a NUL in an id, an escape sequence in an asset name) is an error naming where it is. The
+    document is first written as ASCII JSON in one call, where every such character shows as an escape; only
+    a document with such an escape is walked to find it."""
+    try:
+        if not _ESCAPED_UNPRINTABLE.search(json.dumps(data, default=str, skipkeys=True)):
+            return
+    except ValueError:  # an int too long to write (a caller's, never a parsed file's): walk instead
+        pass
+    pending: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while pending:  # in document order: a collection's own texts, then its collections, first to last
+        loc, node = pending.pop()
+        items = node.items() if isinstance(node, Mapping) else enumerate(node)
+        inner = []
+        for key, value in items:
+            if isinstance(key, str) and UNPRINTABLE.search(key):
+                raise InputError(_path(loc, data), f"key {key!r}: names are printable text, without control characters")
+            if isinstance(value, str) and UNPRINTABLE.search(value):
+                raise InputError(_path((*loc, key), data), f"{value!r} is not printable text (control characters)")
+            if isinstance(value, Mapping | list | tuple):
+                inner.append(((*loc, key), value))
+        pending += reversed(inner)
+
+
 def _input_error(errors: Sequence[ErrorDetails], data: Mapping[str, Any]) -> InputError:
-    """One error for pydantic's list: the first, with a count of the others."""
+    """One error for pydantic's list: the first, with a count of the others. Where the first is one member's
+    complaint about a value that may take several forms (``vols``: a number or a smile), the members' errors
+    are one error: the one that reaches deepest into the value is reported (a smile's bad point, not "not a
+    number")."""
     first = errors[0]
+    member = next((i for i, key in enumerate(first["loc"]) if _union_member(key)), None)
+    alternatives = [first]
+    if member is not None:
+        prefix = first["loc"][:member]
+        alternatives = [
+            error
+            for error in errors
+            if error["loc"][:member] == prefix and len(error["loc"]) > member and _union_member(error["loc"][member])
+        ]
+        first = max(alternatives, key=lambda error: len(_path(error["loc"], data)))
     loc = first["loc"]
     message = first["msg"]
     if loc and loc[-1] == _KEY:
         message = f"key {loc[-2]!r}: {message}"
-    others = len(errors) - 1
+    others = len(errors) - len(alternatives)
     if others:
         message += f" (and {others} more error{'s' if others > 1 else ''})"
     return InputError(_path(loc, data), message)
 
 
 def _path(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
-    """The document path of a pydantic error location, walking the raw data for keys vs indices."""
+    """The document path of a pydantic error location, walking the raw data for keys vs indices. The label
+    pydantic puts in a location for the member of a union (``vols``: a number or a smile) is no part of it."""
     path = ""
     node: Any = data
     for key in loc:
         if key == _KEY:
             break
+        if _union_member(key) and not (isinstance(node, Mapping) and key in node):
+            continue
         if isinstance(node, Mapping):
             path = f"{path}.{key}" if path else str(key)
             node = node.get(key)
         elif isinstance(node, list | tuple) and isinstance(key, int):
-            path += f"[{key}]" + (_id_note(node[key]) if path == "accounts" else "")
-            node = node[key]
+            item = node[key] if key < len(node) else None  # a tuple's missing item is named past the end
+            path += f"[{key}]" + (_id_note(item) if path == "accounts" else "")
+            node = item
         else:
             break
     return path
+
+
+def _union_member(key: int | str) -> bool:
+    """Whether an element of a pydantic error location is the label of a union's member."""
+    return isinstance(key, str) and _UNION_MEMBER.match(key) is not None
 
 
 def _id_note(raw_account: object) -> str:

@@ -5,10 +5,11 @@ between venues and are read by the margin maths (:class:`RuleChoices`) or kept f
 engine (:class:`LiquidationTerms`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from crossmargin.model.assets import Side
 from crossmargin.model.errors import InputError
 from crossmargin.model.numbers import ONE, ZERO, finite, within
 
@@ -18,6 +19,39 @@ class PriceMove(StrEnum):
 
     UNDERLYING = "underlying"  # every mark and collateral price on the position's underlying
     INSTRUMENT = "instrument"  # the position's own mark only (Binance's published formula)
+
+
+class Valuation(StrEnum):
+    """The price a margin requirement values a position at."""
+
+    MARK = "mark"  # the instrument's mark: the requirement follows the market
+    ENTRY = "entry"  # the position's entry price: fixed until the position changes
+
+
+@dataclass(frozen=True)
+class MarginValuation:
+    """The price each margin requirement values a position at, by side and margin mode.
+
+    A requirement's notional (settle units) is ``|size| x contract_size x price`` (inverse: ``/ price``)
+    with the price the position's mark or its entry price; that notional picks the requirement's bracket
+    and is multiplied by its rates. The fee to close is at the entry's bankruptcy price either way. Bybit
+    valued every requirement at entry until 2 Sep 2025; since then (and on OKX) cross requirements and
+    isolated maintenance follow the mark while isolated initial margin stays at entry
+    (docs/venues/bybit-uta.md §4.3, docs/venues/okx.md §4.3).
+    """
+
+    cross_initial: Valuation = Valuation.MARK
+    cross_maintenance: Valuation = Valuation.MARK
+    isolated_initial: Valuation = Valuation.MARK
+    isolated_maintenance: Valuation = Valuation.MARK
+
+    def at_entry(self, side: Side, isolated: bool) -> bool:
+        """Whether the ``side`` requirement of an isolated (else cross) position is valued at its entry price."""
+        if isolated:
+            choice = self.isolated_initial if side is Side.INITIAL else self.isolated_maintenance
+        else:
+            choice = self.cross_initial if side is Side.INITIAL else self.cross_maintenance
+        return choice is Valuation.ENTRY
 
 
 @dataclass(frozen=True)
@@ -142,6 +176,8 @@ class RuleChoices:
       its initial margin at least that maintenance.
     - ``volatility_scaling``: every position's requirements x a bounded volatility multiplier
       (:class:`VolatilityScaling`).
+    - ``margin_valuation``: whether each requirement values a position at its mark or at its entry price,
+      for cross and isolated positions (:class:`MarginValuation`; every one at the mark by default).
     """
 
     name: str
@@ -154,6 +190,7 @@ class RuleChoices:
     scenario_margin: ScenarioMargin | None = None
     var_floor: VarFloor | None = None
     volatility_scaling: VolatilityScaling | None = None
+    margin_valuation: MarginValuation = field(default_factory=MarginValuation)
 
     def __post_init__(self) -> None:
         within(self.withdrawal_notional_floor, ZERO, ONE, "withdrawal_notional_floor")
@@ -177,18 +214,53 @@ class Shortfall(StrEnum):
     BACKSTOP = "backstop"  # a backstop vault / liquidity provider takes the position
 
 
+class BufferBasis(StrEnum):
+    """What a liquidation's ``buffer`` is a share of: where a liquidation stops."""
+
+    MAINTENANCE = "maintenance"  # equity >= threshold x MM x (1 + buffer)
+    NOTIONAL = "notional"  # equity + buffer x losses >= threshold x MM + buffer x liability value (Drift)
+
+
+class Sizing(StrEnum):
+    """How a partial liquidation chooses how much of a position to close."""
+
+    SEARCH = "search"  # the smallest step whose close, at its quoted price and fee, reaches the target
+    SHORTAGE = "shortage"  # the closed form that frees the margin shortage at the mark, rounded up (Drift)
+
+
 @dataclass(frozen=True)
 class LiquidationTerms:
     """How a venue fills a liquidation: parameters for the liquidation engine.
 
     ``fee_rate`` is a fraction of the liquidated notional; ``insurance_fund_share`` the part of that
     fee paid to the insurance fund (the rest goes to the liquidator); ``adl_ranking`` names the ranking
-    formula documented in docs/liquidation.md. A partial liquidation closes just enough to bring equity
-    back to ``threshold x MM x (1 + buffer)``; a pool whose equity is below ``full_close_below x MM`` is
-    closed in full. ``collateral_discount`` is the discount at which collateral is sold to repay a
-    liability once a pool has no positions left. ``bankruptcy_adjustment`` and ``spread_to_maintenance``
-    shape the limit price of ``fill_price: fillable`` (dYdX's ``bankruptcy_adjustment_ppm`` and
+    formula documented in docs/liquidation.md. A partial liquidation closes just enough to bring the pool
+    back to its target: under ``buffer_basis: maintenance`` ``equity >= threshold x MM x (1 + buffer)``;
+    under ``notional`` (Drift's liquidation mode) ``equity + buffer x (its negative uPnLs) >= threshold x
+    MM + buffer x liability value`` (the positions' notional plus the unweighted value of its negative
+    balances). A pool whose equity is below ``full_close_below x MM`` is closed in full.
+    ``collateral_discount`` is the discount at which collateral is sold to repay a liability once a pool
+    has no positions left. ``bankruptcy_adjustment`` and ``spread_to_maintenance`` shape the limit price
+    of ``fill_price: fillable`` (dYdX's ``bankruptcy_adjustment_ppm`` and
     ``spread_to_maintenance_margin_ratio_ppm``, as ratios).
+
+    Sizing and fees (:mod:`crossmargin.liquidation.sizing`):
+
+    - ``sizing``: ``search`` closes the smallest step whose close, at the price the liquidity quotes and
+      with its fee, reaches the target; ``shortage`` closes ``shortage / (n x (m - fee_rate) - n_settle x
+      insurance rate)`` contracts (n a contract's notional at the mark, m the share of notional a close
+      frees: the position's maintenance rate plus the buffer) rounded up to the step, and the pool's
+      liquidation ends once a close covers it (Drift's ``liquidate_perp``); where the depth's slippage
+      would make that close leave the pool further below maintenance, the search sizes it instead.
+    - ``insurance_fee_rate``: a fee on the liquidated notional paid whole to the insurance fund, on top of
+      ``fee_rate``; with ``insurance_fee_headroom`` h it is at most ``h x (m - fee_rate - s / N)``, s the
+      position's share of the shortage (by maintenance margin) and N its notional, never below zero
+      (Drift's ``if_liquidation_fee`` and ``calculate_perp_if_fee``, h = 0.95).
+    - ``cap_fee_at_bankruptcy``: the fees never take a pool below zero net value (dYdX); false charges them
+      in full and covers what they leave owed like any other deficit (Drift).
+    - ``size_steps``: (instrument, step) pairs, ``*`` for every other instrument: a liquidation closes
+      multiples of the step (contracts; Drift's ``order_step_size``); without one, a power of ten no
+      bigger than a thousandth of the position.
     """
 
     fee_rate: Decimal = ZERO
@@ -202,10 +274,27 @@ class LiquidationTerms:
     collateral_discount: Decimal = Decimal("0.05")
     bankruptcy_adjustment: Decimal = ONE
     spread_to_maintenance: Decimal = Decimal("1.5")
+    buffer_basis: BufferBasis = BufferBasis.MAINTENANCE
+    sizing: Sizing = Sizing.SEARCH
+    insurance_fee_rate: Decimal = ZERO
+    insurance_fee_headroom: Decimal | None = None
+    cap_fee_at_bankruptcy: bool = True
+    size_steps: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
         within(self.fee_rate, ZERO, ONE, "fee_rate")
         within(self.insurance_fund_share, ZERO, ONE, "insurance_fund_share")
+        within(self.insurance_fee_rate, ZERO, ONE, "insurance_fee_rate")
+        if self.insurance_fee_headroom is not None:
+            within(self.insurance_fee_headroom, ZERO, ONE, "insurance_fee_headroom")
+        steps = self.size_steps
+        pairs = tuple(sorted(steps.items())) if isinstance(steps, dict) else tuple(steps)
+        for name, step in pairs:
+            if not name:
+                raise InputError("size_steps", "name an instrument (or * for every other one)")
+            if finite(step, f"size_steps.{name}") <= 0:
+                raise InputError(f"size_steps.{name}", f"must be positive, got {step}")
+        object.__setattr__(self, "size_steps", pairs)
         within(self.buffer, ZERO, ONE, "buffer")
         within(self.full_close_below, ZERO, ONE, "full_close_below")
         within(self.collateral_discount, ZERO, ONE, "collateral_discount")
@@ -215,3 +304,8 @@ class LiquidationTerms:
             raise InputError("spread_to_maintenance", f"must be positive, got {self.spread_to_maintenance}")
         if not self.adl_ranking:
             raise InputError("adl_ranking", "must name a ranking")
+
+    def size_step(self, instrument: str) -> Decimal | None:
+        """The step a liquidation closes ``instrument`` in (contracts), if the terms give one."""
+        steps = dict(self.size_steps)
+        return steps.get(instrument, steps.get("*"))

@@ -2,9 +2,12 @@
 
 Every number crossmargin prints (JSON results and tables alike) goes through :func:`decimal_string`,
 so a figure reads the same wherever it appears and parses back as the ``Decimal`` it stands for,
-rounded only past its 20th significant digit (tables ask for fewer digits, for reading).
+rounded only past its 20th significant digit (tables ask for fewer digits, for reading). A figure computed
+in floats (a stress run's totals, a Monte Carlo tail measure) is written by :func:`float_string`: the
+shortest decimal that reads back as the same float, in the same fixed-point form.
 """
 
+import math
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 
 SIGNIFICANT_DIGITS = 20
@@ -26,3 +29,14 @@ def decimal_string(x: Decimal, significant: int = SIGNIFICANT_DIGITS) -> str:
     if rounded.is_zero():
         return "0"
     return format(rounded, "f")
+
+
+def float_string(x: float) -> str | None:
+    """A float figure as a decimal string: the shortest decimal that reads back as the same float (Python's
+    ``repr``) in :func:`decimal_string`'s fixed-point form (``0.1`` is ``"0.1"``, ``1e-07`` is
+    ``"0.0000001"``, ``1e+22`` is ``"10000000000000000000000"``, ``-0.0`` is ``"0"``); None for NaN and
+    infinities. Units are those of ``x``."""
+    value = float(x)
+    if not math.isfinite(value):
+        return None
+    return decimal_string(Decimal(repr(value)))

@@ -6,10 +6,12 @@ Money is in the book's base currency (floats, as :mod:`crossmargin.sim.stress.re
 in seconds from the scenario's start, marks and fill prices in mark units, counts are plain counts.
 
 Tables (HTML and terminal) write money to cents and counts in full, both with thousands separators; the
-JSON carries the full floats. Plotly is imported only by :func:`render_html`, so the terminal summary and
-the JSON work where it is not installed. Charts bin large samples (equity of every account, Monte Carlo
-paths) before plotting, so the page stays small however big the book: apart from plotly.js, which is
-inlined once so the page opens offline, it grows with the number of steps and shown fills only.
+JSON writes money as decimal strings (:func:`crossmargin.report.numbers.float_string`: the shortest decimal
+that reads back as the run's float) and counts as integers. Plotly is imported only by :func:`render_html`,
+so the terminal summary and the JSON work where it is not installed. Charts bin large samples (equity of
+every account, Monte Carlo paths) before plotting, so the page stays small however big the book: apart from
+plotly.js, which is inlined once so the page opens offline, it grows with the number of steps and shown
+fills only.
 """
 
 import html
@@ -24,6 +26,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from crossmargin.report.numbers import float_string
 from crossmargin.sim.stress.results import (
     Distribution,
     LiquidationMark,
@@ -117,14 +120,13 @@ def _finite(values: Iterable[float]) -> NDArray[np.float64]:
     return array[np.isfinite(array)]
 
 
-def _json_number(x: float | int) -> float | int | None:
-    """A figure as a JSON number: ints stay ints, floats become plain floats, a non-finite float is null."""
-    if isinstance(x, bool | np.bool_):
-        return int(x)
-    if isinstance(x, int | np.integer):
-        return int(x)
-    value = float(x)
-    return value if math.isfinite(value) else None
+# Keys of a run's totals that are counts (JSON integers); every other total is money (a decimal string).
+COUNT_KEYS = frozenset({"liquidations", "adl_events", "accounts", "positions"})
+
+
+def _json_totals(totals: dict[str, float | int]) -> dict[str, object]:
+    """A run's totals for JSON: counts as integers, money as decimal strings (null where not finite)."""
+    return {key: int(x) if key in COUNT_KEYS else float_string(x) for key, x in totals.items()}
 
 
 def unique_labels(labels: Iterable[str]) -> list[str]:
@@ -236,12 +238,13 @@ def summary_renderable(report: StressReport) -> RenderableType:
 
 
 def _distribution_json(distribution: Distribution) -> dict[str, object]:
+    """A loss distribution's VaR and expected shortfall by level, mean and max, as decimal strings."""
     values = _finite(distribution.values)
     return {
-        "var": {level: _json_number(x) for level, x in distribution.var.items()},
-        "expected_shortfall": {level: _json_number(x) for level, x in distribution.expected_shortfall.items()},
-        "mean": float(values.mean()) if values.size else None,
-        "max": float(values.max()) if values.size else None,
+        "var": {level: float_string(x) for level, x in distribution.var.items()},
+        "expected_shortfall": {level: float_string(x) for level, x in distribution.expected_shortfall.items()},
+        "mean": float_string(float(values.mean())) if values.size else None,
+        "max": float_string(float(values.max())) if values.size else None,
     }
 
 
@@ -252,10 +255,11 @@ def summary_json(report: StressReport) -> dict[str, object]:
     Carlo label the number of paths and the VaR (by level), expected shortfall, mean and max of bad debt,
     insurance-fund drawdown and liquidated notional.
 
-    Numbers are JSON numbers (money in base currency as floats, counts as ints); a missing or non-finite
-    figure is null. A repeated label is numbered (``cross (2)``).
+    Money (base currency) is a decimal string, the shortest that reads back as the run's float
+    (:func:`~crossmargin.report.numbers.float_string`); counts and ``paths`` are JSON integers; a missing or
+    non-finite figure is null. A repeated label is numbered (``cross (2)``).
     """
-    runs = {label: {key: _json_number(x) for key, x in run.summary().items()} for label, run in _runs(report)}
+    runs = {label: _json_totals(run.summary()) for label, run in _runs(report)}
     document: dict[str, object] = {
         "scenario": report.scenario,
         "title": report.title,

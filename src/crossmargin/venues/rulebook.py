@@ -13,17 +13,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.rules import (
+    BufferBasis,
     FillPrice,
     LiquidationTerms,
+    MarginValuation,
     PriceMove,
     RuleChoices,
     ScenarioMargin,
     Shortfall,
+    Sizing,
+    Valuation,
     VarFloor,
     VolatilityScaling,
 )
@@ -74,6 +78,15 @@ class VolatilityScalingFile(_Strict):
     max_daily_fall: Decimal = Decimal("0.1")
 
 
+class MarginValuationFile(_Strict):
+    """The ``rules.margin_valuation`` section: :class:`MarginValuation` fields (``mark`` or ``entry``)."""
+
+    cross_initial: Valuation = Valuation.MARK
+    cross_maintenance: Valuation = Valuation.MARK
+    isolated_initial: Valuation = Valuation.MARK
+    isolated_maintenance: Valuation = Valuation.MARK
+
+
 class RulesFile(_Strict):
     """The ``rules`` section: :class:`RuleChoices` fields."""
 
@@ -86,10 +99,11 @@ class RulesFile(_Strict):
     scenario_margin: ScenarioMarginFile | None = None
     var_floor: VarFloorFile | None = None
     volatility_scaling: VolatilityScalingFile | None = None
+    margin_valuation: MarginValuationFile = MarginValuationFile()
 
     def choices(self, name: str) -> RuleChoices:
         """The :class:`RuleChoices` this section describes, for a rulebook called ``name``."""
-        fields = self.model_dump(exclude={"scenario_margin", "var_floor", "volatility_scaling"})
+        fields = self.model_dump(exclude={"scenario_margin", "var_floor", "volatility_scaling", "margin_valuation"})
         grid = self.scenario_margin
         scenario = None
         if grid is not None:
@@ -99,7 +113,15 @@ class RulesFile(_Strict):
         floor = None if self.var_floor is None else VarFloor(**self.var_floor.model_dump())
         scaling = self.volatility_scaling
         volatility = None if scaling is None else VolatilityScaling(**scaling.model_dump())
-        return RuleChoices(name, **fields, scenario_margin=scenario, var_floor=floor, volatility_scaling=volatility)
+        valuation = MarginValuation(**self.margin_valuation.model_dump())
+        return RuleChoices(
+            name,
+            **fields,
+            scenario_margin=scenario,
+            var_floor=floor,
+            volatility_scaling=volatility,
+            margin_valuation=valuation,
+        )
 
 
 class LiquidationFile(_Strict):
@@ -116,6 +138,20 @@ class LiquidationFile(_Strict):
     collateral_discount: Decimal = Decimal("0.05")
     bankruptcy_adjustment: Decimal = Decimal(1)
     spread_to_maintenance: Decimal = Decimal("1.5")
+    buffer_basis: BufferBasis = BufferBasis.MAINTENANCE
+    sizing: Sizing = Sizing.SEARCH
+    insurance_fee_rate: Decimal = Decimal(0)
+    insurance_fee_headroom: Decimal | None = None
+    cap_fee_at_bankruptcy: bool = True
+    size_steps: dict[str, Decimal] = {}
+
+    @field_validator("size_steps", mode="before")
+    @classmethod
+    def _steps_as_mapping(cls, value: Any) -> Any:
+        """Instrument -> step, also from the (instrument, step) pairs :class:`LiquidationTerms` holds."""
+        if isinstance(value, list | tuple) and all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+            return dict(value)
+        return value
 
 
 class RulebookFile(_Strict):
@@ -165,6 +201,8 @@ class Rulebook:
         under every venue.
         """
         merged = dict(document)
+        if any(not isinstance(document.get(key) or {}, Mapping) for key in ("assets", "instruments")):
+            return merged  # not a mapping of names: left for validation to name the section
         own_assets = dict(document.get("assets") or {})
         merged["assets"] = {**own_assets, **self.assets} if tables_win else {**self.assets, **own_assets}
         own_instruments = dict(document.get("instruments") or {})

@@ -498,6 +498,16 @@ BAD = [
         "assets.SOL.garch.beta",
     ),
     ("jump without sd", with_asset("SOL", {"jump": {"sigma": 1, "intensity": 1, "mean": 0}}), "assets.SOL.jump.sd"),
+    (
+        "jumps beyond 1000 a day",
+        with_asset("SOL", {"jump": {"sigma": 1, "intensity": 1e25, "mean": 0, "sd": 0.1}}),
+        "assets.SOL.jump.intensity",
+    ),
+    (
+        "a jump of e^11",
+        with_asset("SOL", {"jump": {"sigma": 1, "intensity": 1, "mean": -11, "sd": 0}}),
+        "assets.SOL.jump.mean",
+    ),
     ("table not from 1", with_asset("ETH", {"table": [[0, 0.9], [60, 0.8]]}), "assets.ETH.table[0][1]"),
     ("table time back", with_asset("ETH", {"table": [[0, 1], [60, 0.8], [30, 0.9]]}), "assets.ETH.table[2][0]"),
     ("missing file", with_asset("BTC", {"table": {"file": "nope.csv"}}), "assets.BTC.table.file"),

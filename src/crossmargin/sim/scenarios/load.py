@@ -68,8 +68,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crossmargin.model.document_text import parse_yaml
+from crossmargin.model.document_text import MAX_BYTES, decoded, parse_yaml
 from crossmargin.model.errors import InputError, field_prefix
+from crossmargin.model.numbers import bounded, shown
 from crossmargin.sim.scenarios.model import (
     OTHERS,
     Clustering,
@@ -108,6 +109,21 @@ _TOP = (
 _KINDS = ("table", "gbm", "jump", "garch", "follow")
 _FAULTS = ("stale", "spike", "thin_market", "depeg")
 
+MAX_STEP_SECONDS = 365 * 86_400
+"""Longest step: a year. With :data:`MAX_STEPS` it keeps every time of the scenario a number the oracle takes
+(far below 10^30 seconds)."""
+MAX_STEPS = 100_000
+"""Most steps of a scenario, given or derived from its tables (ten weeks of one-minute steps; the library's
+longest scenario has 1,736): every path, shock and step record has one entry a step. Paths alone take
+milliseconds; a stress run of a book of ten accounts takes about 5 ms and 14 kB a step (cross and isolated):
+500 s and 1.4 GB at the limit."""
+MAX_ASSETS = 100
+"""Most assets a scenario names (``assets`` and ``fixed``; ``"*"`` moves any number of others): with
+:data:`MAX_STEPS`, the correlated shocks stay within 80 MB."""
+MAX_FAULTS = 1_000
+"""Most oracle faults of a scenario, its includes' and a depeg series' segments counted: every source of
+every symbol looks through them at every step."""
+
 _T = TypeVar("_T")
 Resolver = Callable[[str], Scenario]
 
@@ -129,10 +145,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         known = ", ".join(sorted(_library()))
         raise InputError("scenario", f"{str(name_or_path)!r} is neither a library scenario ({known}) nor a file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path.name, f"cannot read the scenario file: {err}") from None
-    raw = parse_yaml(text, path.name)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise InputError(path.name, f"cannot read the scenario file: {err.strerror}") from None
+    raw = parse_yaml(decoded(data, path.name), path.name)
     with _origin(path.name):
         return _scenario(raw, _library_scenario, (path.parent, _DATA))
 
@@ -198,7 +215,11 @@ def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scen
         raise InputError(
             "name", f"use letters, digits, '.', '_' and '-' (starting with a letter or digit), got {name!r}"
         )
-    step_seconds = _whole(doc["step_seconds"], "step_seconds")
+    step_seconds = _whole(doc["step_seconds"], "step_seconds", MAX_STEP_SECONDS)
+    given_steps = _whole(doc["steps"], "steps", MAX_STEPS) if "steps" in doc else None
+    named = len(_mapping(doc.get("assets", {}), "assets")) + len(_list(doc.get("fixed", []), "fixed"))
+    _at_most(named, MAX_ASSETS, "assets", "assets named (under assets and fixed)")
+    _at_most(len(_list(doc.get("faults", []), "faults")), MAX_FAULTS, "faults", "faults")
     includes = _includes(doc.get("include", []), resolve)
 
     own = _assets(doc.get("assets", {}), bases)
@@ -229,15 +250,22 @@ def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scen
         faults += included.faults
         liquidity += included.liquidity
         sources += [source for source in included.sources if source not in sources]
+    _at_most(len(faults), MAX_FAULTS, "faults", "faults (its own, a depeg series' segments and its includes')")
 
-    if "steps" in doc:
-        steps = _whole(doc["steps"], "steps")
+    if given_steps is not None:
+        steps = given_steps
     else:
         spans = [spec.span for spec in (*assets.values(), others) if isinstance(spec, Table)]
         spans += [included.duration for included in includes]
         if not spans or max(spans) <= 0:
             raise InputError("steps", "is required: no table or included scenario gives the scenario's length")
         steps = max(1, math.ceil(max(spans) / step_seconds))
+        if steps > MAX_STEPS:
+            raise InputError(
+                "steps",
+                f"its tables span {max(spans):g} s: {steps:,} steps of {step_seconds} s, more than {MAX_STEPS:,}; "
+                "give steps or a longer step_seconds",
+            )
 
     return Scenario(
         name=name,
@@ -289,14 +317,9 @@ def _spec(raw: Any, field: str, bases: Sequence[Traversable]) -> PathSpec:
     spec = _mapping(raw, field)
     if "follow" in spec:
         _keys(spec, field, ("follow", "beta", "sigma"), required=("follow",))
-        return _build(
-            field,
-            lambda: Follow(
-                _text(spec["follow"], f"{field}.follow"),
-                _number(spec.get("beta", 1), f"{field}.beta"),
-                _number(spec.get("sigma", 0), f"{field}.sigma"),
-            ),
-        )
+        target = _text(spec["follow"], f"{field}.follow")
+        beta, sigma = _number(spec.get("beta", 1), f"{field}.beta"), _number(spec.get("sigma", 0), f"{field}.sigma")
+        return _build(field, lambda: Follow(target, beta, sigma))
     kinds = [key for key in spec if key in _KINDS]
     _keys(spec, field, _KINDS, required=())
     if len(kinds) != 1:
@@ -411,6 +434,9 @@ def _faults(raw: Any, bases: Sequence[Traversable]) -> list[Fault]:
 
 
 def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Traversable]) -> list[Fault]:
+    """The faults of one entry; its values are read (errors naming ``field.key``) before the fault is built
+    (whose own errors, e.g. an unknown source, come back under ``field``)."""
+
     def num(key: str) -> float:
         return _number(body[key], f"{field}.{key}")
 
@@ -427,16 +453,20 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
             else [_text(s, f"{field}.symbols[{j}]") for j, s in enumerate(_list(body["symbols"], f"{field}.symbols"))]
         )
 
+        source, start, end = text("source"), num("start"), num("end")
+
         def stale(symbol: str) -> StaleSource:
-            return _build(field, lambda: StaleSource(symbol, text("source"), num("start"), num("end")))
+            return _build(field, lambda: StaleSource(symbol, source, start, end))
 
         return [stale(symbol) for symbol in symbols]
     if kind == "spike":
         _keys(body, field, ("symbol", "source", "at", "factor"), required=("symbol", "source", "at", "factor"))
-        return [_build(field, lambda: Spike(text("symbol"), text("source"), num("at"), num("factor")))]
+        symbol, source, at, factor = text("symbol"), text("source"), num("at"), num("factor")
+        return [_build(field, lambda: Spike(symbol, source, at, factor))]
     if kind == "thin_market":
         _keys(body, field, ("symbol", "start", "end", "factor"), required=("symbol", "start", "end", "factor"))
-        return [_build(field, lambda: ThinMarket(text("symbol"), num("start"), num("end"), num("factor")))]
+        symbol, start, end, factor = text("symbol"), num("start"), num("end"), num("factor")
+        return [_build(field, lambda: ThinMarket(symbol, start, end, factor))]
     _keys(
         body,
         field,
@@ -445,8 +475,10 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
     )
     if ("price" in body) == ("series" in body):
         raise InputError(field, "give exactly one of price, series")
+    asset, source, start, end = text("asset"), text("source"), num("start"), num("end")
     if "price" in body:
-        return [_build(field, lambda: Depeg(text("asset"), text("source"), num("start"), num("end"), num("price")))]
+        price = num("price")
+        return [_build(field, lambda: Depeg(asset, source, start, end, price))]
     here = f"{field}.series"
     series = _mapping(body["series"], here)
     _keys(series, here, ("file", "every"), required=("file", "every"))
@@ -454,14 +486,14 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
     every = _number(series["every"], f"{here}.every")
     if every <= 0:
         raise InputError(f"{here}.every", f"must be positive, got {every:g}")
-    start, end = num("start"), num("end")
-    _build(field, lambda: Depeg(text("asset"), text("source"), start, end, 1.0))  # checks the window and names
+    _build(field, lambda: Depeg(asset, source, start, end, 1.0))  # checks the window and names
+    _at_most(math.ceil((end - start) / every), MAX_FAULTS, f"{here}.every", f"segments of {every:g} s")
     table = Table(times, tuple(p / prices[0] for p in prices), "hold", "series")
     segments: list[Fault] = []
     k = 0
     while (at := start + k * every) < end:
         price = prices[_held_index(table, at)]
-        segments.append(Depeg(text("asset"), text("source"), at, min(at + every, end), price))
+        segments.append(Depeg(asset, source, at, min(at + every, end), price))
         k += 1
     return segments
 
@@ -490,7 +522,15 @@ def _series(name: str, field: str, bases: Sequence[Traversable]) -> tuple[tuple[
         raise InputError(field, f"no price series file {name!r} (looked beside the scenario and in the library data)")
     key = str(located)
     if key not in _SERIES:
-        _SERIES[key] = _parse_series(located.read_text(encoding="utf-8"), name, field)
+        try:
+            with located.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+            text = decoded(data, name)
+        except OSError as err:
+            raise InputError(field, f"{name}: cannot be read: {err.strerror}") from None
+        except InputError as err:
+            raise InputError(field, f"{name}: {err.message}") from None
+        _SERIES[key] = _parse_series(text, name, field)
     return _SERIES[key]
 
 
@@ -507,7 +547,10 @@ def _locate(name: str, bases: Sequence[Traversable]) -> Traversable | None:
 
 
 def _parse_series(text: str, name: str, field: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:
+        raise InputError(field, f"{name}: not a CSV file ({err})") from None
     if not rows or [cell.strip().lower() for cell in rows[0][:2]] != ["t", "price"]:
         raise InputError(field, f"{name}: the first line must be the header t,price")
     times: list[float] = []
@@ -516,11 +559,13 @@ def _parse_series(text: str, name: str, field: str) -> tuple[tuple[float, ...], 
         if not row:
             continue
         try:
-            t, price = float(Decimal(row[0])), float(Decimal(row[1]))
+            t, price = float(bounded(Decimal(row[0]), "t")), float(bounded(Decimal(row[1]), "price"))
         except (ArithmeticError, IndexError):
             raise InputError(field, f"{name} line {line}: expected two numbers t,price, got {row!r}") from None
-        if not (math.isfinite(t) and math.isfinite(price)) or price <= 0:
-            raise InputError(field, f"{name} line {line}: t must be finite and price positive, got {row!r}")
+        except InputError as err:
+            raise InputError(field, f"{name} line {line}: {err.field} {err.message}") from None
+        if price <= 0:
+            raise InputError(field, f"{name} line {line}: the price must be positive, got {row!r}")
         if (not times and t != 0) or (times and t <= times[-1]):
             raise InputError(field, f"{name} line {line}: times start at 0 and increase, got {t:g}")
         times.append(t)
@@ -579,19 +624,29 @@ def _text(raw: Any, field: str, empty: bool = False) -> str:
 
 
 def _number(raw: Any, field: str) -> float:
+    """A number as a float, once it has passed the input boundary exactly
+    (:func:`crossmargin.model.numbers.bounded`)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
         raise InputError(field, f"expected a number, got {_kind(raw)}")
-    value = float(raw)
-    if not math.isfinite(value) or (isinstance(raw, Decimal) and not raw.is_finite()):
-        raise InputError(field, f"must be a finite number, got {raw}")
-    return value
+    return float(bounded(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw), field))
 
 
-def _whole(raw: Any, field: str) -> int:
+def _whole(raw: Any, field: str, most: int | None = None) -> int:
+    """A whole number from 1 (to ``most``)."""
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-        raise InputError(field, f"must be a whole number >= 1, got {raw!r}")
+        raise InputError(field, f"must be a whole number >= 1, got {_kind(raw)}")
+    if most is not None and raw > most:
+        raise InputError(field, f"must be at most {most:,}, got {shown(raw)}")
     return raw
 
 
+def _at_most(count: int, most: int, field: str, what: str) -> None:
+    """Refuse ``count`` of ``what`` beyond ``most``, before any of them is built."""
+    if count > most:
+        raise InputError(field, f"{count:,} {what}: at most {most:,}")
+
+
 def _kind(raw: Any) -> str:
-    return repr(raw) if isinstance(raw, int | float | Decimal | str) else type(raw).__name__
+    if isinstance(raw, int | Decimal) and not isinstance(raw, bool):
+        return shown(raw)
+    return repr(raw) if isinstance(raw, float | str) else type(raw).__name__

@@ -177,7 +177,9 @@ class Table:
 
 @dataclass(frozen=True)
 class Jumps:
-    """Poisson jumps: ``intensity`` jumps a day on average; each jump's log-size is N(``mean``, ``sd``²)."""
+    """Poisson jumps: ``intensity`` jumps a day on average (at most 1,000: beyond that a path is noise at the
+    price floor, not a crash); each jump's log-size is N(``mean``, ``sd``²), ``mean`` and ``sd`` at most 10
+    in size (a jump of e^10)."""
 
     intensity: float
     mean: float
@@ -185,8 +187,12 @@ class Jumps:
 
     def __post_init__(self) -> None:
         _non_negative(self.intensity, "intensity")
+        if self.intensity > 1000:
+            raise InputError("intensity", f"must be at most 1000 jumps a day, got {self.intensity!r}")
         _finite(self.mean, "mean")
         _non_negative(self.sd, "sd")
+        if abs(self.mean) > 10 or self.sd > 10:
+            raise InputError("mean" if abs(self.mean) > 10 else "sd", "a jump's log-size must be within 10 in size")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ Written as a mapping (the command line reads it from YAML or JSON); every key is
         - {max_notional: null, mmr: 0.05, imr: 0.1}
 
 Everything is checked when the set is read: an unknown key, rule, asset or instrument, or a bad value,
-raises :class:`~crossmargin.model.InputError` naming its path, before any run starts.
+raises :class:`~crossmargin.model.InputError` naming its path, before any run starts. Every number passes the
+input boundary of :func:`crossmargin.model.numbers.bounded` (finite, in range, at most 50 digits).
 """
 
 from collections.abc import Mapping
@@ -32,9 +33,9 @@ from crossmargin.liquidation.liquidity import document_number
 from crossmargin.liquidation.ranking import check_ranking
 from crossmargin.model import Asset, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import asset_from_dict, tiers_from_list
-from crossmargin.model.errors import field_prefix
+from crossmargin.model.errors import UNPRINTABLE, field_prefix
 from crossmargin.model.instruments import TierBasis
-from crossmargin.model.numbers import non_negative
+from crossmargin.model.numbers import bounded, non_negative
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.model.tiers import TierTable
 from crossmargin.sim.stress.runner import StressConfig
@@ -60,12 +61,12 @@ def parameter_set(data: Any, default_label: str) -> ParameterSet:
     :func:`applied`."""
     if not isinstance(data, Mapping):
         raise InputError("", f"a parameter set is a mapping of keys, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(KEYS))
+    unknown = sorted(str(key) for key in data if key not in KEYS)  # a YAML key may be a number or a boolean
     if unknown:
         raise InputError(unknown[0], f"unknown key (known: {', '.join(KEYS)})")
     label = data.get("label", default_label)
-    if not isinstance(label, str) or not label:
-        raise InputError("label", "must be a non-empty name")
+    if not isinstance(label, str) or not label.strip() or UNPRINTABLE.search(label):
+        raise InputError("label", "must be a non-empty name of printable text")
     sections = {}
     for key in ("rules", "liquidation", "assets", "tiers"):
         section = data.get(key)
@@ -75,8 +76,9 @@ def parameter_set(data: Any, default_label: str) -> ParameterSet:
         sections[key] = dict(section)
     fund = data.get("insurance_fund")
     if fund is not None:
-        fund = non_negative(document_number(fund, "insurance_fund"), "insurance_fund")
+        fund = non_negative(bounded(document_number(fund, "insurance_fund"), "insurance_fund"), "insurance_fund")
     for key, model in (("rules", RulesFile), ("liquidation", LiquidationFile)):
+        _numbers_bounded(sections[key], key)
         try:
             model.model_validate(sections[key])
         except ValidationError as err:
@@ -86,6 +88,31 @@ def parameter_set(data: Any, default_label: str) -> ParameterSet:
     if "adl_ranking" in sections["liquidation"]:
         check_ranking(sections["liquidation"]["adl_ranking"])
     return ParameterSet(label, sections["rules"], sections["liquidation"], fund, sections["assets"], sections["tiers"])
+
+
+def _numbers_bounded(section: Mapping[str, Any], field: str) -> None:
+    """Every number in a ``rules`` or ``liquidation`` section, however nested, passes the input boundary (a
+    number written as text, e.g. ``"1e999999999"``, too: the section's models read such text as the number);
+    an error names its path, e.g. ``liquidation.buffer``."""
+    pending: list[tuple[str, Any]] = [(field, section)]
+    while pending:
+        path, node = pending.pop()
+        if isinstance(node, Mapping):
+            pending += [(f"{path}.{key}", value) for key, value in node.items()]
+        elif isinstance(node, list):
+            pending += [(f"{path}[{i}]", value) for i, value in enumerate(node)]
+        elif isinstance(node, int | Decimal) and not isinstance(node, bool):
+            bounded(Decimal(node), path)
+        elif isinstance(node, str) and (number := _as_number(node)) is not None:
+            bounded(number, path)
+
+
+def _as_number(text: str) -> Decimal | None:
+    """The number ``text`` spells, or None."""
+    try:
+        return Decimal(text.strip())
+    except ArithmeticError:
+        return None
 
 
 def applied(config: StressConfig, params: ParameterSet) -> StressConfig:
@@ -117,10 +144,14 @@ def applied(config: StressConfig, params: ParameterSet) -> StressConfig:
 
 
 def _rules(rules: RuleChoices, changes: Mapping[str, Any]) -> RuleChoices:
+    """The book's rules with the set's changes; a rule the changes make invalid is named ``rules.<field>``."""
     current = {k: v for k, v in asdict(rules).items() if k in RulesFile.model_fields}
-    return RulesFile.model_validate({**current, **changes}).choices(rules.name)
+    with field_prefix("rules"):
+        return RulesFile.model_validate({**current, **changes}).choices(rules.name)
 
 
 def _terms(terms: LiquidationTerms, changes: Mapping[str, Any]) -> LiquidationTerms:
+    """The book's liquidation terms with the set's changes; a bad term is named ``liquidation.<field>``."""
     current = {k: v for k, v in asdict(terms).items() if k in LiquidationFile.model_fields}
-    return replace(terms, **LiquidationFile.model_validate({**current, **changes}).model_dump())
+    with field_prefix("liquidation"):
+        return replace(terms, **LiquidationFile.model_validate({**current, **changes}).model_dump())
