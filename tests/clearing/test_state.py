@@ -1,5 +1,5 @@
 """The clearing state machine worked by hand: opening, trades with realized PnL and fees, funding,
-withdrawals against free collateral and oracle status, isolated margin, bad events, replay."""
+withdrawals against free collateral and a frozen price, isolated margin, bad events, replay."""
 
 from decimal import Decimal
 
@@ -9,6 +9,7 @@ from crossmargin.clearing.events import (
     MARKET,
     Deposit,
     Funding,
+    Guard,
     LiquidationFill,
     LiquidationStart,
     PriceUpdate,
@@ -97,16 +98,20 @@ def test_funding_moves_money_from_longs_to_shorts_and_nets_to_zero():
     assert state.funding_index == {"BTC-PERP": D("0.1")}  # 1 contract x 100 x 0.001 per contract
 
 
-def test_withdrawals_are_held_to_free_collateral_and_trusted_prices():
+def test_withdrawals_are_held_to_free_collateral_and_refused_on_a_frozen_price():
     state = opening()
     state.apply(Trade("a", "b", "BTC-PERP", D(50), D(100)))
     # a: 1000 USDT, long 50 at the mark: IM 10 % x 5000 = 500, free collateral 500
     with pytest.raises(InputError, match="amount"):
         state.apply(Withdraw("a", "USDT", D("500.01")))
-    state.apply(PriceUpdate(untrusted=frozenset({"BTC-PERP"})))
-    with pytest.raises(InputError, match="not trusted"):
+    state.apply(Guard(frozen=frozenset({"BTC-PERP"})))
+    with pytest.raises(InputError, match="frozen") as caught:
         state.apply(Withdraw("a", "USDT", D(1)))
-    state.apply(PriceUpdate())
+    assert caught.value.field == "account"
+    state.apply(PriceUpdate())  # a price update leaves the guard as it is
+    with pytest.raises(InputError, match="frozen"):
+        state.apply(Withdraw("a", "USDT", D(1)))
+    state.apply(Guard())  # the next guard replaces it whole
     state.apply(Withdraw("a", "USDT", D(500)))
     # 2090 came in at the opening (1000 + 1000 + 50 + 40), 500 went out
     assert balance(state, "a") == D(500) and state.ledger.balance(EXTERNAL, "USDT") == D(-1590)
@@ -133,6 +138,9 @@ def test_closing_an_isolated_position_returns_its_margin_to_the_cross_balance():
         (Trade("a", "b", "BTC-PERP", D(0), D(100)), "size"),
         (Funding("BTC-PERP", D("NaN")), "rate"),
         (PriceUpdate(marks={"BTC-PERP": D(-1)}), "marks.BTC-PERP"),
+        (Guard(frozen=frozenset({"ETH-PERP"})), "frozen"),
+        (Guard(held={"USDT": D("0.9")}), "held.USDT"),  # the base currency is priced at 1
+        (Guard(owed={"BTC": D(1)}), "owed.BTC"),  # BTC has no price in this book
         (LiquidationStart("a"), "account"),
         (LiquidationFill("a", "BTC-PERP", True, D(1), D(100), MARKET), "account"),
     ],
@@ -161,4 +169,6 @@ def test_the_log_replays_to_the_same_state():
     state.apply(Funding("BTC-PERP", D("-0.0005")))
     state.apply(Trade(MARKET, "a", "BTC-PERP", D(1), D(96)))
     assert state.rebuilt().digest() == state.digest()
-    assert ClearingState(*state.opening).digest() != state.digest()
+    portfolio, rules, fund = state.origin
+    assert isinstance(fund, Decimal)
+    assert ClearingState(portfolio, rules, fund).digest() != state.digest()

@@ -1,6 +1,7 @@
 """Liquidation worked by hand: a partial liquidation restoring health with its buffer, a cascade through
-slipped fills, bad debt paid by the insurance fund, the fund exhausted and ADL applied, a socialized
-loss, a liability repaid from collateral, and bad debt booked when nobody can take it."""
+slipped fills (the engine loop around the book), bad debt paid by the insurance fund, the fund exhausted and
+ADL applied, a socialized loss, a liability repaid from collateral, and bad debt booked when nobody can take
+it."""
 
 from dataclasses import replace
 from decimal import Decimal
@@ -11,10 +12,13 @@ from crossmargin.clearing.events import MARKET, PriceUpdate
 from crossmargin.clearing.ledger import Book
 from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.engine import Liquidator, bankruptcy_price, size_quantum
-from crossmargin.liquidation.liquidity import DepthLevels
+from crossmargin.liquidation.liquidity import DepthLevels, LiquidityModel
 from crossmargin.liquidation.ranking import AdlQueues, adl_order
+from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop, LoopConfig
 from crossmargin.model import InputError, exact
 from crossmargin.model.rules import LiquidationTerms, Shortfall
+from crossmargin.oracle.config import OracleConfig
 from tests.builders import GENERIC, D, banded, book, div, linear, position, tiers
 
 USDT = banded("USDT", [("0", "1")])
@@ -30,6 +34,16 @@ def state_of(accounts, mark: str = "940", fund: str = "0", prices: dict[str, str
 
 def usdt(state: ClearingState, account: str) -> Decimal:
     return state.ledger.balance(user(account), "USDT")
+
+
+def screened(
+    state: ClearingState, terms: LiquidationTerms, liquidity: dict[str, LiquidityModel]
+) -> list[live.OutboundEvent]:
+    """The engine loop around ``state`` (no feed has spoken: the oracle keeps the state's prices) after one
+    clock event: the whole book screened, confirmed and liquidated at the state's market, cascades included."""
+    portfolio, rules, _ = state.origin
+    loop = EngineLoop(LoopConfig(portfolio, rules, terms, OracleConfig(), liquidity), state=state)
+    return loop.handle(live.Clock(seq=1, time=D(0), id="clock"))
 
 
 def conserved(state: ClearingState) -> None:
@@ -51,7 +65,7 @@ def test_a_partial_liquidation_restores_health_with_its_buffer():
     # long 10 BTC-PERP at 1000 on 1000 USDT; mark 940: uPnL -600, equity 400 < MM 0.05 x 9400 = 470.
     state = state_of([("a", {"USDT": "1000"}, [position("BTC-PERP", "10", "1000")])])
     assert state.liquidatable("a")
-    notices = Liquidator(state, replace(TERMS, buffer=D("0.1"))).run()
+    notices = Liquidator(state, replace(TERMS, buffer=D("0.1"))).liquidate("a")
     # At the mark (no liquidity model) closing s keeps equity at 400 and leaves MM 47 (10 - s); health with
     # the 10 % buffer needs 400 >= 1.1 x 47 (10 - s) = 51.7 (10 - s): s >= 10 - 7.7369 = 2.2631, in steps of
     # 0.01 (10 / 1000): s = 2.27 (51.7 x 7.73 = 399.641 <= 400; 2.26 would need 400.158).
@@ -76,15 +90,20 @@ def test_a_cascade_through_slipped_fills():
     )
     assert state.liquidatable("a") and not state.liquidatable("b")
     terms = replace(TERMS, partial=False)
-    notices = Liquidator(state, terms, {"BTC-PERP": depth}).run()
+    out = screened(state, terms, {"BTC-PERP": depth})
     # a sells 10: 5 at 940 x 0.99 = 930.6 and 5 at 940 x 0.98 = 921.2, average 925.9; the mark goes to 921.2.
-    # b at 921.2: equity 1100 + 10 (921.2 - 1000) = 312 < MM 0.05 x 9212 = 460.6: liquidated in turn,
-    # 5 at 921.2 x 0.99 = 911.988 and 5 at 921.2 x 0.98 = 902.776, average 907.382; mark 902.776.
-    fills = [(n["account"], n["size"], n["fill_price"], n["slippage"]) for n in notices]
+    # b at 921.2: equity 1100 + 10 (921.2 - 1000) = 312 < MM 0.05 x 9212 = 460.6: liquidated in turn (the
+    # loop's second round), 5 at 921.2 x 0.99 = 911.988 and 5 at 921.2 x 0.98 = 902.776, average 907.382;
+    # mark 902.776. A third round finds nobody.
+    fills = [(e.account, e.size, e.fill_price, e.slippage) for e in out if isinstance(e, live.LiquidationFill)]
     assert fills == [
         ("a", D(-10), D("925.9"), D("141")),  # slippage 10 x (940 - 925.9)
         ("b", D(-10), D("907.382"), D("138.18")),  # 10 x (921.2 - 907.382)
     ]
+    turned = [e.account for e in out if isinstance(e, live.AccountStatus) and e.state == "liquidatable"]
+    assert turned == ["a", "b"]
+    moves = [(e.before, e.mark) for e in out if isinstance(e, live.MarkMoved)]
+    assert moves == [(D(940), D("921.2")), (D("921.2"), D("902.776"))]
     assert usdt(state, "a") == D(1000) + 10 * (D("925.9") - 1000)  # 259
     assert usdt(state, "b") == D(1100) + 10 * (D("907.382") - 1000)  # 173.82
     assert state.market.mark("BTC-PERP") == D("902.776")
@@ -110,7 +129,7 @@ DEEP_2PCT = DepthLevels(((D("0.02"), D(1000)),))
 
 def test_bad_debt_is_paid_by_the_insurance_fund():
     state = bankrupt_book(fund="500")
-    notices = Liquidator(state, TERMS, {"BTC-PERP": DEEP_2PCT}).run()
+    notices = Liquidator(state, TERMS, {"BTC-PERP": DEEP_2PCT}).liquidate("a")
     # sold 10 at 990 x 0.98 = 970.2: realized 10 x (970.2 - 1000) = -298, balance 100 - 298 = -198,
     # which the fund (500) pays: fund 302, a at 0.
     assert [n["event"] for n in notices] == ["liquidation", "insurance"]
@@ -122,7 +141,7 @@ def test_bad_debt_is_paid_by_the_insurance_fund():
 
 def test_an_exhausted_fund_leads_to_adl_at_the_bankruptcy_price():
     state = bankrupt_book(fund="50")
-    notices = Liquidator(state, TERMS, {"BTC-PERP": DEEP_2PCT}).run()
+    notices = Liquidator(state, TERMS, {"BTC-PERP": DEEP_2PCT}).liquidate("a")
     # The market fill would leave -198, more than the fund's 50: a's long goes at its bankruptcy price,
     # 990 - 0 / 10 = 990 (net value 0), to the shorts ranked by PnL ratio x leverage:
     #   c: PnL 10 x (1100 - 990) = 1100 on entry notional 11000 -> 0.1; leverage 9900 / (1000 + 1100) = 4.714
@@ -141,7 +160,7 @@ def test_an_exhausted_fund_leads_to_adl_at_the_bankruptcy_price():
 def test_a_socialized_loss_is_shared_by_the_profitable_opposite_side():
     state = bankrupt_book(fund="50")
     terms = replace(TERMS, shortfall=Shortfall.SOCIALIZED)
-    notices = Liquidator(state, terms, {"BTC-PERP": DEEP_2PCT}).run()
+    notices = Liquidator(state, terms, {"BTC-PERP": DEEP_2PCT}).liquidate("a")
     # Market fill at 970.2 leaves -198; the fund pays its 50; the other 148 is shared by c and d in
     # proportion to their profit at the mark 990: c 1100, d 50 (of 1150).
     shares = next(n for n in notices if n["event"] == "socialized")["shares"]
@@ -157,7 +176,7 @@ def test_a_socialized_loss_is_shared_by_the_profitable_opposite_side():
 def test_bad_debt_is_booked_when_nobody_can_take_the_loss():
     state = state_of([("a", {"USDT": "100"}, [position("BTC-PERP", "10", "1000")])], mark="990", fund="50")
     terms = replace(TERMS, shortfall=Shortfall.SOCIALIZED)
-    Liquidator(state, terms, {"BTC-PERP": DEEP_2PCT}).run()
+    Liquidator(state, terms, {"BTC-PERP": DEEP_2PCT}).liquidate("a")
     # -198 after the fill, 50 from the fund, no opposite account: 148 of bad debt.
     assert state.ledger.balance(BAD_DEBT, "USDT") == D(-148)
     assert usdt(state, "a") == 0
@@ -168,7 +187,7 @@ def test_a_liability_is_repaid_from_collateral_at_a_discount():
     # e owes 5000 USDT against 2 BTC at 3000 weighted 0.8: equity 4800 - 5000 = -200, no positions.
     state = state_of([("e", {"USDT": "-5000", "BTC": "2"}, [])], mark="3000")
     assert state.liquidatable("e")
-    Liquidator(state, TERMS).run()
+    Liquidator(state, TERMS).liquidate("e")
     # BTC sold at 3000 x (1 - 0.05) = 2850: 5000 / 2850 = 1.7543859649... BTC repays the 5000.
     assert usdt(state, "e") == 0
     with exact():

@@ -78,7 +78,7 @@ def test_dydx_insurance_fund_delta_vectors(case: str):
     portfolio = one_account("0.2", price, str(balance), size, "50000")
     state = ClearingState(portfolio, GENERIC)
     terms = LiquidationTerms(fee_rate=D(fee_rate), partial=False)
-    Liquidator(state, terms).run()
+    Liquidator(state, terms).liquidate("s")
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == D(expected)
     assert not state.legs["s"]
 
@@ -91,7 +91,7 @@ def test_a_fillable_limit_stops_the_order_at_the_depth_beyond_it():
     # Depth: 0.2 BTC at 0.4 % under the mark (59760, within the limit), then 10 at 1 % (59400, beyond it)
     depth = DepthLevels(((D("0.004"), D("0.2")), (D("0.01"), D(10))))
     terms = LiquidationTerms(fill_price=FillPrice.FILLABLE, partial=False)
-    notices = Liquidator(state, terms, {"BTC-PERP": depth}).run()
+    notices = Liquidator(state, terms, {"BTC-PERP": depth}).liquidate("s")
     assert [(n["size"], n["fill_price"]) for n in notices if n["event"] == "liquidation"] == [(D("-0.2"), D(59760))]
     assert state.legs["s"][("BTC-PERP", True)].size == D("0.3")  # the rest waits for depth within the limit
 
@@ -103,7 +103,7 @@ def test_a_bankruptcy_price_takeover_gives_what_is_left_to_the_insurance_fund():
     portfolio = one_account("0.1", "950", "100", "1", "1000")
     state = ClearingState(portfolio, GENERIC)
     terms = replace(LiquidationTerms(fill_price=FillPrice.BANKRUPTCY), partial=False)
-    notices = Liquidator(state, terms).run()
+    notices = Liquidator(state, terms).liquidate("s")
     fill = next(n for n in notices if n["event"] == "liquidation")
     assert (fill["fill_price"], fill["fee"], fill["bankruptcy_price"]) == (D(950), D(50), D(900))
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == D(50)
@@ -129,7 +129,7 @@ def test_bybit_insurance_fund_settles_the_difference_to_the_bankruptcy_price(fil
     with exact():
         depth = DepthLevels(((1 - D(fill) / 65000, D(5)),))  # the whole order at the fill price
     terms = LiquidationTerms(fill_price=FillPrice.BANKRUPTCY, partial=False)
-    notices = Liquidator(state, terms, {"BTC-PERP": depth}).run()
+    notices = Liquidator(state, terms, {"BTC-PERP": depth}).liquidate("s")
     assert next(n for n in notices if n["event"] == "liquidation")["bankruptcy_price"] == D(64000)
     with exact():
         assert abs(state.ledger.balance(INSURANCE_FUND, "USDC") - (1000 + D(to_fund))) <= D("1e-18")
@@ -150,7 +150,7 @@ def test_drift_socialized_loss_pro_rata_to_base_size():
     ]
     state = ClearingState(book([USDC], [perp], {}, {"BTC-PERP": "800"}, accounts, base="USDC"), GENERIC)
     terms = LiquidationTerms(shortfall=Shortfall.SOCIALIZED, adl_ranking="pro_rata_base_size", partial=False)
-    notices = Liquidator(state, terms).run()
+    notices = Liquidator(state, terms).liquidate("x")
     shares = next(n for n in notices if n["event"] == "socialized")["shares"]
     assert isinstance(shares, dict) and sum(shares.values()) == 100
     with exact():
@@ -197,7 +197,7 @@ def test_drift_liquidation_covers_the_margin_shortage_with_its_buffer(isolated: 
     # m = 5 % + 2 % = 7 %; IF fee = min(1 %, 95 % x (7 % - 1 % - 9 / 200)) = min(1 %, 1.425 %) = 1 %;
     # base = 9 / (100 x (7 % - 1 %) - 100 x 1 %) = 9 / 5 = 1.8 SOL (program: 1800000000 to the liquidator).
     state = drift_state("5", "2", "100", isolated=isolated)
-    notices = Liquidator(state, drift_terms("0.02")).run()
+    notices = Liquidator(state, drift_terms("0.02")).liquidate("u")
     # fees 180 x 1 % = 1.8 each: the liquidator's quote -180 + 1.8 = -178.2, total_liquidation_fee 1800000
     assert fills(notices) == [(D("-1.8"), D(100), D("3.6"))]
     assert state.ledger.balance(LIQUIDATOR, "USDC") == D("1.8")
@@ -216,7 +216,7 @@ def test_drift_isolated_liquidation_is_not_paced():
     # min(1 %, 95 % x (7 % - 1 % - 90 / 2000)) = 1 %; base = 90 / (6 - 1) = 18: 2 SOL left (2000000000), out of
     # liquidation. (The cross account of l.1528 is paced over slots and keeps 1.91 SOL; ours closes 18 there too.)
     state = drift_state("50", "20", "100", isolated=True)
-    notices = Liquidator(state, drift_terms("0.02")).run()
+    notices = Liquidator(state, drift_terms("0.02")).liquidate("u")
     assert fills(notices) == [(D("-18"), D(100), D(36))]
     assert state.legs["u"][("SOL-PERP", True)].size == D(2)
 
@@ -229,7 +229,7 @@ def test_drift_liquidator_fee_is_charged_in_full_on_a_bankrupt_account(size: str
     # fee 100 x 1 % = 1 charged although the account is bankrupt: the user's quote -150 + 100 - 1 = -51 (short:
     # 50 - 100 - 1), the liquidator's -100 + 1 = -99 (short: 100 + 1 = 101), total_liquidation_fee 0.
     state = drift_state("0", size, entry)
-    notices = Liquidator(state, drift_terms("0.001")).run()
+    notices = Liquidator(state, drift_terms("0.001")).liquidate("u")
     assert fills(notices) == [(-D(size), D(100), D(1))]
     assert state.ledger.balance(LIQUIDATOR, "USDC") == 1
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == 0
@@ -244,7 +244,7 @@ def test_drift_liquidation_of_a_position_of_one_step():
     # = 1 %; base = 0.006046 / (4.1 - 1) = 0.00195, rounded up to the 0.01 step: the whole position. Fees 1 x 1 %
     # each: quote -1.5 + 1 - 0.02 = -0.52, the liquidator's -0.99, total_liquidation_fee 10000 (0.01).
     state = drift_state("0.545454", "0.01", "150")
-    notices = Liquidator(state, drift_terms("0.001")).run()
+    notices = Liquidator(state, drift_terms("0.001")).liquidate("u")
     assert fills(notices) == [(D("-0.01"), D(100), D("0.02"))]
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == D("0.01")
     assert state.ledger.balance(user("u"), "USDC") == D("0.025454")  # 0.545454 - 0.52
@@ -256,7 +256,7 @@ def test_drift_insurance_fee_takes_at_most_95_percent_of_what_is_left():
     # (4750); base = 3.6 / (100 x 4.1 % - 100 x 0.475 %) = 0.9931 -> 1.00 SOL; IF fee 100 x 0.475 % = 0.475
     # ("0.5 % x 100 x 0.95 = $0.475": total_liquidation_fee 475000).
     state = drift_state("1.5", "-1", "100")
-    notices = Liquidator(state, drift_terms("0.001")).run()
+    notices = Liquidator(state, drift_terms("0.001")).liquidate("u")
     assert fills(notices) == [(D(1), D(100), D("1.475"))]
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == D("0.475")
     assert state.ledger.balance(LIQUIDATOR, "USDC") == 1
@@ -273,7 +273,7 @@ def test_drift_insurance_fee_on_a_large_short():
     with exact():
         entry = D("6959.294318") / D("299.4")
     state = drift_state("113.838792", "-299.4", str(entry), mark="23.244136")
-    notices = Liquidator(state, drift_terms("0.02")).run()
+    notices = Liquidator(state, drift_terms("0.02")).liquidate("u")
     ((size, price, _),) = fills(notices)
     assert (size, price) == (D("297.64"), D("23.244136"))
     # Ours, exact: shortage 487.150602288 - 113.838791592 = 373.311810696 (TC 113.838792 - 4e-7, buffer -8e-9),
@@ -295,7 +295,7 @@ def test_drift_liquidation_after_a_20_percent_fall():
     # -20.8 on the 10 USDC deposit, -10.8 owed. (The program's liquidation_margin_freed, 4.784, keeps the
     # -20.8 as unsettled PnL under the 2 % buffer; to us the closed loss is the USDC balance: not compared.)
     state = drift_state("10", "1", "100", mark="80")
-    notices = Liquidator(state, drift_terms("0.02")).run()
+    notices = Liquidator(state, drift_terms("0.02")).liquidate("u")
     assert fills(notices) == [(D(-1), D(80), D("0.8"))]
     assert state.ledger.balance(INSURANCE_FUND, "USDC") == 0
     assert [n["amount"] for n in notices if n["event"] == "bad_debt"] == [D("10.8")]

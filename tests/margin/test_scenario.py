@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.priced import check_oracle_priced
+from crossmargin.live.policy import check_oracle_priced
 from crossmargin.margin.account import cross_pool, evaluate_account
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.scenario import scenario_requirement

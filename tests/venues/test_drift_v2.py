@@ -758,7 +758,7 @@ def test_shipped_rulebook_liquidates_to_its_buffer():
     portfolio, rules = load(doc)
     state = ClearingState(portfolio, rules)
     assert state.liquidatable("a")
-    notices = Liquidator(state, crossmargin.venues.rulebook("drift-v2").liquidation).run()
+    notices = Liquidator(state, crossmargin.venues.rulebook("drift-v2").liquidation).liquidate("a")
     # Shortage = MR + 2 % x 8600 - (TC + 2 % x (-550)) = 258 + 172 - 213 = 217; m = 3 % + 2 % = 5 %;
     # IF fee = min(0.75 %, 95 % x (5 % - 0.75 % - 217 / 8600)) = min(0.75 %, 1.64 %) = 0.75 %;
     # base = 217 / (86 x (5 % - 0.75 %) - 86 x 0.75 %) = 217 / 3.01 = 72.093 -> 72.10 (step 0.01). (With a buffer

@@ -1,16 +1,23 @@
-"""The events the clearing state applies. Each is a frozen record; :class:`~crossmargin.clearing.state.ClearingState`
-validates it completely before changing anything, and logs it once applied.
+"""The events the clearing state applies. Each is a frozen record (a msgspec Struct);
+:class:`~crossmargin.clearing.state.ClearingState` validates it completely before changing anything, and
+logs it once applied.
 
-Units: sizes in contracts (positive), prices in quote currency per unit of the underlying, amounts in the
-named asset's units. ``long`` names the leg of a position (hedge mode holds one long and one short).
+Units: sizes in contracts (positive), prices in quote currency per unit of the underlying (an asset's in the
+base currency), amounts in the named asset's units. ``long`` names the leg of a position (hedge mode holds
+one long and one short).
+
+Serialised form (:func:`encode_event`, :func:`decode_event`): msgspec JSON, the event's kind in ``type``
+(its snake_case name), every Decimal as its string (``1.50`` stays ``1.50``), sets and mapping keys sorted
+so that equal events encode to equal bytes; decoding gives back an equal event.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+import msgspec
+
 from crossmargin.clearing.ledger import LedgerAccount
+from crossmargin.model import InputError
 
 MARKET = "@market"
 """The outside market: the counterparty of liquidation fills and collateral sales, and the holder of the
@@ -25,8 +32,7 @@ class Taker(StrEnum):
     BACKSTOP = "backstop"
 
 
-@dataclass(frozen=True)
-class Deposit:
+class Deposit(msgspec.Struct, frozen=True, tag_field="type", tag="deposit"):
     """``amount`` (> 0) of ``asset`` into the account's cross balance from outside."""
 
     account: str
@@ -34,19 +40,21 @@ class Deposit:
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class Withdraw:
-    """``amount`` (> 0) of ``asset`` out of the cross balance: within free collateral, prices trusted."""
+class Withdraw(msgspec.Struct, frozen=True, tag_field="type", tag="withdraw"):
+    """``amount`` (> 0) of ``asset`` out of the cross balance: within the free collateral at the guarded
+    market, and only while no price the account depends on is frozen (see :class:`Guard`)."""
 
     account: str
     asset: str
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, tag_field="type", tag="trade"):
     """``buyer`` buys ``size`` contracts of ``instrument`` from ``seller`` at ``price``; each pays its fee
-    (settle units) to the fee pool. One-way: the fill opens, adds, reduces, flips or closes the position."""
+    (settle units) to the fee pool. One-way: the fill opens, adds, reduces, flips or closes the position.
+    Each side but the market's passes the initial-margin check at its guarded market unless the fill only
+    reduces its position; a side that would add risk while a price it depends on is frozen is refused
+    (see :class:`Guard`)."""
 
     buyer: str
     seller: str
@@ -57,8 +65,7 @@ class Trade:
     seller_fee: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True)
-class Funding:
+class Funding(msgspec.Struct, frozen=True, tag_field="type", tag="funding"):
     """A funding payment on ``instrument``: longs pay shorts ``rate`` x notional at the mark (negative rate:
     shorts pay longs), settled on every open position through the funding account."""
 
@@ -66,25 +73,41 @@ class Funding:
     rate: Decimal
 
 
-@dataclass(frozen=True)
-class PriceUpdate:
-    """New asset prices and marks (merged into the market); ``untrusted``: symbols whose oracle price is
-    not valid now (withdrawals depending on them are refused)."""
+class PriceUpdate(msgspec.Struct, frozen=True, tag_field="type", tag="price_update"):
+    """New asset prices (base currency per unit) and instrument marks, merged into the market (the guard
+    stays as it is)."""
 
-    prices: Mapping[str, Decimal] = field(default_factory=dict)
-    marks: Mapping[str, Decimal] = field(default_factory=dict)
-    untrusted: frozenset[str] = frozenset()
+    prices: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
 
 
-@dataclass(frozen=True)
-class LiquidationStart:
+class Guard(msgspec.Struct, frozen=True, tag_field="type", tag="guard"):
+    """The oracle policy at the point of decision; it replaces the previous guard whole.
+
+    - ``frozen``: symbols (assets or instruments) whose price has a status the policy freezes on. An account
+      that depends on one (a held or owed asset other than the base currency, a position's instrument or its
+      settle asset, and for a trade the traded instrument) may not withdraw and may not add risk: a trade
+      side that does not only reduce its position is refused.
+    - ``held`` / ``owed``: for assets whose price has a status the policy values conservatively, the price
+      (base currency per unit) a held balance counts at (the lower of index and EMA) and the price an owed
+      balance counts at (the higher). Withdrawals and the initial-margin check of trades are made at the
+      account's *guarded market*: the current market with each asset the account holds priced at
+      ``held[asset]`` and each it owes at ``owed[asset]`` (where given). Liquidation is decided at the
+      market itself.
+    """
+
+    frozen: frozenset[str] = frozenset()
+    held: dict[str, Decimal] = {}
+    owed: dict[str, Decimal] = {}
+
+
+class LiquidationStart(msgspec.Struct, frozen=True, tag_field="type", tag="liquidation_start"):
     """The account enters liquidation: it must be liquidatable now (exact evaluation)."""
 
     account: str
 
 
-@dataclass(frozen=True)
-class LiquidationFill:
+class LiquidationFill(msgspec.Struct, frozen=True, tag_field="type", tag="liquidation_fill"):
     """``size`` contracts of the account's ``long``/short leg of ``instrument`` closed at ``price`` against
     ``counterparty`` (who takes the opposite side: the market, an auto-deleveraged account reducing its
     opposite position, or the backstop). The liquidation fee is paid from the pool the position belongs to:
@@ -101,8 +124,7 @@ class LiquidationFill:
     fee_liquidator: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True)
-class CollateralSale:
+class CollateralSale(msgspec.Struct, frozen=True, tag_field="type", tag="collateral_sale"):
     """Collateral sold to the market at a discount to repay a liability: ``sold`` of ``sell_asset`` out of the
     cross balance, ``bought`` of ``buy_asset`` in (the account must be in liquidation and owe ``buy_asset``)."""
 
@@ -113,8 +135,7 @@ class CollateralSale:
     bought: Decimal
 
 
-@dataclass(frozen=True)
-class InsuranceCover:
+class InsuranceCover(msgspec.Struct, frozen=True, tag_field="type", tag="insurance_cover"):
     """The insurance fund pays ``amount`` of ``asset`` toward a negative balance of ``pool`` (a user or
     isolated ledger account); from its own ``asset`` if it holds it, else from its base currency bought
     at ``cost`` (base units) from the market."""
@@ -125,18 +146,16 @@ class InsuranceCover:
     cost: Decimal
 
 
-@dataclass(frozen=True)
-class SocializedLoss:
+class SocializedLoss(msgspec.Struct, frozen=True, tag_field="type", tag="socialized_loss"):
     """A negative balance of ``pool`` in ``asset`` paid by other accounts' cross balances: ``shares`` maps
-    account id to the amount it pays."""
+    account id to the amount it pays (asset units, each > 0)."""
 
     pool: LedgerAccount
     asset: str
-    shares: Mapping[str, Decimal]
+    shares: dict[str, Decimal]
 
 
-@dataclass(frozen=True)
-class WriteOff:
+class WriteOff(msgspec.Struct, frozen=True, tag_field="type", tag="write_off"):
     """A negative balance nobody bears, booked as bad debt."""
 
     pool: LedgerAccount
@@ -144,8 +163,7 @@ class WriteOff:
     amount: Decimal
 
 
-@dataclass(frozen=True)
-class LiquidationEnd:
+class LiquidationEnd(msgspec.Struct, frozen=True, tag_field="type", tag="liquidation_end"):
     """The account leaves liquidation (healthy, or with no positions left)."""
 
     account: str
@@ -157,6 +175,7 @@ Event = (
     | Trade
     | Funding
     | PriceUpdate
+    | Guard
     | LiquidationStart
     | LiquidationFill
     | CollateralSale
@@ -165,3 +184,22 @@ Event = (
     | WriteOff
     | LiquidationEnd
 )
+
+_ENCODER = msgspec.json.Encoder(order="deterministic")
+_DECODER = msgspec.json.Decoder(Event)
+
+
+def encode_event(event: Event) -> bytes:
+    """``event`` as one line of JSON (see module doc)."""
+    return _ENCODER.encode(event)
+
+
+def decode_event(data: bytes | str) -> Event:
+    """The event :func:`encode_event` wrote; a malformed one raises :class:`~crossmargin.model.InputError`
+    (field ``event``). Only the form is checked here: :meth:`ClearingState.apply` validates the content."""
+    try:
+        return _DECODER.decode(data)
+    except msgspec.ValidationError as err:
+        raise InputError("event", f"not a valid event: {err}") from None
+    except msgspec.DecodeError as err:
+        raise InputError("event", f"not JSON: {err}") from None

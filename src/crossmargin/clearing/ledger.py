@@ -119,12 +119,32 @@ class Ledger:
         return changed
 
     def snapshot(self) -> Mapping[tuple[LedgerAccount, str], Decimal]:
-        """Every balance posted, zero ones included (read-only copy)."""
+        """Every balance posted, zero ones included, in the order first posted (a copy)."""
         return dict(self._balances)
+
+    @classmethod
+    def restored(cls, balances: Mapping[tuple[LedgerAccount, str], Decimal]) -> "Ledger":
+        """A ledger holding exactly ``balances`` (as :meth:`snapshot` gives them: zero ones and their order
+        kept), which must be finite and sum to zero in every asset (checked before anything is held)."""
+        sums: dict[str, Decimal] = {}
+        with exact():
+            for (account, asset), amount in balances.items():
+                sums[asset] = sums.get(asset, ZERO) + finite(amount, f"balances.{account}.{asset}")
+        unbalanced = {asset: total for asset, total in sums.items() if total != 0}
+        if unbalanced:
+            raise InputError("balances", f"do not balance: {unbalanced}")
+        ledger = cls()
+        for (account, asset), amount in balances.items():
+            ledger._balances[(account, asset)] = amount
+            ledger._by_account.setdefault(account, {})[asset] = amount
+        return ledger
 
     def digest(self) -> str:
         """A SHA-256 of every nonzero balance in a canonical order (equal ledgers hash the same)."""
-        lines = sorted(
-            f"{account}|{asset}|{amount.normalize()}" for (account, asset), amount in self._balances.items() if amount
-        )
+        with exact():  # normalize() rounds to the context's precision: the exact one keeps every digit
+            lines = sorted(
+                f"{account}|{asset}|{amount.normalize()}"
+                for (account, asset), amount in self._balances.items()
+                if amount
+            )
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()

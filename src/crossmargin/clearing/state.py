@@ -2,8 +2,12 @@
 
 :meth:`ClearingState.apply` validates an event completely against the current state (a bad event raises
 :class:`~crossmargin.model.InputError` naming the field and changes nothing), then applies it and logs
-it. The state is rebuilt by replaying its log from the same opening (:meth:`ClearingState.rebuilt`), and
-:meth:`ClearingState.digest` hashes equal states equally.
+it. :meth:`ClearingState.digest` hashes equal states equally.
+
+State = start + log: a state starts from an opening (a portfolio) or from a snapshot of another state
+(:meth:`ClearingState.snapshot`, :meth:`ClearingState.restored`; :func:`encode_snapshot` /
+:func:`decode_snapshot` serialise it exactly), and :meth:`ClearingState.rebuilt` replays its log from that
+start.
 
 Opening: every cross balance and isolated margin of the portfolio, and the insurance fund, is deposited
 from the external account; the market account (:data:`~crossmargin.clearing.events.MARKET`) holds the
@@ -17,13 +21,21 @@ raises it and settles every open position at once by ``size x`` the rise, so no 
 An isolated position's margin is its own ledger account: realized PnL settles into it, and once the
 position is closed what is left goes back to the cross balance (a deficit left by a liquidation stays
 until it is covered).
+
+The oracle policy reaches the state as a :class:`~crossmargin.clearing.events.Guard` event (kept in
+``guard`` until the next replaces it): withdrawals and the initial-margin check of trades are made at the
+account's guarded market, and an account that depends on a frozen price may neither withdraw nor add risk.
+Liquidation is decided at the market itself.
 """
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
+
+import msgspec
 
 from crossmargin.clearing.events import (
     MARKET,
@@ -31,6 +43,7 @@ from crossmargin.clearing.events import (
     Deposit,
     Event,
     Funding,
+    Guard,
     InsuranceCover,
     LiquidationEnd,
     LiquidationFill,
@@ -43,14 +56,15 @@ from crossmargin.clearing.events import (
     WriteOff,
 )
 from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting, transfer
-from crossmargin.margin.account import cross_pool, isolated_pool
+from crossmargin.margin.account import cross_pool, depends_on, isolated_pool
 from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
 from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
+from crossmargin.model.errors import field_prefix
 from crossmargin.model.instruments import ContractKind
-from crossmargin.model.numbers import ZERO, exact, non_negative, positive
+from crossmargin.model.numbers import ZERO, exact, finite, non_negative, positive
 
 Change = Callable[[], None]
 """What a validated event does: called once, it cannot fail."""
@@ -84,28 +98,122 @@ class Leg:
     isolated: bool = False
 
 
+SNAPSHOT_VERSION = 1
+"""The version of :class:`ClearingSnapshot`; a snapshot of another version is refused."""
+
+
+class Balance(msgspec.Struct, frozen=True):
+    """One ledger balance: ``amount`` of ``asset`` (asset units; negative: owed) in ``account``."""
+
+    account: LedgerAccount
+    asset: str
+    amount: Decimal
+
+
+class LegSnapshot(msgspec.Struct, frozen=True):
+    """One leg of an account (see :class:`Leg`): ``size`` signed contracts at ``entry_price``."""
+
+    instrument: str
+    long: bool
+    size: Decimal
+    entry_price: Decimal
+    isolated: bool
+
+
+class AccountLegs(msgspec.Struct, frozen=True):
+    """An account's legs in the order it holds them."""
+
+    account: str
+    legs: tuple[LegSnapshot, ...]
+
+
+class Holders(msgspec.Struct, frozen=True):
+    """The user accounts holding ``instrument`` long (or short), in the order they opened the leg."""
+
+    instrument: str
+    long: bool
+    accounts: tuple[str, ...]
+
+
+class IsolatedOwner(msgspec.Struct, frozen=True):
+    """The account an isolated margin ledger account belongs to."""
+
+    pool: LedgerAccount
+    account: str
+
+
+class MarketSnapshot(msgspec.Struct, frozen=True):
+    """Every field of a :class:`~crossmargin.model.Market` (prices in the base currency, marks in quote
+    units, open interest in settle units); ``correlations`` as (asset, asset, correlation) triples."""
+
+    base: str
+    prices: dict[str, Decimal]
+    marks: dict[str, Decimal]
+    open_interest: dict[str, Decimal]
+    valuation_time: datetime | None
+    vols: dict[str, tuple[tuple[Decimal, Decimal], ...]]
+    rate: Decimal
+    correlations: tuple[tuple[str, str, Decimal], ...]
+
+    @classmethod
+    def of(cls, market: Market) -> "MarketSnapshot":
+        """The snapshot of ``market``."""
+        return cls(
+            market.base, dict(market.prices), dict(market.marks), dict(market.open_interest), market.valuation_time,
+            dict(market.vols), market.rate, tuple((a, b, rho) for (a, b), rho in market.correlations.items()),
+        )  # fmt: skip
+
+    def market(self) -> Market:
+        """The market again (checked as any market is)."""
+        return Market(
+            self.base, dict(self.prices), dict(self.marks), dict(self.open_interest), self.valuation_time,
+            dict(self.vols), self.rate, {(a, b): rho for a, b, rho in self.correlations},
+        )  # fmt: skip
+
+
+class ClearingSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a :class:`ClearingState` holds besides its configuration (base, rulebook, assets,
+    instruments, rules) and its log: every ledger balance (zero ones too, in the order first posted), every
+    account's legs (accounts and legs in order, the market's account included), the holders of each leg in
+    opening order, the owners of isolated margins, who is in liquidation, the funding indexes (settle units
+    per contract), the market and the guard."""
+
+    version: int = SNAPSHOT_VERSION
+    balances: tuple[Balance, ...]
+    accounts: tuple[AccountLegs, ...]
+    holders: tuple[Holders, ...]
+    isolated_owners: tuple[IsolatedOwner, ...]
+    in_liquidation: tuple[str, ...]
+    funding_index: dict[str, Decimal]
+    market: MarketSnapshot
+    guard: Guard
+
+
+_SNAPSHOT_ENCODER = msgspec.json.Encoder(order="deterministic")
+_SNAPSHOT_DECODER = msgspec.json.Decoder(ClearingSnapshot)
+
+
+def encode_snapshot(snapshot: ClearingSnapshot) -> bytes:
+    """``snapshot`` as msgspec JSON: Decimals as their strings, mapping keys sorted (order that is state is
+    kept in arrays), so :func:`decode_snapshot` gives back an equal snapshot."""
+    return _SNAPSHOT_ENCODER.encode(snapshot)
+
+
+def decode_snapshot(data: bytes | str) -> ClearingSnapshot:
+    """The snapshot :func:`encode_snapshot` wrote; a malformed one raises InputError (field ``snapshot``)."""
+    try:
+        return _SNAPSHOT_DECODER.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise InputError("snapshot", f"not a valid clearing snapshot: {err}") from None
+
+
 class ClearingState:
     """Positions and ledger of every account; see the module doc."""
 
     def __init__(self, portfolio: Portfolio, rules: RuleChoices, insurance_fund: Decimal = ZERO) -> None:
         non_negative(insurance_fund, "insurance_fund")
-        self.opening = (portfolio, rules, insurance_fund)
-        self.base = portfolio.base
-        self.rules = rules
-        self.assets = portfolio.assets
-        self.instruments = portfolio.instruments
-        self.rulebook = portfolio.rulebook
-        self.market = portfolio.market
-        self.untrusted: frozenset[str] = frozenset()
-        self.ledger = Ledger()
-        self.legs: dict[str, dict[tuple[str, bool], Leg]] = {}
-        self.in_liquidation: set[str] = set()
-        self.funding_index: dict[str, Decimal] = {}
-        self.log: list[Event] = []
-        self._holders: dict[tuple[str, bool], dict[str, None]] = {}
-        self._net_values: dict[LedgerAccount, Decimal] = {}
-        self._owner: dict[LedgerAccount, str] = {}
-        self.changes: list[str] = []  # per event applied, the accounts whose money or positions it changed
+        self._configure(portfolio, rules, portfolio.market)
+        self.origin: tuple[Portfolio, RuleChoices, Decimal | ClearingSnapshot] = (portfolio, rules, insurance_fund)
         postings: list[Posting] = [*transfer(EXTERNAL, INSURANCE_FUND, portfolio.base, insurance_fund)]
         net: dict[str, Decimal] = {}
         with exact():
@@ -129,6 +237,117 @@ class ClearingState:
         }
         self.ledger.post(postings)
         self.ledger.take_changed()
+
+    def _configure(self, portfolio: Portfolio, rules: RuleChoices, market: Market) -> None:
+        """The configuration from ``portfolio`` and ``rules``, ``market`` and an empty state."""
+        self.base = portfolio.base
+        self.rules = rules
+        self.assets = portfolio.assets
+        self.instruments = portfolio.instruments
+        self.rulebook = portfolio.rulebook
+        self.market = market
+        self.guard = Guard()
+        self.ledger = Ledger()
+        self.legs: dict[str, dict[tuple[str, bool], Leg]] = {}
+        self.in_liquidation: set[str] = set()
+        self.funding_index: dict[str, Decimal] = {}
+        self.log: list[Event] = []
+        self._holders: dict[tuple[str, bool], dict[str, None]] = {}
+        self._net_values: dict[LedgerAccount, Decimal] = {}
+        self._owner: dict[LedgerAccount, str] = {}
+        self.changes: list[str] = []  # per event applied, the accounts whose money or positions it changed
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> ClearingSnapshot:
+        """The exact state now, apart from the configuration and the log (see :class:`ClearingSnapshot`)."""
+        return ClearingSnapshot(
+            balances=tuple(
+                Balance(account, asset, amount) for (account, asset), amount in self.ledger.snapshot().items()
+            ),
+            accounts=tuple(
+                AccountLegs(
+                    account_id,
+                    tuple(
+                        LegSnapshot(i, long, leg.size, leg.entry_price, leg.isolated) for (i, long), leg in legs.items()
+                    ),
+                )
+                for account_id, legs in self.legs.items()
+            ),
+            holders=tuple(Holders(i, long, tuple(ids)) for (i, long), ids in self._holders.items()),
+            isolated_owners=tuple(IsolatedOwner(pool, owner) for pool, owner in self._owner.items()),
+            in_liquidation=tuple(sorted(self.in_liquidation)),
+            funding_index=dict(self.funding_index),
+            market=MarketSnapshot.of(self.market),
+            guard=self.guard,
+        )
+
+    @classmethod
+    def restored(cls, portfolio: Portfolio, rules: RuleChoices, snapshot: ClearingSnapshot) -> Self:
+        """The state ``snapshot`` holds, configured by ``portfolio`` (base, rulebook, assets, instruments: its
+        market and accounts are not used) and ``rules``, with an empty log: :meth:`rebuilt` replays from the
+        snapshot. The snapshot is checked against the configuration and itself (an InputError names the
+        field); its digest is the digest of the state it was taken from."""
+        if snapshot.version != SNAPSHOT_VERSION:
+            raise InputError(
+                "version", f"clearing snapshots of version {snapshot.version} are not read here ({SNAPSHOT_VERSION} is)"
+            )
+        with field_prefix("market"):
+            market = snapshot.market.market()
+            if market.base != portfolio.base:
+                raise InputError("base", f"the market is priced in {market.base!r}, the book in {portfolio.base!r}")
+        state = cls.__new__(cls)
+        state._configure(portfolio, rules, market)
+        state.origin = (portfolio, rules, snapshot)
+        for section, names in (("market.marks", market.marks), ("market.open_interest", market.open_interest)):
+            for name in names:
+                state._instrument(name, f"{section}.{name}")
+        for k, balance in enumerate(snapshot.balances):
+            if balance.asset != portfolio.base:  # the insurance fund is held in the base currency
+                state._asset(balance.asset, f"balances[{k}].asset")
+        state.ledger = Ledger.restored({(b.account, b.asset): b.amount for b in snapshot.balances})
+        state._restore_legs(snapshot)
+        for k, owner in enumerate(snapshot.isolated_owners):
+            if owner.pool.book is not Book.ISOLATED:
+                raise InputError(f"isolated_owners[{k}].pool", f"{owner.pool} is not an isolated margin")
+            state._user_account(owner.account, f"isolated_owners[{k}].account")
+            state._owner[owner.pool] = owner.account
+        for account_id in snapshot.in_liquidation:
+            state._user_account(account_id, "in_liquidation")
+        state.in_liquidation = set(snapshot.in_liquidation)
+        for name, index in snapshot.funding_index.items():
+            state._instrument(name, f"funding_index.{name}")
+            finite(index, f"funding_index.{name}")
+        state.funding_index = dict(snapshot.funding_index)
+        with field_prefix("guard"):
+            state._check_guard(snapshot.guard)
+        state.guard = snapshot.guard
+        return state
+
+    def _restore_legs(self, snapshot: ClearingSnapshot) -> None:
+        """The legs and their holders from ``snapshot``: every leg of a known instrument, signed as its side,
+        at a positive entry price; the holders of each leg exactly the user accounts holding it."""
+        for k, entry in enumerate(snapshot.accounts):
+            legs = self.legs.setdefault(entry.account, {})
+            for j, leg in enumerate(entry.legs):
+                field = f"accounts[{k}].legs[{j}]"
+                self._instrument(leg.instrument, f"{field}.instrument")
+                if finite(leg.size, f"{field}.size") == 0 or (leg.size > 0) != leg.long:
+                    raise InputError(f"{field}.size", f"{leg.size} is not a {'long' if leg.long else 'short'} size")
+                positive(leg.entry_price, f"{field}.entry_price")
+                legs[(leg.instrument, leg.long)] = Leg(leg.size, leg.entry_price, leg.isolated)
+        if MARKET not in self.legs:
+            raise InputError("accounts", f"the market's account {MARKET!r} is missing")
+        for holders in snapshot.holders:
+            self._holders[(holders.instrument, holders.long)] = dict.fromkeys(holders.accounts)
+        holding: dict[tuple[str, bool], set[str]] = {}
+        for account_id in self.account_ids:
+            for key in self.legs[account_id]:
+                holding.setdefault(key, set()).add(account_id)
+        for instrument, long in sorted({*holding, *self._holders}):
+            if set(self._holders.get((instrument, long), ())) != holding.get((instrument, long), set()):
+                side = "long" if long else "short"
+                raise InputError("holders", f"the holders of {instrument} {side} are not the accounts holding it")
 
     # ------------------------------------------------------------------ views
 
@@ -222,22 +441,32 @@ class ClearingState:
         return long, short
 
     def digest(self) -> str:
-        """SHA-256 of the ledger, every position, the market, who is in liquidation and the funding indexes."""
-        lines = [self.ledger.digest()]
-        for account_id in sorted(self.legs):
-            for (instrument, long), leg in sorted(self.legs[account_id].items()):
-                lines.append(
-                    f"{account_id}|{instrument}|{long}|{leg.size.normalize()}|{leg.entry_price.normalize()}|{leg.isolated}"
-                )
-        lines += [f"price|{a}|{v.normalize()}" for a, v in sorted(self.market.prices.items())]
-        lines += [f"mark|{a}|{v.normalize()}" for a, v in sorted(self.market.marks.items())]
-        lines += [f"liquidating|{a}" for a in sorted(self.in_liquidation)]
-        lines += [f"funding|{i}|{v.normalize()}" for i, v in sorted(self.funding_index.items())]
+        """SHA-256 of the ledger, every position, the market's prices and marks, who is in liquidation, the
+        funding indexes and the guard (each part sorted)."""
+        with exact():  # normalize() rounds to the context's precision: the exact one keeps every digit
+            lines = [self.ledger.digest()]
+            for account_id in sorted(self.legs):
+                for (instrument, long), leg in sorted(self.legs[account_id].items()):
+                    lines.append(
+                        f"{account_id}|{instrument}|{long}|{leg.size.normalize()}|{leg.entry_price.normalize()}|{leg.isolated}"
+                    )
+            lines += [f"price|{a}|{v.normalize()}" for a, v in sorted(self.market.prices.items())]
+            lines += [f"mark|{a}|{v.normalize()}" for a, v in sorted(self.market.marks.items())]
+            lines += [f"liquidating|{a}" for a in sorted(self.in_liquidation)]
+            lines += [f"funding|{i}|{v.normalize()}" for i, v in sorted(self.funding_index.items())]
+            lines += [f"guard|frozen|{s}" for s in sorted(self.guard.frozen)]
+            lines += [f"guard|held|{a}|{v.normalize()}" for a, v in sorted(self.guard.held.items())]
+            lines += [f"guard|owed|{a}|{v.normalize()}" for a, v in sorted(self.guard.owed.items())]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def rebuilt(self) -> "ClearingState":
-        """A new state from the same opening with this state's log replayed."""
-        state = ClearingState(*self.opening)
+        """A new state from the same start (the opening, or the snapshot it was restored from) with this
+        state's log replayed."""
+        portfolio, rules, start = self.origin
+        if isinstance(start, ClearingSnapshot):
+            state = ClearingState.restored(portfolio, rules, start)
+        else:
+            state = ClearingState(portfolio, rules, start)
         for event in self.log:
             state.apply(event)
         return state
@@ -252,6 +481,7 @@ class ClearingState:
             Trade: self._trade,
             Funding: self._funding,
             PriceUpdate: self._price_update,
+            Guard: self._guard,
             LiquidationStart: self._liquidation_start,
             LiquidationEnd: self._liquidation_end,
             LiquidationFill: self._liquidation_fill,
@@ -287,11 +517,11 @@ class ClearingState:
         if event.account in self.in_liquidation:
             raise InputError("account", f"{event.account!r} is being liquidated")
         account = self.account(event.account)
-        depends = {*account.balances, *(p.instrument for p in account.positions)}
-        untrusted = sorted(depends & self.untrusted)
-        if untrusted:
-            raise InputError("account", f"withdrawals are frozen: the price of {untrusted[0]} is not trusted now")
-        room = max_withdrawable(account, self.portfolio([event.account]), self.rules, event.asset)
+        portfolio = self.portfolio_of([account])
+        frozen = self._frozen_for(account, portfolio)
+        if frozen is not None:
+            raise InputError("account", f"withdrawals are frozen: the price of {frozen} is frozen by the oracle policy")
+        room = max_withdrawable(account, self._guarded(account, portfolio), self.rules, event.asset)
         if event.amount > room:
             raise InputError("amount", f"{event.amount} exceeds the free collateral allows ({room} {event.asset})")
         postings = transfer(user(event.account), EXTERNAL, event.asset, event.amount)
@@ -317,12 +547,19 @@ class ClearingState:
             if account_id != MARKET:
                 if account_id in self.in_liquidation:
                     raise InputError(role, f"{account_id!r} is being liquidated")
-                check = check_order(
-                    self.account(account_id), self.portfolio([account_id]), self.rules, event.instrument, signed,
-                    event.price,
-                )  # fmt: skip
-                if not check.passes and check.reason != REDUCES:
-                    raise InputError(role, f"{account_id!r} would fail the initial-margin check: {check.reason}")
+                account = self.account(account_id)
+                portfolio = self.portfolio_of([account])
+                guarded = self._guarded(account, portfolio)
+                check = check_order(account, guarded, self.rules, event.instrument, signed, event.price)
+                if check.reason != REDUCES:
+                    frozen = self._frozen_for(account, portfolio, event.instrument, instrument.settle)
+                    if frozen is not None:
+                        raise InputError(
+                            role,
+                            f"{account_id!r} may not add risk: the price of {frozen} is frozen by the oracle policy",
+                        )
+                    if not check.passes:
+                        raise InputError(role, f"{account_id!r} would fail the initial-margin check: {check.reason}")
             long = held[0][1] if held else signed > 0
             changes.append(self._fill(account_id, instrument.name, long, signed, event.price, fee, FEE_POOL, ZERO))
 
@@ -371,8 +608,15 @@ class ClearingState:
 
         def change() -> None:
             self.market = new
-            self.untrusted = frozenset(event.untrusted)
             self._net_values.clear()
+
+        return change
+
+    def _guard(self, event: Guard) -> Change:
+        self._check_guard(event)
+
+        def change() -> None:
+            self.guard = event
 
         return change
 
@@ -486,6 +730,42 @@ class ClearingState:
         return lambda: self.ledger.post(postings)
 
     # ------------------------------------------------------------------ helpers
+
+    def _check_guard(self, guard: Guard) -> None:
+        """Refuse a guard naming a symbol that is neither an asset, a priced underlying nor an instrument, or
+        guarding the price of the base currency or of an asset without one, at a price not positive."""
+        for symbol in sorted(guard.frozen):
+            if symbol not in self.assets and symbol not in self.market.prices and symbol not in self.instruments:
+                raise InputError("frozen", f"unknown symbol {symbol!r}")
+        for side, prices in (("held", guard.held), ("owed", guard.owed)):
+            for asset, price in prices.items():
+                field = f"{side}.{asset}"
+                if asset == self.base:
+                    raise InputError(field, f"the base currency {asset!r} is priced at 1")
+                if asset not in self.market.prices:
+                    raise InputError(field, f"{asset!r} has no market price to guard")
+                positive(price, field)
+
+    def _frozen_for(self, account: Account, portfolio: Portfolio, *also: str) -> str | None:
+        """The first (sorted) frozen symbol the account depends on, counting ``also`` (symbols a trade would
+        add; the base currency aside); None when there is none."""
+        depends = {*depends_on(account, portfolio), *(s for s in also if s != self.base)}
+        frozen = sorted(depends & self.guard.frozen)
+        return frozen[0] if frozen else None
+
+    def _guarded(self, account: Account, portfolio: Portfolio) -> Portfolio:
+        """``portfolio`` at the account's guarded market: each asset it holds priced at the guard's ``held``
+        price, each it owes at the ``owed`` price (where the guard gives one; otherwise the market's)."""
+        guard = self.guard
+        prices: dict[str, Decimal] = {}
+        for asset, amount in account.balances.items():
+            if amount > 0 and asset in guard.held:
+                prices[asset] = guard.held[asset]
+            elif amount < 0 and asset in guard.owed:
+                prices[asset] = guard.owed[asset]
+        if not prices:
+            return portfolio
+        return portfolio.with_market(replace(portfolio.market, prices={**portfolio.market.prices, **prices}))
 
     def _fill(
         self, account_id: str, instrument: str, long: bool, signed: Decimal, price: Decimal, fee: Decimal,

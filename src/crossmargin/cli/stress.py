@@ -80,7 +80,7 @@ def stress_report(
     """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
     parameter set is read and checked before the first run starts."""
     from crossmargin.engine.book import check_mirrored
-    from crossmargin.engine.priced import check_oracle_priced
+    from crossmargin.live.policy import check_oracle_priced
     from crossmargin.sim.population import synthetic_book
     from crossmargin.sim.scenarios.load import load_scenario
     from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity

@@ -1,6 +1,10 @@
 """The liquidation engine: plan, execute against liquidity, cover losses; every change an event on the
 clearing state (so a liquidation replays exactly). See docs/liquidation.md for the rules in prose.
 
+The engine liquidates one account at a time (:meth:`Liquidator.liquidate`, then
+:meth:`Liquidator.apply_impact`); which accounts are due, and the rounds of a cascade, are the engine loop's
+(:mod:`crossmargin.live.loop`).
+
 For each liquidatable pool of an account (its cross pool, then each isolated position):
 
 1. **Plan.** Positions are taken largest maintenance margin first (ties: instrument, long first). A
@@ -24,8 +28,9 @@ For each liquidatable pool of an account (its cross pool, then each isolated pos
    down to the fillable price (:func:`fillable_price`), the rest waiting for depth within it;
    ``bankruptcy`` (Bybit, OKX) closes a pool out as if at its bankruptcy price: what the fill leaves
    above it goes to the insurance fund. Once the account's liquidation ends, the mark moves
-   by the model's permanent impact of its fills (the sum of their moves), so a liquidation can push
-   others under (cascades); within one account's liquidation the mark stands still.
+   (:meth:`Liquidator.apply_impact`) by the model's permanent impact of its fills (the sum of their
+   moves), so a liquidation can push others under (cascades, which the engine loop follows round by
+   round); within one account's liquidation the mark stands still.
 3. **Bankruptcy.** A fill that would leave the pool's net value (balances at full price plus PnL at the
    mark) negative is bankrupt. If the insurance fund can pay the loss, the fill goes to the market and the
    fund covers it. Otherwise, by the rulebook's ``shortfall``: ``adl`` closes the position at its
@@ -160,22 +165,6 @@ class Liquidator:
         """The liquidity an instrument's liquidations fill against (at the mark, without a model)."""
         return self.liquidity.get(instrument, AtMark())
 
-    def run(self, limit: int = 10_000) -> list[Notice]:
-        """Liquidate every liquidatable account, again while fills push others under; the notices."""
-        start = len(self.notices)
-        for _ in range(limit):
-            due = [a for a in self.state.account_ids if self.state.liquidatable(a)]
-            progressed = False
-            for account_id in due:
-                if self.state.liquidatable(account_id):
-                    before = self.state.digest()
-                    self.liquidate(account_id)
-                    self.apply_impact()
-                    progressed |= self.state.digest() != before
-            if not progressed:
-                break
-        return self.notices[start:]
-
     def apply_impact(self) -> None:
         """Move the marks by the permanent impact of the fills since the last call (a mark that would not
         stay positive is left where it is)."""
@@ -185,11 +174,11 @@ class Liquidator:
         marks = {name: mark for name, mark in marks.items() if mark > 0}
         self.pending = {}
         if marks:
-            state.apply(PriceUpdate(marks=marks, untrusted=state.untrusted))
+            state.apply(PriceUpdate(marks=marks))
 
     def liquidate(self, account_id: str) -> list[Notice]:
         """Liquidate one liquidatable account (see module doc); the notices of what happened. The impact of
-        its fills waits for :meth:`apply_impact` (:meth:`run` calls it after each account)."""
+        its fills waits for :meth:`apply_impact` (the engine loop calls it after each account)."""
         start = len(self.notices)
         state = self.state
         state.apply(LiquidationStart(account_id))

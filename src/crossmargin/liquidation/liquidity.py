@@ -13,7 +13,7 @@ ask side.
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -271,6 +271,20 @@ _KEYS = {
     "linear": {"model", "depth_units", "permanent_impact"},
     "sqrt": {"model", "coefficient", "depth_units", "permanent_impact"},
 }
+
+
+def scaled_depth(model: LiquidityModel, factor: Decimal) -> LiquidityModel:
+    """``model`` with its depth multiplied by ``factor`` (> 0; 0.1 leaves a tenth of the units at each level,
+    prices at each level unchanged); a fill at the mark has no depth to scale."""
+    positive(factor, "depth")
+    if isinstance(model, AtMark) or factor == ONE:
+        return model
+    with exact():
+        if isinstance(model, DepthLevels):
+            return replace(model, levels=tuple((offset, units * factor) for offset, units in model.levels))
+        if isinstance(model, LinearImpact | SquareRootImpact):
+            return replace(model, depth_units=model.depth_units * factor)
+    raise TypeError(f"cannot scale the depth of {type(model).__name__}")
 
 
 def document_number(value: object, where: str) -> Decimal:

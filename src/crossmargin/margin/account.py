@@ -1,5 +1,6 @@
 """Evaluate whole accounts: the cross pool, each isolated position, and liquidation prices."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -43,6 +44,17 @@ def leg_label(position: Position, account: Account) -> str:
     if legs == 1:
         return position.instrument
     return f"{position.instrument} {'long' if position.size > 0 else 'short'}"
+
+
+def depends_on(account: Account, portfolio: Portfolio) -> Iterator[str]:
+    """The symbols whose prices value the account: held or owed assets and its positions' instruments and
+    settle assets (the base currency aside; a symbol may come more than once)."""
+    yield from (asset for asset, amount in account.balances.items() if amount and asset != portfolio.base)
+    for position in account.positions:
+        yield position.instrument
+        settle = portfolio.instruments[position.instrument].settle
+        if settle != portfolio.base:
+            yield settle
 
 
 def cross_pool(account: Account) -> Pool:

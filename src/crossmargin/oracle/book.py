@@ -1,6 +1,6 @@
 """The oracle book: every source's latest update, aggregated into index prices and mark prices.
 
-Index of an asset (at the oracle's clock, the latest feed time seen):
+Index of an asset (at the oracle's clock, see below):
 
 1. fresh sources: updated within ``max_age_s`` and with a confidence no wider than ``max_confidence``;
 2. the median of the fresh prices; sources further than ``max_deviation`` from it are ignored and the
@@ -10,25 +10,36 @@ Index of an asset (at the oracle's clock, the latest feed time seen):
 3. status: valid with at least ``quorum`` agreeing sources (degraded when a pegged asset is below its
    floor); with fewer (or none agreeing), unconfirmed while the price is within ``max_deviation`` of the
    last price a quorum gave, invalid beyond it (a lone survivor's jump is never taken as news); invalid with
-   no fresh source (the last index is kept for display) and when the index is further than ``max_jump``
-   from its EMA (circuit breaker).
+   no fresh source (the reason says whether every source is stale; the last index is kept for display) and
+   when the index is further than ``max_jump`` from its EMA (circuit breaker).
 
 Mark of an instrument: the median of (index, index + EMA of the basis, last traded price), as Binance and
 others compute it, where the basis is traded price minus index and traded prices are the instrument's own
 source updates; without a fresh trade, the median of the first two. Its status is the index's.
 
 Symbols no feed ever mentions keep the document's price, valid. The oracle's clock is the latest feed time
-seen. Updates older than a source's latest (out of order), repeated (duplicates) or already older than
-``max_age_s`` when they arrive (a source whose clock lags) are ignored, each with its reason; a source
-whose clock runs ahead moves the clock with it (a feed carries one time per update, so it cannot be told
-from time passing). Everything is exact and deterministic: the same feed gives the same prices.
+seen, or a later time it is advanced to without a price (:meth:`OracleBook.advance`: a source that stops
+reporting turns stale by time alone). Updates older than a source's latest (out of order), repeated
+(duplicates) or already older than ``max_age_s`` when they arrive (a source whose clock lags) are ignored,
+each with its reason; a source whose clock runs ahead moves the clock with it (a feed carries one time per
+update, so it cannot be told from time passing). Everything is exact and deterministic: the same feed
+gives the same prices.
+
+:meth:`OracleBook.snapshot` holds every mutable part of the book (clock, each source's latest update per
+symbol, EMAs, basis EMAs, last index and last quorum prices); :meth:`OracleBook.restore` puts it back into a
+book built with the same configuration, prices, marks and underlyings, and :meth:`OracleBook.digest` hashes
+it.
 """
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from crossmargin.model.numbers import EXACT, ZERO, exact
+import msgspec
+
+from crossmargin.model import InputError
+from crossmargin.model.numbers import EXACT, ZERO, exact, non_negative
 from crossmargin.oracle.config import OracleConfig, Status
 from crossmargin.oracle.feed import SourceUpdate
 
@@ -57,6 +68,33 @@ class _Ema:
             weight = 1 - (-(t - self.t) * _LN2 / half_life).exp()
             self.value += weight * (value - self.value)
             self.t = t
+
+
+SNAPSHOT_VERSION = 1
+"""The version of :class:`OracleSnapshot`; a snapshot of another version is refused."""
+
+
+class EmaSnapshot(msgspec.Struct, frozen=True):
+    """An EMA of ``symbol``: ``value`` (price units) as of feed time ``t`` (seconds)."""
+
+    symbol: str
+    value: Decimal
+    t: Decimal
+
+
+class OracleSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Every mutable part of an :class:`OracleBook`: the ``clock`` (seconds), each source's latest update (by
+    symbol, then source, in the order first reported), the EMAs of prices and of instruments' basis (in the
+    order created), the last index of each symbol (kept for display when no source is fresh) and the last
+    price a quorum stood behind."""
+
+    version: int = SNAPSHOT_VERSION
+    clock: Decimal
+    latest: tuple[SourceUpdate, ...]
+    ema: tuple[EmaSnapshot, ...]
+    basis: tuple[EmaSnapshot, ...]
+    last_index: dict[str, Decimal]
+    last_quorum: dict[str, Decimal]
 
 
 def _median(values: list[Decimal]) -> Decimal:
@@ -93,6 +131,53 @@ class OracleBook:
                     self.basis[name] = _Ema(mark - index, ZERO)
         self.last_index: dict[str, Decimal] = dict(prices)
         self.last_quorum: dict[str, Decimal] = {**marks, **prices}  # the last price a quorum stood behind
+
+    def advance(self, t: Decimal) -> None:
+        """Move the clock forward to feed time ``t`` (seconds) with no price: a source whose latest update is
+        then more than ``max_age_s`` old is stale. An earlier ``t`` leaves the clock where it is."""
+        self.clock = max(self.clock, non_negative(t, "t"))
+
+    def snapshot(self) -> OracleSnapshot:
+        """The book's mutable state now (see :class:`OracleSnapshot`)."""
+        return OracleSnapshot(
+            clock=self.clock,
+            latest=tuple(u for sources in self.latest.values() for u in sources.values()),
+            ema=tuple(EmaSnapshot(s, e.value, e.t) for s, e in self.ema.items()),
+            basis=tuple(EmaSnapshot(s, e.value, e.t) for s, e in self.basis.items()),
+            last_index=dict(self.last_index),
+            last_quorum=dict(self.last_quorum),
+        )
+
+    def restore(self, snapshot: OracleSnapshot) -> None:
+        """Put the state of ``snapshot`` back (into a book built with the same configuration, prices, marks
+        and underlyings as the one it was taken from): the book then answers and takes updates as that one
+        did."""
+        if snapshot.version != SNAPSHOT_VERSION:
+            raise InputError(
+                "version", f"oracle snapshots of version {snapshot.version} are not read here ({SNAPSHOT_VERSION} is)"
+            )
+        self.clock = non_negative(snapshot.clock, "clock")
+        self.latest = {}
+        for update in snapshot.latest:
+            self.latest.setdefault(update.symbol, {})[update.source] = update
+        self.ema = {e.symbol: _Ema(e.value, e.t) for e in snapshot.ema}
+        self.basis = {e.symbol: _Ema(e.value, e.t) for e in snapshot.basis}
+        self.last_index = dict(snapshot.last_index)
+        self.last_quorum = dict(snapshot.last_quorum)
+
+    def digest(self) -> str:
+        """A SHA-256 of the book's mutable state, in a canonical (sorted) order: equal states hash the same."""
+        with exact():
+            lines = [f"clock|{self.clock.normalize()}"]
+            for symbol, sources in self.latest.items():
+                for source, u in sources.items():
+                    confidence = None if u.confidence is None else u.confidence.normalize()
+                    lines.append(f"latest|{symbol}|{source}|{u.t.normalize()}|{u.price.normalize()}|{confidence}")
+            for kind, emas in (("ema", self.ema), ("basis", self.basis)):
+                lines += [f"{kind}|{s}|{e.value.normalize()}|{e.t.normalize()}" for s, e in emas.items()]
+            lines += [f"last_index|{s}|{p.normalize()}" for s, p in self.last_index.items()]
+            lines += [f"last_quorum|{s}|{p.normalize()}" for s, p in self.last_quorum.items()]
+        return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
     def accept(self, update: SourceUpdate) -> str | None:
         """Take an update; None when accepted, else why it was ignored."""
@@ -159,7 +244,13 @@ class OracleBook:
         fresh = self._fresh(symbol)
         last = self.last_index.get(symbol, next(iter(self.latest[symbol].values())).price)
         if not fresh:
-            return OraclePrice(symbol, last, Status.INVALID, "no fresh source", (), ema.value if ema else last)
+            age = self.clock - max(u.t for u in self.latest[symbol].values())
+            why = (
+                f"stale, the newest report is {age} s old (max_age_s {guards.max_age_s})"
+                if age > guards.max_age_s
+                else f"every source's confidence is wider than {guards.max_confidence}"
+            )
+            return OraclePrice(symbol, last, Status.INVALID, f"no fresh source: {why}", (), ema.value if ema else last)
         middle = _median([u.price for u in fresh])
         with exact():
             kept = [u for u in fresh if abs(u.price - middle) <= guards.max_deviation * middle]

@@ -1,34 +1,51 @@
-"""Replaying a price feed with liquidations executed: the oracle decides prices and who may be liquidated,
-the clearing state keeps the money, the liquidation engine acts.
+"""Replaying a price feed through the engine loop (:mod:`crossmargin.live.loop`): each source update is one
+inbound ``prices`` event; the loop prices the book, screens, confirms and liquidates, and its outbound events
+are rendered as lines.
 
-After each source update: the updated symbols' oracle prices go into the clearing state (with the set of
-symbols whose price is not valid, which freezes withdrawals); then every account that is liquidatable on
-the clearing state's exact figures, and whose prices all have a status the oracle policy liquidates on,
-is liquidated, again while the fills' permanent impact pushes others under. A mark moved by impact stays
-until the feed updates that instrument again. Events: the engine's (price statuses, liquidatable,
-suppressed, frozen) and the liquidation engine's notices (``liquidation`` per fill, ``adl`` per
-deleveraged account, ``insurance``, ``socialized``, ``bad_debt``, ``collateral_sale``).
+Lines (dicts with ``t`` and ``event``): ``price_status`` per symbol an update touched; ``liquidatable``,
+``liquidation_suppressed``, ``frozen`` and ``unfrozen`` when an account's standing changes; ``figures`` of
+every account whose money or positions changed; the liquidation engine's lines (``liquidation`` per fill,
+``adl`` per deleveraged account, ``insurance``, ``socialized``, ``bad_debt``, ``collateral_sale``);
+``mark_moved`` when fills' permanent impact moves a mark (it stays until the feed moves that mark again);
+and ``end`` with every price, every account's figures and the money.
 """
 
 from collections.abc import Mapping
 from decimal import Decimal
 
-from crossmargin.clearing.events import PriceUpdate
-from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND, ClearingState
-from crossmargin.engine.priced import Event, PricedEngine
-from crossmargin.liquidation.engine import Liquidator
+import msgspec
+
+from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
 from crossmargin.liquidation.liquidity import LiquidityModel
-from crossmargin.model import Portfolio, RuleChoices
+from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop, LoopConfig
+from crossmargin.margin.account import cross_pool
+from crossmargin.margin.pools import evaluate_pool
+from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.numbers import ZERO
 from crossmargin.model.rules import LiquidationTerms
-from crossmargin.oracle.config import OracleConfig, Status
+from crossmargin.oracle.config import OracleConfig
 from crossmargin.oracle.feed import SourceUpdate
 
-_ROUNDS = 100  # cascade rounds after one update at most
+Line = dict[str, object]
+
+
+def line_of(event: live.OutboundEvent) -> Line:
+    """An outbound event as a replay line: ``t`` and ``event`` (an account status's ``state``) first, then
+    its fields (sequence number and cause left out: a replay's cause is the feed line before)."""
+    fields = msgspec.structs.asdict(event)
+    kind = fields.pop("state") if isinstance(event, live.AccountStatus) else type(event).__struct_config__.tag
+    for key in ("seq", "time", "cause"):
+        fields.pop(key)
+    if isinstance(event, live.Deleveraged):
+        fields["from"] = fields.pop("from_account")
+    if isinstance(event, live.PriceStatus):
+        fields["sources"] = list(event.sources)
+    return {"t": event.time, "event": kind, **fields}
 
 
 class Replay:
-    """A portfolio under an oracle, a clearing state and a liquidation engine (see module doc)."""
+    """A portfolio under the engine loop, fed one source update at a time (see module doc)."""
 
     def __init__(
         self,
@@ -39,68 +56,55 @@ class Replay:
         liquidity: Mapping[str, LiquidityModel],
         insurance_fund: Decimal = ZERO,
     ) -> None:
-        self.engine = PricedEngine(portfolio, rules, config)
-        self.state = ClearingState(portfolio, rules, insurance_fund)
-        self.liquidator = Liquidator(self.state, terms, liquidity)
+        self.loop = EngineLoop(LoopConfig(portfolio, rules, terms, config, liquidity, insurance_fund))
 
     def check(self, update: SourceUpdate) -> None:
         """Refuse an update for a symbol the document does not price."""
-        self.engine.check(update)
+        oracle = self.loop.oracle
+        if update.symbol not in oracle.document_prices and update.symbol not in oracle.underlying:
+            raise InputError("symbol", f"{update.symbol!r} is neither a priced asset nor a marked instrument")
 
-    def feed(self, update: SourceUpdate) -> list[Event]:
-        """Apply one source update; the events it causes, in order."""
-        events = self.engine.feed(update)
-        self._sync(update.symbol)
-        for notice in self._liquidate():
-            events.append({"t": update.t, **notice})
-        return events
+    def feed(self, update: SourceUpdate) -> list[Line]:
+        """Apply one source update; the lines it causes, in order."""
+        quote = live.Quote(source=update.source, symbol=update.symbol, price=update.price, confidence=update.confidence)
+        seq = self.loop.seq + 1
+        event = live.Prices(seq=seq, time=update.t, id=f"feed-{seq}", quotes=(quote,))
+        return [line_of(e) for e in self.loop.handle(event)]
 
-    def _sync(self, symbol: str) -> None:
-        engine, state = self.engine, self.state
-        underlying = engine.oracle.underlying
-        marks = {name: engine.oracle.price(name).price for name, u in underlying.items() if symbol in (name, u)}
-        prices = {symbol: engine.oracle.price(symbol).price} if symbol in state.market.prices else {}
-        symbols = [*state.market.prices, *underlying]
-        untrusted = frozenset(s for s in symbols if engine.oracle.price(s).status is not Status.VALID)
-        state.apply(PriceUpdate(prices=prices, marks=marks, untrusted=untrusted))
-
-    def _liquidate(self) -> list[Event]:
-        notices: list[Event] = []
-        state = self.state
-        for _ in range(_ROUNDS):
-            progressed = False
-            for account_id in state.account_ids:
-                account = state.account(account_id)
-                if not (self.engine.may_liquidate(account) and state.liquidatable(account_id)):
-                    continue
-                before = state.digest()
-                notices += self.liquidator.liquidate(account_id)
-                self.liquidator.apply_impact()
-                progressed |= state.digest() != before
-            if not progressed:
-                break
-        if notices:
-            self.engine.set_accounts(tuple(state.account(a) for a in state.account_ids))
-        return notices
-
-    def end(self) -> Event:
-        """The engine's end line with the money: insurance fund, fee pool and bad debt (base currency), and
-        every account's balances and open positions."""
-        end = self.engine.end()
-        state = self.state
-        end["insurance_fund"] = state.value(INSURANCE_FUND)
-        end["fee_pool"] = state.value(FEE_POOL)
-        end["bad_debt"] = -state.value(BAD_DEBT)
-        accounts = end["accounts"]
-        assert isinstance(accounts, list)
-        for line in accounts:
-            account = state.account(line["id"])
-            line["balances"] = dict(account.balances)
-            line["positions"] = [
+    def end(self) -> Line:
+        """Every price with its status; every account's figures, decisions, balances and open positions; the
+        insurance fund, fee pool and bad debt (base currency)."""
+        loop = self.loop
+        state, oracle, policy = loop.state, loop.oracle, loop.config.oracle.policy
+        quotes = [oracle.price(s) for s in (*oracle.document_prices, *oracle.underlying)]
+        accounts = []
+        for account_id in state.account_ids:
+            account = state.account(account_id)
+            portfolio = state.portfolio_of((account,))
+            cross = evaluate_pool(cross_pool(account), portfolio, loop.config.rules)
+            below = state.liquidatable(account_id)
+            statuses = [loop.statuses[s] for s in dict.fromkeys(loop.symbols_of(account_id))]
+            accounts.append(
                 {
-                    "instrument": p.instrument, "size": p.size, "entry_price": p.entry_price,
-                    "isolated_margin": p.isolated_margin,
+                    "id": account_id, "equity": cross.equity, "maintenance_margin": cross.maintenance_margin,
+                    "liquidatable": below and all(s in policy.liquidate_on for s in statuses),
+                    "below_maintenance": below, "frozen": any(s in policy.freeze_on for s in statuses),
+                    "balances": dict(account.balances),
+                    "positions": [
+                        {
+                            "instrument": p.instrument, "size": p.size, "entry_price": p.entry_price,
+                            "isolated_margin": p.isolated_margin,
+                        }
+                        for p in account.positions
+                    ],
                 }
-                for p in account.positions
-            ]  # fmt: skip
-        return end
+            )  # fmt: skip
+        return {
+            "t": oracle.clock,
+            "event": "end",
+            "prices": {q.symbol: {"price": q.price, "status": str(q.status)} for q in quotes},
+            "accounts": accounts,
+            "insurance_fund": state.value(INSURANCE_FUND),
+            "fee_pool": state.value(FEE_POOL),
+            "bad_debt": -state.value(BAD_DEBT),
+        }

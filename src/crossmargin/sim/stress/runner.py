@@ -1,57 +1,48 @@
-"""Stepping a book through a scenario: oracle, risk book and liquidation engine, with feedback.
+"""Stepping a book through a scenario on the engine loop (:mod:`crossmargin.live.loop`), with feedback.
 
-At each step of the scenario's path:
+At each step of the scenario's path the runner sends the loop two inbound events:
 
-1. **Sources.** Three oracle sources (``s1``, ``s2``, ``s3``) report every priced asset and every
-   instrument's underlying at its start price x the path's factor x the *impact factor* (below); the
-   scenario's faults change what they report (a stale source is silent, a spike or a manipulated thin
-   market multiplies, a depeg replaces one venue's price). An instrument named by a fault also gets
-   traded-price reports from the three sources at its start mark x the same factors.
-2. **Prices.** The oracle's index prices and marks, with their statuses, go into the clearing state
-   (exact, the ledger of record) and the risk book (float mirror).
-3. **Liquidity.** Each instrument's depth model is scaled by the path's depth multiplier.
-4. **Liquidations.** The risk book screens every pool: the accounts its float figures find liquidatable,
-   or within their float error of the boundary, are checked exactly; each whose prices all have a status
-   the oracle policy liquidates on, and that is liquidatable on the exact state, is liquidated
-   (:class:`~crossmargin.liquidation.engine.Liquidator`); its new exact state goes back into the risk book.
-   The fills' permanent impact moves the marks, and the impact factor of the instrument's underlying
-   with them, so the move stays in later steps' prices: further accounts fall under and are liquidated
-   in the same step (a cascade), up to :data:`CASCADE_ROUNDS` rounds. Each step ranks auto-deleveraging
-   at the marks it starts from (:meth:`~crossmargin.liquidation.ranking.AdlQueues.pin`), as venues
-   publish and periodically refresh their ADL queues; sizes and fill prices stay the exact current ones.
-5. **Record.** Liquidations (count, notional at the fill price, slippage), ADL events, bad debt and the
-   insurance fund (base currency), accounts at risk, the step's wall time.
+1. **Depth.** A ``parameters`` event when the path's depth multiplier changed: every instrument's
+   liquidity model is scaled by it (floored at 1e-6: no market at all is not a model fills can use).
+2. **Prices.** One ``prices`` event: three oracle sources (``s1``, ``s2``, ``s3``) report every priced
+   asset and every instrument's underlying at its start price x the path's factor x the *impact factor*
+   (below); the scenario's faults change what they report (a stale source is silent, a spike or a
+   manipulated thin market multiplies, a depeg replaces one venue's price). An instrument named by a fault
+   also gets traded-price reports from the three sources at its start mark x the same factors.
+
+The loop prices the clearing state (exact, the ledger of record) and the risk book (float mirror), screens,
+confirms exactly, and liquidates every account whose prices the oracle policy liquidates on, again while
+the fills' permanent impact pushes others under (a cascade, up to the loop's ``cascade_rounds``). Each mark
+the impact moves moves the impact factor of the instrument's underlying with it, so the move stays in later
+steps' prices. Auto-deleveraging ranks at the marks the step's prices start from.
+
+The runner records per step: liquidations (count, notional at the fill price, slippage), ADL events, bad
+debt and the insurance fund (base currency), accounts at risk, the step's wall time.
 
 A run is a pure function of (book, rules, terms, liquidity, fund, oracle settings, scenario, seed).
 """
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
-
-from crossmargin.clearing.events import PriceUpdate
 from crossmargin.clearing.ledger import LedgerAccount
 from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.priced import check_oracle_priced, may_liquidate
-from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
-from crossmargin.liquidation.engine import Liquidator, Notice
-from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel, SquareRootImpact
+from crossmargin.engine.screening import DEFAULT_BAND
+from crossmargin.liquidation.engine import Liquidator
+from crossmargin.liquidation.liquidity import LiquidityModel
+from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop, LoopConfig
 from crossmargin.model import Portfolio, RuleChoices
 from crossmargin.model.numbers import exact, from_float
 from crossmargin.model.rules import LiquidationTerms
-from crossmargin.oracle.book import OracleBook
-from crossmargin.oracle.config import OracleConfig, Status
-from crossmargin.oracle.feed import SourceUpdate
+from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.scenarios.model import Depeg, Scenario, ScenarioPath, Spike, StaleSource, ThinMarket
 from crossmargin.sim.stress.results import LiquidationMark, RunResult, StepRecord
 
 SOURCES = ("s1", "s2", "s3")
-CASCADE_ROUNDS = 20
-_FLOAT_ERROR = 1e-9  # relative: the mirror agrees with the exact figures far closer than this (tests)
 _MIN_DEPTH = 1e-6  # a depth multiplier is floored here (no market at all is not a model the fills can use)
 
 
@@ -68,50 +59,51 @@ class StressConfig:
     oracle: OracleConfig
     band: Decimal = DEFAULT_BAND
 
-
-def scaled(model: LiquidityModel, factor: float) -> LiquidityModel:
-    """``model`` with its depth multiplied by ``factor`` (prices at each level unchanged)."""
-    if isinstance(model, AtMark) or factor == 1.0:
-        return model
-    f = Decimal(f"{max(factor, _MIN_DEPTH):.12g}")
-    with exact():
-        if isinstance(model, DepthLevels):
-            return replace(model, levels=tuple((offset, units * f) for offset, units in model.levels))
-        if isinstance(model, LinearImpact | SquareRootImpact):
-            return replace(model, depth_units=model.depth_units * f)
-    raise TypeError(f"cannot scale the depth of {type(model).__name__}")
+    def loop_config(self) -> LoopConfig:
+        """The engine loop's configuration (no per-account reports: a stress book can hold a million)."""
+        return LoopConfig(
+            self.portfolio, self.rules, self.terms, self.oracle, self.liquidity, self.insurance_fund, self.band,
+            report_accounts=False,
+        )  # fmt: skip
 
 
 class Run:
     """One run in progress (see module doc); :meth:`step` advances it, :meth:`result` reports."""
 
     def __init__(self, config: StressConfig, path: ScenarioPath) -> None:
-        check_oracle_priced(config.portfolio)
-        portfolio = config.portfolio
         self.config = config
         self.path = path
-        self.book = RiskBook(portfolio, config.rules)
-        self.state = ClearingState(portfolio, config.rules, config.insurance_fund)
-        self.liquidator = Liquidator(self.state, config.terms, config.liquidity, self.book)
+        self.loop = EngineLoop(config.loop_config())
+        portfolio = config.portfolio
         market = portfolio.market
         self.underlying = {
             name: spec.underlying for name, spec in portfolio.instruments.items() if name in market.marks
         }
         self.start_prices = {a: float(p) for a, p in market.prices.items() if a != portfolio.base}
         self.start_marks = {name: float(m) for name, m in market.marks.items()}
-        prices = {
-            a: market.price(a) for a in (*portfolio.assets, *market.prices) if a in market.prices or a == portfolio.base
-        }
-        self.oracle = OracleBook(config.oracle, prices, dict(market.marks), self.underlying)
         self.impact = {a: 1.0 for a in self.start_prices}
         traded = {f.symbol for f in path.faults if isinstance(f, Spike | ThinMarket | StaleSource)}
         self.traded = sorted(traded & set(self.start_marks))
         self.steps: list[StepRecord] = []
         self.marks_log: list[LiquidationMark] = []
         self.equity_before = self._equities()
-        self.statuses: dict[str, Status] = {}
-        self.held_back: set[str] = set()  # accounts the oracle policy holds back this step (a price they need)
+        self.depth = 1.0
         self.k = 0
+
+    @property
+    def state(self) -> ClearingState:
+        """The exact state of record."""
+        return self.loop.state
+
+    @property
+    def book(self) -> RiskBook:
+        """The float mirror."""
+        return self.loop.book
+
+    @property
+    def liquidator(self) -> Liquidator:
+        """The liquidation engine."""
+        return self.loop.liquidator
 
     # ------------------------------------------------------------------ prices
 
@@ -140,30 +132,16 @@ class Run:
                 price = fault.price
         return price
 
-    def _feed(self, t: float) -> None:
-        clock = from_float(t)
-        for asset in sorted(self.start_prices):
-            price = self.start_prices[asset] * self._factor(asset)
+    def _quotes(self, t: float) -> tuple[live.Quote, ...]:
+        quotes = []
+        symbols = [(a, self.start_prices[a] * self._factor(a)) for a in sorted(self.start_prices)]
+        symbols += [(n, self.start_marks[n] * self._factor(self.underlying[n])) for n in self.traded]
+        for symbol, price in symbols:
             for source in SOURCES:
-                reported = self._reported(asset, source, price, t)
+                reported = self._reported(symbol, source, price, t)
                 if reported is not None and reported > 0:
-                    self.oracle.accept(SourceUpdate(clock, source, asset, from_float(reported), None))
-        for name in self.traded:
-            price = self.start_marks[name] * self._factor(self.underlying[name])
-            for source in SOURCES:
-                reported = self._reported(name, source, price, t)
-                if reported is not None and reported > 0:
-                    self.oracle.accept(SourceUpdate(clock, source, name, from_float(reported), None))
-
-    def _sync_prices(self) -> None:
-        oracle, state = self.oracle, self.state
-        prices = {a: oracle.index(a).price for a in self.start_prices}
-        marks = {name: oracle.mark(name).price for name in self.start_marks}
-        symbols = [*prices, *marks]
-        self.statuses = {s: oracle.price(s).status for s in symbols}
-        untrusted = frozenset(s for s in symbols if self.statuses[s] is not Status.VALID)
-        state.apply(PriceUpdate(prices=prices, marks=marks, untrusted=untrusted))
-        self.book.tick(marks=marks, prices=prices)
+                    quotes.append(live.Quote(source=source, symbol=symbol, price=from_float(reported)))
+        return tuple(quotes)
 
     # ------------------------------------------------------------------ steps
 
@@ -172,97 +150,56 @@ class Run:
         started = time.perf_counter()
         self.k += 1
         t = float(self.path.times[self.k])
-        self._feed(t)
-        self._sync_prices()
-        depth = float(self.path.depth[self.k])
-        self.liquidator.liquidity = {name: scaled(m, depth) for name, m in self.config.liquidity.items()}
-        self.liquidator.adl.pin()
-        self.held_back = set()
-        notices: list[Notice] = []
-        for _ in range(CASCADE_ROUNDS):
-            round_notices = self._liquidate_candidates(t)
-            notices += round_notices
-            if not round_notices:
-                break
-        fills = [n for n in notices if n["event"] == "liquidation"]
-        adl = [n for n in notices if n["event"] == "adl"]
-        notional = slippage = 0.0
-        for fill in fills:
-            spec = self.config.portfolio.instruments[str(fill["instrument"])]
-            settle_price = float(self.state.market.price(spec.settle))
-            size = abs(float(fill["size"]))  # type: ignore[arg-type]
-            price = float(fill["fill_price"])  # type: ignore[arg-type]
-            units = size * float(spec.contract_size)
-            value = (units / price if spec.inverse else units * price) * settle_price
-            notional += value
-            slippage += float(fill["slippage"]) if fill.get("slippage") is not None else 0.0  # type: ignore[arg-type]
-            self.marks_log.append(
-                LiquidationMark(t, str(fill["account"]), str(fill["instrument"]), price, value, str(fill["taker"]))
+        clock = from_float(t)
+        out: list[live.OutboundEvent] = []
+        depth = max(float(self.path.depth[self.k]), _MIN_DEPTH)
+        if depth != self.depth:
+            self.depth = depth
+            seq = self.loop.seq + 1
+            out += self.loop.handle(
+                live.ParameterChange(seq=seq, time=clock, id=f"step-{self.k}-depth", depth=Decimal(f"{depth:.12g}"))
             )
+        seq = self.loop.seq + 1
+        out += self.loop.handle(live.Prices(seq=seq, time=clock, id=f"step-{self.k}", quotes=self._quotes(t)))
+        notional = slippage = 0.0
+        fills = adl = 0
+        for event in out:
+            if isinstance(event, live.LiquidationFill):
+                fills += 1
+                value = self._notional(event)
+                notional += value
+                slippage += float(event.slippage) if event.slippage is not None else 0.0
+                self.marks_log.append(
+                    LiquidationMark(t, event.account, event.instrument, float(event.fill_price), value, event.taker)
+                )
+            elif isinstance(event, live.Deleveraged):
+                adl += 1
+            elif isinstance(event, live.MarkMoved):
+                asset = self.underlying[event.instrument]
+                if asset in self.impact:
+                    self.impact[asset] *= float(event.mark) / float(event.before)
         record = StepRecord(
             t=t,
             marks={name: float(m) for name, m in self.state.market.marks.items()},
-            liquidations=len(fills),
+            liquidations=fills,
             liquidated_notional=notional,
             slippage=slippage,
-            adl_events=len(adl),
+            adl_events=adl,
             bad_debt=0.0 - self._money(BAD_DEBT),
             insurance_fund=self._money(INSURANCE_FUND),
-            accounts_at_risk=len(
-                {self.book.owners[int(p)].account for p in candidate_pools(self.book, self.config.band)}
-            ),
+            accounts_at_risk=self.loop.at_risk(),
             seconds=time.perf_counter() - started,
         )
         self.steps.append(record)
         return record
 
-    def _due(self) -> list[str]:
-        """Accounts the mirror finds liquidatable, or within its float error of the boundary (relative
-        1e-9, far above the mirror's tested error): only these need the exact check. A pool with neither
-        positions nor balances (an account liquidated to nothing) is not liquidatable, whatever residue of
-        float sums its figures hold."""
-        book = self.book
-        count = book.pool_count
-        figures = book.figures[:count]
-        required = figures[:, 2] * float(self.config.rules.liquidation_threshold)
-        close = np.abs(figures[:, 0] - required) <= _FLOAT_ERROR * (np.abs(figures[:, 0]) + np.abs(required) + 1.0)
-        empty = (book.positions_in_pool[:count] == 0) & ~book.balance[:, :count].any(axis=0)
-        pools = np.flatnonzero((book.liquidatable[:count] | close) & ~empty)
-        return sorted({book.owners[int(p)].account for p in pools})
-
-    def _liquidate_candidates(self, t: float) -> list[Notice]:
-        """One round: liquidate every due account; the mirror takes the round's mark moves once, at its end
-        (it is read again only by the next round's screening; accounts it took meanwhile are revalued by
-        that tick with the rest of their instruments' blocks)."""
-        state, book = self.state, self.book
-        accounts = self._due()
-        before = {name: state.market.mark(name) for name in self.start_marks}
-        notices: list[Notice] = []
-        for account_id in accounts:
-            if account_id in self.held_back:
-                continue
-            if not may_liquidate(
-                self.statuses.__getitem__, self.config.oracle.policy, state.account(account_id), self.config.portfolio
-            ):
-                self.held_back.add(account_id)
-                continue
-            if not state.liquidatable(account_id):
-                continue
-            done = self.liquidator.liquidate(account_id)
-            notices += done
-            self.liquidator.apply_impact()
-            touched = {a for n in done for a in (n.get("account"), n.get("from")) if isinstance(a, str)}
-            for changed in sorted(touched | {account_id}):
-                book.set_account(state.account(changed))
-                self.held_back.discard(changed)
-        moved = {name: state.market.mark(name) for name in self.start_marks if state.market.mark(name) != before[name]}
-        for name, mark in moved.items():
-            asset = self.underlying[name]
-            if asset in self.impact:
-                self.impact[asset] *= float(mark) / float(before[name])
-        if moved:
-            book.tick(marks=moved)
-        return notices
+    def _notional(self, fill: live.LiquidationFill) -> float:
+        """A fill's notional at its price, base currency."""
+        spec = self.config.portfolio.instruments[fill.instrument]
+        settle_price = float(self.state.market.price(spec.settle))
+        units = abs(float(fill.size)) * float(spec.contract_size)
+        price = float(fill.fill_price)
+        return (units / price if spec.inverse else units * price) * settle_price
 
     def _money(self, account: LedgerAccount) -> float:
         return float(self.state.value(account))

@@ -1,0 +1,139 @@
+"""The engine loop, worked by hand: time alone turns a silent feed stale, the policy's prices decide a
+withdrawal, a refused event changes nothing, events out of order are refused, and liquidations name their
+cause.
+
+The book (base USD) is the oracle tests' book: USDT and USDC collateral (USDC pegged at 1, floor 0.99),
+BTC-PERP linear, 1 contract = 1 BTC, mmr 0.004, imr 0.008; BTC 20000, BTC-PERP 20000. Guards: max age 60 s,
+quorum 2, max deviation 2 %, circuit breaker at 25 % from the EMA (half-life 300 s).
+
+- ``long``: 1000 USDT, long 0.5 BTC-PERP from 20000 (MM 40, IM 80 at 20000).
+- ``usdc``: 100 USDC, long 0.5 BTC-PERP from 20000: at USDC 1, equity 100, MM 40, IM 80, free 20.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop, LoopConfig
+from crossmargin.model import InputError
+from crossmargin.model.document import portfolio_from_document
+from crossmargin.oracle.document import oracle_config
+from crossmargin.venues import rulebook
+from tests.oracle.test_oracle import DOCUMENT
+
+D = Decimal
+
+
+def new_loop(document: dict[str, object] = DOCUMENT) -> EngineLoop:
+    generic = rulebook("generic")
+    portfolio = portfolio_from_document(document)
+    return EngineLoop(LoopConfig(portfolio, generic.rules, generic.liquidation, oracle_config(document)))
+
+
+class Feed:
+    """Inbound events numbered in order."""
+
+    def __init__(self, loop: EngineLoop) -> None:
+        self.loop = loop
+
+    def send(self, kind: type[live.Inbound], t: int | str, **fields: object) -> list[live.OutboundEvent]:
+        seq = self.loop.seq + 1
+        return self.loop.handle(kind(seq=seq, time=D(t), id=f"e{seq}", **fields))  # type: ignore[arg-type]
+
+    def prices(self, t: int | str, symbol: str, **by_source: int | str) -> list[live.OutboundEvent]:
+        quotes = tuple(live.Quote(source=s, symbol=symbol, price=D(p)) for s, p in by_source.items())
+        return self.send(live.Prices, t, quotes=quotes)
+
+
+def kinds(out: list[live.OutboundEvent]) -> list[tuple[str, ...]]:
+    """(type, subject[, state or status]) of each outbound event."""
+    rows: list[tuple[str, ...]] = []
+    for event in out:
+        if isinstance(event, live.PriceStatus):
+            rows.append(("price_status", event.symbol, event.status))
+        elif isinstance(event, live.AccountStatus):
+            rows.append(("account", event.account, event.state))
+        else:
+            rows.append((type(event).__struct_config__.tag, getattr(event, "account", "")))  # type: ignore[arg-type]
+    return rows
+
+
+def test_a_feed_that_stops_turns_stale_on_the_clock_alone_and_freezes_its_accounts():
+    loop = new_loop()
+    feed = Feed(loop)
+    out = feed.prices(10, "BTC", a=20000, b=20000, c=20000)
+    assert ("price_status", "BTC", "valid") in kinds(out)
+    # the sources stamped 10 are 60 s old at t = 70: still fresh (age <= max_age_s), nothing changes
+    assert feed.send(live.Clock, 70) == []
+    # at t = 71 they are 61 s old: no fresh source, BTC and its perpetual are invalid, and both accounts (long
+    # BTC-PERP) are valued at a price the default policy freezes on
+    out = feed.send(live.Clock, 71)
+    assert kinds(out) == [
+        ("price_status", "BTC", "invalid"),
+        ("price_status", "BTC-PERP", "invalid"),
+        ("account", "long", "frozen"),
+        ("account", "usdc", "frozen"),
+    ]
+    assert all(e.cause == "e3" and e.time == 71 for e in out)
+    assert "no fresh source" in out[0].reason  # type: ignore[union-attr]
+    # frozen: a withdrawal is refused whole, and says why
+    (refused,) = feed.send(live.Withdrawal, 72, account="long", asset="USDT", amount=D(1))
+    assert isinstance(refused, live.Rejected) and "frozen" in refused.message
+    # the feed comes back: valid again, unfrozen
+    out = feed.prices(80, "BTC", a=20000, b=20000)
+    assert ("account", "long", "unfrozen") in kinds(out) and ("account", "usdc", "unfrozen") in kinds(out)
+
+
+def test_a_withdrawal_at_a_degraded_price_is_checked_at_the_conservative_price():
+    # USDC's EMA starts at 1 at t = 0 (half-life 300 s). t = 300: two sources at 0.90: index 0.90, degraded
+    # (below the floor 0.99); the EMA moves half way: 1 + 0.5 x (0.90 - 1) = 0.95. t = 600: two sources at
+    # 0.98: index 0.98, still degraded; EMA 0.95 + 0.5 x (0.98 - 0.95) = 0.965.
+    # ``usdc`` holds 100 USDC, so its USDC counts at the lower of index and EMA, 0.965: free collateral
+    # 100 x 0.965 - 80 = 16.5, at most 16.5 / 0.965 = 17.0984 USDC may leave. At the raw index 0.98 it would
+    # have been (98 - 80) / 0.98 = 18.367: a withdrawal of 17.2 passes at the raw price, not at the policy's.
+    loop = new_loop()
+    feed = Feed(loop)
+    out = feed.prices(300, "USDC", a="0.90", b="0.90")
+    assert ("price_status", "USDC", "degraded") in kinds(out)
+    feed.prices(600, "USDC", a="0.98", b="0.98")
+    assert loop.state.guard.held["USDC"] == pytest.approx(D("0.965"), abs=D("1e-30"))
+    assert loop.state.market.price("USDC") == D("0.98")
+    (refused,) = feed.send(live.Withdrawal, 600, account="usdc", asset="USDC", amount=D("17.2"))
+    assert isinstance(refused, live.Rejected) and refused.field == "amount"
+    out = feed.send(live.Withdrawal, 600, account="usdc", asset="USDC", amount=D("17.09"))
+    (figures,) = out
+    assert isinstance(figures, live.Figures) and figures.account == "usdc"
+    # the figures are at the market (0.98): (100 - 17.09) x 0.98 = 81.2518 of equity, MM 40
+    assert figures.equity == D("81.2518") and figures.maintenance_margin == D(40)
+
+
+def test_a_refused_event_changes_nothing_and_an_event_out_of_order_is_not_applied():
+    loop = new_loop()
+    feed = Feed(loop)
+    before, state_before = loop.digest(), loop.state.digest()
+    (refused,) = feed.send(live.Deposit, 1, account="nobody", asset="USDT", amount=D(5))
+    assert isinstance(refused, live.Rejected) and refused.field == "account"
+    # the refusal is an event of the log (seq 1 was taken), the state is as it was
+    assert loop.seq == 1 and loop.state.digest() == state_before
+    assert loop.digest() != before  # seq moved
+    with pytest.raises(InputError, match="expected event 2, got 5"):
+        loop.handle(live.Clock(seq=5, time=D(2), id="late"))
+    assert loop.seq == 1
+    (bad,) = feed.prices(3, "DOGE", a=1)
+    assert isinstance(bad, live.Rejected) and bad.field == "quotes[0].symbol"
+
+
+def test_a_crash_liquidates_and_every_line_names_its_cause():
+    # BTC to 18000 by two sources at t = 10 (a 10 % move, within the 25 % breaker): ``long`` has equity
+    # 1000 + 0.5 x (18000 - 20000) = 0 < MM 0.5 x 18000 x 0.004 = 36: liquidatable, and liquidated;
+    # ``usdc`` has 100 - 1000 = -900: bankrupt.
+    loop = new_loop()
+    out = Feed(loop).prices(10, "BTC", a=18000, b=18000)
+    rows = kinds(out)
+    assert ("account", "long", "liquidatable") in rows and ("account", "usdc", "liquidatable") in rows
+    fills = [e for e in out if isinstance(e, live.LiquidationFill)]
+    assert {f.account for f in fills} == {"long", "usdc"}
+    assert sum(f.size for f in fills if f.account == "long") == D("-0.5")
+    assert all(e.cause == "e1" for e in out)
+    assert [e.seq for e in out] == list(range(1, len(out) + 1))
