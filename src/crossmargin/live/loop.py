@@ -17,7 +17,8 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
 4. **Screen, confirm, liquidate.** The book's float figures name the accounts liquidatable or within its
    float error of the boundary; each is confirmed on the exact state. One whose every price has a status the
    policy liquidates on is liquidated (:class:`~crossmargin.liquidation.engine.Liquidator`); otherwise its
-   liquidation is suppressed and reported once. Auto-deleveraging ranks at the marks of the event's start.
+   liquidation is suppressed and reported once (confirmed exactly when it is first held, then held while the
+   mirror keeps it due; without per-account reports it is only held). Auto-deleveraging ranks at the marks of the event's start.
    The fills' permanent impact moves marks (reported), which can push further accounts under: the round is
    repeated until nothing more is liquidated, at most ``cascade_rounds`` rounds. A parameter change moves
    no figure and liquidates nobody: a liquidation left waiting for depth goes on at the next event that
@@ -264,7 +265,7 @@ class EngineLoop:
                 account = state.account(account_id)
                 if not may_liquidate(self.statuses.__getitem__, config.oracle.policy, account, config.portfolio):
                     held_back.add(account_id)
-                    if state.liquidatable(account_id):
+                    if config.report_accounts and (account_id in self.suppressed or state.liquidatable(account_id)):
                         suppressed.add(account_id)
                         if account_id not in self.suppressed:
                             self._account_status(account_id, "liquidation_suppressed")
