@@ -18,11 +18,11 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    float error of the boundary; each is confirmed on the exact state. One whose every price has a status the
    policy liquidates on is liquidated (:class:`~crossmargin.liquidation.engine.Liquidator`); otherwise its
    liquidation is suppressed and reported once (confirmed exactly when it is first held, then held while the
-   mirror keeps it due; without per-account reports it is only held). Auto-deleveraging ranks at the marks of the event's start.
-   The fills' permanent impact moves marks (reported), which can push further accounts under: the round is
-   repeated until nothing more is liquidated, at most ``cascade_rounds`` rounds. A parameter change moves
-   no figure and liquidates nobody: a liquidation left waiting for depth goes on at the next event that
-   does (a price, the clock, the account's own money).
+   mirror keeps it due; without per-account reports it is only held). Auto-deleveraging ranks at the marks
+   of the event's start. The fills' permanent impact moves marks (reported), which can push further
+   accounts under: the round is repeated until nothing more is liquidated, at most ``cascade_rounds``
+   rounds. A parameter change moves no figure and liquidates nobody: a liquidation left waiting for depth
+   goes on at the next event that does (a price, the clock, the account's own money).
 5. **Report.** Outbound events name the inbound event that caused them: price statuses, accounts that turned
    liquidatable, suppressed, frozen or unfrozen, every liquidation line, mark moves, and the exact figures of
    every account the event changed on the ledger.
