@@ -21,7 +21,7 @@ COLUMNS = [
     ("positions", "positions", "{:,}"),
     ("build_s", "build s", "{:.1f}"),
     ("full_revalue_ms", "full reval ms", "{:.2f}"),
-    ("full_revalue_numpy_ms", "numpy reval ms", "{:.2f}"),
+    ("full_revalue_one_thread_ms", "1-thread reval ms", "{:.2f}"),
     ("plain_read_ms", "plain read ms", "{:.2f}"),
     ("tick_ms", "tick ms", "{:.2f}"),
     ("tick_positions", "tick positions", "{:,}"),
@@ -31,7 +31,7 @@ COLUMNS = [
     ("bytes_per_position", "bytes/position", "{:.0f}"),
     ("exact_account_us", "exact us/account", "{:.1f}"),
     ("revalue_over_plain_read", "reval / read", "{:.1f}x"),
-    ("numpy_over_fused", "numpy / fused", "{:.1f}x"),
+    ("one_thread_over_fused", "1 thread / all", "{:.1f}x"),
     ("exact_over_fused", "exact / fused", "{:,.0f}x"),
 ]
 

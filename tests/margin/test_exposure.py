@@ -1,6 +1,6 @@
-"""Options in the model and the document, their model marks, and an account's greeks and revaluation:
-checked by hand, against Black-76 written out in the test, and against finite differences of the
-account's full revaluation."""
+"""Options in the model and the document, and an account's greeks and revaluation: checked by hand, against
+Black-76 written out in the test, and against finite differences of the account's full revaluation. The
+options' model marks are tested in test_valuation.py."""
 
 import math
 from collections.abc import Mapping
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from crossmargin.margin.exposure import account_risk, factors, pnl_function
-from crossmargin.margin.valuation import option_forward, option_premium, with_option_marks
+from crossmargin.margin.valuation import with_option_marks
 from crossmargin.model import Account, ContractKind, InputError, Instrument, Market, OptionRight, Portfolio
 from crossmargin.model.document import portfolio_from_document
 from tests.builders import D, banded, inverse, linear, position, tiers
@@ -59,29 +59,6 @@ def portfolio(
     )  # fmt: skip
     instruments = {i.name: i for i in (CALL, COIN_PUT, PERP, COIN_PERP)}
     return Portfolio("USDC", "generic", {"USDC": USDC, "BTC": BTC}, instruments, market, tuple(accounts))
-
-
-def test_option_marks_are_black76_premiums_in_the_settle_asset():
-    book = with_option_marks(portfolio([]))
-    # F = 40,000 (USDC at 1 is the base), t = 73 / 365 = 0.2, vol 0.8, rate 0
-    call, _ = black76_by_hand(40000, 50000, 0.8, 0.2, OptionRight.CALL)
-    put, _ = black76_by_hand(40000, 40000 * 1.0, 0.8, 0.2, OptionRight.PUT)
-    assert float(book.market.mark("C-50000")) == pytest.approx(call, rel=1e-10)
-    # the coin-settled put is quoted in BTC per BTC: its USD value over the forward
-    assert float(book.market.mark("P-40000")) == pytest.approx(put / 40000, rel=1e-10)
-    assert option_forward(COIN_PUT, book.market) == 40000.0
-    assert book.market.mark("BTC-PERP") == D(40000)
-
-
-def test_a_smile_and_an_option_own_volatility():
-    # the smile (0.8, 1.0), (1.2, 0.7): the 50,000 call at K/F = 1.25 is beyond the last point (flat 0.7);
-    # an entry for the option itself wins over its underlying's
-    smile = {"BTC": ((D("0.8"), D(1)), (D("1.2"), D("0.7")))}
-    call, _ = black76_by_hand(40000, 50000, 0.7, 0.2, OptionRight.CALL)
-    assert float(option_premium(CALL, portfolio([], smile).market)) == pytest.approx(call, rel=1e-10)
-    own = {**smile, "C-50000": ((D(1), D("0.5")),)}
-    call, _ = black76_by_hand(40000, 50000, 0.5, 0.2, OptionRight.CALL)
-    assert float(option_premium(CALL, portfolio([], own).market)) == pytest.approx(call, rel=1e-10)
 
 
 def test_greeks_and_delta_by_underlying_by_hand():

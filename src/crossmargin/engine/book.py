@@ -30,22 +30,22 @@ import numba
 import numpy as np
 
 from crossmargin.engine import kernels
+from crossmargin.engine.kernels import PoolArrays, SlotArrays
 from crossmargin.engine.risk_requirements import on_threads as requirements_on_threads
 from crossmargin.engine.risk_requirements import pool_requirements, risk_factors, slots_by_pool
 from crossmargin.engine.rule_arrays import (
-    F64,
     I32,
     I64,
     INDEX,
     AssetArrays,
     InstrumentArrays,
     asset_arrays,
+    initial_rates,
     instrument_arrays,
-    valuation_table,
+    market_arrays,
+    rule_arrays,
 )
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.positions import open_interest_rate
-from crossmargin.margin.volatility import multiplier
 from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
@@ -80,14 +80,11 @@ class RiskBook:
         self.asset_table = dict(portfolio.assets)
         self.instrument_table = dict(portfolio.instruments)
         self.market = portfolio.market
-        self.assets: AssetArrays = asset_arrays(portfolio.assets)
-        self.instruments: InstrumentArrays = instrument_arrays(portfolio.instruments, list(portfolio.assets))
-        self.prices = np.array([float(portfolio.market.price(a)) for a in self.assets.names], dtype=np.float64)
-        self.marks = np.array(
-            [float(portfolio.market.marks.get(i, Decimal(1))) for i in self.instruments.names], dtype=np.float64
-        )
-        self.imr_now = self._scaled_initial_rates()
-        self.scale = self._volatility_scale()
+        self.rule_arrays = rule_arrays(portfolio.assets, portfolio.instruments, rules)
+        self.assets: AssetArrays = self.rule_arrays.assets
+        self.instruments: InstrumentArrays = self.rule_arrays.instruments
+        self.market_arrays = market_arrays(self.rule_arrays, portfolio.instruments, portfolio.market, rules)
+        self.marks, self.prices, self.imr_now, self.scale = self.market_arrays  # changed in place on ticks
         self.accounts: dict[str, Account] = {}
         self.owners: list[PoolOwner] = []
         self.cross_pool: dict[str, int] = {}
@@ -96,7 +93,6 @@ class RiskBook:
         n_assets = len(self.assets.names)
         self.balance = np.zeros((n_assets, 0), dtype=np.float64)
         self.folded = rules.pnl_in_settle_collateral
-        self.at_entry = valuation_table(rules.margin_valuation)
         money_rows = n_assets if self.folded else 0
         self.pool_money = np.zeros((money_rows, 4, 0), dtype=np.float64)
         self.haircut = np.zeros(0, dtype=np.bool_)
@@ -241,42 +237,21 @@ class RiskBook:
 
     # ------------------------------------------------------------------ kernels
 
-    def _scaled_initial_rates(self) -> F64:
-        """Initial rates after open-interest scaling, per instrument and bracket (as the exact maths does)."""
-        rates = self.instruments.imr.copy()
-        for i, name in enumerate(self.instruments.names):
-            instrument = self.instrument_table[name]
-            if instrument.open_interest_caps is None:
-                continue
-            interest = self.market.open_interest.get(name, ZERO)
-            with exact():
-                for k, tier in enumerate(instrument.tiers.tiers):
-                    rates[i, k] = float(open_interest_rate(instrument, tier.imr, interest))
-                rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
-        return rates
+    def slot_arrays(self) -> SlotArrays:
+        """The position slots' arrays as the kernels take them."""
+        return SlotArrays(self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached)
 
-    def _volatility_scale(self) -> F64:
-        """Each instrument's volatility multiplier of its requirements (ones without volatility scaling)."""
-        terms = self.rules.volatility_scaling
-        if terms is None:
-            return np.ones(len(self.instruments.names))
-        return np.array(
-            [float(multiplier(self.market, self.instrument_table[n].underlying, terms)) for n in self.instruments.names]
+    def pool_arrays(self) -> PoolArrays:
+        """The pools' arrays as the kernels take them (their figures: the sums)."""
+        return PoolArrays(
+            self.balance, self.pool_money, self.haircut, self.positions_in_pool, self.sums, self.liquidatable
         )
 
     def _revalue_slots(self, lo: int, hi: int, fresh: bool = False) -> None:
         """Revalue slots ``[lo, hi)`` and move their pools' sums; where the figures are linear (not folded)
         the pools' figures move and their verdicts are decided, unless ``fresh``."""
-        t = self.instruments
-        rules = self.rules
-        arrays = (
-            self.size, self.entry, self.instrument, self.pool, self.bracket, self.marks, self.imr_now, self.scale,
-            t.contract_size, t.inverse, t.size_basis, t.settle, t.edges, t.mmr, t.imr, t.amount,
-            t.liquidation_fee, t.close_fee, t.imf, t.upnl_weight, t.initial_upnl_weight, t.upnl_cap,
-            t.quantum, t.maintenance_fraction, self.haircut, self.at_entry, self.cached, self.pool_money, self.sums,
-            self.liquidatable, self.prices, self.positions_in_pool, self.folded, not fresh and not self.folded, fresh,
-            float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement,
-        )  # fmt: skip
+        rules = self.rule_arrays
+        arrays = (self.slot_arrays(), self.pool_arrays(), self.market_arrays, rules.instruments, rules.choices, fresh)
         if self.factors is not None:
             pools = self.pool[lo:hi]
             self._touch(pools[pools >= 0])
@@ -288,39 +263,28 @@ class RiskBook:
 
     def _evaluate(self, pools: INDEX) -> None:
         """Decide the verdicts of ``pools`` (distinct; folded: evaluate their figures from their money first)."""
-        rules = self.rules
-        terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
         if not self.folded:
-            kernels.on_cores(kernels.decide, pools, self.sums, self.positions_in_pool, *terms, self.liquidatable)
+            kernels.on_cores(kernels.decide, pools, self.sums, self.pool_arrays(), self.rule_arrays.choices)
             self._touch(pools)
             return
-        a = self.assets
-        kernels.on_cores(
-            kernels.evaluate_pools, pools, self.balance, self.pool_money, self.haircut, self.positions_in_pool,
-            self.prices, a.band_from, a.weight, a.offset, a.liability, a.imf, *terms, self.sums, self.liquidatable,
-        )  # fmt: skip
+        rules = self.rule_arrays
+        kernels.on_cores(kernels.evaluate_pools, pools, self.pool_arrays(), self.prices, rules.assets, rules.choices)
         self._touch(pools)
 
     def _add_collateral(self, pools: INDEX, asset: int, price: float) -> None:
         """Add ``asset``'s balances valued at ``price`` (a change of price: the difference) to ``pools``'s
         figures (linear figures only)."""
-        a = self.assets
-        kernels.on_cores(
-            kernels.add_collateral, pools, asset, self.balance, self.haircut, price, a.band_from, a.weight, a.offset,
-            a.liability, a.imf, self.sums,
-        )  # fmt: skip
+        kernels.on_cores(kernels.add_collateral, pools, asset, price, self.pool_arrays(), self.rule_arrays.assets)
         self._touch(pools)
 
     def _set_balance(self, asset: int, pool: int, amount: float) -> None:
-        """Set one balance; linear figures move by the change in its weighted value."""
-        if self.folded:
+        """Set one balance; linear figures move by the change in its weighted value (none where it is unchanged:
+        an account's event sets every balance, and a kernel call costs microseconds)."""
+        if self.folded or self.balance[asset, pool] == amount:
             self.balance[asset, pool] = amount
             return
-        a = self.assets
-        kernels.move_balance(
-            pool, asset, amount, self.balance, self.haircut, float(self.prices[asset]), a.band_from, a.weight,
-            a.offset, a.liability, a.imf, self.sums,
-        )  # fmt: skip
+        price = float(self.prices[asset])
+        kernels.move_balance(pool, asset, amount, price, self.pool_arrays(), self.rule_arrays.assets)
         self._touch(pool)
 
     def _touch(self, pools: INDEX | int) -> None:
@@ -339,20 +303,15 @@ class RiskBook:
         if not len(pools):
             return
         self.dirty[pools] = False
-        start, stop, slots = self._slots_of(pools)
-        t, f = self.instruments, factors
+        start, stop, order = self._slots_of(pools)
         kernels.on_cores(
-            pool_requirements, pools, start, stop, slots, self.size, self.entry, self.instrument, self.marks,
-            self.prices, self.balance, t.contract_size, t.inverse, t.settle, f.of_instrument, f.of_asset,
-            f.settles_in_underlying, f.options.option, *f.options.kernel_inputs(), self.factor_prices, f.moves,
-            f.shocks, f.short_minimum, f.addon, f.threshold, f.rate, f.credit, f.initial_factor, f.var_scale,
-            f.covariance, self.sums[:, 2:4], self.required, spread=requirements_on_threads,
+            pool_requirements, pools, start, stop, order, self.slot_arrays(), self.pool_arrays(), self.market_arrays,
+            self.instruments, factors, factors.options, self.factor_prices, self.required,
+            spread=requirements_on_threads,
         )  # fmt: skip
         self.figures[pools] = self.sums[pools]
         self.figures[pools, 2:4] = self.required[pools]
-        rules = self.rules
-        terms = (float(rules.liquidation_threshold), rules.liquidate_at_equality, rules.liquidate_without_requirement)
-        kernels.on_cores(kernels.decide, pools, self.figures, self.positions_in_pool, *terms, self.liquidatable)
+        kernels.on_cores(kernels.decide, pools, self.figures, self.pool_arrays(), self.rule_arrays.choices)
 
     def _slots_of(self, pools: INDEX) -> tuple[I64, I64, I64]:
         """``(start, stop, slots)``: the ``n``-th pool's slots are ``slots[start[n]:stop[n]]``. A few pools after
@@ -428,7 +387,7 @@ class RiskBook:
         for name, mark in marks.items():
             self.marks[self.instruments.index(name)] = float(mark)
         if open_interest:
-            self.imr_now = self._scaled_initial_rates()
+            self.imr_now[:] = initial_rates(self.instruments, self.instrument_table, self.market)
         touched |= {i for i in range(len(self.instruments.names)) if int(self.instruments.settle[i]) in moved}
         for i in sorted(touched):
             start = int(self.block_start[i])

@@ -4,8 +4,10 @@ options.
 
 Both are functions of a whole pool (a worst case over the pool's positions on each underlying; a
 quadratic form over its exposures), so they are computed pool-major: :func:`pool_requirements` reads
-each pool's slots (``slots[start[n]:stop[n]]`` for the ``n``-th pool asked for) and writes the pool's
-maintenance and initial requirement (base currency), starting from its tier sums.
+each pool's slots (``order[start[n]:stop[n]]`` for the ``n``-th pool asked for) and writes the pool's
+maintenance and initial requirement (base currency), starting from its tier sums. It takes the book's
+typed arrays (:class:`~crossmargin.engine.kernels.SlotArrays`, ``PoolArrays``, the market and rule arrays)
+and the factors' (:class:`FactorArrays`); a position's PnL is :func:`crossmargin.engine.terms.unrealized_pnl`.
 
 A *factor* is an asset other than the base or an underlying: every one needs a price in the market
 (the exact maths falls back on a mark where an underlying has none; the mirror does not), and under a
@@ -19,29 +21,43 @@ option's delta (for the add-on and the VaR floor) is its Black-76 delta at the m
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, AssetArrays, InstrumentArrays
+from crossmargin.engine import terms
+from crossmargin.engine.kernels import PoolArrays, SlotArrays
+from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, AssetArrays, InstrumentArrays, MarketArrays
 from crossmargin.margin.options import year_fraction
 from crossmargin.margin.valuation import atm_vol, is_option
 from crossmargin.margin.var_floor import DAYS_PER_YEAR
 from crossmargin.model import InputError, Instrument, Market, OptionRight, RuleChoices
 
 
-@dataclass(frozen=True)
-class RiskFactors:
-    """The factor arrays of a book under one set of rules (see module doc)."""
+class OptionArrays(NamedTuple):
+    """Per instrument: whether it is an option, and its Black-76 inputs (zeros for the others); its smile
+    as ``(moneyness, vol)`` points ``[:points]`` of each row."""
 
-    names: tuple[str, ...]
+    option: B1
+    coin_settled: B1
+    strike: F64
+    years: F64  # to expiry from the market's valuation time
+    sign: F64  # +1 a call, -1 a put
+    rate: float
+    moneyness: F64  # [instrument, point]
+    vol: F64
+    points: I64  # [instrument] how many smile points
+
+
+class FactorArrays(NamedTuple):
+    """The factor arrays of a book under one set of rules (see module doc): what :func:`pool_requirements`
+    reads."""
+
     of_instrument: I64  # [instrument] its underlying's factor
     of_asset: I64  # [asset] its factor (-1: the base)
     settles_in_underlying: B1  # [instrument]
-    options: "OptionArrays"
     short_minimum: float
     moves: F64  # the grid's moves (empty: no scenario grid)
     shocks: F64  # the grid's volatility shocks
@@ -53,32 +69,19 @@ class RiskFactors:
     var_scale: float  # z(level) x sqrt(horizon days); 0: no VaR floor
     covariance: F64  # [factor, factor] of daily returns
 
+
+class RiskFactors(FactorArrays):
+    """:class:`FactorArrays` with the factors' names and the option inputs as plain attributes: the kernel
+    never sees the names (see :class:`~crossmargin.engine.rule_arrays.InstrumentArrays`) and takes the
+    options as an argument of their own (Numba cannot carry a namedtuple nested in another into a parallel
+    loop)."""
+
+    names: tuple[str, ...]
+    options: OptionArrays
+
     def prices(self, market: Market) -> F64:
         """Each factor's price in base currency."""
         return np.array([float(market.price(name)) for name in self.names])
-
-
-@dataclass(frozen=True)
-class OptionArrays:
-    """Per instrument: whether it is an option, and its Black-76 inputs (zeros for the others); its smile
-    as ``(moneyness, vol)`` points ``[:count]`` of each row."""
-
-    option: B1
-    coin_settled: B1
-    strike: F64
-    years: F64  # to expiry from the market's valuation time
-    sign: F64  # +1 a call, -1 a put
-    rate: float
-    moneyness: F64  # [instrument, point]
-    vol: F64
-    count: I64
-
-    def kernel_inputs(self) -> "OptionInputs":
-        """The arrays :func:`pool_requirements` reads, in its order."""
-        return (self.coin_settled, self.strike, self.years, self.sign, self.rate, self.moneyness, self.vol, self.count)
-
-
-OptionInputs = tuple[B1, F64, F64, F64, float, F64, F64, I64]
 
 
 def option_arrays(market: Market, instruments: Mapping[str, Instrument], arrays: InstrumentArrays) -> OptionArrays:
@@ -112,7 +115,7 @@ def option_arrays(market: Market, instruments: Mapping[str, Instrument], arrays:
         rate=float(market.rate),
         moneyness=moneyness,
         vol=vol,
-        count=np.array([len(points) for points in smiles], dtype=np.int64),
+        points=np.array([len(points) for points in smiles], dtype=np.int64),
     )
 
 
@@ -143,14 +146,12 @@ def risk_factors(
             sigma.append(vol / math.sqrt(DAYS_PER_YEAR))
         rho = np.array([[float(market.correlation(a, b)) for b in names] for a in names])
         covariance = rho * np.outer(sigma, sigma)
-    return RiskFactors(
-        names=names,
+    factors = RiskFactors(
         of_instrument=np.array([names.index(u) for u in underlyings], dtype=np.int64),
         of_asset=np.array([names.index(a) if a in names else -1 for a in assets.names], dtype=np.int64),
         settles_in_underlying=np.array(
             [instruments[name].settle == instruments[name].underlying for name in arrays.names], dtype=np.bool_
         ),
-        options=option_arrays(market, instruments, arrays),
         short_minimum=float(grid.short_option_minimum) if grid is not None else 0.0,
         moves=np.array([float(m) for m in grid.moves]) if grid is not None else np.zeros(0),
         shocks=np.array([float(v) for v in grid.vol_shocks]) if grid is not None else np.zeros(1),
@@ -170,6 +171,9 @@ def risk_factors(
         ),
         covariance=covariance,
     )
+    factors.names = names
+    factors.options = option_arrays(market, instruments, arrays)
+    return factors
 
 
 def slots_by_pool(pool: INDEX, pools: int) -> tuple[I64, I64]:
@@ -180,13 +184,6 @@ def slots_by_pool(pool: INDEX, pools: int) -> tuple[I64, I64]:
     first = np.zeros(pools + 1, dtype=np.int64)
     first[1:] = np.cumsum(np.bincount(pool[held], minlength=pools)[:pools])
     return first, slots
-
-
-@njit(cache=True, error_model="numpy")
-def _pnl(units: float, mark: float, entry: float, inverse: bool) -> float:
-    if inverse:
-        return units * (1.0 / entry - 1.0 / mark)
-    return units * (mark - entry)
 
 
 @njit(cache=True, error_model="numpy")
@@ -224,69 +221,72 @@ def _black76(forward: float, strike: float, vol: float, t: float, rate: float, s
 
 
 @njit(cache=True, error_model="numpy")
-def _premium(i: int, forward: float, shock: float, option: OptionInputs) -> tuple[float, float]:
+def _premium(i: int, forward: float, shock: float, option: OptionArrays) -> tuple[float, float]:
     """Option ``i``'s premium per unit of underlying in its settle asset, and its delta, at ``forward`` with
-    its smile volatility x ``(1 + shock)``."""
-    coin, strike, years, sign, rate, moneyness, vol, count = option
-    sigma = _smile(strike[i], forward, moneyness[i], vol[i], count[i]) * (1.0 + shock)
-    price, delta = _black76(forward, strike[i], max(sigma, 0.0), years[i], rate, sign[i])
-    return (price / forward if coin[i] else price), delta
+    its smile volatility x ``(1 + shock)`` (``valuation.option_premium``, ``options.inverse_price``)."""
+    sigma = _smile(option.strike[i], forward, option.moneyness[i], option.vol[i], option.points[i]) * (1.0 + shock)
+    price, delta = _black76(forward, option.strike[i], max(sigma, 0.0), option.years[i], option.rate, option.sign[i])
+    return (price / forward if option.coin_settled[i] else price), delta
 
 
 @njit(cache=True, error_model="numpy")
 def pool_requirements(
-    lo: int, hi: int, pools: INDEX, start: I64, stop: I64, slots: I64, size: F64, entry: F64, instrument: INDEX,
-    marks: F64, prices: F64, balance: F64, contract_size: F64, inverse: np.ndarray, settle: I64, of_instrument: I64,
-    of_asset: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, coin_settled: np.ndarray, strike: F64,
-    years: F64, sign: F64, option_rate: float, moneyness: F64, vol: F64, points: I64, factor_price: F64, moves: F64,
-    shocks: F64, short_minimum: float, addon: float, threshold: float, rate: float, credit: float,
-    initial_factor: float, var_scale: float, covariance: F64, tiers: F64, out: F64,
-) -> None:  # fmt: skip
-    """The maintenance and initial requirement of each of ``pools[lo:hi]`` into ``out[p]`` (see module doc):
-    the grid's (when ``moves`` is not empty) in place of the tier sums ``tiers[p]``, then at least the VaR
-    (when ``var_scale`` > 0). A pool without positions keeps its tier sums. ``coin_settled`` .. ``points``
-    are :meth:`OptionArrays.kernel_inputs`. Run through :func:`crossmargin.engine.kernels.on_cores`; the
-    scratch arrays are cleared after each pool where it wrote them."""
-    option = (coin_settled, strike, years, sign, option_rate, moneyness, vol, points)
-    factors = factor_price.shape[0]
-    grid, shocked = moves.shape[0], shocks.shape[0]
-    loss = np.zeros((factors, grid, shocked))
-    delta = np.zeros(factors)  # the positions' deltas, units of each underlying
-    gross = np.zeros(factors)
-    sold = np.zeros(factors)
-    exposure = np.zeros(factors)
-    held = np.zeros(factors, dtype=np.bool_)
-    touched = np.zeros(factors, dtype=np.int64)
+    lo: int,
+    hi: int,
+    items: INDEX,
+    start: I64,
+    stop: I64,
+    order: I64,
+    slots: SlotArrays,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    factors: FactorArrays,
+    options: OptionArrays,
+    factor_price: F64,
+    out: F64,
+) -> None:
+    """The maintenance and initial requirement (base currency) of each of ``items[lo:hi]`` into ``out[p]`` (see
+    module doc): the grid's (when ``factors.moves`` is not empty) in place of the tier sums
+    ``pools.sums[p, 2:4]``, then at least the VaR (when ``factors.var_scale`` > 0). The ``n``-th pool's slots
+    are ``order[start[n]:stop[n]]``; a pool without positions keeps its tier sums. Run through
+    :func:`crossmargin.engine.kernels.on_cores`; the scratch arrays are cleared after each pool where it wrote
+    them."""
+    balance, prices = pools.balance, market.prices
+    count_factors = factor_price.shape[0]
+    grid = factors.moves.shape[0]
+    loss = np.zeros((count_factors, grid, factors.shocks.shape[0]))
+    delta = np.zeros(count_factors)  # the positions' deltas, units of each underlying
+    gross = np.zeros(count_factors)
+    sold = np.zeros(count_factors)
+    exposure = np.zeros(count_factors)
+    held = np.zeros(count_factors, dtype=np.bool_)
+    touched = np.zeros(count_factors, dtype=np.int64)
     for n in range(lo, hi):
-        p = pools[n]
-        maintenance, initial = tiers[p, 0], tiers[p, 1]
+        p = items[n]
+        maintenance, initial = pools.sums[p, 2], pools.sums[p, 3]
         if stop[n] > start[n]:
             count = 0
             for s in range(start[n], stop[n]):
-                f = of_instrument[instrument[slots[s]]]
+                f = factors.of_instrument[slots.instrument[order[s]]]
                 if not held[f]:
                     held[f] = True
                     touched[count] = f
                     count += 1
-                _position(slots[s], f, size, entry, instrument, marks, prices, contract_size, inverse, settle,
-                          settles_in_underlying, is_option, option, factor_price, moves, shocks, grid > 0, loss,
-                          delta, gross, sold)  # fmt: skip
+                _position(
+                    order[s], f, slots, market, t, factors, options, factor_price, grid > 0, loss, delta, gross, sold
+                )
             if grid > 0:
-                maintenance = _grid(p, touched[:count], balance, of_asset, factor_price, moves, loss, delta, gross,
-                                    sold, held, short_minimum, addon, threshold, rate, credit)  # fmt: skip
-                initial = maintenance * initial_factor
-            if var_scale > 0.0:
+                maintenance = _grid(p, touched[:count], balance, factors, factor_price, loss, delta, gross, sold, held)
+                initial = maintenance * factors.initial_factor
+            if factors.var_scale > 0.0:
+                of_asset = factors.of_asset
                 for a in range(balance.shape[0]):
                     if of_asset[a] >= 0:
                         exposure[of_asset[a]] += balance[a, p] * prices[a]
                 for k in range(count):
                     exposure[touched[k]] += delta[touched[k]] * factor_price[touched[k]]
-                variance = 0.0
-                for f in range(factors):
-                    if exposure[f] != 0.0:
-                        for g in range(factors):
-                            variance += exposure[f] * covariance[f, g] * exposure[g]
-                maintenance = max(maintenance, var_scale * math.sqrt(max(variance, 0.0)))
+                maintenance = max(maintenance, _value_at_risk(exposure, factors))
                 initial = max(initial, maintenance)
                 exposure[:] = 0.0
             for k in range(count):
@@ -297,62 +297,105 @@ def pool_requirements(
 
 
 @njit(cache=True, parallel=True)
-def on_threads(parts: int, n: int, *arrays: Any) -> None:
+def on_threads(
+    parts: int,
+    n: int,
+    items: INDEX,
+    start: I64,
+    stop: I64,
+    order: I64,
+    slots: SlotArrays,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    factors: FactorArrays,
+    options: OptionArrays,
+    factor_price: F64,
+    out: F64,
+) -> None:
     """:func:`pool_requirements` over ``parts`` ranges of ``n`` pools on the threads: ``kernels.on_cores``'s
     spreading for this module's kernel, calling it by name (a kernel passed in would be part of the cache
-    key, which then differs in every process; see there)."""
+    key, which then differs in every process; see there). Its arguments are named: Numba cannot carry a
+    namedtuple among star-arguments into a parallel loop."""
     for part in prange(parts):
-        pool_requirements(part * n // parts, (part + 1) * n // parts, *arrays)
+        lo, hi = part * n // parts, (part + 1) * n // parts
+        pool_requirements(
+            lo, hi, items, start, stop, order, slots, pools, market, t, factors, options, factor_price, out
+        )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _position(
-    j: int, f: int, size: F64, entry: F64, instrument: INDEX, marks: F64, prices: F64, contract_size: F64,
-    inverse: np.ndarray, settle: I64, settles_in_underlying: np.ndarray, is_option: np.ndarray, option: OptionInputs,
-    factor_price: F64, moves: F64, shocks: F64, on_grid: bool, loss: F64, delta: F64, gross: F64, sold: F64,
-) -> None:  # fmt: skip
+    j: int,
+    f: int,
+    slots: SlotArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    factors: FactorArrays,
+    options: OptionArrays,
+    factor_price: F64,
+    on_grid: bool,
+    loss: F64,
+    delta: F64,
+    gross: F64,
+    sold: F64,
+) -> None:
     """Add slot ``j``'s delta (units of its underlying ``f``) and, ``on_grid``, its loss at every (move,
-    shock), its gross notional and the notional of an option sold (base currency)."""
-    i = instrument[j]
-    units = size[j] * contract_size[i]
-    mark, settle_price, price = marks[i], prices[settle[i]], factor_price[f]
-    if not is_option[i]:
-        delta[f] += units / mark if inverse[i] else units
+    shock), its gross notional and the notional of an option sold (base currency): the per-position part of
+    ``scenario._underlying``."""
+    moves, shocks = factors.moves, factors.shocks
+    i = slots.instrument[j]
+    size, c, e, inverse = slots.size[j], t.contract_size[i], slots.entry[j], t.inverse[i]
+    units = size * c
+    mark, settle_price, price = market.marks[i], market.prices[t.settle[i]], factor_price[f]
+    in_underlying = factors.settles_in_underlying[i]
+    if not options.option[i]:
+        delta[f] += units / mark if inverse else units
         if not on_grid:
             return
-        now = _pnl(units, mark, entry[j], inverse[i]) * settle_price
+        now = terms.unrealized_pnl(size, c, e, mark, inverse) * settle_price
         for k in range(moves.shape[0]):
-            moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
-            change = now - _pnl(units, mark * (1.0 + moves[k]), entry[j], inverse[i]) * moved
+            moved = settle_price * (1.0 + moves[k]) if in_underlying else settle_price
+            change = now - terms.unrealized_pnl(size, c, e, mark * (1.0 + moves[k]), inverse) * moved
             for v in range(shocks.shape[0]):
                 loss[f, k, v] += change
-        gross[f] += abs(units) * price / mark if inverse[i] else abs(units) * price
+        gross[f] += abs(units) * price / mark if inverse else abs(units) * price
         return
-    coin = option[0][i]
+    coin = options.coin_settled[i]
     forward = price if coin else price / settle_price
-    premium, option_delta = _premium(i, forward, 0.0, option)
+    premium, option_delta = _premium(i, forward, 0.0, options)
     delta[f] += units * option_delta
     if not on_grid:
         return
-    now = units * (premium - entry[j]) * settle_price
+    now = units * (premium - e) * settle_price
     for k in range(moves.shape[0]):
-        moved = settle_price * (1.0 + moves[k]) if settles_in_underlying[i] else settle_price
+        moved = settle_price * (1.0 + moves[k]) if in_underlying else settle_price
         moved_forward = price * (1.0 + moves[k]) if coin else price * (1.0 + moves[k]) / moved
         for v in range(shocks.shape[0]):
-            loss[f, k, v] += now - units * (_premium(i, moved_forward, shocks[v], option)[0] - entry[j]) * moved
+            loss[f, k, v] += now - units * (_premium(i, moved_forward, shocks[v], options)[0] - e) * moved
     gross[f] += abs(units) * price
     if units < 0.0:
         sold[f] += abs(units) * price
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _grid(
-    p: int, touched: I64, balance: F64, of_asset: I64, factor_price: F64, moves: F64, loss: F64, delta: F64,
-    gross: F64, sold: F64, held: np.ndarray, short_minimum: float, addon: float, threshold: float, rate: float,
-    credit: float,
-) -> float:  # fmt: skip
-    """Pool ``p``'s grid requirement from its positions' losses, deltas and notionals on its underlyings
-    ``touched``: its balance of each underlying moved with it, worst losses, add-ons, the credit."""
+    p: int,
+    touched: I64,
+    balance: F64,
+    factors: FactorArrays,
+    factor_price: F64,
+    loss: F64,
+    delta: F64,
+    gross: F64,
+    sold: F64,
+    held: B1,
+) -> float:
+    """Pool ``p``'s grid requirement (:func:`crossmargin.margin.scenario.scenario_requirement`: the
+    ``ScenarioMargin`` terms) from its positions' losses, deltas and notionals on its underlyings ``touched``:
+    its balance of each underlying moved with it, worst losses with the short-option minimum, the delta and
+    concentration add-ons, the correlation credit."""
+    moves, of_asset = factors.moves, factors.of_asset
     for a in range(balance.shape[0]):
         f = of_asset[a]
         if f >= 0 and held[f] and balance[a, p] != 0.0:
@@ -360,14 +403,30 @@ def _grid(
                 loss[f, k] -= balance[a, p] * factor_price[f] * moves[k]
     total, largest, addons = 0.0, 0.0, 0.0
     for f in touched:
-        worst = max(0.0, loss[f].max(), short_minimum * sold[f])
+        worst = max(0.0, loss[f].max(), factors.short_minimum * sold[f])
         total += worst
         largest = max(largest, worst)
         net = delta[f]
         for a in range(balance.shape[0]):
             if of_asset[a] == f:
                 net += balance[a, p]
-        addons += addon * abs(net) * factor_price[f]
-        if threshold < math.inf:
-            addons += rate * max(0.0, gross[f] - threshold)
-    return total - credit * (total - largest) + addons
+        addons += factors.addon * abs(net) * factor_price[f]
+        if factors.threshold < math.inf:
+            addons += factors.rate * max(0.0, gross[f] - factors.threshold)
+    return float(total - factors.credit * (total - largest) + addons)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _value_at_risk(exposure: F64, factors: FactorArrays) -> float:
+    """The delta-normal VaR of ``exposure`` (base currency per factor):
+    :func:`crossmargin.margin.var_floor.var_requirement` (the ``VarFloor`` terms in ``var_scale``)."""
+    covariance = factors.covariance
+    variance = 0.0
+    for f in range(exposure.shape[0]):
+        if exposure[f] != 0.0:
+            for g in range(exposure.shape[0]):
+                variance += exposure[f] * covariance[f, g] * exposure[g]
+    return float(factors.var_scale * math.sqrt(max(variance, 0.0)))
+
+
+terms.depends_on_terms(globals())

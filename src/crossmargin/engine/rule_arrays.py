@@ -1,20 +1,26 @@
 """The margin rules as float64 arrays: the kernels' view of the same rule data the exact evaluator reads.
 
 Every instrument's tier table, fee terms, size premium, uPnL weights and rounding, every asset's weight
-bands, liability weights and size discount, and the rulebook's margin valuation are copied here from the
-model objects (never restated), padded to a common width. :mod:`crossmargin.engine.kernels` evaluates
-them; the tests hold the kernels equal to :mod:`crossmargin.margin` on random books.
+bands, liability weights and size discount, and the rulebook's choices (liquidation threshold and ``<=``,
+requirement-free pools, margin valuation, uPnL inside the settle collateral) are copied here from the model
+objects (never restated), padded to a common width, into typed namedtuples of arrays (:class:`RuleArrays`,
+built once a book) that a kernel takes as one argument; the terms the market sets (open-interest scaling,
+the volatility multiplier) are worked by their exact forms into :class:`MarketArrays`. Numba types a
+namedtuple by its fields and caches kernels taking one. :mod:`crossmargin.engine.terms` evaluates each term;
+the tests hold the kernels equal to :mod:`crossmargin.margin` on random books.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from crossmargin.model import Asset, Instrument, Side
+from crossmargin.margin.positions import open_interest_rate
+from crossmargin.margin.volatility import multiplier
+from crossmargin.model import Asset, Instrument, Market, RuleChoices, Side
 from crossmargin.model.instruments import TierBasis
+from crossmargin.model.numbers import ZERO, exact
 from crossmargin.model.rules import MarginValuation
 
 F64 = npt.NDArray[np.float64]
@@ -24,14 +30,12 @@ INDEX = npt.NDArray[np.integer[Any]]  # index arrays of any integer width
 B1 = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True)
-class InstrumentArrays:
-    """Per instrument ``i`` and bracket ``k`` (padded with an unreachable edge of +inf)."""
+class InstrumentTerms(NamedTuple):
+    """Per instrument ``i`` and bracket ``k`` (padded with an unreachable edge of +inf): what the kernels read."""
 
-    names: tuple[str, ...]
     contract_size: F64
     inverse: B1
-    size_basis: B1
+    size_basis: B1  # tier_basis: size
     settle: I64  # index into the asset arrays
     edges: F64  # [i, k] upper edge of bracket k (+inf for the last)
     mmr: F64
@@ -43,28 +47,68 @@ class InstrumentArrays:
     upnl_weight: F64
     initial_upnl_weight: F64
     upnl_cap: F64  # +inf: no cap
-    quantum: F64  # 0: exact
+    quantum: F64  # margin_quantum; 0: exact
     maintenance_fraction: F64  # nan: none
 
-    def index(self, name: str) -> int:
+
+class InstrumentArrays(InstrumentTerms):
+    """:class:`InstrumentTerms` with the instruments' names, a plain attribute the kernels never see: Numba
+    types a namedtuple by its fields, and a tuple of names among them would be unboxed on every call."""
+
+    names: tuple[str, ...]
+
+    def index(self, name: str) -> int:  # type: ignore[override]  # a name's row, not tuple.index
         """Position of instrument ``name`` in the arrays."""
         return self.names.index(name)
 
 
-@dataclass(frozen=True)
-class AssetArrays:
-    """Per asset ``a`` and weight band ``b`` (padded with +inf starts), for each side."""
+class AssetTerms(NamedTuple):
+    """Per asset ``a`` and weight band ``b`` (padded with +inf starts), for each side: what the kernels read."""
 
-    names: tuple[str, ...]
     band_from: F64  # [a, b]
     weight: F64  # [side, a, b] marginal weight; side 0 maintenance, 1 initial
     offset: F64  # [side, a, b]: weighted(x) = offset + weight x on band b
     liability: F64  # [side, a]
     imf: F64  # [a]
 
-    def index(self, name: str) -> int:
+
+class AssetArrays(AssetTerms):
+    """:class:`AssetTerms` with the assets' names (as :class:`InstrumentArrays`)."""
+
+    names: tuple[str, ...]
+
+    def index(self, name: str) -> int:  # type: ignore[override]  # a name's row, not tuple.index
         """Position of asset ``name`` in the arrays."""
         return self.names.index(name)
+
+
+class ChoiceArrays(NamedTuple):
+    """The rulebook's choices the kernels read (:class:`~crossmargin.model.RuleChoices`)."""
+
+    threshold: float  # liquidation_threshold
+    at_equality: bool  # liquidate_at_equality
+    without_requirement: bool  # liquidate_without_requirement
+    at_entry: B1  # margin_valuation: [mode, side], mode 0 cross, 1 isolated; side 0 maintenance, 1 initial
+    folded: bool  # pnl_in_settle_collateral
+
+
+class RuleArrays(NamedTuple):
+    """Every rule the kernels read, built once from the model objects and passed as one argument."""
+
+    instruments: InstrumentArrays
+    assets: AssetArrays
+    choices: ChoiceArrays
+
+
+class MarketArrays(NamedTuple):
+    """The market and the rule terms it sets, per instrument (``marks``, and per bracket ``initial_rate``: the
+    initial rate after open-interest scaling; ``scale``: the volatility multiplier of both requirements, 1
+    without volatility scaling) and per asset (``prices``, base currency)."""
+
+    marks: F64
+    prices: F64
+    initial_rate: F64
+    scale: F64
 
 
 SIDES = (Side.MAINTENANCE, Side.INITIAL)
@@ -105,8 +149,7 @@ def instrument_arrays(instruments: Mapping[str, Instrument], assets: Sequence[st
     def optional(value: object, absent: float) -> float:
         return absent if value is None else float(value)  # type: ignore[arg-type]
 
-    return InstrumentArrays(
-        names=tuple(instruments),
+    arrays = InstrumentArrays(
         contract_size=column([float(i.contract_size) for i in items]),
         inverse=np.array([i.inverse for i in items], dtype=np.bool_),
         size_basis=np.array([i.tier_basis is TierBasis.SIZE for i in items], dtype=np.bool_),
@@ -124,6 +167,8 @@ def instrument_arrays(instruments: Mapping[str, Instrument], assets: Sequence[st
         quantum=column([optional(i.margin_quantum, 0.0) for i in items]),
         maintenance_fraction=column([optional(i.tiers.maintenance_fraction, np.nan) for i in items]),
     )
+    arrays.names = tuple(instruments)
+    return arrays
 
 
 def asset_arrays(assets: Mapping[str, Asset]) -> AssetArrays:
@@ -145,11 +190,74 @@ def asset_arrays(assets: Mapping[str, Asset]) -> AssetArrays:
                 offset[s, a, b] = float(schedule.weighted_amount(start) - schedule.weight_at(start) * start)
         for s, side in enumerate(SIDES):
             liability[s, a] = float(asset.liability(side))
-    return AssetArrays(
-        names=tuple(assets),
+    arrays = AssetArrays(
         band_from=band_from,
         weight=weight,
         offset=offset,
         liability=liability,
         imf=np.array([float(a.imf_factor) for a in items], dtype=np.float64),
+    )
+    arrays.names = tuple(assets)
+    return arrays
+
+
+def choice_arrays(rules: RuleChoices) -> ChoiceArrays:
+    """The rule choices the kernels read."""
+    return ChoiceArrays(
+        threshold=float(rules.liquidation_threshold),
+        at_equality=rules.liquidate_at_equality,
+        without_requirement=rules.liquidate_without_requirement,
+        at_entry=valuation_table(rules.margin_valuation),
+        folded=rules.pnl_in_settle_collateral,
+    )
+
+
+def rule_arrays(assets: Mapping[str, Asset], instruments: Mapping[str, Instrument], rules: RuleChoices) -> RuleArrays:
+    """Every rule of a book as the kernels read it (instruments' settle assets indexed in ``assets``' order)."""
+    return RuleArrays(instrument_arrays(instruments, list(assets)), asset_arrays(assets), choice_arrays(rules))
+
+
+def initial_rates(arrays: InstrumentArrays, instruments: Mapping[str, Instrument], market: Market) -> F64:
+    """``[i, k]``: bracket ``k``'s initial rate after open-interest scaling at ``market``'s open interest, by
+    the exact :func:`~crossmargin.margin.positions.open_interest_rate` (rounded down to ``rate_quantum``)."""
+    rates = arrays.imr.copy()
+    for i, name in enumerate(arrays.names):
+        instrument = instruments[name]
+        if instrument.open_interest_caps is None:
+            continue
+        interest = market.open_interest.get(name, ZERO)
+        with exact():
+            for k, tier in enumerate(instrument.tiers.tiers):
+                rates[i, k] = float(open_interest_rate(instrument, tier.imr, interest))
+        rates[i, len(instrument.tiers.tiers) :] = rates[i, len(instrument.tiers.tiers) - 1]
+    return rates
+
+
+def unless_unpriced(market: Market, asset: str) -> float:
+    """``asset``'s price in base currency, 0 where the market has none: then no account holds it and no
+    position settles in it (a portfolio refuses either without a price), so the price is read nowhere until
+    a tick gives one."""
+    return float(market.price(asset)) if asset == market.base or asset in market.prices else 0.0
+
+
+def market_arrays(
+    arrays: RuleArrays, instruments: Mapping[str, Instrument], market: Market, rules: RuleChoices
+) -> MarketArrays:
+    """``market`` as the kernels read it: marks (1 for an instrument without one), prices (0 for an asset
+    without one: :func:`unless_unpriced`), the initial rates
+    after open-interest scaling and each instrument's volatility multiplier (by the exact
+    :func:`~crossmargin.margin.volatility.multiplier`; ones without volatility scaling)."""
+    t = arrays.instruments
+    scaling = rules.volatility_scaling
+    return MarketArrays(
+        marks=np.array([float(market.marks.get(name, 1)) for name in t.names], dtype=np.float64),
+        prices=np.array([unless_unpriced(market, a) for a in arrays.assets.names], dtype=np.float64),
+        initial_rate=initial_rates(t, instruments, market),
+        scale=np.array(
+            [
+                1.0 if scaling is None else float(multiplier(market, instruments[n].underlying, scaling))
+                for n in t.names
+            ],
+            dtype=np.float64,
+        ),
     )

@@ -1,5 +1,6 @@
-"""The risk-book benchmark: build, full revaluation (fused and NumPy), one-instrument tick, screening and
-memory, against a plain read of the same arrays and the exact evaluator, all measured in one run.
+"""The risk-book benchmark: build, full revaluation (on every core and on one), one-instrument tick,
+screening and memory, against a plain read of the same arrays and the exact evaluator, all measured in one
+run.
 
 Times are medians of repeats, in milliseconds unless named otherwise; ratios are taken within the run
 (the machine is shared, so absolute times drift and ratios are what to compare).
@@ -12,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.numpy_kernels import pool_money, position_money
 from crossmargin.engine.rule_arrays import F64, INDEX
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import cross_pool
@@ -31,8 +32,9 @@ TICK_INSTRUMENT = "BTC-PERP"
 
 @dataclass(frozen=True)
 class BenchResult:
-    """One book size's figures (see module doc); ``*_over_*`` fields are within-run ratios. ``tick_*`` is a
-    new mark on the busiest instrument (BTC-PERP), ``tick_median_*`` on the instrument of median size."""
+    """One book size's figures (see module doc); ``*_over_*`` fields are within-run ratios. ``full_revalue_ms``
+    runs on every core, ``full_revalue_one_thread_ms`` the same kernels on one. ``tick_*`` is a new mark on the
+    busiest instrument (BTC-PERP), ``tick_median_*`` on the instrument of median size."""
 
     accounts: int
     positions: int
@@ -40,7 +42,7 @@ class BenchResult:
     generate_s: float
     build_s: float
     full_revalue_ms: float
-    full_revalue_numpy_ms: float
+    full_revalue_one_thread_ms: float
     plain_read_ms: float
     tick_ms: float
     tick_positions: int
@@ -53,7 +55,7 @@ class BenchResult:
     exact_account_us: float
     exact_book_extrapolated_s: float
     revalue_over_plain_read: float
-    numpy_over_fused: float
+    one_thread_over_fused: float
     exact_over_fused: float
 
     def as_dict(self) -> dict[str, float | int]:
@@ -69,6 +71,20 @@ def plain_read(size: F64, entry: F64, instrument: INDEX, pool: INDEX) -> float:
     for j in prange(size.shape[0]):
         total += size[j] + entry[j] + instrument[j] + pool[j]
     return total
+
+
+def one_thread(run: Callable[[], object]) -> Callable[[], None]:
+    """``run`` with Numba's parallel kernels held to one thread (the book runs each in this thread then)."""
+
+    def on_one() -> None:
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            run()
+        finally:
+            numba.set_num_threads(threads)
+
+    return on_one
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:
@@ -115,15 +131,7 @@ def bench_book(
     build_s = time.perf_counter() - start
     yield "built", None
     full = median_ms(book.revalue, repeats)
-    imr_now, instruments = book.imr_now, book.instruments
-    settle = instruments.settle[book.instrument]
-    n_pools, n_assets = book.pool_count, len(book.assets.names)
-
-    def numpy_revalue() -> None:
-        money = position_money(book.size, book.entry, book.instrument, book.marks, imr_now, book.scale, instruments)
-        pool_money(money, book.pool, settle, book.prices, n_pools, n_assets, rules.pnl_in_settle_collateral)
-
-    full_numpy = median_ms(numpy_revalue, max(1, repeats // 2))
+    full_one_thread = median_ms(one_thread(book.revalue), max(1, repeats // 2))
     plain_read(book.size, book.entry, book.instrument, book.pool)
     plain = median_ms(lambda: plain_read(book.size, book.entry, book.instrument, book.pool), repeats)
     yield "revalued", None
@@ -146,7 +154,7 @@ def bench_book(
             generate_s=generate_s,
             build_s=build_s,
             full_revalue_ms=full,
-            full_revalue_numpy_ms=full_numpy,
+            full_revalue_one_thread_ms=full_one_thread,
             plain_read_ms=plain,
             tick_ms=tick,
             tick_positions=int(book.block_used[i]),
@@ -159,7 +167,7 @@ def bench_book(
             exact_account_us=exact_us,
             exact_book_extrapolated_s=exact_us * accounts / 1e6,
             revalue_over_plain_read=full / plain if plain > 0 else float("nan"),
-            numpy_over_fused=full_numpy / full if full > 0 else float("nan"),
+            one_thread_over_fused=full_one_thread / full if full > 0 else float("nan"),
             exact_over_fused=exact_us * accounts / 1000.0 / full if full > 0 else float("nan"),
         ),
     )

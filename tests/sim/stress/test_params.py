@@ -1,10 +1,13 @@
 """Parameter sets (``crossmargin stress --params``): read and checked field by field, applied to a run's
-book, rules, terms and fund, and run beside the book's own on the hand-built two-step crash."""
+book, rules, terms and fund, and run beside the book's own on the hand-built two-step crash; hostile sets
+through the command, and mutations of the shipped examples (hypothesis)."""
 
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from crossmargin.cli.loading import load_document
@@ -12,8 +15,30 @@ from crossmargin.cli.main import app
 from crossmargin.model import InputError
 from crossmargin.sim.stress.params import applied, parameter_set
 from crossmargin.sim.stress.runner import run
-from tests.builders import D
+from tests.builders import (
+    FUZZ,
+    HOSTILE_BOOK,
+    HUGE,
+    LONG,
+    OUT_OF_BOUNDS_YAML,
+    TINY,
+    D,
+    Raw,
+    as_json,
+    assert_one_line,
+    assert_refused,
+    dotted,
+    invoke,
+    json_values,
+    leaves,
+    mutated_text,
+    numeric,
+    replaced,
+    write,
+)
 from tests.sim.test_stress import CRASH, config
+
+PARAMETERS = sorted((Path(__file__).resolve().parents[3] / "examples" / "params").glob("*.yaml"))
 
 STRICTER = {
     "label": "stricter",
@@ -125,10 +150,86 @@ def test_a_scenario_grid_runs_and_a_var_floor_without_volatilities_is_refused_be
 
 
 def test_the_shipped_example_parameter_set_applies():
-    path = Path(__file__).resolve().parents[2] / "examples" / "params" / "stricter.yaml"
+    path = Path(__file__).resolve().parents[3] / "examples" / "params" / "stricter.yaml"
     changed = applied(config(), parameter_set(load_document(path), path.stem))
     # BTC held at a 20 % haircut, the fund and the buffer as the file says
     assert changed.label == "stricter" and changed.insurance_fund == D(250000)
     assert changed.terms.buffer == D("0.25") and changed.portfolio.assets["BTC"].weight.weighted_amount(D(1)) == D(
         "0.8"
     )
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "field", "words"),
+    [
+        ("a buffer of 1e999999999", f"liquidation: {{buffer: {HUGE}}}\n", "liquidation.buffer", "below 1E+30"),
+        ("a fund of 5,000 digits", f"insurance_fund: {LONG}\n", "insurance_fund", ""),
+        ("a fund 1e-999999999", f"insurance_fund: {TINY}\n", "insurance_fund", "at least 1E-30"),
+        ("a weight .nan", "assets: {BTC: {weight: .nan}}\n", "assets.BTC.weight", "finite"),
+        (
+            "an mmr of 5,000 digits",
+            f"tiers: {{BTC-PERP: [{{max_notional: null, mmr: 0.{LONG}, imr: 1}}]}}\n",
+            "tiers.BTC-PERP[0].mmr",
+            "5000 significant",
+        ),
+        ("a label with a newline", 'label: "a\\nb"\n', "label", "printable"),
+        ("an unknown key", "colour: red\n", "colour", "unknown key"),
+    ],
+)
+def test_a_hostile_parameter_set_ends_in_one_error_line_before_any_run(
+    tmp_path: Path, case: str, text: str, field: str, words: str
+):
+    params = write(tmp_path / "p.yaml", text)
+    out = tmp_path / "report"
+    book = write(tmp_path / "b.yaml", HOSTILE_BOOK)
+    result = invoke(["stress", "flash-crash", "--book", str(book), "--params", str(params), "--out", str(out)])
+    assert_refused(result, f"{params}.{field}", words)
+    assert not out.exists()
+
+
+def test_a_parameter_set_that_is_not_yaml_is_named_once(tmp_path: Path):
+    params = write(tmp_path / "p.yaml", "foo: [1,\n")
+    book = write(tmp_path / "b.yaml", HOSTILE_BOOK)
+    result = invoke(
+        ["stress", "flash-crash", "--book", str(book), "--params", str(params), "--out", str(tmp_path / "o")]
+    )
+    line = assert_refused(result, str(params), "invalid YAML")
+    assert line.count(str(params)) == 1, line
+
+
+STRESS_CONFIG = config()
+
+
+def parameters_outcome(path: Path) -> None:
+    """What ``stress --params`` checks before any run: the set read, then applied to a run's book."""
+    applied(STRESS_CONFIG, parameter_set(load_document(path), path.stem))
+
+
+@FUZZ
+@given(data=st.data(), source=st.sampled_from(PARAMETERS))
+def test_a_number_out_of_bounds_in_a_parameter_set_is_refused_by_its_path(
+    tmp_path: Path, data: st.DataObject, source: Path
+):
+    params = load_document(source)
+    path = data.draw(st.sampled_from(numeric(params)))
+    literal = data.draw(st.sampled_from(OUT_OF_BOUNDS_YAML))
+    target = write(tmp_path / "p.yaml", as_json(replaced(params, path, Raw(literal))))
+    with pytest.raises(InputError) as caught:
+        parameters_outcome(target)
+    assert caught.value.field == dotted(path)
+    assert_one_line(caught.value)
+
+
+@FUZZ
+@given(data=st.data(), source=st.sampled_from(PARAMETERS))
+def test_a_mutated_parameter_set_is_accepted_or_refused_in_one_line(tmp_path: Path, data: st.DataObject, source: Path):
+    params = load_document(source)
+    if data.draw(st.booleans()):
+        path = data.draw(st.sampled_from([path for path, _ in leaves(params)]))
+        text = as_json(replaced(params, path[: data.draw(st.integers(0, len(path)))], data.draw(json_values)))
+    else:
+        text = mutated_text(data, source.read_text(encoding="utf-8"))
+    try:
+        parameters_outcome(write(tmp_path / "p.yaml", text))
+    except InputError as error:
+        assert_one_line(error)

@@ -4,6 +4,7 @@ ranking from scratch at the pinned market on stress runs of generated books (pro
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +136,17 @@ def test_a_step_after_the_last_position_is_gone_pins_empty_queues():
     result = run(config, scenario, seed=0)
     assert [(s.liquidations, s.liquidated_notional) for s in result.steps] == [(1, 90.0), (0, 0.0)]
     assert result.positions == 0
+
+
+def test_a_bound_by_size_is_the_size_widened_and_random_has_none():
+    # pro_rata_base_size: |size| x (1 + 1e-12), then widened once more by its own 1e-12: above every exact size
+    holders = [(f"s{k}", {"USDT": "1000"}, [position("BTC-PERP", f"-{k}", "1000")]) for k in (1, 2, 3)]
+    holders.append(("long", {"USDT": "100000"}, [position("BTC-PERP", "6", "940")]))
+    portfolio = book([USDT, BTC], [PERP], {"BTC": "940"}, {"BTC-PERP": "940"}, holders, base="USDT")
+    mirror = RiskBook(portfolio, GENERIC)
+    bounds, pools = pinned_scores(mirror, "pro_rata_base_size").ordered("BTC-PERP", False)
+    assert [mirror.owners[int(p)].account for p in pools] == ["s3", "s2", "s1"]
+    for bound, size in zip(bounds, (3.0, 2.0, 1.0), strict=True):
+        assert size < bound <= size * (1 + 1e-12) ** 2 * (1 + 1e-15)
+    with pytest.raises(ValueError, match="no float bound for ranking 'random'"):
+        pinned_scores(mirror, "random")

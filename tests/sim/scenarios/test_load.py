@@ -1,30 +1,59 @@
-"""The stress-scenario library: loading and validation, path maths, determinism, composition, real data.
+"""Loading stress scenarios: the library (every scenario loads, the real-data ones against the raw exchange
+candles and the published figures), file and price tables, composition by include, faults read from YAML, every
+bad input named by its field, and hostile scenario files through ``crossmargin stress`` and mutations of the
+library (hypothesis).
 
-Expected numbers are derived by hand (arithmetic in the comments) or by a second, independent method:
-the real-data scenarios are checked against the raw exchange candles in the shared crash-data folder,
-read here with plain Python (tests/data/crashes: byte-exact copies of the files the tests need).
+Expected numbers are derived by hand (arithmetic in the comments) or by a second, independent method: the
+real-data scenarios are checked against the raw exchange candles in the shared crash-data folder, read here
+with plain Python (tests/data/crashes: byte-exact copies of the files the tests need).
 """
 
 import csv
-import hashlib
-import math
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from crossmargin.model.document_text import parse_yaml
 from crossmargin.model.errors import InputError
-from crossmargin.sim.scenarios.load import library, load_scenario, scenario_from_dict
-from crossmargin.sim.scenarios.model import Depeg, Scenario, Spike, StaleSource, ThinMarket
+from crossmargin.sim.scenarios.load import (
+    LIBRARY,
+    MAX_ASSETS,
+    MAX_FAULTS,
+    MAX_STEPS,
+    library,
+    load_scenario,
+    scenario_from_dict,
+)
+from crossmargin.sim.scenarios.model import Depeg, Spike, StaleSource, ThinMarket
+from tests.builders import (
+    FUZZ,
+    HOSTILE_BOOK,
+    LONG,
+    OUT_OF_BOUNDS_YAML,
+    Raw,
+    as_json,
+    assert_one_line,
+    assert_refused,
+    dotted,
+    invoke,
+    json_values,
+    leaves,
+    mutated_text,
+    numeric,
+    replaced,
+    write,
+)
+from tests.sim.scenarios.conftest import base
 
 RAW = Path(__file__).resolve().parents[2] / "data" / "crashes"  # byte-exact copies, cited in its MANIFEST.md
 BOOK = ["BTC", "ETH", "SOL", "LUNA", "FTT", "UST", "USDT", "USDC", "USDE", "ALT1", "ALT2"]
-YEAR = 365 * 86400
+SCENARIOS = sorted(path.name for path in LIBRARY.iterdir() if path.name.endswith(".yaml"))
+SCENARIO = "name: mine\nstep_seconds: 10\nsteps: 60\nassets:\n  BTC: {table: [[0, 1.0], [600, 0.75]]}\n"
 
 
 def drawdown(prices: Any) -> float:
@@ -61,24 +90,6 @@ def raw_prices(parts: list[tuple[str, int, str | None, str | None]], start: str,
                     prices.append(float(row[1]))
                 prices.append(float(row[4]))
     return prices
-
-
-def base(**changes: Any) -> dict[str, Any]:
-    """A small valid scenario document; ``changes`` replace top-level keys."""
-    doc: dict[str, Any] = {
-        "name": "test",
-        "step_seconds": 60,
-        "steps": 10,
-        "assets": {
-            "BTC": {"table": [[0, 1.0], [300, 0.8]]},
-            "ETH": {"table": [[0, 1.0], [600, 0.7]]},
-            "SOL": {"gbm": {"sigma": 1.2}},
-            "XRP": {"gbm": {"sigma": 0.9}},
-        },
-        "faults": [{"stale": {"symbol": "BTC", "source": "s1", "start": 0, "end": 60}}],
-    }
-    doc.update(changes)
-    return doc
 
 
 # --- the library --------------------------------------------------------------------------------
@@ -220,23 +231,6 @@ def test_usdc_depeg_records_are_the_quarter_hour_closes():
     assert lowest == pytest.approx(0.8774, abs=0.01)  # CoinMarketCap trough $0.8774 (-12.3 %)
 
 
-# --- tables and follow rules --------------------------------------------------------------------
-
-
-def test_inline_table_is_linear_between_points_and_held_after():
-    doc = {
-        "name": "t",
-        "step_seconds": 600,
-        "steps": 14,
-        "assets": {"ETH": {"table": [[0, 1.0], [3600, 0.7], [7200, 0.8]]}},
-    }
-    eth = scenario_from_dict(doc).path(0, ["ETH"]).factors["ETH"]
-    assert eth[3] == pytest.approx(0.85)  # t = 1800: 1 + (0.7 - 1) x 1800/3600
-    assert eth[6] == pytest.approx(0.7)  # t = 3600
-    assert eth[9] == pytest.approx(0.75)  # t = 5400: 0.7 + (0.8 - 0.7) x 1800/3600
-    assert eth[14] == pytest.approx(0.8)  # t = 8400, after the last point: held
-
-
 def test_file_table_holds_the_last_price_and_divides_by_the_first(tmp_path):
     (tmp_path / "px.csv").write_text("t,price\n0,100\n90,80\n200,120\n")
     (tmp_path / "s.yaml").write_text("name: s\nstep_seconds: 60\nassets:\n  X: {table: {file: px.csv}}\n")
@@ -250,135 +244,6 @@ def test_file_table_holds_the_last_price_and_divides_by_the_first(tmp_path):
 def test_prices_table_divides_by_the_first_price():
     doc = {"name": "t", "step_seconds": 30, "assets": {"X": {"table": {"prices": [[0, 200], [60, 150]]}}}}
     assert scenario_from_dict(doc).path(0, ["X"]).factors["X"].tolist() == pytest.approx([1.0, 0.875, 0.75])
-
-
-def test_follow_is_the_power_of_the_followed_factor():
-    path = library()["flash-crash"].path(0, ["BTC", "ETH", "ALT1"])
-    btc, eth, alt = path.factors["BTC"], path.factors["ETH"], path.factors["ALT1"]
-    at = 60  # t = 600 s: BTC at its -25 % bottom
-    assert btc[at] == 0.75
-    assert alt[at] == pytest.approx(0.75 * math.sqrt(0.75), rel=1e-14)  # 0.75 ** 1.5 = 0.649519...
-    assert eth[at] == pytest.approx(math.exp(1.2 * math.log(0.75)), rel=1e-14)  # 0.75 ** 1.2 = 0.708054...
-    assert np.allclose(np.log(alt), 1.5 * np.log(btc), rtol=0, atol=1e-14)
-
-
-def test_factors_stay_finite_and_positive_on_absurd_parameters():
-    doc = {"name": "x", "step_seconds": 86400, "steps": 2000, "assets": {"X": {"gbm": {"sigma": 1, "mu": -200}}}}
-    x = scenario_from_dict(doc).path(0, ["X"]).factors["X"]  # log drift -200/365 a day: -1096 over 2000 days
-    assert np.all(x > 0) and np.all(np.isfinite(x))
-
-
-def test_unnamed_asset_without_a_star_rule_stays_at_one():
-    scenario = scenario_from_dict(base())
-    assert scenario.others is None
-    assert np.all(scenario.path(0, ["DOGE"]).factors["DOGE"] == 1.0)
-
-
-# --- stochastic paths: statistics against the closed form ---------------------------------------
-
-
-def log_returns(factor: np.ndarray) -> np.ndarray:
-    return np.diff(np.log(factor))
-
-
-def test_gbm_log_returns_match_the_closed_form():
-    n = 100_000
-    doc = {"name": "g", "step_seconds": 3600, "steps": n, "assets": {"X": {"gbm": {"sigma": 0.8, "mu": 5.0}}}}
-    r = log_returns(scenario_from_dict(doc).path(11, ["X"]).factors["X"])
-    dt = 3600 / YEAR  # 1/8760 of a year
-    mean = (5.0 - 0.8**2 / 2) * dt  # 4.68 / 8760 = 5.342e-4
-    variance = 0.8**2 * dt  # 0.64 / 8760 = 7.306e-5
-    assert abs(r.mean() - mean) < 4 * math.sqrt(variance / n)  # 4 standard errors of the mean
-    assert abs(r.var() - variance) < 4 * variance * math.sqrt(2 / n)  # 4 standard errors of the variance
-
-
-def test_jump_diffusion_log_returns_match_the_closed_form():
-    n = 100_000
-    # mu = 87.6 a year is +0.01 an hour: it offsets the jumps' -0.01 an hour, so that the path neither
-    # underflows nor overflows over 100,000 hours
-    jump = {"sigma": 0.5, "mu": 87.6, "intensity": 24, "mean": -0.01, "sd": 0.005}
-    doc = {"name": "j", "step_seconds": 3600, "steps": n, "assets": {"X": {"jump": jump}}}
-    r = log_returns(scenario_from_dict(doc).path(5, ["X"]).factors["X"])
-    dt, lam = 3600 / YEAR, 24 * 3600 / 86400  # one jump an hour on average
-    mean = (87.6 - 0.5**2 / 2) * dt + lam * -0.01  # 0.01 - 1.427e-5 - 0.01 = -1.427e-5
-    variance = 0.5**2 * dt + lam * (0.005**2 + 0.01**2)  # 2.854e-5 + 1.25e-4 = 1.535e-4
-    assert abs(r.mean() - mean) < 4 * math.sqrt(variance / n)
-    assert r.var() == pytest.approx(variance, rel=0.05)
-
-
-def test_garch_keeps_the_long_run_variance_and_clusters():
-    n = 100_000
-    garch = {"sigma": 0.8, "alpha": 0.1, "beta": 0.85}
-    doc = {
-        "name": "g",
-        "step_seconds": 3600,
-        "steps": n,
-        "assets": {"X": {"garch": garch}, "Y": {"gbm": {"sigma": 0.8}}},
-    }
-    path = scenario_from_dict(doc).path(2, ["X", "Y"])
-    variance = 0.8**2 * 3600 / YEAR  # omega / (1 - alpha - beta) = sigma² dt
-    x, y = log_returns(path.factors["X"]), log_returns(path.factors["Y"])
-    assert x.var() == pytest.approx(variance, rel=0.1)
-
-    def lag1(values: np.ndarray) -> float:
-        squared = (values - values.mean()) ** 2
-        return float(np.corrcoef(squared[:-1], squared[1:])[0, 1])
-
-    assert lag1(x) > 0.1  # volatility clusters
-    assert abs(lag1(y)) < 0.02  # GBM does not: 0 within 4 / sqrt(n) ≈ 0.013
-
-
-def test_correlated_shocks_have_the_configured_correlation():
-    n = 100_000
-    assets = {name: {"gbm": {"sigma": 1.0}} for name in ("A", "B", "C")}
-    correlation = {"A": {"B": 0.8, "C": 0.7}, "B": {"C": 0.75}}
-    doc = {"name": "c", "step_seconds": 60, "steps": n, "assets": assets, "correlation": correlation}
-    path = scenario_from_dict(doc).path(4, ["A", "B", "C"])
-    r = {k: log_returns(v) for k, v in path.factors.items()}
-    # log-returns are affine in the shocks: their correlation is the shocks'. SE ≈ (1 - rho²)/sqrt(n) < 0.002
-    assert np.corrcoef(r["A"], r["B"])[0, 1] == pytest.approx(0.8, abs=0.01)
-    assert np.corrcoef(r["A"], r["C"])[0, 1] == pytest.approx(0.7, abs=0.01)
-    assert np.corrcoef(r["B"], r["C"])[0, 1] == pytest.approx(0.75, abs=0.01)
-
-
-# --- determinism --------------------------------------------------------------------------------
-
-MC = ["BTC", "ETH", "SOL"]
-
-
-def test_same_seed_same_arrays_different_seed_different_arrays():
-    scenario = library()["monte-carlo-crash"]
-    first, again, other = scenario.path(7, [*MC, "ALT1"]), scenario.path(7, [*MC, "ALT1"]), scenario.path(8, MC)
-    for asset in MC:
-        assert np.array_equal(first.factors[asset], again.factors[asset])
-        assert not np.array_equal(first.factors[asset], other.factors[asset])
-    assert np.array_equal(first.factors["ALT1"], again.factors["ALT1"])
-
-
-def test_asking_for_more_assets_leaves_the_draws_unchanged():
-    scenario = library()["monte-carlo-crash"]
-    few = scenario.path(7, MC)
-    many = scenario.path(7, ["ALT9", "ZZZ", *MC, "ALT1", "AAA"])
-    for asset in MC:
-        assert np.array_equal(few.factors[asset], many.factors[asset])
-    assert np.array_equal(scenario.path(7, ["ALT1"]).factors["ALT1"], many.factors["ALT1"])
-    assert not np.array_equal(many.factors["ALT1"], many.factors["ALT9"])  # each follower its own noise
-
-
-def _digest(scenario: Scenario, seed: int) -> str:
-    path = scenario.path(seed, [*MC, "ALT1"])
-    return hashlib.sha256(b"".join(path.factors[a].tobytes() for a in [*MC, "ALT1"])).hexdigest()
-
-
-def test_same_seed_same_arrays_in_another_process():
-    code = (
-        "from crossmargin.sim.scenarios.load import library; import hashlib;"
-        "p = library()['monte-carlo-crash'].path(7, ['BTC', 'ETH', 'SOL', 'ALT1']);"
-        "print(hashlib.sha256(b''.join(p.factors[a].tobytes() for a in ['BTC', 'ETH', 'SOL', 'ALT1'])).hexdigest())"
-    )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.strip() == _digest(library()["monte-carlo-crash"], 7)
 
 
 # --- composition --------------------------------------------------------------------------------
@@ -464,15 +329,6 @@ def test_fault_kinds_from_yaml():
     )
 
 
-def test_fault_records_check_themselves():
-    with pytest.raises(InputError) as err:
-        StaleSource("BTC", "s4", 0, 10)
-    assert err.value.field == "source"
-    with pytest.raises(InputError) as err:
-        Depeg("USDC", "s1", 10, 10, 0.9)
-    assert err.value.field == "end"
-
-
 # --- validation: errors name the field ----------------------------------------------------------
 
 
@@ -549,16 +405,6 @@ def test_bad_input_names_the_field(doc, field):
     assert err.value.field == field
 
 
-def test_non_positive_definite_three_way_correlation():
-    # 0.9, 0.9 and -0.9: det = 1 - 3 x 0.81 + 2 x 0.9 x 0.9 x (-0.9) = 1 - 2.43 - 1.458 < 0
-    assets = {name: {"gbm": {"sigma": 1}} for name in ("A", "B", "C")}
-    doc = {"name": "c", "step_seconds": 60, "steps": 5, "assets": assets}
-    doc["correlation"] = {"A": {"B": 0.9, "C": 0.9}, "B": {"C": -0.9}}
-    with pytest.raises(InputError, match="positive definite") as err:
-        scenario_from_dict(doc)
-    assert err.value.field == "correlation"
-
-
 def test_file_errors_are_prefixed_with_the_file_name(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: bad\nstep_seconds: 60\nsteps: 5\nassets:\n  SOL: {gbm: {sigma: 0}}\n")
     with pytest.raises(InputError) as err:
@@ -578,19 +424,119 @@ def test_unknown_scenario_name():
     assert err.value.field == "scenario" and "may-2021" in err.value.message
 
 
-def test_bad_seed_and_assets():
-    scenario = library()["flash-crash"]
-    with pytest.raises(InputError) as err:
-        scenario.path(-1, ["BTC"])
-    assert err.value.field == "seed"
-    with pytest.raises(InputError) as err:
-        scenario.path(0, "BTC")
-    assert err.value.field == "assets"
+# --- hostile scenarios ---------------------------------------------------------------------------
 
 
-def test_stochastic_flag():
-    assert scenario_from_dict(base()).stochastic  # SOL and XRP are gbm
-    tables = base(assets={"BTC": {"table": [[0, 1]]}, "*": {"follow": "BTC", "beta": 2}})
-    assert not scenario_from_dict(tables).stochastic
-    noisy = base(assets={"BTC": {"table": [[0, 1]]}, "*": {"follow": "BTC", "sigma": 0.3}})
-    assert scenario_from_dict(noisy).stochastic
+SCENARIO_CASES = [
+    ("steps 1,000,000,000", SCENARIO.replace("steps: 60", "steps: 1000000000"), "steps", f"at most {MAX_STEPS:,}"),
+    ("steps of 5,000 digits", SCENARIO.replace("steps: 60", f"steps: {LONG}"), "steps", "5000 digits"),
+    ("steps true", SCENARIO.replace("steps: 60", "steps: true"), "steps", "whole number"),
+    (
+        "steps derived from a table of 10^12 s",
+        "name: mine\nstep_seconds: 1\nassets:\n  BTC: {table: [[0, 1.0], [1.0e+12, 0.75]]}\n",
+        "steps",
+        "1,000,000,000,000 steps",
+    ),
+    (
+        "sigma 1e999999999",
+        SCENARIO + "  SOL: {gbm: {sigma: 1.0e+999999999}}\n",
+        "assets.SOL.gbm.sigma",
+        "below 1E+30",
+    ),
+    ("sigma .nan", SCENARIO + "  SOL: {gbm: {sigma: .nan}}\n", "assets.SOL.gbm.sigma", "finite"),
+    ("a factor of 5,000 digits", SCENARIO.replace("0.75", f"0.{LONG}"), "assets.BTC.table[1][1]", "5000 significant"),
+    ("a follower's beta NaN", SCENARIO + "  ETH: {follow: BTC, beta: .nan}\n", "assets.ETH.beta", "finite"),
+    (
+        "a spike at NaN",
+        SCENARIO + "faults:\n  - {spike: {symbol: BTC, source: s1, at: .nan, factor: 0.8}}\n",
+        "faults[0].spike.at",
+        "finite",
+    ),
+    (
+        "a depeg series of 1e-9 s segments",
+        SCENARIO + "faults:\n  - {depeg: {asset: USDC, source: s1, start: 0, end: 600, "
+        "series: {file: usdcusdt_kucoin_2023-03-10_1m.csv, every: 1.0e-9}}}\n",
+        "faults[0].depeg.series.every",
+        f"at most {MAX_FAULTS:,}",
+    ),
+    (
+        "101 assets",
+        SCENARIO + "".join(f"  A{i}: {{gbm: {{sigma: 0.5}}}}\n" for i in range(MAX_ASSETS)),
+        "assets",
+        f"{MAX_ASSETS + 1} assets named",
+    ),
+    (
+        "1,001 faults",
+        SCENARIO + "faults:\n" + "  - {spike: {symbol: BTC, source: s1, at: 1, factor: 0.9}}\n" * (MAX_FAULTS + 1),
+        "faults",
+        f"{MAX_FAULTS + 1:,} faults",
+    ),
+    ("an unknown key", SCENARIO + "paths: 100\n", "paths", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "field", "words"), SCENARIO_CASES, ids=[case[0] for case in SCENARIO_CASES])
+def test_a_hostile_scenario_ends_in_one_error_line_before_any_run(
+    tmp_path: Path, case: str, text: str, field: str, words: str
+):
+    scenario = write(tmp_path / "mine.yaml", text)
+    out = tmp_path / "report"
+    result = invoke(
+        ["stress", str(scenario), "--book", str(write(tmp_path / "b.yaml", HOSTILE_BOOK)), "--out", str(out)]
+    )
+    assert_refused(result, f"mine.yaml: {field}", words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "content", "words"),
+    [
+        ("binary", bytes(range(256)) * 8, "not UTF-8"),
+        ("nested", "[" * 100_000 + "]" * 100_000, "nesting depth"),
+        (
+            "a billion laughs",
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
+            "more than 4,000,000 values",
+        ),
+        ("empty", "", "expected a mapping"),
+    ],
+)
+def test_a_hostile_scenario_file_is_named_by_its_file(tmp_path: Path, case: str, content: str | bytes, words: str):
+    scenario = write(tmp_path / "mine.yaml", content)
+    result = invoke(["stress", str(scenario), "--book", str(write(tmp_path / "b.yaml", HOSTILE_BOOK))])
+    assert_refused(result, "mine.yaml", words)
+
+
+def library_scenario(name: str) -> Any:
+    return parse_yaml((LIBRARY / name).read_text(encoding="utf-8"), name)
+
+
+@FUZZ
+@given(data=st.data(), name=st.sampled_from(SCENARIOS))
+def test_a_number_out_of_bounds_in_a_scenario_is_refused_by_its_path(tmp_path: Path, data: st.DataObject, name: str):
+    scenario = library_scenario(name)
+    path = data.draw(st.sampled_from(numeric(scenario)))
+    literal = data.draw(st.sampled_from(OUT_OF_BOUNDS_YAML))
+    target = write(tmp_path / "mine.yaml", as_json(replaced(scenario, path, Raw(literal))))
+    with pytest.raises(InputError) as caught:
+        load_scenario(target)
+    assert caught.value.field == f"mine.yaml: {dotted(path)}"
+    assert_one_line(caught.value)
+
+
+@FUZZ
+@given(data=st.data(), name=st.sampled_from(SCENARIOS))
+def test_a_mutated_scenario_is_accepted_or_refused_in_one_line(tmp_path: Path, data: st.DataObject, name: str):
+    scenario = library_scenario(name)
+    if data.draw(st.booleans()):
+        path = data.draw(st.sampled_from([path for path, _ in leaves(scenario)]))
+        text = as_json(replaced(scenario, path[: data.draw(st.integers(0, len(path)))], data.draw(json_values)))
+    else:
+        text = mutated_text(data, (LIBRARY / name).read_text(encoding="utf-8"))
+    try:
+        built = load_scenario(write(tmp_path / "mine.yaml", text))
+    except InputError as error:
+        assert_one_line(error)
+    else:
+        assert built.steps <= MAX_STEPS and len(built.faults) <= MAX_FAULTS

@@ -1,13 +1,15 @@
-"""Each rule term a rulebook can set, worked by hand on one small book."""
+"""Margin pools: each rule term a rulebook can set, worked by hand on one small book; the liquidation
+condition, collateral at full price for isolated margin, uPnL inside the settle collateral, and
+requirements valued at the entry price."""
 
 from dataclasses import replace
 from decimal import Decimal
 
 from crossmargin.margin.account import evaluate_account
-from crossmargin.margin.pools import Pool, evaluate_pool
-from crossmargin.model import Asset, Portfolio, RuleChoices, Side, TierSpec, TierTable, WeightSchedule
+from crossmargin.margin.pools import Pool, evaluate_pool, is_liquidatable, settle_amounts
+from crossmargin.model import Asset, Portfolio, RuleChoices, Side, TierSpec, TierTable
 from crossmargin.model.instruments import TierBasis
-from crossmargin.model.rules import PriceMove
+from crossmargin.model.rules import MarginValuation, PriceMove, Valuation
 from tests.builders import GENERIC, D, book, div, linear, position, tiers
 
 USDT = Asset.simple("USDT")
@@ -49,19 +51,6 @@ def test_size_premium_on_rates():
     assert figures.initial_margin == D(2000000) * D("0.0164")
 
 
-def test_size_discount_on_collateral_and_liabilities():
-    eth = Asset("ETH", WeightSchedule.flat(D("0.9")), WeightSchedule.flat(D("0.9")), D("1.05"), D("1.05"), D("0.01"))
-    # 100 ETH: min(0.9, 1.1 / (1 + 0.01 x 10)) = min(0.9, 1) = 0.9 -> 90; 10000 ETH: 1.1 / 2 = 0.55 -> 5500
-    assert eth.weighted_amount(D(100), Side.MAINTENANCE) == D(90)
-    assert eth.weighted_amount(D(10000), Side.MAINTENANCE) == D(5500)
-    # owing 100: max(1.05, 0.84 + 0.1) = 1.05; owing 10000: 0.84 + 1 = 1.84
-    assert eth.weighted_amount(D(-100), Side.MAINTENANCE) == D(-105)
-    assert eth.weighted_amount(D(-10000), Side.MAINTENANCE) == D(-18400)
-    # and the inverse used for withdrawals finds the holding back
-    held = eth.amount_for(D(5500), Side.MAINTENANCE)
-    assert held is not None and abs(held - D(10000)) < D("1E-30")
-
-
 def test_close_fee_at_the_bankruptcy_price_bybit_e1():
     # Bybit "Initial Margin (USDT Contract)": 0.5 BTC, entry 50000, mark 50500, 10x, taker 0.055%.
     # IM = 0.5 x 50500 / 10 = 2525; fee to close long = 0.5 x 50000 x (1 - 1/10) x 0.00055 = 12.375
@@ -91,12 +80,6 @@ def test_tiers_by_size_jump_without_maintenance_amount():
     # 100 contracts (first tier, bounds inclusive): 100 x 100 x 0.005 = 50; 101 contracts: 101 x 100 x 0.01 = 101
     assert cross(one("100000", "100", "100", "100", **terms)).maintenance_margin == D(50)
     assert cross(one("100000", "101", "100", "100", **terms)).maintenance_margin == D(101)
-
-
-def test_maintenance_as_a_fraction_of_initial():
-    # Hyperliquid: 50x max leverage -> imr 0.02, maintenance half of it: 0.01
-    table = TierTable.build([TierSpec(None, None, max_leverage=D(50))], D("0.5"))
-    assert table.tiers[0].mmr == D("0.01")
 
 
 def test_open_interest_scales_initial_margin():
@@ -162,3 +145,64 @@ def test_threshold_enters_the_liquidation_price():
 
 def test_isolated_pool_of_nothing_is_not_liquidatable():
     assert not evaluate_pool(Pool({"USDT": Decimal(0)}, ()), one("1", "1", "1", "1"), GENERIC).liquidatable
+
+
+def test_the_liquidation_condition_by_hand():
+    # equity 100 against MM 100: not below it, unless the rulebook liquidates at equality (with positions)
+    assert not is_liquidatable(D(100), D(100), True, GENERIC)
+    assert is_liquidatable(D(100), D(100), True, RuleChoices("eq", liquidate_at_equality=True))
+    assert not is_liquidatable(D(100), D(100), False, RuleChoices("eq", liquidate_at_equality=True))
+    # threshold 1.05: 104 < 105 is liquidatable, 105 is not
+    pm = RuleChoices("pm", liquidation_threshold=D("1.05"))
+    assert is_liquidatable(D(104), D(100), True, pm) and not is_liquidatable(D(105), D(100), True, pm)
+    # nothing required and equity below zero: liquidatable unless the rulebook needs a requirement (dYdX)
+    assert is_liquidatable(D(-1), D(0), False, GENERIC)
+    assert not is_liquidatable(D(-1), D(0), False, RuleChoices("dydx-like", liquidate_without_requirement=False))
+
+
+def haircut_book(balance: str, mark: str) -> Portfolio:
+    """USDT counted at 0.9 (both sides); long 1 BTC-PERP (1 BTC, settled in USDT) from 20000."""
+    usdt = Asset.simple("USDT", D("0.9"))
+    return book(
+        [usdt], [linear("BTC-PERP")], {"USDT": "1"}, {"BTC-PERP": mark},
+        [("a", {"USDT": balance}, [position("BTC-PERP", "1", "20000")])],
+    )  # fmt: skip
+
+
+def test_isolated_margin_counts_at_full_price_and_cross_collateral_is_haircut():
+    portfolio = haircut_book("100", "20000")
+    held = portfolio.accounts[0].positions
+    # 100 USDT at weight 0.9: 90 in a cross pool, 100 as isolated margin (no haircut)
+    assert evaluate_pool(Pool({"USDT": D(100)}, held), portfolio, GENERIC).collateral_value == D(90)
+    assert evaluate_pool(Pool({"USDT": D(100)}, held, haircut=False), portfolio, GENERIC).collateral_value == D(100)
+
+
+def test_pnl_inside_the_settle_collateral_is_weighted_with_it():
+    folded = RuleChoices("folded", pnl_in_settle_collateral=True)
+    # profit: 1000 USDT and +1000 uPnL. Apart: 1000 x 0.9 + 1000 = 1900; folded: (1000 + 1000) x 0.9 = 1800
+    rich = haircut_book("1000", "21000")
+    assert cross(rich).equity == D(1900) and cross(rich, folded).equity == D(1800)
+    # loss: 3000 USDT and -1000 uPnL. Apart: 3000 x 0.9 - 1000 = 1700; folded: (3000 - 1000) x 0.9 = 1800
+    poor = haircut_book("3000", "19000")
+    assert cross(poor).equity == D(1700) and cross(poor, folded).equity == D(1800)
+    # the collateral value still reports the balance alone
+    assert cross(poor, folded).collateral_value == D(2700)
+    figures = cross(poor, folded).positions
+    assert settle_amounts(Pool({"USDT": D(3000)}, ()), figures, poor, Side.MAINTENANCE) == {"USDT": D(2000)}
+
+
+def test_a_requirement_valued_at_entry_keeps_the_entry_notional_and_its_bracket():
+    # long 1 from 20000 marked 25000, tiers 0.004 / 0.008: MM at the mark 100, at entry 20000 x 0.004 = 80;
+    # IM stays at the mark: 25000 x 0.008 = 200
+    portfolio = haircut_book("100000", "25000")
+    at_entry = RuleChoices("entry", margin_valuation=MarginValuation(cross_maintenance=Valuation.ENTRY))
+    assert (cross(portfolio).maintenance_margin, cross(portfolio).initial_margin) == (D(100), D(200))
+    assert (cross(portfolio, at_entry).maintenance_margin, cross(portfolio, at_entry).initial_margin) == (D(80), D(200))
+
+
+def test_equity_at_or_below_zero_has_no_margin_ratio():
+    # 100 USDT (90 counted), long 1 from 20000 marked 19000: equity 90 - 1000 = -910
+    figures = cross(haircut_book("100", "19000"))
+    assert figures.equity == D(-910) and figures.margin_ratio is None and figures.liquidatable
+    # free collateral = initial equity - IM = -910 - 19000 x 0.008 = -1062
+    assert figures.free_collateral == D(-1062)
