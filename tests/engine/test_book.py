@@ -11,18 +11,21 @@ from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossmargin.clearing.events import MARKET, Deposit, Event, Trade, Withdraw
+from crossmargin.clearing.state import ClearingState
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.margin.pools import PoolFigures
 from crossmargin.margin.valuation import FIGURE_QUANTUM
-from crossmargin.model import Portfolio, Position, RuleChoices, exact
+from crossmargin.model import Account, Asset, InputError, Portfolio, Position, RuleChoices, exact
 from crossmargin.model.numbers import ZERO
 from crossmargin.model.rules import VolatilityScaling
-from tests.builders import D
+from tests.builders import GENERIC, D, book, linear, position
 from tests.margin.test_rule_properties import venue_like
 
 RELATIVE = 1e-9
@@ -114,18 +117,32 @@ EVENTS = st.lists(
 )
 
 
+def ledger_event(kind: str, name: str, amount: int, mark: Decimal) -> Event:
+    """A deposit or withdrawal of ``amount`` of ``name``, or a trade of ``amount`` contracts of ``name`` at
+    ``mark`` against the market (``acct`` buys when ``amount`` > 0)."""
+    if kind == "deposit":
+        return Deposit("acct", name, D(amount)) if amount > 0 else Withdraw("acct", name, D(-amount))
+    buyer, seller = ("acct", MARKET) if amount > 0 else (MARKET, "acct")
+    return Trade(buyer, seller, name, D(abs(amount)), mark)
+
+
 @given(venue_like(), EVENTS)
 def test_incremental_updates_equal_a_rebuild(case: tuple[Portfolio, RuleChoices], events):
+    # money moves on the ledger (which refuses what it must: a withdrawal beyond the free collateral, a trade
+    # failing the initial-margin check), and the book takes the account whole, as the engine loop copies it
     portfolio, rules = case
-    book = RiskBook(portfolio, rules)
+    ledger = ClearingState(portfolio, rules)
+    book = RiskBook(ledger.portfolio(), rules)  # the ledger's accounts: money quantized as it holds it
     for n, (kind, name, amount) in enumerate(events):
-        if kind == "deposit":
-            book.deposit("acct", name, D(amount))
-        elif kind == "fill":
-            if amount == 0 or sum(p.instrument == name for p in book.accounts["acct"].positions) > 1:
+        if kind in ("deposit", "fill"):
+            if amount == 0:
                 continue
-            mark = book.market.marks[name]
-            book.fill("acct", name, D(amount), mark)
+            mark = book.market.marks.get(name, ZERO)
+            try:
+                ledger.apply(ledger_event(kind, name, amount, mark))
+            except InputError:
+                continue
+            book.set_account(ledger.account("acct"))
         elif kind == "tick":
             with exact():
                 if name in book.market.marks:
@@ -145,6 +162,9 @@ def test_incremental_updates_equal_a_rebuild(case: tuple[Portfolio, RuleChoices]
             )
     assert set(screen(book).liquidatable) == exact_liquidatable(book) == set(screen(rebuilt).liquidatable)
     assert book.accounts["acct"].balances.get("USDT", ZERO) == rebuilt.accounts["acct"].balances.get("USDT", ZERO)
+    mirrored, held = book.accounts["acct"], ledger.account("acct")
+    assert mirrored.positions == held.positions
+    assert {a: x for a, x in mirrored.balances.items() if x} == {a: x for a, x in held.balances.items() if x}
 
 
 @given(venue_like(), st.integers(0, 10**6), st.integers(-300, 300), st.booleans())
@@ -183,3 +203,65 @@ def test_volatility_scaled_requirements_in_the_mirror_equal_the_exact_ones(case,
     book.tick(marks=scaled(portfolio, D(move)))
     assert_mirror_matches(book)
     assert set(screen(book).liquidatable) == exact_liquidatable(book)
+
+
+USDT = Asset.simple("USDT")
+
+
+def small_book() -> RiskBook:
+    portfolio = book(
+        [USDT],
+        [linear("BTC-PERP"), linear("ETH-PERP", underlying="ETH")],
+        {"USDT": "1"},
+        {"BTC-PERP": "20000", "ETH-PERP": "1000"},
+        [("a", {"USDT": "1000"}, [position("BTC-PERP", "0.5", "20000")]), ("b", {"USDT": "50"}, [])],
+    )
+    return RiskBook(portfolio, GENERIC)
+
+
+def cross_figures(risk: RiskBook, account: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in risk.figures[risk.cross_pool[account]])
+
+
+def test_figures_and_a_tick_by_hand():
+    risk = small_book()
+    # equity 1000, initial equity 1000, MM 0.5 x 20000 x 0.004 = 40, IM 80
+    assert cross_figures(risk, "a") == (1000.0, 1000.0, 40.0, 80.0)
+    # BTC-PERP to 18000: uPnL -1000 -> equity 0; MM 0.5 x 18000 x 0.004 = 36: liquidatable
+    risk.tick(marks={"BTC-PERP": D(18000)})
+    assert cross_figures(risk, "a") == (0.0, 0.0, 36.0, 72.0)
+    result = screen(risk)
+    assert result.liquidatable == ("a",) and result.total_equity == 50.0 and result.total_maintenance == 36.0
+
+
+def test_an_account_set_and_a_new_account_by_hand():
+    risk = small_book()
+    # the ledger took 400 USDT out of a: equity 1000 - 400 = 600
+    risk.set_account(replace(risk.accounts["a"], balances={"USDT": D(600)}))
+    assert cross_figures(risk, "a") == (600.0, 600.0, 40.0, 80.0)
+    # a closed its position at 20000 (no PnL): no requirement left
+    risk.set_account(replace(risk.accounts["a"], positions=()))
+    assert cross_figures(risk, "a") == (600.0, 600.0, 0.0, 0.0)
+    risk.add_account(Account("c", {"USDT": D(5)}, (position("BTC-PERP", "-1", "20000"),)))
+    # MM 1 x 20000 x 0.004 = 80 > equity 5: liquidatable
+    assert "c" in screen(risk).liquidatable
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (lambda r: r.set_account(Account("zed", {"USDT": D(1)}, ())), "account"),
+        (lambda r: r.set_account(Account("a", {"DOGE": D(1)}, ())), "balances.DOGE"),
+        (lambda r: r.set_account(Account("a", {}, (position("XRP-PERP", "1", "1"),))), "instrument"),
+        (lambda r: r.add_account(r.accounts["a"]), "account"),
+        (lambda r: r.tick(marks={"BTC-PERP": D(1), "XRP-PERP": D(1)}), "marks"),
+        (lambda r: r.tick(open_interest={"XRP-PERP": D(1)}), "open_interest"),
+    ],
+)
+def test_bad_events_change_nothing(event, field):
+    risk = small_book()
+    before = risk.figures.copy(), dict(risk.accounts), risk.market
+    with pytest.raises(InputError) as err:
+        event(risk)
+    assert err.value.field.endswith(field)
+    assert (risk.figures == before[0]).all() and risk.accounts == before[1] and risk.market == before[2]

@@ -3,7 +3,7 @@
 Forty fresh processes build risk books against one cache directory (``NUMBA_CACHE_DIR``): under the plain,
 the folded (uPnL inside the settle collateral) and the scenario-grid rules, each once in this thread and
 once with the parallel thresholds lowered to one item (``kernels.PARALLEL_ITEMS`` and the book's slot
-threshold) so that every spreading kernel runs on two threads; then a tick, a deposit and the benchmark's
+threshold) so that every spreading kernel runs on two threads; then a tick, a balance change and the benchmark's
 plain read. Every process must succeed; after the first, no cached kernel may miss its cache and the cache
 directory must not change. A kernel that misses in every process (as one typed by its dispatcher object
 does) adds an entry to its index each time, and from about the 33rd process on saving the index fails.
@@ -23,6 +23,7 @@ TIMEOUT_S = 600  # a cold compile of every kernel, on a busy machine
 
 CHILD = """
 import importlib, json, sys
+from dataclasses import replace
 from decimal import Decimal
 
 from numba.core.dispatcher import Dispatcher
@@ -44,7 +45,8 @@ for thresholds in (serial, (1, 1)):
     for name in ("generic", "bybit-uta", "scenario-margin"):
         book = RiskBook(portfolio, rulebook(name).rules)
         book.tick(marks=marks, prices=prices)
-        book.deposit(holder, "USDT", Decimal(100))
+        account = book.accounts[holder]
+        book.set_account(replace(account, balances={**account.balances, "USDT": Decimal(100)}))
 plain_read(book.size, book.entry, book.instrument, book.pool)
 stats = {}
 for module_name in sys.argv[1:]:

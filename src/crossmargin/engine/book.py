@@ -1,8 +1,12 @@
 """The risk book: a float64 struct-of-arrays mirror of every account, kept in step with the exact state.
 
-Exact state is the truth: the book holds each account as its exact model object and applies every event
-(a new account, a deposit or withdrawal, a fill, a price tick) to it first, then to the mirror. The
-mirror only screens; :mod:`crossmargin.engine.screening` confirms every decision on the exact state.
+The exact state is the truth, and the book mirrors it, never owns it: the ledger
+(:class:`~crossmargin.clearing.state.ClearingState`) applies every event that moves money (deposits,
+withdrawals, trades, funding, liquidations), and the engine loop (:mod:`crossmargin.live.loop`) copies each
+account the event changed into the book whole (:meth:`RiskBook.set_account`), so where an isolated
+position's PnL lives is decided in one place, the ledger. The book itself takes only new accounts and price
+ticks. It keeps the last copy of each account it was given (``accounts``) to know which legs changed; the
+mirror only screens, and :mod:`crossmargin.engine.screening` confirms every decision on the exact state.
 
 Layout. Positions live in one set of arrays, grouped into one contiguous block per instrument (with
 spare slots), so a tick on one instrument revalues only its block. Every account has a cross *pool*
@@ -45,9 +49,8 @@ from crossmargin.engine.rule_arrays import (
     market_arrays,
     rule_arrays,
 )
-from crossmargin.margin.fills import apply_fill
 from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
-from crossmargin.model.numbers import ZERO, exact
+from crossmargin.model.numbers import ZERO
 
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
@@ -363,12 +366,17 @@ class RiskBook:
         prices: Mapping[str, Decimal] | None = None,
         open_interest: Mapping[str, Decimal] | None = None,
     ) -> None:
-        """New marks, asset prices or open interest: the exact market first, then the touched arrays.
+        """New marks, asset prices or open interest: the exact market first, then the touched arrays. A mark or
+        open interest of an instrument the book does not know is refused before anything changes.
 
         A mark or open interest touches only its instrument's block and the pools holding it; an asset
         price touches the instruments settled in it and re-evaluates every pool.
         """
         marks, prices, open_interest = marks or {}, prices or {}, open_interest or {}
+        for field, named in (("marks", marks), ("open_interest", open_interest)):
+            unknown = sorted(set(named) - set(self.instrument_table))
+            if unknown:
+                raise InputError(field, f"unknown instrument {unknown[0]!r}")
         market = self.market
         self.market = replace(
             market,
@@ -421,19 +429,6 @@ class RiskBook:
         self._evaluate(pools)
         self._publish()
 
-    def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
-        """Add ``amount`` of ``asset`` to the account's cross balance (negative: a withdrawal)."""
-        account = self._account(account_id)
-        if asset not in self.asset_table:
-            raise InputError("asset", f"unknown asset {asset!r}")
-        with exact():
-            balances = {**account.balances, asset: account.balances.get(asset, ZERO) + amount}
-        self.accounts[account_id] = replace(account, balances=balances)
-        pool = self.cross_pool[account_id]
-        self._set_balance(self.assets.index(asset), pool, float(balances[asset]))
-        self._evaluate(np.array([pool], dtype=np.int64))
-        self._publish()
-
     def set_account(self, account: Account) -> None:
         """Make the book's copy of an account equal ``account`` (its new exact state, e.g. after a
         liquidation elsewhere): the legs that changed are replaced, the balances set."""
@@ -449,35 +444,6 @@ class RiskBook:
         for index, asset in enumerate(self.assets.names):
             self._set_balance(index, cross, float(account.balances.get(asset, ZERO)))
         self._evaluate(np.array([cross], dtype=np.int64))
-        self._publish()
-
-    def fill(self, account_id: str, instrument: str, size: Decimal, price: Decimal) -> None:
-        """A one-way fill of ``size`` contracts (negative sells) at ``price``: opens, adds, reduces, flips or
-        closes the account's position. Realized PnL settles into the cross balance, or into the isolated
-        margin (a loss beyond it, and the margin left when the position closes, go to the cross balance)."""
-        account = self._account(account_id)
-        if instrument not in self.instrument_table:
-            raise InputError("instrument", f"unknown instrument {instrument!r}")
-        spec = self.instrument_table[instrument]
-        legs = [p for p in account.positions if p.instrument == instrument]
-        if len(legs) > 1:
-            raise InputError("instrument", f"{instrument!r} is held long and short (hedge mode): fill a leg")
-        old = legs[0] if legs else None
-        outcome = apply_fill(spec, old, size, price)
-        others = tuple(p for p in account.positions if p is not old)
-        balances = dict(account.balances)
-        new_position = outcome.position
-        with exact():
-            to_cross = outcome.realized_pnl
-            if old is not None and old.isolated_margin is not None:
-                margin = old.isolated_margin + outcome.realized_pnl
-                if new_position is not None:
-                    new_position = replace(new_position, isolated_margin=max(margin, ZERO))
-                to_cross = min(margin, ZERO) if new_position is not None else margin
-            balances[spec.settle] = balances.get(spec.settle, ZERO) + to_cross
-        positions = others if new_position is None else (*others, new_position)
-        self.accounts[account_id] = Account(account_id, balances, positions)
-        self._replace_position(account_id, old, new_position, balances)
         self._publish()
 
     def _replace_position(
