@@ -71,4 +71,4 @@ def test_a_rulebook_file_sets_the_floor():
     assert rulebook_from_data(data, "var.yaml").rules.var_floor == VarFloor(Decimal("0.975"), Decimal(2))
     with pytest.raises(InputError) as error:
         rulebook_from_data({**data, "rules": {"var_floor": {"level": 1.5}}}, "var.yaml")
-    assert error.value.field == "var.yaml.var_floor.level"
+    assert error.value.field == "var.yaml: rules.var_floor.level"

@@ -92,7 +92,7 @@ def test_sections_that_are_not_mappings_are_left_for_validation():
         ({"colour": "red"}, "rulebook mine.yaml: colour"),
         ({"rules": {"colour": 1}}, "rulebook mine.yaml: rules.colour"),
         ({"liquidation": {"fill_price": "best"}}, "rulebook mine.yaml: liquidation.fill_price"),
-        ({"instruments": {"BTC-PERP": {**PERP, "contract_size": 0}}}, "rulebook mine.yaml.instruments.BTC-PERP"),
+        ({"instruments": {"BTC-PERP": {**PERP, "contract_size": 0}}}, "rulebook mine.yaml: instruments.BTC-PERP"),
     ],
 )
 def test_a_bad_file_is_refused_naming_its_origin(changes: dict[str, Any], field: str):
@@ -101,12 +101,6 @@ def test_a_bad_file_is_refused_naming_its_origin(changes: dict[str, Any], field:
     assert err.value.field.startswith(field), err.value.field
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bad value in a rulebook's rules or liquidation section is named without its section "
-    "('rulebook mine.yaml.liquidation_threshold'): RuleChoices and LiquidationTerms raise the bare field and "
-    "rulebook_from_data prefixes only the origin",
-)
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

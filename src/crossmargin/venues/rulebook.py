@@ -230,10 +230,16 @@ def rulebook_from_data(data: Mapping[str, Any], origin: str) -> Rulebook:
         portfolio_from_document(
             {"version": 1, "base": "USD", "assets": parsed.assets, "instruments": parsed.instruments}
         )
+    except InputError as err:
+        raise InputError(f"{origin}: {err.field}", err.message) from None
+    try:
         rules = parsed.rules.choices(parsed.name)
+    except InputError as err:
+        raise InputError(f"{origin}: {err.within('rules').field}", err.message) from None
+    try:
         liquidation = LiquidationTerms(**parsed.liquidation.model_dump())
     except InputError as err:
-        raise err.within(origin) from None
+        raise InputError(f"{origin}: {err.within('liquidation').field}", err.message) from None
     return Rulebook(
         name=parsed.name,
         title=parsed.title,
