@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crossmargin.cli.loading import load_document
+from crossmargin.cli.loading import load_document, portfolio_of
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.document_text import MAX_BYTES, MAX_DEPTH, MAX_YAML_BYTES
@@ -324,3 +324,9 @@ def test_the_shipped_examples_are_valid_documents(path: Path) -> None:
 def test_the_shipped_examples_follow_the_shipped_schema(path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator(shipped_schema()).validate(as_json(load_document(path)))
+
+
+def test_a_rulebook_that_is_not_a_name_is_refused():
+    with pytest.raises(InputError) as err:
+        portfolio_of({"version": 1, "base": "USD", "rulebook": ["generic"]})
+    assert err.value.field == "rulebook"

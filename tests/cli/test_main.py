@@ -18,9 +18,6 @@ from crossmargin.cli.main import (
     _event_line,
     _json_text,
     app,
-    named_by_option,
-    parse_decimal,
-    portfolio_of,
     question_from_options,
 )
 from crossmargin.model import InputError
@@ -350,15 +347,6 @@ def test_bench_json_has_the_documented_keys():
 # --------------------------------------------------------------------------------- the commands' helpers
 
 
-def test_a_number_on_the_command_line_is_read_exactly_and_named_by_its_option():
-    assert parse_decimal(" 0.1 ", "--size") == Decimal("0.1")  # not 0.1000000000000000055511151231257827
-    assert str(parse_decimal("1.50", "--price")) == "1.50"
-    for text, message in (("1e", "not a decimal number: '1e'"), ("Infinity", "must be a finite number")):
-        with pytest.raises(InputError) as err:
-            parse_decimal(text, "--price")
-        assert err.value.field == "--price" and message in err.value.message
-
-
 def test_the_what_if_options_ask_exactly_one_question():
     assert question_from_options("USDT", None, None, None, False) == Withdrawal("USDT")
     assert question_from_options(None, "BTC-PERP", "-2", "20000", False) == Order(
@@ -374,21 +362,6 @@ def test_the_what_if_options_ask_exactly_one_question():
         with pytest.raises(InputError) as err:
             question_from_options(*options)
         assert err.value.field == field and message in err.value.message
-
-
-def test_an_error_about_a_value_given_on_the_command_line_names_the_option():
-    with pytest.raises(InputError) as err, named_by_option():
-        raise InputError("size", "must not be zero")
-    assert (err.value.field, err.value.message) == ("--size", "must not be zero")
-    with pytest.raises(InputError) as err, named_by_option():
-        raise InputError("prices.BTC", "missing price")  # not a command-line value: kept
-    assert err.value.field == "prices.BTC"
-
-
-def test_a_rulebook_that_is_not_a_name_is_refused():
-    with pytest.raises(InputError) as err:
-        portfolio_of({"version": 1, "base": "USD", "rulebook": ["generic"]})
-    assert err.value.field == "rulebook"
 
 
 def test_a_replay_event_reads_as_one_line():

@@ -1,11 +1,15 @@
 """Reading portfolio documents from JSON and YAML files (numbers exact: see
-:mod:`crossmargin.model.document_text`)."""
+:mod:`crossmargin.model.document_text`), and the portfolio a document describes under its rulebook."""
 
 from pathlib import Path
 from typing import Any
 
+from crossmargin.margin.valuation import with_option_marks
+from crossmargin.model import Portfolio, RuleChoices
+from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.document_text import MAX_BYTES, decoded, parse_either, parse_json, parse_yaml
 from crossmargin.model.errors import InputError
+from crossmargin.venues import rulebook
 
 
 def load_document(path: Path) -> dict[str, Any]:
@@ -44,3 +48,18 @@ def _read(path: Path) -> str:
     except OSError as err:
         raise InputError(str(path), f"cannot be read: {err.strerror}") from None
     return decoded(data, str(path))
+
+
+def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
+    """The portfolio of the document at ``path``, with its rulebook's tables, and the rulebook's rules."""
+    return portfolio_of(load_document(path))
+
+
+def portfolio_of(raw: dict[str, Any]) -> tuple[Portfolio, RuleChoices]:
+    """The portfolio of a parsed document, with its rulebook's tables, and the rulebook's rules."""
+    name = raw.get("rulebook", "generic")
+    if not isinstance(name, str):
+        portfolio_from_document(raw)  # reports the bad rulebook field as the document check words it
+        raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
+    book = rulebook(name)
+    return with_option_marks(portfolio_from_document(book.apply_to(raw))), book.rules

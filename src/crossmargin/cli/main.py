@@ -9,32 +9,30 @@ checked before any work.
 """
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group, RenderableType
-from rich.measure import Measurement
+from rich.console import Console, RenderableType
 from rich.progress import Progress
-from rich.table import Table
 
 from crossmargin import __version__
 from crossmargin.cli.feed import read_feed
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
-from crossmargin.cli.loading import load_document
+from crossmargin.cli.loading import load_document, load_portfolio, portfolio_of
+from crossmargin.cli.output import emit_json, emit_view
 from crossmargin.cli.risk import risk
 from crossmargin.cli.stress import demo, stress
+from crossmargin.cli.user_input import named_by_option, parse_decimal, user_errors
 from crossmargin.liquidation.liquidity import liquidity_from_dict
 from crossmargin.margin.account import evaluate_account
-from crossmargin.margin.valuation import with_option_marks
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
-from crossmargin.model.numbers import ZERO, bounded
+from crossmargin.model.numbers import ZERO
 from crossmargin.oracle.document import oracle_config
 from crossmargin.report import results, tables
 from crossmargin.report import venues as venue_report
@@ -44,9 +42,6 @@ from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
 from crossmargin.sim.replay import Replay
 from crossmargin.venues import available, rulebook
-
-USAGE_ERROR = 2
-UNBOUNDED_WIDTH = 10_000  # columns offered to a table measuring its natural width off a terminal
 
 app = typer.Typer(
     name="crossmargin",
@@ -58,63 +53,6 @@ app = typer.Typer(
 
 FileArgument = Annotated[Path, typer.Argument(help="Portfolio document (.yaml, .yml or .json).", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the versioned JSON result instead of tables.")]
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn an :class:`InputError` into ``error: <field>: <message>`` on stderr and exit code 2."""
-    try:
-        yield
-    except InputError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=USAGE_ERROR) from None
-
-
-OPTION_OF_FIELD = {
-    "account": "--account",
-    "asset": "--withdraw",
-    "instrument": "--order",
-    "size": "--size",
-    "price": "--price",
-}
-
-
-@contextmanager
-def named_by_option() -> Iterator[None]:
-    """Name the option in errors about a value given on the command line (the margin layer knows
-    only its argument's name, e.g. ``size``; the user typed ``--size``)."""
-    try:
-        yield
-    except InputError as err:
-        option = OPTION_OF_FIELD.get(err.field)
-        if option is None:
-            raise
-        raise InputError(option, err.message) from None
-
-
-def parse_decimal(text: str, option: str) -> Decimal:
-    """The exact decimal written in ``text`` (never through a float), within the input bounds of
-    :func:`~crossmargin.model.numbers.bounded`; the error names ``option``."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise InputError(option, f"not a decimal number: {text!r}") from None
-    return bounded(value, option)
-
-
-def load_portfolio(path: Path) -> tuple[Portfolio, RuleChoices]:
-    """The portfolio of the document at ``path``, with its rulebook's tables, and the rulebook's rules."""
-    return portfolio_of(load_document(path))
-
-
-def portfolio_of(raw: dict[str, Any]) -> tuple[Portfolio, RuleChoices]:
-    """The portfolio of a parsed document, with its rulebook's tables, and the rulebook's rules."""
-    name = raw.get("rulebook", "generic")
-    if not isinstance(name, str):
-        portfolio_from_document(raw)  # reports the bad rulebook field as the document check words it
-        raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
-    book = rulebook(name)
-    return with_option_marks(portfolio_from_document(book.apply_to(raw))), book.rules
 
 
 def replay_of(raw: dict[str, Any]) -> Replay:
@@ -150,38 +88,6 @@ def under_every_rulebook(raw: dict[str, Any]) -> tuple[list[str], list[VenueOutc
             VenueOutcome(name, tuple(evaluate_account(a, portfolio, book.rules) for a in portfolio.accounts))
         )
     return ids, outcomes
-
-
-def emit_json(document: JSONObject) -> None:
-    """Print a result document as indented JSON on stdout."""
-    typer.echo(json.dumps(document, indent=2))
-
-
-def _words_whole(console: Console, view: RenderableType) -> None:
-    """Make every column of the tables in ``view`` (a table or a group) at least as wide as its longest word,
-    so that Rich wraps a header or a cell between words and never cuts a number."""
-    if isinstance(view, Group):
-        for part in view.renderables:
-            _words_whole(console, part)
-    elif isinstance(view, Table):
-        unlimited = console.options.update_width(UNBOUNDED_WIDTH)
-        for column in view.columns:
-            cells = (column.header, *column.cells)
-            column.min_width = max(Measurement.get(console, unlimited, cell).minimum for cell in cells)
-
-
-def emit_view(view: RenderableType) -> None:
-    """Print a Rich renderable on stdout without cutting a number: off a terminal as wide as it needs (not 80
-    columns); on a terminal as narrow as its words allow, running past the terminal's edge rather than
-    cutting a word when even that does not fit."""
-    console = Console()
-    if console.is_terminal:
-        _words_whole(console, view)
-        console.print(view, crop=False)
-        return
-    unlimited = console.options.update_width(UNBOUNDED_WIDTH)
-    console = Console(width=max(console.width, console.measure(view, options=unlimited).maximum))
-    console.print(view)
 
 
 def _show_version(value: bool) -> None:

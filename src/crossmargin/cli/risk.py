@@ -24,6 +24,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from crossmargin.cli.loading import load_portfolio
+from crossmargin.cli.output import emit_view
+from crossmargin.cli.user_input import parse_decimal, user_errors
 from crossmargin.margin.ewma import HULL_AGE_LAMBDA, RISKMETRICS_LAMBDA, ewma_covariance
 from crossmargin.margin.exposure import AccountRisk, account_risk, factors, pnl_function
 from crossmargin.margin.valuation import with_option_marks
@@ -120,7 +123,6 @@ def _choice(text: str, choices: type[StrEnum], option: str) -> Any:
 
 def _fraction(text: str, option: str) -> Decimal:
     """A number strictly between 0 and 1, read exactly; its float must be too (0.99999999999999999 is 1.0)."""
-    from crossmargin.cli.main import parse_decimal
 
     value = parse_decimal(text, option)
     if not (0 < value < 1 and 0.0 < float(value) < 1.0):
@@ -517,7 +519,6 @@ def risk(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Per account: each position's price and greeks, delta by underlying, VaR and expected shortfall."""
-    from crossmargin.cli.main import emit_view, load_portfolio, user_errors
 
     with user_errors():
         settings = settings_from_options(

@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_PATHS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
+from crossmargin.cli.output import emit_view
+from crossmargin.cli.user_input import user_errors
 from crossmargin.liquidation.liquidity import LiquidityModel, liquidity_from_dict
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
@@ -183,8 +185,7 @@ def write_report(report: Any, out: Path) -> None:
 
 
 def show(report: Any) -> None:
-    """The summary tables on stdout, no figure cut (:func:`crossmargin.cli.main.emit_view`)."""
-    from crossmargin.cli.main import emit_view
+    """The summary tables on stdout, no figure cut (:func:`crossmargin.cli.output.emit_view`)."""
     from crossmargin.report.stress import summary_renderable
 
     emit_view(summary_renderable(report))
@@ -241,7 +242,6 @@ def stress(
 ) -> None:
     """Stress a book against a scenario: cross vs isolated (and other rulebooks and parameter sets),
     optional Monte Carlo."""
-    from crossmargin.cli.main import user_errors
     from crossmargin.sim.scenarios.load import library
 
     if listing or not scenario:
@@ -283,7 +283,6 @@ def demo(
     ] = str(DEMO_ACCOUNTS),
 ) -> None:
     """Run the shipped flash crash on a generated book, cross vs isolated, and write the report."""
-    from crossmargin.cli.main import user_errors
 
     with user_errors():
         size = parse_count(accounts, "--accounts", MIN_ACCOUNTS, MAX_ACCOUNTS)
