@@ -22,14 +22,12 @@ from crossmargin.clearing.events import (
     Trade,
     Withdraw,
 )
-from crossmargin.clearing.ledger import Ledger
 from crossmargin.clearing.state import (
     ClearingSnapshot,
     ClearingState,
     decode_snapshot,
     encode_snapshot,
     isolated,
-    user,
 )
 from crossmargin.liquidation.liquidity import DepthLevels
 from crossmargin.live import events as live
@@ -134,15 +132,6 @@ def test_a_snapshot_is_checked_against_the_book_and_itself():
     with pytest.raises(InputError) as caught:
         decode_snapshot(b'{"version": 1}')
     assert caught.value.field == "snapshot"
-
-
-def test_a_ledger_restores_its_balances_in_order():
-    state = opening()
-    balances = state.ledger.snapshot()
-    ledger = Ledger.restored(balances)
-    assert ledger.digest() == state.ledger.digest()
-    assert list(ledger.snapshot().items()) == list(balances.items())
-    assert ledger.balances_of(user("a0")) == {"USDT": D(1000), "BTC": D(2)}
 
 
 # ---------------------------------------------------------------------------------------- property

@@ -16,7 +16,6 @@ from crossmargin.clearing.events import (
     Trade,
     Withdraw,
 )
-from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting
 from crossmargin.clearing.state import (
     CLEARING,
     EXTERNAL,
@@ -152,13 +151,6 @@ def test_bad_events_name_their_field_and_change_nothing(event, field):
         state.apply(event)
     assert caught.value.field == field
     assert state.digest() == before and state.log == []
-
-
-def test_unbalanced_postings_are_refused_whole():
-    ledger = Ledger()
-    with pytest.raises(InputError, match="do not balance"):
-        ledger.post([Posting(LedgerAccount(Book.USER, "a"), "USDT", D(1))])
-    assert ledger.snapshot() == {}
 
 
 def test_the_log_replays_to_the_same_state():

@@ -20,7 +20,7 @@ from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.oracle.document import oracle_config
 from crossmargin.venues import rulebook
-from tests.oracle.test_oracle import DOCUMENT
+from tests.oracle.conftest import DOCUMENT
 
 D = Decimal
 

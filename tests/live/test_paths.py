@@ -1,24 +1,16 @@
 """One loop under every path: the same inbound events through replay, the stress runner and the loop directly
-give the same outbound events and digest; a snapshot plus the rest of the log gives what the whole log gives.
-
-The book is the loop tests' (tests/live/test_loop.py) with more accounts, a maintenance rate of 5 % (so
-that an account is liquidated well before it is bankrupt) and a linear-impact market on BTC-PERP (depth 2
-BTC, half of each fill's move permanent), so that liquidations move the mark and cascade.
+give the same outbound events and digest (the book and the event generator: tests/live/conftest.py; a
+snapshot plus the rest of the log: tests/live/test_snapshot.py).
 """
 
 from decimal import Decimal
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crossmargin.liquidation.liquidity import LinearImpact
 from crossmargin.live import events as live
-from crossmargin.live import snapshot
-from crossmargin.live.loop import EngineLoop, LoopConfig
-from crossmargin.model.document import portfolio_from_document
+from crossmargin.live.loop import EngineLoop
 from crossmargin.oracle.config import OracleConfig
-from crossmargin.oracle.document import oracle_config
 from crossmargin.oracle.feed import SourceUpdate
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.replay import Replay, line_of
@@ -26,97 +18,9 @@ from crossmargin.sim.scenarios.load import load_scenario
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.runner import Run, assets_of
 from crossmargin.venues import rulebook
-from tests.oracle.test_oracle import DOCUMENT
+from tests.live.conftest import config, inbound, run_all
 
 D = Decimal
-ACCOUNTS = ["long", "usdc", "short", "rich"]
-SOURCE: dict[str, Any] = DOCUMENT
-BOOK = {
-    **SOURCE,
-    "instruments": {
-        "BTC-PERP": {
-            **SOURCE["instruments"]["BTC-PERP"],
-            "tiers": [{"max_notional": None, "mmr": "0.05", "imr": "0.1"}],
-        }
-    },
-    "accounts": [
-        *SOURCE["accounts"],
-        {
-            "id": "short",
-            "balances": {"USDT": 600},
-            "positions": [{"instrument": "BTC-PERP", "size": "-0.8", "entry_price": 20000}],
-        },
-        {"id": "rich", "balances": {"USDT": 50000, "USDC": 1000}, "positions": []},
-    ],
-}
-
-
-def config() -> LoopConfig:
-    generic = rulebook("generic")
-    liquidity = {"BTC-PERP": LinearImpact(D(2), D("0.5"))}
-    return LoopConfig(
-        portfolio_from_document(BOOK), generic.rules, generic.liquidation, oracle_config(BOOK), liquidity, D(300)
-    )
-
-
-amounts = st.decimals(min_value=D("0.01"), max_value=D(3000), places=2)
-steps = st.decimals(min_value=0, max_value=90, places=0)
-
-
-@st.composite
-def inbound(draw: st.DrawFn, count: int) -> list[live.InboundEvent]:
-    """``count`` events at non-decreasing times: BTC and USDC quotes from up to three sources (BTC within
-    +-30 % of 20000, USDC 0.9 to 1.01), clock ticks, deposits, withdrawals (some too large or for an unknown
-    account), trades between accounts, funding and depth changes."""
-    events: list[live.InboundEvent] = []
-    t = D(0)
-    for seq in range(1, count + 1):
-        t += draw(steps)
-        stamp: dict[str, Any] = {"seq": seq, "time": t, "id": f"in-{seq}"}
-        kind = draw(st.sampled_from(["btc", "btc", "btc", "usdc", "clock", "deposit", "withdraw", "trade", "funding"]))
-        if kind in ("btc", "usdc"):
-            symbol, low, high = ("BTC", 14000, 26000) if kind == "btc" else ("USDC", D("0.9"), D("1.01"))
-            sources = draw(st.lists(st.sampled_from("abc"), min_size=1, max_size=3, unique=True))
-            price = draw(st.decimals(min_value=low, max_value=high, places=2))
-            quotes = tuple(live.Quote(source=s, symbol=symbol, price=price) for s in sorted(sources))
-            events.append(live.Prices(quotes=quotes, **stamp))
-        elif kind == "clock":
-            events.append(live.Clock(**stamp))
-        elif kind in ("deposit", "withdraw"):
-            account = draw(st.sampled_from([*ACCOUNTS, "nobody"]))
-            asset = draw(st.sampled_from(["USDT", "USDC"]))
-            event = live.Deposit if kind == "deposit" else live.Withdrawal
-            events.append(event(account=account, asset=asset, amount=draw(amounts), **stamp))
-        elif kind == "trade":
-            buyer, seller = draw(st.permutations(ACCOUNTS))[:2]
-            size = draw(st.decimals(min_value=D("0.01"), max_value=D(2), places=2))
-            price = draw(st.decimals(min_value=15000, max_value=25000, places=0))
-            trade = live.Trade(buyer=buyer, seller=seller, instrument="BTC-PERP", size=size, price=price, **stamp)
-            events.append(trade)
-        else:
-            rate = draw(st.decimals(-D("0.01"), D("0.01"), places=4))
-            events.append(live.Funding(instrument="BTC-PERP", rate=rate, **stamp))
-    return events
-
-
-def run_all(loop: EngineLoop, events: list[live.InboundEvent]) -> list[list[live.OutboundEvent]]:
-    return [loop.handle(event) for event in events]
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=inbound(30), cut=st.integers(0, 30))
-def test_a_snapshot_and_the_rest_of_the_log_give_what_the_whole_log_gives(events: list[live.InboundEvent], cut: int):
-    whole = EngineLoop(config())
-    out = run_all(whole, events)
-    first = EngineLoop(config())
-    run_all(first, events[:cut])
-    saved = snapshot.decode(snapshot.encode(snapshot.snapshot(first)))
-    resumed = snapshot.restored(config(), saved)
-    assert resumed.digest() == first.digest()
-    rest = run_all(resumed, events[cut:])
-    assert rest == out[cut:]
-    assert resumed.digest() == whole.digest()
-    assert resumed.state.digest() == whole.state.digest()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,6 +1,6 @@
 """The oracle policy acting on accounts through the engine loop: each feed failure, worked by hand.
 
-The book (tests/oracle/test_oracle.py's, base USD): USDT and USDC collateral (USDC pegged at 1, floor 0.99),
+The book (tests/oracle/conftest.py's, base USD): USDT and USDC collateral (USDC pegged at 1, floor 0.99),
 BTC-PERP linear, 1 contract = 1 BTC, mmr 0.004, imr 0.008; prices BTC 20000, marks BTC-PERP 20000. Guards: max
 age 60 s, quorum 2, max deviation 2 %, circuit breaker at 25 % from the EMA (half-life 300 s). No liquidity
 model (fills at the mark), no insurance fund, the generic rulebook's terms (no fee, shortfall ADL). Without a
@@ -32,7 +32,7 @@ from crossmargin.oracle.feed import SourceUpdate
 from crossmargin.sim.replay import Replay
 from crossmargin.venues import rulebook
 from tests.live.test_loop import Feed, kinds, new_loop
-from tests.oracle.test_oracle import DOCUMENT
+from tests.oracle.conftest import DOCUMENT
 
 D = Decimal
 

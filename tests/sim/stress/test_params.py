@@ -36,7 +36,7 @@ from tests.builders import (
     replaced,
     write,
 )
-from tests.sim.test_stress import CRASH, config
+from tests.sim.stress.conftest import CRASH, config
 
 PARAMETERS = sorted((Path(__file__).resolve().parents[3] / "examples" / "params").glob("*.yaml"))
 

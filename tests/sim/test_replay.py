@@ -1,16 +1,27 @@
-"""``crossmargin replay DOC --feed FEED.jsonl --json``: one JSON line per event, then the end line."""
+"""The replay (:mod:`crossmargin.sim.replay`): its lines and its end line, directly and through
+``crossmargin replay DOC --feed FEED.jsonl --json`` (one JSON line per event, then the end line) on the oracle
+tests' book (tests/oracle/conftest.py). That the replay is the engine loop fed one update per event:
+tests/live/test_paths.py."""
 
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from crossmargin.cli.main import app
-from crossmargin.model import exact
-from tests.oracle.test_oracle import DOCUMENT
+from crossmargin.live import events as live
+from crossmargin.model import InputError, exact
+from crossmargin.model.document import portfolio_from_document
+from crossmargin.model.rules import LiquidationTerms
+from crossmargin.oracle.document import oracle_config
+from crossmargin.oracle.feed import SourceUpdate
+from crossmargin.sim.replay import Replay, line_of
+from crossmargin.venues import rulebook
+from tests.oracle.conftest import DOCUMENT
 
 runner = CliRunner()
 
@@ -22,6 +33,68 @@ FEED = [
     {"t": 30, "source": "b", "symbol": "BTC", "price": 17900},  # the index itself falls: liquidation
     {"t": 100, "source": "a", "symbol": "USDC", "price": 1},  # the clock moves on: BTC stale, invalid
 ]
+
+
+D = Decimal
+
+
+def replay() -> Replay:
+    """The book under the generic rulebook, default liquidation terms, no liquidity model, no fund."""
+    portfolio = portfolio_from_document(DOCUMENT)
+    return Replay(portfolio, rulebook("generic").rules, LiquidationTerms(), oracle_config(DOCUMENT), {})
+
+
+def test_a_line_is_its_event_without_sequence_number_and_cause():
+    adl = live.Deleveraged(
+        seq=7, time=D(30), cause="feed-5", account="b", instrument="BTC-PERP", size=D("0.5"),
+        fill_price=D(19800), from_account="a", reason="shortfall",
+    )  # fmt: skip
+    line = line_of(adl)
+    assert line == {
+        "t": D(30), "event": "adl", "account": "b", "instrument": "BTC-PERP", "size": D("0.5"),
+        "fill_price": D(19800), "reason": "shortfall", "from": "a",
+    }  # fmt: skip
+    assert list(line)[:2] == ["t", "event"]
+    # an account status is named by its state; a price status lists its sources
+    frozen = live.AccountStatus(
+        seq=1, time=D(71), cause="feed-3", account="long", state="frozen", equity=D(1000),
+        maintenance_margin=D(40), statuses={"BTC-PERP": "invalid"},
+    )  # fmt: skip
+    assert line_of(frozen) == {
+        "t": D(71), "event": "frozen", "account": "long", "equity": D(1000), "maintenance_margin": D(40),
+        "statuses": {"BTC-PERP": "invalid"},
+    }  # fmt: skip
+    status = live.PriceStatus(
+        seq=2, time=D(1), cause="feed-1", symbol="BTC", status="valid", price=D(20000), reason="median",
+        sources=("a", "b"),
+    )  # fmt: skip
+    assert line_of(status)["sources"] == ["a", "b"] and line_of(status)["event"] == "price_status"
+
+
+def test_an_update_for_a_symbol_the_book_does_not_price_is_refused():
+    engine = replay()
+    for symbol in ("BTC", "USDC", "BTC-PERP"):  # priced assets and a marked instrument
+        engine.check(SourceUpdate(D(1), "a", symbol, D(1)))
+    with pytest.raises(InputError) as caught:
+        engine.check(SourceUpdate(D(1), "a", "DOGE", D(1)))
+    assert caught.value.field == "symbol"
+
+
+def test_the_end_line_before_any_feed_is_the_document_worked_by_hand():
+    end = replay().end()
+    assert (end["t"], end["event"]) == (D(0), "end")
+    assert end["prices"] == {
+        "USDT": {"price": D(1), "status": "valid"}, "USDC": {"price": D(1), "status": "valid"},
+        "BTC": {"price": D(20000), "status": "valid"}, "BTC-PERP": {"price": D(20000), "status": "valid"},
+    }  # fmt: skip
+    # long: 1000 USDT, no PnL at the entry price; MM 0.5 x 20000 x 0.004 = 40. usdc: 100 USDC at 1, weight 1.
+    accounts = {a["id"]: a for a in cast(list[dict[str, Any]], end["accounts"])}
+    assert [(a, accounts[a]["equity"], accounts[a]["maintenance_margin"]) for a in accounts] == [
+        ("long", D(1000), D(40)),
+        ("usdc", D(100), D(40)),
+    ]
+    assert not any(a["liquidatable"] or a["frozen"] or a["below_maintenance"] for a in accounts.values())
+    assert (end["insurance_fund"], end["fee_pool"], end["bad_debt"]) == (0, 0, 0)
 
 
 def run(

@@ -96,7 +96,10 @@ def test_requirements_bracket_and_rounding(case, side, at_entry):
         mirror = terms.maintenance_requirement(float_margined, units, q, e, 0, k, t)
     else:
         mirror = terms.initial_requirement(float_margined, units, q, e, 0, k, t, t_rates)
-    assert near(mirror, requirement), (mirror, requirement)
+    # an exact requirement within SNAP of a multiple of the quantum without being one is rounded up exactly
+    # and snapped in float: one quantum low, as engine/terms.py documents (the screen's band absorbs it)
+    snapped = float(spec.margin_quantum or 0)
+    assert near(mirror, requirement) or near(mirror + snapped, requirement), (mirror, requirement)
 
 
 @given(positions(), st.sampled_from(list(SIDES)))

@@ -1,0 +1,158 @@
+"""The risk book's kernels (:mod:`crossmargin.engine.kernels`) on arrays built by hand: a position revalued
+fresh and then by its change, pools' figures from their collateral (weight bands, liabilities, isolated pools
+at full value), balances moved, verdicts decided, the folded evaluation, and the work shared over threads
+giving what one thread gives (checked against a NumPy sum). The kernels under whole books: tests/engine/
+test_book.py; each term they inline: tests/engine/test_terms.py."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from numpy.typing import ArrayLike
+
+from crossmargin.engine import kernels
+from crossmargin.engine.kernels import PoolArrays, SlotArrays
+from crossmargin.engine.rule_arrays import MarketArrays, asset_arrays, choice_arrays, instrument_arrays
+from crossmargin.model import RuleChoices
+from tests.builders import D, banded, linear, tiers
+
+# BTC-PERP settled in USDT, one bracket mmr 5 %, imr 10 %. USDT at weight 1; BTC at 0.9 to 10 BTC then 0.5
+# (initial 0.8 to 5 BTC then 0.4), a debt of it weighted 1.2 (initial 1.5).
+T = instrument_arrays({"BTC-PERP": linear("BTC-PERP", table=tiers((None, "0.05", "0.1")))}, ["USDT", "BTC"])
+ASSETS = asset_arrays(
+    {
+        "USDT": banded("USDT", [("0", "1")]),
+        "BTC": replace(
+            banded("BTC", [("0", "0.9"), ("10", "0.5")], initial=[("0", "0.8"), ("5", "0.4")]),
+            liability_weight=D("1.2"),
+            initial_liability_weight=D("1.5"),
+        ),
+    }
+)
+USDT, BTC = 0, 1
+CHOICES = choice_arrays(RuleChoices("generic"))
+
+
+def pools(balance: list[list[float]], haircut: list[bool], positions: list[int], folded: bool = False) -> PoolArrays:
+    """Pools with ``balance[asset][pool]``, cleared figures and verdicts (``pool_money`` only when folded)."""
+    n = len(haircut)
+    return PoolArrays(
+        balance=np.array(balance, dtype=np.float64).reshape(2, n),
+        pool_money=np.zeros((2 if folded else 0, 4, n), dtype=np.float64),
+        haircut=np.array(haircut, dtype=np.bool_),
+        positions=np.array(positions, dtype=np.int32),
+        sums=np.zeros((n, 4), dtype=np.float64),
+        liquidatable=np.zeros(n, dtype=np.bool_),
+    )
+
+
+def slots(size: ArrayLike, entry: ArrayLike, pool: ArrayLike) -> SlotArrays:
+    n = len(np.asarray(size))
+    return SlotArrays(
+        size=np.array(size, dtype=np.float64),
+        entry=np.array(entry, dtype=np.float64),
+        instrument=np.zeros(n, dtype=np.int32),
+        pool=np.array(pool, dtype=np.int32),
+        bracket=np.zeros(n, dtype=np.int32),
+        cached=np.zeros((n, 4), dtype=np.float64),
+    )
+
+
+def market(mark: float) -> MarketArrays:
+    return MarketArrays(
+        marks=np.array([mark]), prices=np.array([1.0, 100.0]), initial_rate=T.imr.copy(), scale=np.ones(1)
+    )
+
+
+def items(*pool: int) -> np.ndarray:
+    return np.array(pool, dtype=np.int64)
+
+
+def test_a_position_revalued_fresh_then_by_its_change():
+    # long 10 from 100 in pool 0; slot 1 is empty (size 0, pool -1) and is left alone
+    s, p = slots([10.0, 0.0], [100.0, 0.0], [0, -1]), pools([[0.0], [0.0]], [True], [1])
+    # mark 90: PnL 10 x (90 - 100) = -100 on both sides (a loss counts in full); MM 900 x 5 % = 45, IM 90
+    kernels.revalue_range(0, 2, -1, 1, s, p, market(90.0), T, CHOICES, True)
+    assert p.sums[0].tolist() == pytest.approx([-100, -100, 45, 90])
+    assert s.cached[0].tolist() == pytest.approx([-100, -100, 45, 90]) and s.cached[1].tolist() == [0, 0, 0, 0]
+    assert not p.liquidatable[0]  # fresh: the verdict is decided after the collateral is in
+    # mark 110: PnL +100 (weight 1 both sides), MM 55, IM 110; the pool moves by the change and is decided
+    kernels.revalue_range(0, 2, -1, 1, s, p, market(110.0), T, CHOICES, False)
+    assert p.sums[0].tolist() == pytest.approx([100, 100, 55, 110]) and not p.liquidatable[0]
+    kernels.revalue_range(0, 2, -1, 1, s, p, market(90.0), T, CHOICES, False)
+    assert p.sums[0].tolist() == pytest.approx([-100, -100, 45, 90]) and p.liquidatable[0]  # -100 < 45
+
+
+def test_collateral_through_bands_liabilities_and_an_isolated_pool():
+    # BTC at 100. Pool 0 (cross) holds 20 BTC: maintenance 0.9 x 10 + 0.5 x 10 = 14 BTC, initial
+    # 0.8 x 5 + 0.4 x 15 = 10 BTC. Pool 1 (isolated: full value) holds 3 BTC. Pool 2 (cross) owes 2 BTC:
+    # -2 x 1.2 = -2.4 BTC, initial -2 x 1.5 = -3 BTC.
+    p = pools([[0.0, 0.0, 0.0], [20.0, 3.0, -2.0]], [True, False, True], [0, 0, 0])
+    kernels.add_collateral(0, 3, items(0, 1, 2), BTC, 100.0, p, ASSETS)
+    assert p.sums[:, :2] == pytest.approx(np.array([[1400, 1000], [300, 300], [-240, -300]]))
+    # a price change is added as the difference: BTC 100 -> 150 adds half again
+    kernels.add_collateral(0, 3, items(0, 1, 2), BTC, 50.0, p, ASSETS)
+    assert p.sums[:, :2] == pytest.approx(np.array([[2100, 1500], [450, 450], [-360, -450]]))
+    # pool 0 down to 5 BTC at 150: 4.5 and 4 BTC weighted, from 14 and 10: -9.5 x 150 = -1425, -6 x 150 = -900
+    kernels.move_balance(0, BTC, 5.0, 150.0, p, ASSETS)
+    assert p.balance[BTC, 0] == 5.0 and p.sums[0, :2].tolist() == pytest.approx([675, 600])
+
+
+def test_a_flat_asset_takes_its_weight_without_a_band_search():
+    flat = asset_arrays({"ETH": banded("ETH", [("0", "0.8")], initial=[("0", "0.75")])})
+    p = pools([[4.0, -1.0], [0.0, 0.0]], [True, True], [0, 0])  # 4 ETH held, 1 ETH owed (liability 1)
+    kernels.add_collateral(0, 2, items(0, 1), 0, 2000.0, p, flat)
+    assert p.sums[:, :2] == pytest.approx(np.array([[6400, 6000], [-2000, -2000]]))  # 4 x 2000 x 0.8, x 0.75
+
+
+def test_the_verdict_of_each_pool_under_the_rulebooks_choices():
+    # (equity, MM) per pool: below; equal with a position; negative without a requirement; 60 against 50
+    figures = np.array([[40.0, 0, 50, 0], [50.0, 0, 50, 0], [-1.0, 0, 0, 0], [60.0, 0, 50, 0]])
+    every = items(0, 1, 2, 3)
+
+    def verdicts(rules: RuleChoices) -> list[bool]:
+        p = pools([[0.0] * 4, [0.0] * 4], [True] * 4, [1, 1, 0, 1])
+        kernels.decide(0, 4, every, figures, p, choice_arrays(rules))
+        return [bool(v) for v in p.liquidatable]
+
+    assert verdicts(RuleChoices("r")) == [True, False, True, False]
+    assert verdicts(RuleChoices("r", liquidate_at_equality=True)) == [True, True, True, False]
+    assert verdicts(RuleChoices("r", liquidate_without_requirement=False)) == [True, False, False, False]
+    assert verdicts(RuleChoices("r", liquidation_threshold=D("1.25"))) == [True, True, True, True]  # 50 < 62.5
+
+
+def test_folded_pools_weigh_their_positions_money_with_the_settle_balance():
+    # uPnL inside the settle collateral. Pool 0 (cross): 100 USDT and a position's -20 USDT: 80 at weight 1,
+    # plus 20 BTC at 100 (1400 and 1000 as above); MM 5, IM 10 USDT. Pool 1 (isolated): 10 USDT margin and
+    # -30 PnL: -20 at full value, below MM 5.
+    p = pools([[100.0, 10.0], [20.0, 0.0]], [True, False], [1, 1], folded=True)
+    p.pool_money[USDT, :, 0] = [-20.0, -20.0, 5.0, 10.0]
+    p.pool_money[USDT, :, 1] = [-30.0, -30.0, 5.0, 10.0]
+    kernels.evaluate_pools(0, 2, items(0, 1), p, np.array([1.0, 100.0]), ASSETS, CHOICES)
+    assert p.sums == pytest.approx(np.array([[1480, 1080, 5, 10], [-20, -20, 5, 10]]))
+    assert p.liquidatable.tolist() == [False, True]
+
+
+def test_shared_over_threads_the_sums_are_numpys(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(7)
+    n_slots, n_pools = 3000, 400
+    size = rng.integers(-50, 50, n_slots).astype(np.float64)
+    entry = rng.uniform(50.0, 150.0, n_slots)
+    pool = rng.integers(0, n_pools, n_slots)
+    mark = 97.5
+    # the same figures summed by NumPy: PnL q (mark - entry), MM |q| mark 5 %, IM |q| mark 10 %
+    expected = np.zeros((n_pools, 4))
+    pnl = size * (mark - entry)
+    for column, value in enumerate((pnl, pnl, np.abs(size) * mark * 0.05, np.abs(size) * mark * 0.1)):
+        np.add.at(expected[:, column], pool, value)
+    serial = pools([[0.0] * n_pools, [0.0] * n_pools], [True] * n_pools, [1] * n_pools)
+    kernels.revalue_range(0, n_slots, -1, n_pools, slots(size, entry, pool), serial, market(mark), T, CHOICES, True)
+    shared = pools([[0.0] * n_pools, [0.0] * n_pools], [True] * n_pools, [1] * n_pools)
+    threaded = slots(size, entry, pool)
+    kernels.revalue_split(3, n_pools, 0, n_slots, threaded, shared, market(mark), T, CHOICES, True)
+    np.testing.assert_allclose(serial.sums, expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(shared.sums, expected, rtol=1e-12, atol=1e-9)
+    # deciding every pool, on the threads (any number of items counts as many) and in this one, agree
+    monkeypatch.setattr(kernels, "PARALLEL_ITEMS", 1)
+    kernels.on_cores(kernels.decide, np.arange(n_pools), shared.sums, shared, CHOICES)
+    assert shared.liquidatable.tolist() == (expected[:, 0] < expected[:, 2]).tolist()
