@@ -17,8 +17,8 @@ Rounding to a quantum (``margin_quantum``): the exact value of a requirement on 
 in ticks, sizes in lots, rates in ppm) is very often a multiple of the quantum, where its float may land a
 few units of the last place on either side and a plain ceiling would add a whole quantum. So a float within
 ``SNAP`` (relative) of a multiple is taken as that multiple; float error is some 1e-15 relative, and an
-exact value that close to a multiple without being one (it would then be one quantum low here) is left to
-the screen's band like any float error.
+exact value that close to a multiple without being one (it would then be one quantum off here: low when
+rounding up, high when rounding down) is left to the screen's band like any float error.
 
 The kernels that inline these functions are cached on disk by Numba, which checks only a kernel's own
 source file: :func:`depends_on_terms` makes their caches follow this file (and the prefetch intrinsic's)
