@@ -181,3 +181,198 @@ def test_a_books_liquidity_star_applies_to_every_instrument_and_its_fund_is_kept
     with pytest.raises(InputError) as err:
         book_from_file(path)
     assert err.value.field == "rulebook"
+
+
+def test_demo_writes_the_report_and_the_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--seed", "3", "--accounts", "30"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for mode in ("cross", "isolated"):
+        assert {"liquidations", "liquidated_notional", "bad_debt", "insurance_fund_end"} <= set(summary[mode])
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "flash" in page.lower()
+
+
+# ------------------------------------------------------------------------------ every step, exported
+
+ONE_ACCOUNT_BOOK = """\
+version: 1
+base: USD
+assets:
+  USDT: {weight: 1}
+  BTC: {weight: 0.95, initial_weight: 0.9}
+instruments:
+  BTC-PERP:
+    kind: perpetual
+    underlying: BTC
+    settle: USDT
+    contract_size: 1
+    tiers: [{max_notional: null, mmr: 0.05, imr: 0.1}]
+prices: {USDT: 1, BTC: 20000}
+marks: {BTC-PERP: 20000}
+accounts:
+  - id: solo
+    balances: {USDT: 1500}
+    positions: [{instrument: BTC-PERP, size: 1, entry_price: 20000}]
+liquidity:
+  '*': {model: mark}
+insurance_fund: 1000
+"""
+ONE_DROP = """\
+name: one-drop
+title: BTC -6.25 % at the second step
+step_seconds: 60
+assets:
+  BTC: {table: [[0, 1.0], [60, 1.0], [120, 0.9375], [180, 0.9375]]}
+fixed: [USDT]
+"""
+FEE = "label: fee\nliquidation:\n  fee_rate: 0.01\n"
+
+
+def test_stress_json_shows_the_one_liquidation_at_its_step_by_hand(tmp_path: Path) -> None:
+    """One account, long 1 BTC-PERP from 20,000 on 1,500 USDT (mmr 5 %), fills at the mark, fund 1,000; BTC
+    x 1, x 0.9375, x 0.9375 at t = 60, 120, 180 (USD the base, USDT fixed at 1).
+
+    t = 60: BTC 20,000; equity 1,500 >= MM 20,000 x 0.05 = 1,000: nothing.
+    t = 120: BTC 20,000 x 0.9375 = 18,750; equity 1,500 - 1,250 = 250 < MM 937.5, and under half of it
+    (468.75): the whole long is closed at the mark, one fill of notional 1 x 18,750 x 1 (USDT) = 18,750. No
+    fee under the generic rulebook: the fund stays 1,000. With ``fee_rate: 0.01`` (the ``fee`` run) the fund
+    takes 1 % of 18,750 = 187.5: 1,187.5.
+    t = 180: nothing left to liquidate.
+    """
+    for name, text in (("book.yaml", ONE_ACCOUNT_BOOK), ("drop.yaml", ONE_DROP), ("fee.yaml", FEE)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    args: list[str | Path] = ["stress", tmp_path / "drop.yaml", "--book", tmp_path / "book.yaml"]
+    args += ["--params", tmp_path / "fee.yaml"]
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    document = json.loads(out, parse_float=no_float)
+    assert list(document["steps"]) == ["cross", "isolated", "fee"]
+    for label, funds in (
+        ("cross", ["1000", "1000", "1000"]),
+        ("isolated", ["1000", "1000", "1000"]),
+        ("fee", ["1000", "1187.5", "1187.5"]),
+    ):
+        steps = document["steps"][label]
+        assert [s["t"] for s in steps] == ["60", "120", "180"]
+        assert [s["prices"] for s in steps] == [{"USDT": "1", "BTC": p} for p in ("20000", "18750", "18750")]
+        assert [s["marks"] for s in steps] == [{"BTC-PERP": p} for p in ("20000", "18750", "18750")]
+        assert [s["liquidations"] for s in steps] == [0, 1, 0]
+        assert [s["liquidated_notional"] for s in steps] == ["0", "18750", "0"]
+        assert [(s["slippage"], s["adl_events"], s["bad_debt"]) for s in steps] == [("0", 0, "0")] * 3
+        assert [s["insurance_fund"] for s in steps] == funds
+        totals = document["runs"][label]
+        assert (totals["liquidations"], totals["liquidated_notional"]) == (1, "18750")
+        assert totals["insurance_fund_end"] == funds[-1] and totals["positions"] == 0
+
+
+def test_every_step_of_the_demo_is_in_its_summary_and_the_steps_add_up_to_the_totals(tmp_path: Path) -> None:
+    from crossmargin.sim.scenarios.load import load_scenario
+
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--seed", "3", "--accounts", "30"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"), parse_float=no_float)
+    scenario = load_scenario("flash-crash")
+    times = [Decimal(k * scenario.step_seconds) for k in range(1, scenario.steps + 1)]
+    assert list(summary["steps"]) == ["cross", "isolated"]
+    for label, steps in summary["steps"].items():
+        totals = summary[label]
+        assert [Decimal(s["t"]) for s in steps] == times
+        assert all("USD" not in s["prices"] and {"BTC", "ETH", "SOL"} <= set(s["prices"]) for s in steps)
+        assert all({"BTC-PERP", "ETH-PERP", "BTCUSD-PERP"} <= set(s["marks"]) for s in steps)
+        assert sum(s["liquidations"] for s in steps) == totals["liquidations"] > 0
+        assert sum(s["adl_events"] for s in steps) == totals["adl_events"]
+        # the totals are float sums of the steps in order; each step's string reads back as its float
+        for key in ("liquidated_notional", "slippage"):
+            assert sum(float(s[key]) for s in steps) == float(totals[key]), (label, key)
+        assert steps[-1]["insurance_fund"] == totals["insurance_fund_end"]
+        assert steps[-1]["bad_debt"] == totals["bad_debt"]
+        lowest = min(float(s["insurance_fund"]) for s in steps)
+        drawdown = max(0.0, float(totals["insurance_fund_start"]) - lowest)
+        assert drawdown == float(totals["insurance_fund_drawdown"])
+
+
+def test_summary_json_reads_back_as_the_runs_steps_and_equals_the_json_output(tmp_path: Path) -> None:
+    from crossmargin.cli.stress import stress_report
+    from crossmargin.sim.stress.results import StepRecord
+
+    report = stress_report("flash-crash", None, 12, 3, 1, None, None, [], [])
+    write_report(report, tmp_path)
+    text = (tmp_path / "summary.json").read_text(encoding="utf-8")
+    summary = json.loads(text, parse_float=no_float)
+    for result in report.runs:
+        back = tuple(
+            StepRecord(
+                t=float(s["t"]),
+                prices={asset: float(x) for asset, x in s["prices"].items()},
+                marks={name: float(x) for name, x in s["marks"].items()},
+                liquidations=s["liquidations"],
+                liquidated_notional=float(s["liquidated_notional"]),
+                slippage=float(s["slippage"]),
+                adl_events=s["adl_events"],
+                bad_debt=float(s["bad_debt"]),
+                insurance_fund=float(s["insurance_fund"]),
+                accounts_at_risk=s["accounts_at_risk"],
+            )
+            for s in summary["steps"][result.label]
+        )
+        assert back == result.steps  # every figure but the wall time, float for float
+    # Another run of the same command prints the same document: nothing in it comes from the wall clock.
+    code, out, err = run("stress", "flash-crash", "--generate", "12", "--seed", "3", "--json")
+    assert code == 0, err
+    assert json.loads(out) == json.loads(text)
+
+
+# ------------------------------------------------------------------------------------- --distressed FRACTION
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["stress", SCENARIO_MISSING, "--distressed", "-0.1"], "--distressed: must be from 0 to 1, got -0.1"),
+        (["stress", SCENARIO_MISSING, "--distressed", "1.5"], "--distressed: must be from 0 to 1, got 1.5"),
+        (["stress", SCENARIO_MISSING, "--distressed", "abc"], "--distressed: not a decimal number: 'abc'"),
+        (["stress", SCENARIO_MISSING, "--distressed", "nan"], "--distressed: must be a finite number"),
+        (
+            ["stress", SCENARIO_MISSING, "--book", "b.yaml", "--distressed", "0.1"],
+            "--distressed: applies to a generated book: give --generate, not --book",
+        ),
+        (["demo", "--distressed", "1.5"], "--distressed: must be from 0 to 1, got 1.5"),
+        (["demo", "--distressed", "abc"], "--distressed: not a decimal number: 'abc'"),
+    ],
+)
+def test_a_bad_distressed_fraction_is_refused_before_any_work(args: list[str], expected: str) -> None:
+    code, out, err = run(*args)  # a missing scenario would be the error if any work started
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
+
+
+FLAT = """\
+name: flat
+title: "every price held for ten minutes"
+step_seconds: 60
+steps: 10
+assets:
+  BTC: {table: [[0, 1.0], [600, 1.0]]}
+  "*": {follow: BTC, beta: 1.0}
+fixed: [USDT, USDC]
+"""
+
+
+def test_the_distressed_fraction_reaches_the_generated_book(tmp_path: Path) -> None:
+    # on a flat path nothing moves: a book that starts solvent (the default, and --distressed 0) has no
+    # liquidation in either mode; with every account distressed (equity U(0.8, 1.2) x maintenance, isolated
+    # losses around their margin beyond maintenance) some start under water and are liquidated at once
+    scenario = tmp_path / "flat.yaml"
+    scenario.write_text(FLAT, encoding="utf-8")
+    summaries = {}
+    for fraction in (None, "0", "1"):
+        args = ["stress", str(scenario), "--generate", "20", "--seed", "3", "--json"]
+        code, out, err = run(*args, *([] if fraction is None else ["--distressed", fraction]))
+        assert code == 0, err
+        summaries[fraction] = json.loads(out, parse_float=no_float)
+    for fraction in (None, "0"):
+        assert summaries[fraction]["book"] == "synthetic_book(20, seed=3), generic rulebook"
+        assert [summaries[fraction][mode]["liquidations"] for mode in ("cross", "isolated")] == [0, 0]
+    assert summaries["1"]["book"] == "synthetic_book(20, seed=3), generic rulebook, distressed share 1"
+    assert all(summaries["1"][mode]["liquidations"] > 0 for mode in ("cross", "isolated"))

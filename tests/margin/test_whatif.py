@@ -3,13 +3,13 @@
 from dataclasses import replace
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crossmargin.margin.account import cross_pool, evaluate_account
+from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
-from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
-from crossmargin.model import Asset, Portfolio, exact
+from crossmargin.margin.whatif import all_cross, all_isolated, check_order, compare_modes, max_withdrawable
+from crossmargin.model import Account, Asset, Portfolio, exact
 from tests.builders import BINANCE_LIKE, GENERIC, D, banded, book, div, inverse, linear, position, tiers
 from tests.margin.test_properties import random_books
 
@@ -127,8 +127,136 @@ def test_compare_modes_by_hand():
     # cross: max(0, 324 - (-500)) = 824; isolated: max(0, 160 - 0) + max(0, 164 + 500) = 824 as well
     assert comparison.cross.collateral_required == D(824)
     assert comparison.isolated.collateral_required == D(824)
-    # isolated margins: 1000 split pro rata to IM: 1000 x 160/324 and 1000 x 164/324
-    assert comparison.isolated.isolated_margins == {"BTC-PERP": div(160000, 324), "BTC-FUT": div(164000, 324)}
+    # isolated margins: each position's need first, max(0, IM - uPnL): 160 - 0 = 160 and 164 + 500 = 664 (824 in
+    # all); the 1000 - 824 = 176 left pro rata to IM: 176 x 160/324 = 28160/324 and 176 x 164/324 = 28864/324
+    with exact():
+        expected = {"BTC-PERP": 160 + D(28160) / 324, "BTC-FUT": 664 + D(28864) / 324}
+    assert comparison.isolated.isolated_margins == expected
+    assert abs(sum(expected.values(), D(0)) - 1000) < D("1E-45")  # 824 + 176: the whole 1000, to the 50th digit
+
+
+# --------------------------------------------------------------------------- the isolated twin of a cross book
+
+
+def two_legs(balance: str, btc_entry: str = "20000") -> Portfolio:
+    """``balance`` USDT; long 1 BTC-PERP from ``btc_entry`` marked 22000 (IM 1 %), short 10 ETH-PERP from 1000
+    marked 1100 (IM 2 %); both USDT-settled, maintenance half the initial rate."""
+    return book(
+        [USDT],
+        [
+            linear("BTC-PERP", table=tiers((None, "0.005", "0.01"))),
+            linear("ETH-PERP", underlying="ETH", table=tiers((None, "0.01", "0.02"))),
+        ],
+        {"USDT": "1", "BTC": "22000", "ETH": "1100"},
+        {"BTC-PERP": "22000", "ETH-PERP": "1100"},
+        [("a", {"USDT": balance}, [position("BTC-PERP", "1", btc_entry), position("ETH-PERP", "-10", "1000")])],
+    )
+
+
+def margins(account: Account) -> dict[str, Decimal | None]:
+    return {p.instrument: p.isolated_margin for p in account.positions}
+
+
+def pools(account: Account, portfolio: Portfolio):
+    result = evaluate_account(account, portfolio.with_account(account), GENERIC)
+    return {p.figures.position.instrument: p.pool for p in result.positions}
+
+
+def test_the_isolated_twin_posts_each_need_then_shares_the_surplus_by_initial_margin():
+    portfolio = two_legs("10000")
+    twin = all_isolated(portfolio.accounts[0], portfolio, GENERIC)
+    # BTC: IM 22000 x 0.01 = 220, uPnL 1 x (22000 - 20000) = +2000: need max(0, 220 - 2000) = 0
+    # ETH: IM 10 x 1100 x 0.02 = 220, uPnL -10 x (1100 - 1000) = -1000: need max(0, 220 + 1000) = 1220
+    # surplus 10000 - (0 + 1220) = 8780, pro rata to IM 220 : 220: 4390 each
+    assert margins(twin) == {"BTC-PERP": D(4390), "ETH-PERP": D(1220 + 4390)}
+    assert twin.balances == {}
+    assert 4390 + 5610 == 10000  # every USDT of the cross account is posted
+    figures = pools(twin, portfolio)
+    # initial equity: BTC 4390 + 2000 = 6390, ETH 5610 - 1000 = 4610, each IM 220: free 6170 and 4390
+    assert (figures["BTC-PERP"].free_collateral, figures["ETH-PERP"].free_collateral) == (D(6170), D(4390))
+    assert not any(f.liquidatable for f in figures.values())
+
+
+def test_short_collateral_is_split_pro_rata_to_need():
+    # 1000 USDT; BTC now from 22500: uPnL 22000 - 22500 = -500, need 220 + 500 = 720; ETH's need 1220 as above.
+    # Needs 1940 > 1000: each gets 1000 x its need / 1940 = 720000/1940 and 1220000/1940 (371.13..., 628.86...)
+    portfolio = two_legs("1000", btc_entry="22500")
+    twin = all_isolated(portfolio.accounts[0], portfolio, GENERIC)
+    with exact():
+        expected = {"BTC-PERP": D(720000) / 1940, "ETH-PERP": D(1220000) / 1940}
+    assert margins(twin) == expected
+    assert abs(sum(expected.values(), D(0)) - 1000) < D("1E-45")
+    # each pool has 1000/1940 = 51.5 % of its need: BTC's equity 371.13 - 500 < 0, below its maintenance 110
+    assert all(f.liquidatable for f in pools(twin, portfolio).values())
+
+
+def test_a_profit_that_carried_a_loss_in_cross_cannot_in_isolation():
+    # 1000 USDT, the first book's legs: cross initial equity 1000 + 2000 - 1000 = 2000 >= IM 440, but the ETH leg
+    # alone needs 1220 > 1000; BTC's need is 0, so ETH gets all 1000 (1000 x 1220/1220) and BTC nothing
+    portfolio = two_legs("1000")
+    assert evaluate_pool(cross_pool(portfolio.accounts[0]), portfolio, GENERIC).free_collateral == D(1560)
+    twin = all_isolated(portfolio.accounts[0], portfolio, GENERIC)
+    assert margins(twin) == {"BTC-PERP": D(0), "ETH-PERP": D(1000)}
+    figures = pools(twin, portfolio)
+    # ETH: equity 1000 - 1000 = 0 < maintenance 10 x 1100 x 0.01 = 110; BTC: 0 + 2000 >= 110
+    assert figures["ETH-PERP"].liquidatable and not figures["BTC-PERP"].liquidatable
+
+
+def _needs(account: Account, portfolio: Portfolio) -> dict[str, Decimal]:
+    """Each position of the all-cross account on its own with no margin: max(0, IM - initial equity)."""
+    needs: dict[str, Decimal] = {}
+    for p in all_cross(account, portfolio).positions:
+        with exact():
+            alone = replace(p, isolated_margin=D(0))
+        figures = evaluate_pool(isolated_pool(alone, portfolio), portfolio, GENERIC)
+        needs[p.instrument] = max(D(0), figures.initial_margin - figures.initial_equity)
+    return needs
+
+
+@given(random_books())
+def test_the_isolated_twin_conserves_the_cross_value(portfolio: Portfolio):
+    account = portfolio.accounts[0]
+    value = max(D(0), evaluate_pool(cross_pool(all_cross(account, portfolio)), portfolio, GENERIC).collateral_value)
+    twin = all_isolated(account, portfolio, GENERIC)
+    assert twin.balances == {} and all(p.isolated for p in twin.positions)
+    assert [(p.instrument, p.size, p.entry_price) for p in twin.positions] == [
+        (p.instrument, p.size, p.entry_price) for p in account.positions
+    ]
+    with exact():
+        settle = {
+            p.instrument: portfolio.market.price(portfolio.instruments[p.instrument].settle) for p in twin.positions
+        }
+        held = {p.instrument: p.isolated_margin or D(0) for p in twin.positions}  # all isolated: asserted above
+        posted = sum((held[p.instrument] * settle[p.instrument] for p in twin.positions), D(0))
+        # each margin is one or two quotients rounded at the 50th digit, then x its price: a few units of the 49th
+        assert abs(posted - value) <= D("1E-46") * max(value, D(1))
+        needs = _needs(account, portfolio)
+        total = sum(needs.values(), D(0))
+        for p in twin.positions:
+            margin = held[p.instrument] * settle[p.instrument]
+            assert margin >= 0
+            if value >= total:  # each gets its need at least, the surplus shared
+                assert margin >= needs[p.instrument] - D("1E-40") * max(value, D(1))
+            else:  # the same fraction of each need
+                assert abs(margin * total - needs[p.instrument] * value) <= D("1E-40") * max(value, D(1)) * total
+
+
+@given(random_books())
+def test_the_isolated_twin_of_an_account_that_met_its_initial_margin_is_never_liquidatable(portfolio: Portfolio):
+    # cross met IM: initial value + sum of counted uPnL >= sum of IM. When no position's counted profit exceeds its
+    # own IM, sum of needs = sum(IM - uPnL) <= the initial value <= the maintenance value split: every pool gets its
+    # need, initial equity >= IM >= maintenance (every rate here: mmr <= imr) -- not liquidatable. (A profit beyond
+    # its own IM that carried another leg's loss in cross cannot carry it in isolation: see the test above.)
+    account = all_cross(portfolio.accounts[0], portfolio)
+    cross = evaluate_pool(cross_pool(account), portfolio, GENERIC)
+    assume(cross.positions and cross.free_collateral >= 0)
+    assume(all(f.initial_counted_pnl <= f.initial_margin for f in cross.positions))
+    twin = all_isolated(account, portfolio, GENERIC)
+    result = evaluate_account(twin, portfolio.with_account(twin), GENERIC)
+    for leg in result.positions:
+        assert leg.pool is not None
+        assert leg.pool.free_collateral >= -D("1E-40") * max(cross.collateral_value, D(1))
+        assert not leg.pool.liquidatable
 
 
 @given(random_books(), st.sampled_from(["BTC-PERP", "BTC-FUT", "BTC-INV", "ETH-PERP"]), st.booleans(), st.data())

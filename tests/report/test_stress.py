@@ -1,19 +1,28 @@
-"""The stress report: HTML page (sections, plotly.js inlined once, escaping, figures), summary.json totals
-checked against sums done by hand, and the Rich terminal summary."""
+"""The stress report: HTML page (sections, plotly.js inlined once, escaping, figures, every run's steps drawn),
+summary.json totals checked against sums done by hand, its per-step records (and their round trip), and the
+Rich terminal summary."""
 
+import base64
 import json
+import math
 import re
+from dataclasses import fields, replace
+from decimal import Decimal
 from html.parser import HTMLParser
+from typing import Any
 
+import numpy as np
 import pytest
 from rich.console import Console, RenderableType
 from rich.table import Table
 
 from crossmargin.report.stress import (
+    MAX_ASSETS,
     count,
     level_name,
     money,
     render_html,
+    step_json,
     summary_json,
     summary_renderable,
     summary_table,
@@ -30,6 +39,9 @@ from crossmargin.sim.stress.results import (
 
 BTC, ETH = "BTC-USDT-PERP", "ETH-USDT-PERP"
 
+# The index after each step of the hand-built runs (both runs see the same path): t -> (BTC, ETH); USDT at 1.
+INDEX = {0.0: (60_010.0, 3_001.0), 60.0: (54_020.0, 2_702.5), 120.0: (48_050.0, 2_404.0), 180.0: (51_010.0, 2_551.0)}
+
 
 def step(
     t: float,
@@ -42,8 +54,10 @@ def step(
     bad_debt: float,
     fund: float,
 ) -> StepRecord:
+    index = INDEX.get(t, (btc, eth))
     return StepRecord(
         t=t,
+        prices={"BTC": index[0], "ETH": index[1], "USDT": 1.0},
         marks={BTC: btc, ETH: eth},
         liquidations=liquidations,
         liquidated_notional=notional,
@@ -173,6 +187,7 @@ SECTIONS = (
     "Book",
     "Summary",
     "Price path and liquidations",
+    "Index prices",
     "Equity before and after",
     "Insurance fund and bad debt",
     "Liquidations per step",
@@ -254,10 +269,11 @@ def test_plotlyjs_is_inlined_exactly_once_and_nothing_is_fetched(page: str) -> N
     assert page.count("window.PlotlyConfig") == 1
     assert re.findall(r"<script\b[^>]*\bsrc\s*=", page, flags=re.IGNORECASE) == []
     assert re.findall(r"<link\b", page, flags=re.IGNORECASE) == []
-    # Six figures, each drawn into its own div with a stable id.
+    # Seven figures, each drawn into its own div with a stable id.
     ids = re.findall(r'<div id="(figure-[a-z-]+)" class="plotly-graph-div"', page)
     assert ids == [
         "figure-price-path",
+        "figure-index-prices",
         "figure-equity",
         "figure-insurance-fund",
         "figure-liquidations",
@@ -279,7 +295,7 @@ def test_text_from_the_report_is_escaped(page: str) -> None:
     assert "<li>desk notes: javascript:alert(1)</li>" in page
     assert 'href="javascript' not in page
     # Every <script> in the page is plotly's: plotly.js itself and one per figure.
-    assert len(re.findall(r"<script\b", page)) == 1 + 1 + 6  # PlotlyConfig, plotly.js, six figures
+    assert len(re.findall(r"<script\b", page)) == 1 + 1 + 7  # PlotlyConfig, plotly.js, seven figures
 
 
 def test_text_in_chart_labels_is_escaped() -> None:
@@ -391,13 +407,15 @@ def test_empty_report_renders_everywhere() -> None:
     page = render_html(report)
     parsed = parse(page)
     assert parsed.errors == [] and parsed.stack == []
-    assert headings(page) == [*SECTIONS[:7], "Run comparison"]
+    assert headings(page) == [*SECTIONS[:8], "Run comparison"]
     assert "No marks or liquidations were recorded." in page
+    assert "No index prices were recorded." in page
     assert "No steps were recorded." in page
     assert page.count(plotlyjs_marker()) == 0  # no figure, no plotly.js
     assert "<script" not in page
     assert summary_json(report)["runs"] == {}
     assert summary_json(report)["monte_carlo"] == {}
+    assert summary_json(report)["steps"] == {}
     assert "cross" not in render(summary_renderable(report))
 
 
@@ -427,6 +445,7 @@ def test_many_instruments_show_those_with_most_liquidations() -> None:
     steps = tuple(
         StepRecord(
             t=float(t),
+            prices={},
             marks={name: 100.0 + t for name in names},
             liquidations=0,
             liquidated_notional=0.0,
@@ -618,3 +637,198 @@ def test_count_and_levels() -> None:
         "p99",
         "1.5",
     ]
+
+
+# ------------------------------------------------------------------------------------- every step, drawn
+
+TIMES = [0.0, 60.0, 120.0, 180.0]
+
+
+def decoded(value: Any) -> list[Any]:
+    """A trace's data array: a list, or Plotly's typed array (``{"dtype": "f8", "bdata": base64}``)."""
+    if isinstance(value, dict):
+        return list(np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])))
+    return list(value)
+
+
+def figure_traces(page: str, figure: str) -> list[dict[str, Any]]:
+    """The traces of one figure of the page, read back from its ``Plotly.newPlot`` call."""
+    at = page.index(f'"figure-{figure}",', page.index(f'<div id="figure-{figure}"'))
+    data, _ = json.JSONDecoder().raw_decode(page, page.index("[", at))
+    traces: list[dict[str, Any]] = data
+    for trace in traces:
+        for key in ("x", "y"):
+            trace[key] = decoded(trace[key])
+    return traces
+
+
+def panel(traces: list[dict[str, Any]], row: int) -> dict[str, dict[str, Any]]:
+    """The traces of one panel (1 is the top one) by name."""
+    axis = "y" if row == 1 else f"y{row}"
+    return {trace["name"]: trace for trace in traces if trace["yaxis"] == axis}
+
+
+def test_every_runs_marks_and_index_prices_are_drawn_against_its_step_times(page: str) -> None:
+    marks = figure_traces(page, "price-path")
+    # BTC has the most fills (3 + 1), so it is the top panel; each run's mark line has a point a step
+    for row, instrument in ((1, BTC), (2, ETH)):
+        lines = panel(marks, row)
+        assert lines["cross mark"]["x"] == lines["isolated mark"]["x"] == TIMES
+        assert lines["cross mark"]["y"] == [s.marks[instrument] for s in CROSS_STEPS]
+        assert lines["isolated mark"]["y"] == [s.marks[instrument] for s in ISOLATED_STEPS]
+    assert panel(marks, 1)["cross mark"]["y"] == [60_000.0, 54_000.0, 48_000.0, 51_000.0]
+    # Index prices: a panel an asset, the largest move first: BTC (60,010 - 48,050) / 60,010 = 0.19930, then
+    # ETH (3,001 - 2,404) / 3,001 = 0.19893, then USDT (0). Both runs see the same index: one line for both.
+    prices = figure_traces(page, "index-prices")
+    assert re.findall(r'"text":"(BTC|ETH|USDT)"', page) == ["BTC", "ETH", "USDT"]
+    for row, expected in (
+        (1, [60_010.0, 54_020.0, 48_050.0, 51_010.0]),
+        (2, [3_001.0, 2_702.5, 2_404.0, 2_551.0]),
+        (3, [1.0, 1.0, 1.0, 1.0]),
+    ):
+        lines = panel(prices, row)
+        assert list(lines) == ["cross, isolated"]
+        assert (lines["cross, isolated"]["x"], lines["cross, isolated"]["y"]) == (TIMES, expected)
+
+
+def test_every_runs_liquidations_fund_and_bad_debt_are_drawn_step_by_step(page: str) -> None:
+    bars = figure_traces(page, "liquidations")
+    fills, notional = panel(bars, 1), panel(bars, 2)
+    assert (fills["cross"]["x"], fills["cross"]["y"]) == (TIMES, [0, 3, 5, 1])
+    assert (fills["isolated"]["x"], fills["isolated"]["y"]) == (TIMES, [0, 7, 12, 2])
+    assert notional["cross"]["y"] == [0.0, 162_000.0, 240_000.0, 51_000.0]
+    assert notional["isolated"]["y"] == [0.0, 371_000.0, 1_128_000.0, 101_000.0]
+    lines = figure_traces(page, "insurance-fund")
+    fund, debt = panel(lines, 1), panel(lines, 2)
+    # the starting balance first (at t = 0), then the balance after each step
+    assert fund["cross"]["x"] == [0.0, *TIMES]
+    assert fund["cross"]["y"] == [250_000.0, 250_000.0, 248_749.5, 240_000.0, 240_500.0]
+    assert fund["isolated"]["y"] == [250_000.0, 250_000.0, 246_000.0, 231_000.0, 233_000.0]
+    assert debt["cross"]["y"] == [0.0, 0.0, 0.0, 1_520.75, 1_520.75]
+    assert debt["isolated"]["y"] == [0.0, 0.0, 0.0, 12_345.67, 12_345.67]
+
+
+def test_runs_with_different_index_prices_get_a_line_each_and_the_most_moved_assets_show() -> None:
+    moved = run("isolated", tuple(replace(s, prices={**s.prices, "BTC": s.prices["BTC"] - 100.0}) for s in CROSS_STEPS))
+    page = render_html(make_report(runs=(CROSS, moved), monte_carlo=()))
+    btc = panel(figure_traces(page, "index-prices"), 1)
+    assert list(btc) == ["cross", "isolated"]
+    assert btc["isolated"]["y"] == [59_910.0, 53_920.0, 47_950.0, 50_910.0]
+    # Six assets, A5 moving most (50 %), then A1 (40 %), A3 (30 %), A0 and A2 (20 %, in order), A4 (10 %)
+    moves = [0.2, 0.4, 0.2, 0.3, 0.1, 0.5]
+    prices = [{f"A{i}": 10.0 * (1 - m * t) for i, m in enumerate(moves)} for t in (0, 1)]
+    steps = tuple(StepRecord(float(t), prices[t], {}, 0, 0.0, 0.0, 0, 0.0, 1.0, 0) for t in (0, 1))
+    page = render_html(make_report(runs=(run("cross", steps),), monte_carlo=()))
+    assert f"Showing the {MAX_ASSETS} assets whose index moved most, of 6." in page
+    assert re.findall(r'"text":"(A\d)"', page) == ["A5", "A1", "A3", "A0"]
+
+
+# --------------------------------------------------------------------------------- every step, exported
+
+
+def test_summary_json_carries_every_step_of_each_run_by_hand() -> None:
+    summary = summary_json(make_report())
+    steps = summary["steps"]
+    assert isinstance(steps, dict)
+    assert list(steps) == ["cross", "isolated"]
+    cross, isolated = steps["cross"], steps["isolated"]
+    assert [r["t"] for r in cross] == [r["t"] for r in isolated] == ["0", "60", "120", "180"]
+    assert cross[2] == {
+        "t": "120",
+        "prices": {"BTC": "48050", "ETH": "2404", "USDT": "1"},
+        "marks": {BTC: "48000", ETH: "2400"},
+        "liquidations": 5,
+        "liquidated_notional": "240000",
+        "slippage": "4100.25",
+        "adl_events": 1,
+        "bad_debt": "1520.75",
+        "insurance_fund": "240000",
+        "accounts_at_risk": 5,
+    }
+    assert isolated[1]["prices"] == {"BTC": "54020", "ETH": "2702.5", "USDT": "1"}
+    assert isolated[1]["marks"] == {BTC: "53500", ETH: "2650"}
+    # The records add up to the totals worked by hand at the top of this file.
+    totals = summary["runs"]
+    assert isinstance(totals, dict)
+    for label, records, liquidations, notional, drawdown in (
+        ("cross", cross, CROSS_LIQUIDATIONS, CROSS_NOTIONAL, CROSS_DRAWDOWN),
+        ("isolated", isolated, ISOLATED_LIQUIDATIONS, ISOLATED_NOTIONAL, ISOLATED_DRAWDOWN),
+    ):
+        assert sum(r["liquidations"] for r in records) == liquidations == totals[label]["liquidations"]
+        assert sum(Decimal(r["liquidated_notional"]) for r in records) == Decimal(notional)
+        assert Decimal(totals[label]["liquidated_notional"]) == Decimal(notional)
+        assert sum(r["adl_events"] for r in records) == totals[label]["adl_events"]
+        assert records[-1]["insurance_fund"] == totals[label]["insurance_fund_end"]
+        assert records[-1]["bad_debt"] == totals[label]["bad_debt"]
+        lowest = min(Decimal(r["insurance_fund"]) for r in records)
+        assert Decimal(totals[label]["insurance_fund_start"]) - lowest == Decimal(drawdown)
+    assert (cross[-1]["insurance_fund"], isolated[-1]["bad_debt"]) == ("240500", "12345.67")
+
+
+def test_a_step_record_has_every_field_but_the_wall_time() -> None:
+    record = step_json(CROSS_STEPS[1])
+    assert set(record) == {f.name for f in fields(StepRecord)} - {"seconds"}
+    # Runs that differ only in their steps' wall times give the same document, byte for byte.
+    slow = run("cross", tuple(replace(s, seconds=s.seconds + 7.25) for s in CROSS_STEPS), CROSS.marks)
+    text = json.dumps(summary_json(make_report(runs=(slow, ISOLATED))), indent=2)
+    assert text == json.dumps(summary_json(make_report()), indent=2)
+    assert "seconds" not in text and "7.25" not in text
+
+
+def no_float(text: str) -> None:
+    raise AssertionError(f"a JSON number with a fraction: {text}")
+
+
+def step_from_json(record: dict[str, Any]) -> StepRecord:
+    """A step record read back from summary.json (decimal strings to floats, counts as they are)."""
+    return StepRecord(
+        t=float(record["t"]),
+        prices={asset: float(x) for asset, x in record["prices"].items()},
+        marks={name: float(x) for name, x in record["marks"].items()},
+        liquidations=record["liquidations"],
+        liquidated_notional=float(record["liquidated_notional"]),
+        slippage=float(record["slippage"]),
+        adl_events=record["adl_events"],
+        bad_debt=float(record["bad_debt"]),
+        insurance_fund=float(record["insurance_fund"]),
+        accounts_at_risk=record["accounts_at_risk"],
+    )
+
+
+def test_step_records_round_trip_through_summary_json() -> None:
+    odd = StepRecord(
+        t=0.1 + 0.2,
+        prices={"BTC": 0.1 + 0.2, "ALT": 1e-7, "BIG": 1e22},
+        marks={"X-PERP": 2.0 / 3.0},
+        liquidations=2,
+        liquidated_notional=123_456.789,
+        slippage=1e-9,
+        adl_events=0,
+        bad_debt=0.0,
+        insurance_fund=500_000.01,
+        accounts_at_risk=7,
+    )
+    report = make_report(runs=(CROSS, ISOLATED, run("odd", (odd,))))
+    back = json.loads(json.dumps(summary_json(report), indent=2), parse_float=no_float)
+    for label, result in (("cross", CROSS), ("isolated", ISOLATED), ("odd", report.runs[2])):
+        assert tuple(step_from_json(r) for r in back["steps"][label]) == result.steps
+    record = back["steps"]["odd"][0]
+    # the shortest decimal that reads back as the float, fixed-point, never an exponent
+    assert record["t"] == "0.30000000000000004"
+    assert record["prices"] == {"BTC": "0.30000000000000004", "ALT": "0.0000001", "BIG": "10000000000000000000000"}
+    assert record["marks"] == {"X-PERP": "0.6666666666666666"} and record["slippage"] == "0.000000001"
+
+
+def test_a_non_finite_step_figure_is_null() -> None:
+    broken = StepRecord(60.0, {"BTC": math.nan}, {BTC: math.inf}, 0, math.nan, 0.0, 0, 0.0, 1.0, 0)
+    record = summary_json(make_report(runs=(run("cross", (broken,)),), monte_carlo=()))["steps"]["cross"][0]  # type: ignore[index]
+    json.dumps(record, allow_nan=False)
+    assert (record["prices"], record["marks"], record["liquidated_notional"]) == ({"BTC": None}, {BTC: None}, None)
+
+
+def test_a_run_named_steps_is_under_runs_only_and_its_steps_under_steps() -> None:
+    summary = summary_json(make_report(runs=(run("steps", CROSS_STEPS),), monte_carlo=()))
+    steps = summary["steps"]
+    assert isinstance(steps, dict) and list(steps) == ["steps"]
+    assert len(steps["steps"]) == 4
+    assert summary["runs"]["steps"]["liquidations"] == CROSS_LIQUIDATIONS  # type: ignore[index]

@@ -1,7 +1,8 @@
 """``crossmargin stress`` and ``crossmargin demo``: a book through a scenario, compared and reported.
 
-Every option is checked before any work: the counts against their limits, ``--out`` (a directory that
-exists or can be made, and can be written), ``--scheduler`` (a Dask scheduler answering at that address).
+Every option is checked before any work: the counts against their limits, ``--distressed`` (a fraction
+from 0 to 1, for a generated book only), ``--out`` (a directory that exists or can be made, and can be
+written), ``--scheduler`` (a Dask scheduler answering at that address).
 The report's two files are written under temporary names and renamed into place once both are whole.
 """
 
@@ -21,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_PATHS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
 from crossmargin.cli.output import emit_view
-from crossmargin.cli.user_input import user_errors
+from crossmargin.cli.user_input import parse_decimal, user_errors
 from crossmargin.liquidation.liquidity import LiquidityModel, liquidity_from_dict
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
@@ -33,6 +34,18 @@ from crossmargin.venues import rulebook
 
 DEMO_SCENARIO = "flash-crash"
 DEMO_ACCOUNTS = 500
+DISTRESSED_HELP = (
+    "Share of generated accounts that start around their maintenance margin, 0 to 1 (default 0: every "
+    "account meets its initial margin)."
+)
+
+
+def parse_fraction(text: str, option: str) -> Decimal:
+    """The exact decimal written in ``text``, from 0 to 1; the error names ``option``."""
+    value = parse_decimal(text, option)
+    if not 0 <= value <= 1:
+        raise InputError(option, f"must be from 0 to 1, got {value}")
+    return value
 
 
 def _progress() -> Progress:
@@ -78,12 +91,14 @@ def stress_report(
     workers: int | None,
     rulebooks: list[str],
     parameter_files: list[Path],
+    distressed: Decimal = Decimal(0),
 ) -> Any:
     """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
-    parameter set is read and checked before the first run starts."""
+    parameter set is read and checked before the first run starts. ``distressed``: the generated book's
+    share of accounts that start around their maintenance margin (:class:`~crossmargin.sim.population.BookShape`)."""
     from crossmargin.engine.book import check_mirrored
     from crossmargin.live.policy import check_oracle_priced
-    from crossmargin.sim.population import synthetic_book
+    from crossmargin.sim.population import DEFAULT_SHAPE, synthetic_book
     from crossmargin.sim.scenarios.load import load_scenario
     from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
     from crossmargin.sim.stress.montecarlo import monte_carlo
@@ -96,10 +111,13 @@ def stress_report(
         portfolio, rules, terms, liquidity, fund, oracle = book_from_file(book)
         described = str(book)
     else:
-        portfolio = synthetic_book(generate or DEMO_ACCOUNTS, seed)
+        shape = replace(DEFAULT_SHAPE, distressed_share=float(distressed))
+        portfolio = synthetic_book(generate or DEMO_ACCOUNTS, seed, shape=shape)
         generic = rulebook("generic")
         rules, terms, liquidity, fund, oracle = generic.rules, generic.liquidation, {}, None, OracleConfig()
         described = f"synthetic_book({generate or DEMO_ACCOUNTS}, seed={seed}), generic rulebook"
+        if distressed:
+            described += f", distressed share {distressed}"
     liquidity = liquidity or default_liquidity(portfolio)
     fund = default_insurance_fund(portfolio) if fund is None else fund
     configs = list(cross_and_isolated(portfolio, rules, terms, liquidity, fund, oracle))
@@ -218,6 +236,7 @@ def stress(
         typer.Option("--paths", metavar="N", help=f"Monte Carlo paths (seeds seed .. seed+N-1; 1 to {MAX_PATHS:,})."),
     ] = "1",
     seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the path and of a generated book.")] = "7",
+    distressed: Annotated[str | None, typer.Option("--distressed", metavar="FRACTION", help=DISTRESSED_HELP)] = None,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://host:port.")
     ] = None,
@@ -254,16 +273,22 @@ def stress(
         accounts = None if generate is None else parse_count(generate, "--generate", MIN_ACCOUNTS, MAX_ACCOUNTS)
         n_paths = parse_count(paths, "--paths", 1, MAX_PATHS)
         first_seed = parse_count(seed, "--seed", 0, MAX_SEED)
+        share = Decimal(0) if distressed is None else parse_fraction(distressed, "--distressed")
+        if book is not None and distressed is not None:
+            raise InputError("--distressed", "applies to a generated book: give --generate, not --book")
         processes = None if workers is None else parse_count(workers, "--workers", 1, os.cpu_count() or 1)
         if out is not None:
             check_out(out)
         if scheduler is not None:
             check_scheduler(scheduler)
         report = stress_report(
-            scenario, book, accounts, first_seed, n_paths, scheduler, processes, compare or [], parameter_files or []
-        )
+            scenario, book, accounts, first_seed, n_paths, scheduler, processes, compare or [], parameter_files or [],
+            share,
+        )  # fmt: skip
         if out is not None:
             write_report(report, out)
+    for line in report.warnings:
+        typer.echo(f"warning: {line}", err=True)
     if json_output:
         from crossmargin.report.stress import summary_json
 
@@ -281,14 +306,19 @@ def demo(
         str,
         typer.Option("--accounts", metavar="N", help=f"Accounts in the generated book (10 to {MAX_ACCOUNTS:,})."),
     ] = str(DEMO_ACCOUNTS),
+    distressed: Annotated[str, typer.Option("--distressed", metavar="FRACTION", help=DISTRESSED_HELP)] = "0",
 ) -> None:
-    """Run the shipped flash crash on a generated book, cross vs isolated, and write the report."""
+    """Run the shipped flash crash on a generated book, cross vs isolated, and write the report. The book
+    starts solvent (every account meets its initial margin) unless ``--distressed`` says otherwise."""
 
     with user_errors():
         size = parse_count(accounts, "--accounts", MIN_ACCOUNTS, MAX_ACCOUNTS)
         book_seed = parse_count(seed, "--seed", 0, MAX_SEED)
+        share = parse_fraction(distressed, "--distressed")
         check_out(out)
-        report = stress_report(DEMO_SCENARIO, None, size, book_seed, 1, None, None, [], [])
+        report = stress_report(DEMO_SCENARIO, None, size, book_seed, 1, None, None, [], [], share)
         write_report(report, out)
+    for line in report.warnings:
+        typer.echo(f"warning: {line}", err=True)
     show(report)
     typer.echo(f"wrote {out / 'report.html'} and {out / 'summary.json'}")

@@ -7,11 +7,12 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    funding go to the clearing state (:class:`~crossmargin.clearing.state.ClearingState`, the exact ledger of
    record), which validates each completely and applies it or refuses it whole (a ``rejected`` event;
    nothing else happens); a parameter change sets the liquidity depth multiplier.
-2. **Price.** After an oracle event, every price and mark the oracle changed goes into the clearing state
-   and the risk book, and the policy's prescription goes into the clearing state as a
-   :class:`~crossmargin.clearing.events.Guard`: symbols whose status the policy freezes on (their accounts
-   may not withdraw or add risk) and, for assets whose status it values conservatively, the lower of index
-   and EMA for held balances and the higher for owed ones (withdrawals and new risk are checked there).
+2. **Price.** After an oracle event, every price and mark that changed (the oracle's, a mark moved by what
+   is left of its liquidation displacement, step 4) goes into the clearing state and the risk book, and the
+   policy's prescription goes into the clearing state as a :class:`~crossmargin.clearing.events.Guard`:
+   symbols whose status the policy freezes on (their accounts may not withdraw or add risk) and, for assets
+   whose status it values conservatively, the lower of index and EMA for held balances and the higher for
+   owed ones (withdrawals and new risk are checked there).
 3. **Mirror.** Every account the event changed on the ledger is copied into the risk book
    (:class:`~crossmargin.engine.book.RiskBook`): the book mirrors the ledger and never owns money of its own.
 4. **Screen, confirm, liquidate.** The book's float figures name the accounts liquidatable or within its
@@ -21,8 +22,11 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    mirror keeps it due; without per-account reports it is only held). Auto-deleveraging ranks at the marks
    of the event's start. The fills' permanent impact moves marks (reported), which can push further
    accounts under: the round is repeated until nothing more is liquidated, at most ``cascade_rounds``
-   rounds. A parameter change moves no figure and liquidates nobody: a liquidation left waiting for depth
-   goes on at the next event that does (a price, the clock, the account's own money).
+   rounds. A mark so moved stays displaced from the oracle's mark by that fraction, which fades at later
+   price and clock events with the resilience half-life (:mod:`crossmargin.liquidation.resilience`): the
+   mark comes back to the oracle's, which is anchored to the index. A parameter change moves no figure and
+   liquidates nobody: a liquidation left waiting for depth goes on at the next event that does (a price, the
+   clock, the account's own money).
 5. **Report.** Outbound events name the inbound event that caused them: price statuses, accounts that turned
    liquidatable, suppressed, frozen or unfrozen, every liquidation line, mark moves, and the exact figures of
    every account the event changed on the ledger.
@@ -47,13 +51,14 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.engine.screening import DEFAULT_BAND, candidate_pools
 from crossmargin.liquidation.engine import Liquidator, Notice
 from crossmargin.liquidation.liquidity import LiquidityModel, scaled_depth
+from crossmargin.liquidation.resilience import DEFAULT_HALF_LIFE_S, decayed
 from crossmargin.live import events as live
 from crossmargin.live.policy import check_oracle_priced, may_liquidate
 from crossmargin.margin.account import cross_pool, depends_on
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.errors import field_prefix
-from crossmargin.model.numbers import ONE, ZERO, non_negative
+from crossmargin.model.numbers import ONE, ZERO, exact, non_negative
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.book import OracleBook, OraclePrice
 from crossmargin.oracle.config import OracleConfig, Status
@@ -74,7 +79,9 @@ class LoopConfig:
     ``liquidity``: each instrument's depth model at depth multiplier 1 (an instrument without one fills at
     the mark); ``insurance_fund``: the fund at the opening, base currency; ``band``: unused by the decisions,
     the relative margin within which :meth:`EngineLoop.at_risk` counts a pool; ``report_accounts``: emit
-    per-account events (frozen/unfrozen, figures); a stress run of a million accounts turns it off.
+    per-account events (frozen/unfrozen, figures); a stress run of a million accounts turns it off;
+    ``resilience_half_life_s``: seconds for half of a liquidation's displacement of a mark to fade
+    (:mod:`crossmargin.liquidation.resilience`).
     """
 
     portfolio: Portfolio
@@ -86,6 +93,7 @@ class LoopConfig:
     band: Decimal = DEFAULT_BAND
     cascade_rounds: int = CASCADE_ROUNDS
     report_accounts: bool = True
+    resilience_half_life_s: Decimal = DEFAULT_HALF_LIFE_S
 
 
 def oracle_book(config: LoopConfig, portfolio: Portfolio | None = None) -> OracleBook:
@@ -120,6 +128,7 @@ class EngineLoop:
         self.emitted = 0
         self.depth = ONE
         self.synced: dict[str, Decimal] = {}
+        self.displaced: dict[str, tuple[Decimal, Decimal]] = {}
         self.statuses: dict[str, Status] = {}
         self.frozen: set[str] = set()
         self.suppressed: set[str] = set()
@@ -201,7 +210,11 @@ class EngineLoop:
         quotes = {a: oracle.index(a) for a in state.market.prices}
         quotes |= {name: oracle.mark(name) for name in oracle.underlying}
         prices = {a: q.price for a, q in quotes.items() if a in state.market.prices and self.synced.get(a) != q.price}
-        marks = {n: q.price for n, q in quotes.items() if n in oracle.underlying and self.synced.get(n) != q.price}
+        marks = {}
+        for name in oracle.underlying:
+            mark = self._displaced_mark(name, quotes[name].price)
+            if self.synced.get(name) != mark:
+                marks[name] = mark
         self.synced |= {**prices, **marks}
         if not initial and (prices or marks):
             state.apply(ledger.PriceUpdate(prices=prices, marks=marks))
@@ -216,6 +229,34 @@ class EngineLoop:
                 if self.statuses.get(symbol) is not quote.status:
                     self._status(quote)
         self.statuses = statuses
+
+    def _now(self) -> Decimal:
+        """The time of the event being handled (the oracle's clock outside one)."""
+        return self.oracle.clock if self._cause is None else self._cause.time
+
+    def _displaced_mark(self, instrument: str, mark: Decimal) -> Decimal:
+        """The oracle's ``mark`` of ``instrument`` moved by what is left now of the liquidations' displacement
+        (:mod:`crossmargin.liquidation.resilience`); a faded displacement is dropped."""
+        held = self.displaced.get(instrument)
+        if held is None:
+            return mark
+        fraction, since = held
+        left = decayed(fraction, max(ZERO, self._now() - since), self.config.resilience_half_life_s)
+        if left == 0:
+            del self.displaced[instrument]
+            return mark
+        with exact():
+            return mark * (ONE + left)
+
+    def _record_displacement(self, instruments: Iterable[str]) -> None:
+        """After liquidations moved the marks of ``instruments``: each one's displacement from the oracle's
+        mark, from now."""
+        for name in instruments:
+            mark = self.state.market.marks[name]
+            with exact():
+                fraction = mark / self.oracle.mark(name).price - ONE
+            self.displaced[name] = (fraction, self._now())
+            self.synced[name] = mark
 
     # ------------------------------------------------------------------ mirror and screening
 
@@ -252,6 +293,7 @@ class EngineLoop:
         pinned = isinstance(self._cause, live.Prices | live.Clock)
         if pinned:
             self.liquidator.adl.pin()
+        displaced: set[str] = set()
         for _ in range(config.cascade_rounds):
             due = [a for a in self.due() if a not in held_back]
             if not due:
@@ -285,8 +327,10 @@ class EngineLoop:
                 self._emit(live.MarkMoved, instrument=name, before=before[name], mark=mark)
             if moved:
                 self.book.tick(marks=moved)
+                displaced |= set(moved)
             if not progressed:
                 break
+        self._record_displacement(sorted(displaced))
         self.suppressed = suppressed
 
     def _report_frozen(self) -> None:
@@ -379,6 +423,7 @@ class EngineLoop:
         lines = [
             self.state.digest(), self.oracle.digest(), f"seq|{self.seq}|{self.emitted}", f"depth|{self.depth}",
             *(f"synced|{s}|{p.normalize()}" for s, p in sorted(self.synced.items())),
+            *(f"displaced|{s}|{d.normalize()}|{t.normalize()}" for s, (d, t) in sorted(self.displaced.items())),
             *(f"frozen|{a}" for a in sorted(self.frozen)), *(f"suppressed|{a}" for a in sorted(self.suppressed)),
         ]  # fmt: skip
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()

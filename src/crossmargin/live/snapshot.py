@@ -2,9 +2,9 @@
 
 A snapshot holds everything :meth:`~crossmargin.live.loop.EngineLoop.digest` covers: the exact clearing
 state, the oracle's sources, EMAs and clock, the sequence numbers, the depth multiplier, the last prices
-pushed to the book and who is reported frozen or suppressed. The risk book is not saved: it is rebuilt from
-the exact state (it only mirrors it). The configuration (book, rules, terms, oracle settings, liquidity) is
-not saved either: restore with the configuration the loop ran under.
+pushed to the book, the marks' liquidation displacements and who is reported frozen or suppressed. The risk
+book is not saved: it is rebuilt from the exact state (it only mirrors it). The configuration (book, rules,
+terms, oracle settings, liquidity) is not saved either: restore with the configuration the loop ran under.
 
 Serialised as msgspec JSON with a version, Decimals as strings: :func:`decode` of :func:`encode` is equal.
 """
@@ -30,6 +30,7 @@ class LoopSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     emitted: int
     depth: Decimal
     synced: dict[str, Decimal]
+    displaced: dict[str, tuple[Decimal, Decimal]]
     frozen: tuple[str, ...]
     suppressed: tuple[str, ...]
     clearing: ClearingSnapshot
@@ -43,6 +44,7 @@ def snapshot(loop: EngineLoop) -> LoopSnapshot:
         emitted=loop.emitted,
         depth=loop.depth,
         synced=dict(loop.synced),
+        displaced=dict(loop.displaced),
         frozen=tuple(sorted(loop.frozen)),
         suppressed=tuple(sorted(loop.suppressed)),
         clearing=loop.state.snapshot(),
@@ -61,6 +63,7 @@ def restored(config: LoopConfig, saved: LoopSnapshot) -> EngineLoop:
     loop.seq, loop.emitted = saved.seq, saved.emitted
     loop.set_depth(saved.depth)
     loop.synced = dict(saved.synced)
+    loop.displaced = dict(saved.displaced)
     loop.frozen, loop.suppressed = set(saved.frozen), set(saved.suppressed)
     return loop
 

@@ -302,19 +302,57 @@ def all_cross(account: Account, portfolio: Portfolio) -> Account:
     return Account(account.id, balances, tuple(positions))
 
 
+def _isolated_need(position: Position, portfolio: Portfolio, rules: RuleChoices) -> tuple[Decimal, Decimal]:
+    """The initial margin of ``position`` isolated on nothing, and the collateral value that pool needs to meet
+    it (:func:`_required`: the IM less the uPnL counted for initial margin, at least 0), both in base."""
+    figures = evaluate_pool(isolated_pool(replace(position, isolated_margin=ZERO), portfolio), portfolio, rules)
+    return figures.initial_margin, _required(figures)
+
+
 def all_isolated(account: Account, portfolio: Portfolio, rules: RuleChoices) -> Account:
-    """The account with every position isolated: the cross collateral value (maintenance side, base),
-    split pro rata to initial margin, becomes each position's margin in its settle asset."""
-    crossed = all_cross(account, portfolio)
-    pool = evaluate_pool(cross_pool(crossed), portfolio, rules)
-    total_im = pool.initial_margin
-    value = max(ZERO, pool.collateral_value)
-    positions = []
-    for figures in pool.positions:
-        settle_price = portfolio.market.price(portfolio.instruments[figures.position.instrument].settle)
-        share = value * figures.initial_margin / total_im if total_im > 0 else ZERO
-        positions.append(replace(figures.position, isolated_margin=share / settle_price))
-    return Account(account.id, {}, tuple(positions))
+    """The account with every position isolated on the margin a trader would post (base currency unless named).
+
+    The value split is the cross collateral value of :func:`all_cross` (maintenance weights, isolated
+    margins folded in), ``V = max(0, collateral value)``. Each position is isolated on its own and gets:
+
+    - its **need**, ``n_i = max(0, IM_i - uPnL_i)``: the collateral value that makes its isolated pool's
+      initial equity reach its initial margin, ``uPnL_i`` its PnL as counted for initial margin (profits
+      at the instrument's initial uPnL weight, losses in full) and ``IM_i`` its margin as an isolated
+      position under ``rules`` (:func:`_required` on the pool holding it and no margin);
+    - plus a share of the **surplus** ``S = V - sum n``, pro rata to initial margin (``S x IM_i / sum IM``;
+      equal shares if every IM is 0).
+
+    Where ``V`` falls short of the needs (``S < 0``: an account that could not post every position's
+    initial margin on its own, e.g. one whose losses were carried by another position's profit in cross),
+    ``V`` is split pro rata to need, ``V x n_i / sum n``, so each pool gets the same fraction of what it
+    needs; the twin of such an account may be liquidatable at once. With ``V >= sum n`` every isolated
+    pool meets its initial margin (initial equity >= IM), so it is not liquidatable where maintenance is
+    at most initial margin and the liquidation threshold 1.
+
+    Each margin is its base value divided by the settle asset's price, in settle-asset units (isolated
+    margin counts at full price). Money is conserved: the margins valued in base sum to ``V``, exactly
+    where the quotients terminate, else within the exact context's rounding (each quotient at the 50th
+    significant digit: a relative error below 1E-49 per margin). The account keeps no balance.
+    """
+    with exact():
+        crossed = all_cross(account, portfolio)
+        value = max(ZERO, evaluate_pool(cross_pool(crossed), portfolio, rules).collateral_value)
+        positions = crossed.positions
+        terms = [_isolated_need(p, portfolio, rules) for p in positions]
+        total_im = sum((im for im, _ in terms), ZERO)
+        total_need = sum((need for _, need in terms), ZERO)
+        surplus = value - total_need
+        isolated = []
+        for position, (im, need) in zip(positions, terms, strict=True):
+            if surplus < 0:
+                share = value * need / total_need
+            elif total_im > 0:
+                share = need + surplus * im / total_im
+            else:
+                share = need + surplus / len(positions)
+            settle_price = portfolio.market.price(portfolio.instruments[position.instrument].settle)
+            isolated.append(replace(position, isolated_margin=share / settle_price))
+        return Account(account.id, {}, tuple(isolated))
 
 
 def _view(account: Account, portfolio: Portfolio, rules: RuleChoices) -> ModeView:

@@ -344,6 +344,11 @@ class GuardsDocument(_Part):
     peg_tolerance: Number | None = Field(
         default=None, description="A pegged asset below peg x (1 - peg_tolerance) is degraded (default 0.01)."
     )
+    price_source: Name | None = Field(
+        default=None,
+        description="median (default): the median of agreeing fresh sources; a source's name: own-venue pricing, "
+        "the index is that source's fresh price (the median of the fresh sources while it is not fresh).",
+    )
 
 
 class PolicyDocument(_Part):

@@ -13,6 +13,15 @@ Index of an asset (at the oracle's clock, see below):
    no fresh source (the reason says whether every source is stale; the last index is kept for display) and
    when the index is further than ``max_jump`` from its EMA (circuit breaker).
 
+Own venue (``price_source`` a source's name, :class:`~crossmargin.oracle.config.Guards`): the index is that
+source's fresh price alone, as a venue that values collateral at its own order book does (Binance's
+Unified accounts on 10 October 2025, docs/oracle.md "Own-venue pricing"). No quorum and no deviation
+filter apply (the venue is trusted by choice); the circuit breaker (invalid) and the peg floor (degraded)
+do, and a valid or degraded own-venue price is the last price the book stood behind (the "last quorum
+price" of step 3). When that source is not fresh (stale, too wide, or never reported) the index falls back
+to steps 2-3 over the fresh sources, with their status and a reason that says so, as venues drop a
+constituent that stops updating from their index and price at the rest.
+
 Mark of an instrument: the median of (index, index + EMA of the basis, last traded price), as Binance and
 others compute it, where the basis is traded price minus index and traded prices are the instrument's own
 source updates; without a fresh trade, the median of the first two. Its status is the index's.
@@ -28,7 +37,7 @@ gives the same prices.
 :meth:`OracleBook.snapshot` holds every mutable part of the book (clock, each source's latest update per
 symbol, EMAs, basis EMAs, last index and last quorum prices); :meth:`OracleBook.restore` puts it back into a
 book built with the same configuration, prices, marks and underlyings, and :meth:`OracleBook.digest` hashes
-it.
+it. Own-venue pricing keeps no state of its own: it reads the source's latest update, which both hold.
 """
 
 import hashlib
@@ -235,13 +244,24 @@ class OracleBook:
         return self.mark(symbol) if symbol in self.underlying else self.index(symbol)
 
     def index(self, symbol: str) -> OraclePrice:
-        """The index of an asset now (module doc, steps 1-3)."""
-        guards = self.config.guards(symbol)
-        ema = self.ema.get(symbol)
+        """The index of an asset now (module doc, steps 1-3; with own-venue pricing, "Own venue")."""
         if symbol not in self.latest:
             price = self.document_prices[symbol]
             return OraclePrice(symbol, price, Status.VALID, "document price (no feed)", (), price)
         fresh = self._fresh(symbol)
+        venue = self.config.guards(symbol).own_venue
+        if venue is None:
+            return self._median_index(symbol, fresh)
+        own = next((u for u in fresh if u.source == venue), None)
+        if own is not None:
+            return self._own_venue_index(symbol, own)
+        fallback = self._median_index(symbol, fresh)
+        return replace(fallback, reason=f"own venue {venue} not fresh, falling back to the median: {fallback.reason}")
+
+    def _median_index(self, symbol: str, fresh: list[SourceUpdate]) -> OraclePrice:
+        """The median of the ``fresh`` sources of ``symbol``, with its status (module doc, steps 2-3)."""
+        guards = self.config.guards(symbol)
+        ema = self.ema.get(symbol)
         last = self.last_index.get(symbol, next(iter(self.latest[symbol].values())).price)
         if not fresh:
             age = self.clock - max(u.t for u in self.latest[symbol].values())
@@ -257,18 +277,50 @@ class OracleBook:
         price = _median([u.price for u in kept]) if kept else middle
         sources = tuple(sorted(u.source for u in kept or fresh))
         reference = ema.value if ema else price
-        with exact():
-            jump = abs(price - reference) / reference
-            floor = None if guards.peg is None else guards.peg * (1 - guards.peg_tolerance)
-        if guards.max_jump is not None and jump > guards.max_jump:
-            status, reason = Status.INVALID, f"circuit breaker: {jump:.4f} from the EMA {reference}"
+        tripped, below_peg = self._breaker(symbol, price, reference), self._below_peg(symbol, price)
+        if tripped is not None:
+            status, reason = Status.INVALID, tripped
         elif len(kept) < guards.quorum:
             status, reason = self._below_quorum(symbol, price, len(kept), len(fresh), guards.quorum)
-        elif floor is not None and price < floor:
-            status, reason = Status.DEGRADED, f"below its peg floor {floor}"
+        elif below_peg is not None:
+            status, reason = Status.DEGRADED, below_peg
         else:
             status, reason = Status.VALID, f"median of {len(kept)} fresh sources"
         return OraclePrice(symbol, price, status, reason, sources, reference)
+
+    def _own_venue_index(self, symbol: str, own: SourceUpdate) -> OraclePrice:
+        """The fresh price of the symbol's own venue alone: no quorum and no deviation filter (the venue is
+        trusted by choice); the circuit breaker and the peg floor still apply (module doc, "Own venue")."""
+        ema = self.ema.get(symbol)
+        reference = ema.value if ema else own.price
+        tripped, below_peg = self._breaker(symbol, own.price, reference), self._below_peg(symbol, own.price)
+        venue = f"own venue {own.source}"
+        if tripped is not None:
+            status, reason = Status.INVALID, f"{venue}, {tripped}"
+        elif below_peg is not None:
+            status, reason = Status.DEGRADED, f"{venue}, {below_peg}"
+        else:
+            status, reason = Status.VALID, venue
+        return OraclePrice(symbol, own.price, status, reason, (own.source,), reference)
+
+    def _breaker(self, symbol: str, price: Decimal, reference: Decimal) -> str | None:
+        """Why the circuit breaker trips (``price`` further than ``max_jump`` from the EMA ``reference``), or
+        None."""
+        guards = self.config.guards(symbol)
+        with exact():
+            jump = abs(price - reference) / reference
+        if guards.max_jump is not None and jump > guards.max_jump:
+            return f"circuit breaker: {jump:.4f} from the EMA {reference}"
+        return None
+
+    def _below_peg(self, symbol: str, price: Decimal) -> str | None:
+        """Why a pegged symbol is degraded (``price`` below its peg floor), or None."""
+        guards = self.config.guards(symbol)
+        if guards.peg is None:
+            return None
+        with exact():
+            floor = guards.peg * (1 - guards.peg_tolerance)
+        return f"below its peg floor {floor}" if price < floor else None
 
     def _below_quorum(self, symbol: str, price: Decimal, agreeing: int, fresh: int, quorum: int) -> tuple[Status, str]:
         """Fewer agreeing fresh sources than the quorum: unconfirmed while ``price`` stays within

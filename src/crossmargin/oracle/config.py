@@ -22,6 +22,11 @@ class Status(StrEnum):
     INVALID = "invalid"  # no fresh source, the circuit breaker tripped, or an unconfirmed price moved away
 
 
+MEDIAN = "median"
+"""The ``price_source`` of an index that is the median of its agreeing fresh sources (the default); any other
+value names the one source the index is taken from (own-venue pricing)."""
+
+
 @dataclass(frozen=True)
 class Guards:
     """The checks on one symbol's sources.
@@ -35,6 +40,10 @@ class Guards:
     - ``ema_half_life_s``: half-life of the EMA (and of an instrument's basis EMA).
     - ``peg`` / ``peg_tolerance``: a pegged asset (stablecoin, liquid-staking token) priced below
       ``peg x (1 - peg_tolerance)`` is degraded.
+    - ``price_source``: :data:`MEDIAN` (the default) prices the symbol at the median of its agreeing fresh
+      sources; a source's name prices it at that source's fresh price alone (own-venue pricing: a venue
+      valuing collateral at its own order book). When that source is not fresh the index falls back to the
+      median of the fresh sources, with that median's status (docs/oracle.md, "Own-venue pricing").
     """
 
     max_age_s: Decimal = Decimal(60)
@@ -45,6 +54,7 @@ class Guards:
     ema_half_life_s: Decimal = Decimal(300)
     peg: Decimal | None = None
     peg_tolerance: Decimal = Decimal("0.01")
+    price_source: str = MEDIAN
 
     def __post_init__(self) -> None:
         positive(self.max_age_s, "max_age_s")
@@ -59,6 +69,13 @@ class Guards:
         if self.peg is not None:
             positive(self.peg, "peg")
         within(self.peg_tolerance, ZERO, ONE, "peg_tolerance")
+        if not isinstance(self.price_source, str) or not self.price_source.strip():
+            raise InputError("price_source", f"must be {MEDIAN!r} or a source's name, got {self.price_source!r}")
+
+    @property
+    def own_venue(self) -> str | None:
+        """The source the symbol is priced at alone (own-venue pricing), or None for the median."""
+        return None if self.price_source == MEDIAN else self.price_source
 
 
 @dataclass(frozen=True)

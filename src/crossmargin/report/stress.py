@@ -6,12 +6,13 @@ Money is in the book's base currency (floats, as :mod:`crossmargin.sim.stress.re
 in seconds from the scenario's start, marks and fill prices in mark units, counts are plain counts.
 
 Tables (HTML and terminal) write money to cents and counts in full, both with thousands separators; the
-JSON writes money as decimal strings (:func:`crossmargin.report.numbers.float_string`: the shortest decimal
-that reads back as the run's float) and counts as integers. Plotly is imported only by :func:`render_html`,
-so the terminal summary and the JSON work where it is not installed. Charts bin large samples (equity of
-every account, Monte Carlo paths) before plotting, so the page stays small however big the book: apart from
-plotly.js, which is inlined once so the page opens offline, it grows with the number of steps and shown
-fills only.
+JSON writes money, prices, marks and times as decimal strings (:func:`crossmargin.report.numbers.float_string`:
+the shortest decimal that reads back as the run's float) and counts as integers. Plotly is imported only by
+:func:`render_html`, so the terminal summary and the JSON work where it is not installed. Charts bin large
+samples (equity of every account, Monte Carlo paths) before plotting, so the page stays small however big the
+book: apart from plotly.js, which is inlined once so the page opens offline, it grows with the number of
+steps and shown fills only. ``summary.json`` carries every step of every run (:func:`step_json`): it grows
+with steps x (assets + instruments) x runs, not with the accounts.
 """
 
 import html
@@ -32,6 +33,7 @@ from crossmargin.sim.stress.results import (
     LiquidationMark,
     MonteCarloResult,
     RunResult,
+    StepRecord,
     StressReport,
 )
 
@@ -39,6 +41,7 @@ NONE_MARK = "-"
 ALERT_STYLE = "bold red"
 
 MAX_INSTRUMENTS = 4  # price-path panels: the instruments with the most liquidations
+MAX_ASSETS = 4  # index-price panels: the assets whose index moved most
 MAX_MARKERS = 2000  # liquidation markers per run and instrument (the largest by notional are kept)
 HISTOGRAM_BINS = 40
 
@@ -64,7 +67,9 @@ MONTE_CARLO_COLUMNS = (
 )
 
 # Keys of ``summary_json`` that a run label never replaces (such a run is under "runs" only).
-RESERVED_KEYS = frozenset({"scenario", "title", "description", "sources", "book", "runs", "monte_carlo"})
+RESERVED_KEYS = frozenset(
+    {"scenario", "title", "description", "sources", "book", "warnings", "runs", "monte_carlo", "steps"}
+)
 
 RUN_COLOURS = ("#1f4e99", "#2a9d8f", "#8d6cab", "#6b705c", "#e07a5f", "#3d405b", "#bc6c25", "#457b9d")
 RUN_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -127,6 +132,29 @@ COUNT_KEYS = frozenset({"liquidations", "adl_events", "accounts", "positions"})
 def _json_totals(totals: dict[str, float | int]) -> dict[str, object]:
     """A run's totals for JSON: counts as integers, money as decimal strings (null where not finite)."""
     return {key: int(x) if key in COUNT_KEYS else float_string(x) for key, x in totals.items()}
+
+
+def step_json(step: StepRecord) -> dict[str, object]:
+    """One step of a run for JSON (an element of ``summary["steps"][label]``): every field of the
+    :class:`StepRecord` but its wall time, which would make the document differ between two equal runs.
+
+    ``t`` (seconds from the scenario's start), ``prices`` (asset -> index price, base currency),
+    ``marks`` (instrument -> mark), ``liquidated_notional``, ``slippage``, ``bad_debt`` (cumulative) and
+    ``insurance_fund`` (balance after the step) are decimal strings (null where not finite);
+    ``liquidations``, ``adl_events`` and ``accounts_at_risk`` are integers.
+    """
+    return {
+        "t": float_string(step.t),
+        "prices": {asset: float_string(x) for asset, x in step.prices.items()},
+        "marks": {name: float_string(x) for name, x in step.marks.items()},
+        "liquidations": int(step.liquidations),
+        "liquidated_notional": float_string(step.liquidated_notional),
+        "slippage": float_string(step.slippage),
+        "adl_events": int(step.adl_events),
+        "bad_debt": float_string(step.bad_debt),
+        "insurance_fund": float_string(step.insurance_fund),
+        "accounts_at_risk": int(step.accounts_at_risk),
+    }
 
 
 def unique_labels(labels: Iterable[str]) -> list[str]:
@@ -250,14 +278,21 @@ def _distribution_json(distribution: Distribution) -> dict[str, object]:
 
 def summary_json(report: StressReport) -> dict[str, object]:
     """The ``summary.json`` document: the scenario, its title, description and sources, how the book was made,
-    each run's totals (:meth:`RunResult.summary`) under ``runs`` and again at the top level under its label
+    the warnings (what of the scenario changed nothing on the book, :attr:`StressReport.warnings`), each run's
+    totals (:meth:`RunResult.summary`) under ``runs`` and again at the top level under its label
     (``summary["cross"]["bad_debt"]``; a label equal to a fixed key is under ``runs`` only), and per Monte
     Carlo label the number of paths and the VaR (by level), expected shortfall, mean and max of bad debt,
-    insurance-fund drawdown and liquidated notional.
+    insurance-fund drawdown and liquidated notional. Last, under ``steps``, per run label the list of the
+    run's steps in order, one object a step (:func:`step_json`): every step's time, index prices, marks,
+    liquidations, liquidated notional, slippage, ADL events, bad debt, insurance fund and accounts at risk.
+    The sums of a run's steps are its totals; its last step's ``insurance_fund`` and ``bad_debt`` are its
+    ``insurance_fund_end`` and ``bad_debt``. Nothing in the document depends on the wall clock: equal runs
+    give equal documents.
 
-    Money (base currency) is a decimal string, the shortest that reads back as the run's float
-    (:func:`~crossmargin.report.numbers.float_string`); counts and ``paths`` are JSON integers; a missing or
-    non-finite figure is null. A repeated label is numbered (``cross (2)``).
+    Money (base currency), prices, marks and times are decimal strings, the shortest that read back as the
+    run's float (:func:`~crossmargin.report.numbers.float_string`); counts and ``paths`` are JSON integers; a
+    missing or non-finite figure is null. A repeated label is numbered (``cross (2)``), in ``runs`` and
+    ``steps`` alike.
     """
     runs = {label: _json_totals(run.summary()) for label, run in _runs(report)}
     document: dict[str, object] = {
@@ -266,6 +301,7 @@ def summary_json(report: StressReport) -> dict[str, object]:
         "description": report.description,
         "sources": [{"what": what, "where": where} for what, where in report.sources],
         "book": report.book,
+        "warnings": list(report.warnings),
         "runs": runs,
     }
     for label, totals in runs.items():
@@ -280,6 +316,7 @@ def summary_json(report: StressReport) -> dict[str, object]:
         }
         for label, result in _monte_carlo(report)
     }
+    document["steps"] = {label: [step_json(step) for step in run.steps] for label, run in _runs(report)}
     return document
 
 
@@ -580,6 +617,82 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
     return _section("price-path", heading, explanation, figures.write(fig, "price-path", 110 + 250 * len(shown)), notes)
 
 
+def _assets(runs: Sequence[tuple[str, RunResult]]) -> list[str]:
+    """Every asset with an index price in any step, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for _, run in runs:
+        for step in run.steps:
+            seen.update(dict.fromkeys(step.prices))
+    return list(seen)
+
+
+def _index_move(runs: Sequence[tuple[str, RunResult]], asset: str) -> float:
+    """How far an asset's index moved in the runs: its range over its first price (0 when it has none)."""
+    largest = 0.0
+    for _, run in runs:
+        prices = _finite(s.prices[asset] for s in run.steps if asset in s.prices)
+        if prices.size and prices[0] > 0:
+            largest = max(largest, float((prices.max() - prices.min()) / prices[0]))
+    return largest
+
+
+def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+    heading = "Index prices"
+    explanation = (
+        "Each asset's index price after every step of each run (base currency), as the oracle made it from "
+        "its sources; runs with the same prices share one line, named after all of them."
+    )
+    assets = _assets(runs)
+    if not assets:
+        return _section("index-prices", heading, explanation, _empty("No index prices were recorded."))
+    moves = {asset: _index_move(runs, asset) for asset in assets}
+    shown = sorted(assets, key=lambda asset: -moves[asset])[:MAX_ASSETS]  # stable: ties by order
+    notes: list[str] = []
+    if len(shown) < len(assets):
+        notes.append(f"Showing the {len(shown)} assets whose index moved most, of {len(assets)}.")
+    go = figures.go
+    fig = figures.subplots(len(shown), shared_xaxes=True, subplot_titles=[_e(asset) for asset in shown])
+    in_legend: set[str] = set()
+    for row, asset in enumerate(shown, start=1):
+        # (labels, first run's index, times, prices): runs with equal series share one line
+        lines: list[tuple[list[str], int, NDArray[np.float64], NDArray[np.float64]]] = []
+        for k, (label, run) in enumerate(runs):
+            t = _series(s.t for s in run.steps)
+            y = _series(s.prices.get(asset, math.nan) for s in run.steps)
+            if not np.isfinite(y).any():
+                continue
+            same = next(
+                (line for line in lines if np.array_equal(line[2], t) and np.array_equal(line[3], y, equal_nan=True)),
+                None,
+            )
+            if same is None:
+                lines.append(([label], k, t, y))
+            else:
+                same[0].append(label)
+        for labels, k, t, y in lines:
+            name = ", ".join(labels)
+            fig.add_trace(
+                go.Scatter(
+                    x=t,
+                    y=y,
+                    mode="lines" if len(t) > 1 else "lines+markers",
+                    name=_e(name),
+                    legendgroup=f"price-{_e(name)}",
+                    showlegend=name not in in_legend,
+                    line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": RUN_DASHES[k % len(RUN_DASHES)]},
+                    hovertemplate=f"{_e(name)}<br>t %{{x:,.1f}} s<br>{_e(asset)} %{{y:,.6~g}}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            in_legend.add(name)
+        fig.update_yaxes(title_text="index", row=row, col=1)
+    fig.update_xaxes(title_text="time (s)", row=len(shown), col=1)
+    return _section(
+        "index-prices", heading, explanation, figures.write(fig, "index-prices", 110 + 250 * len(shown)), notes
+    )
+
+
 def _bars(go: Any, values: NDArray[np.float64], edges: NDArray[np.float64], name: str, colour: str, unit: str) -> Any:
     counts, _ = np.histogram(values, bins=edges)
     text = [
@@ -813,10 +926,10 @@ def _monte_carlo_section(figures: _Figures, report: StressReport) -> str:
 
 def render_html(report: StressReport) -> str:
     """The report as one self-contained HTML document: the scenario (title, description, sources, book) and a
-    summary table of the runs, then charts of the price path with liquidation fills, equity before and after,
-    the insurance fund and bad debt over time, liquidations per step, the runs compared and, when present,
-    the Monte Carlo distributions. plotly.js is inlined once (no network needed to open it); all text from
-    the report is escaped.
+    summary table of the runs, then charts of the marks with liquidation fills, the index prices, equity before
+    and after, the insurance fund and bad debt over time, liquidations per step, the runs compared and, when
+    present, the Monte Carlo distributions; every run's step times are the charts' time axes. plotly.js is
+    inlined once (no network needed to open it); all text from the report is escaped.
     """
     runs = _runs(report)
     figures = _Figures()
@@ -826,6 +939,7 @@ def render_html(report: StressReport) -> str:
         _book(report, runs),
         _summary(report, runs),
         _price_path(figures, runs),
+        _index_prices(figures, runs),
         _equity(figures, runs),
         _fund(figures, runs),
         _per_step(figures, runs),

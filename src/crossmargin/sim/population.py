@@ -11,13 +11,30 @@
 - **Collateral.** USDT (weight 1), USDC (0.98 / 0.95, liability 1.02 / 1.05), BTC (marginal bands),
   ETH (0.9 / 0.85) and SOL (0.85 / 0.8). Most accounts hold USDT, some hold coins, a few owe USDC.
 - **Positions.** A heavy-tailed count per account (a geometric body and a truncated Zipf tail, mean
-  about 4), instruments drawn by popularity without repetition (one-way mode), leverage log-uniform from
-  1x to the instrument's maximum (capped by the bracket the notional lands in), entries within
-  ``entry_spread`` of the mark, about 10% isolated with a margin between the position's initial margin
-  and three times it.
-- **Health.** Collateral is set so that equity covers the posted margin, except for a
-  ``distressed_share`` of accounts whose equity is drawn around their maintenance margin (about half
-  of them below it), so that screening has work to do.
+  about 4), instruments drawn by popularity without repetition (one-way mode), entries within
+  ``entry_spread`` of the mark, about 10% isolated.
+- **Leverage.** Each account has an equity scale (log-normal, median ``equity_median`` USD, sigma
+  ``equity_sigma``) and a *margin usage* ``u``, uniform on [0.2, 0.9]: it sets aside ``u x scale`` as
+  margin for its positions, split over them by a flat Dirichlet draw. Each position's leverage (its
+  notional over the margin set aside for it, a pure number) is log-uniform from 1x to its instrument's
+  maximum, capped by the bracket its notional lands in; the size is then rounded to a whole number of
+  lots (at least one). An account's leverage (cross notional over cross equity) is thus about ``u`` x
+  its positions' leverage (``synthetic_book(3000, seed=7)``: median 5.2x, 90th percentile 17x).
+- **Health at t = 0.** Every account is solvent unless asked otherwise (``distressed_share``, default
+  0): its cross collateral, valued at the *initial* weights (USD), is the margin set aside for its cross
+  positions divided by ``u`` (its equity scale, less the part set aside for isolated positions) but at
+  least their initial margin / 0.9, plus their unrealized losses (profits come on top, uncounted), and at
+  least 10 USD; each isolated position holds an initial margin x U(1.2, 3) (settle units) and its loss is
+  kept under 90 % of what that margin holds beyond IM / 0.9, the margin raised where needed to also cover
+  IM / 0.9 with IM valued at the entry price (venues that value isolated initial margin at entry). So
+  every pool's initial equity is at least its initial margin / 0.9 (initial margin at most 90 % of it,
+  at the mark, and at the entry for an isolated position): every account meets its initial margin,
+  and, maintenance margin never exceeding initial margin, its equity is at least 1.11 x its maintenance
+  margin: none is liquidatable under a liquidation threshold up to 1.11 (the shipped rulebooks' highest
+  is 1.05). A ``distressed_share`` of accounts (each account independently with that probability) instead
+  has its cross equity (maintenance weights) drawn uniformly between 0.8 and 1.2 x its cross maintenance
+  margin (about half of them below it) and its isolated losses between 90 % and 110 % of what each
+  margin holds beyond the maintenance margin, so that screening has work to do at once.
 
 Units: sizes in contracts (``contract_size`` units of the underlying for a linear contract, of USD for
 an inverse one), marks in settle units per underlying (USD per coin for an inverse contract), balances
@@ -45,6 +62,7 @@ from crossmargin.model import (
     Market,
     Portfolio,
     Position,
+    Side,
     TierSpec,
     TierTable,
     WeightBand,
@@ -68,6 +86,8 @@ class BookShape:
     Positions per account: with probability ``tail_share`` a truncated Zipf draw (exponent
     ``tail_exponent`` on 1..``max_positions``), else a geometric draw with success probability
     ``geometric_p``; never more than there are instruments. The defaults give a mean of about 4.
+    ``distressed_share`` (in [0, 1], default 0: every account solvent at t = 0) is each account's
+    probability of starting around its maintenance margin (see the module doc).
     """
 
     geometric_p: float = 0.35
@@ -86,7 +106,7 @@ class BookShape:
     coin_share: float = 0.3
     usdc_share: float = 0.08
     liability_share: float = 0.03
-    distressed_share: float = 0.04
+    distressed_share: float = 0.0
 
 
 DEFAULT_SHAPE = BookShape()
@@ -102,6 +122,15 @@ _LOT_VALUE = 100.0
 """A linear contract's lot is the largest power of ten of the underlying worth at most this (USD)."""
 _MIN_COLLATERAL = 10.0
 """The least weighted collateral (USD) an account is given, whatever its unrealized PnL."""
+_USAGE = (0.2, 0.9)
+"""The bounds of an account's margin usage, uniform between them: the share of its equity scale it sets
+aside as margin. The upper one also caps a healthy pool's initial margin at that share of its initial
+equity."""
+_ISOLATED_MARGIN = (1.2, 3.0)
+"""An isolated position's margin over its initial margin, uniform between these."""
+_EDGE = 1.0 + 1e-9
+"""The initial margin's bracket is read at the notional x this, so that a float notional just below a
+bracket's edge whose exact value is above it is never margined at the lower bracket's rate."""
 _CHUNK = 65_536
 """Accounts per batch when drawing instruments (bounds the accounts x instruments key matrix)."""
 
@@ -351,10 +380,11 @@ def _pick_instruments(rng: np.random.Generator, counts: IntArray, popularity: Fl
     return np.concatenate(picks)
 
 
-def _amount_for(asset: Asset, weighted: FloatArray) -> FloatArray:
-    """Asset units whose maintenance-weighted amount is ``weighted`` (inverts the weight bands)."""
-    starts = [float(band.from_amount) for band in asset.weight.bands]
-    weights = [float(band.weight) for band in asset.weight.bands]
+def _amount_for(asset: Asset, weighted: FloatArray, side: Side = Side.MAINTENANCE) -> FloatArray:
+    """Asset units whose ``side``-weighted amount is ``weighted`` (inverts the weight bands)."""
+    bands = asset.schedule(side).bands
+    starts = [float(band.from_amount) for band in bands]
+    weights = [float(band.weight) for band in bands]
     starts.append(starts[-1] + 1e18)
     levels = [0.0]
     for k, weight in enumerate(weights):
@@ -373,7 +403,7 @@ class _Draws:
 
     Positions are flat (account by account): ``instrument`` index, ``size`` in lots (signed),
     ``entry`` in ticks, ``isolated`` in settle quanta (-1: cross). ``counts`` positions per account;
-    ``balances`` per asset of :data:`ASSETS`, in that asset's quanta.
+    ``balances`` per asset of :data:`ASSETS`, in that asset's quanta; ``distressed`` per account.
     """
 
     counts: IntArray
@@ -382,6 +412,7 @@ class _Draws:
     entry: IntArray
     isolated: IntArray
     balances: dict[str, IntArray]
+    distressed: BoolArray
 
 
 def _draw(
@@ -396,9 +427,9 @@ def _draw(
 
     # Margin posted per position (USD): a log-normal account scale split by a flat Dirichlet draw.
     scale = shape.equity_median * np.exp(shape.equity_sigma * rng.standard_normal(accounts))
-    used = rng.uniform(0.2, 0.9, accounts)
+    usage = rng.uniform(*_USAGE, accounts)
     split = rng.exponential(1.0, positions)
-    posted = (scale * used)[owner] * split / np.bincount(owner, split, accounts)[owner]
+    posted = (scale * usage)[owner] * split / np.bincount(owner, split, accounts)[owner]
 
     # Leverage log-uniform up to the first bracket's, then capped by the bracket the notional lands in.
     leverage = np.exp(rng.uniform(0.0, 1.0, positions) * np.log(arrays.max_leverage[instrument]))
@@ -416,19 +447,20 @@ def _draw(
     notional = lots * per_lot
     bracket = arrays.brackets(instrument, notional)
     maintenance = notional * arrays.mmr[instrument, bracket] - arrays.maint_amount[instrument, bracket]
-    initial = notional / arrays.leverage[instrument, bracket]
+    initial = notional / arrays.leverage[instrument, arrays.brackets(instrument, notional * _EDGE)]
 
-    # Isolated margin between the initial margin and three times it, rounded up to the settle quantum.
+    # Isolated margin 1.2 to 3 times the initial margin, rounded up to the settle quantum.
     distressed = rng.random(accounts) < shape.distressed_share
     isolated = rng.random(positions) < shape.isolated_share
     quantum = arrays.settle_quantum[instrument]
-    margin = np.ceil(initial * rng.uniform(1.0, 3.0, positions) / quantum) * quantum
+    margin = np.ceil(initial * rng.uniform(*_ISOLATED_MARGIN, positions) / quantum) * quantum
 
-    # Entry price: PnL as a fraction of notional, an isolated loss kept inside its margin (beyond the
-    # maintenance margin for the distressed), then turned into the entry and rounded in the holder's favour.
+    # Entry price: PnL as a fraction of notional, an isolated loss kept inside what its margin holds beyond
+    # IM / 0.9 (beyond the maintenance margin for the distressed), then turned into the entry and rounded in
+    # the holder's favour.
     ratio = 1.0 + np.clip(rng.normal(0.0, shape.entry_sigma, positions), -shape.entry_spread, shape.entry_spread)
     gain = np.where(inverse, sign * (1.0 / ratio - 1.0), sign * (1.0 - ratio))
-    room = (margin - maintenance) / notional
+    room = np.where(distressed[owner], margin - maintenance, margin - initial / _USAGE[1]) / notional
     loss_share = np.where(distressed[owner], rng.uniform(0.9, 1.1, positions), rng.uniform(0.0, 0.9, positions))
     capped = np.where(distressed[owner], -loss_share * room, np.maximum(gain, -loss_share * room))
     gain = np.where(isolated, capped, gain)
@@ -439,30 +471,49 @@ def _draw(
     entry = np.clip(ticks, lowest, np.floor(mark * (1.0 + shape.entry_spread) / tick)).astype(np.int64)
     entry_price = entry * tick
     units = sign * lots * arrays.lot[instrument] * contract_size
-    pnl = np.where(inverse, units * (1.0 / entry_price - 1.0 / mark), units * (mark - entry_price)) * settle_price
+    pnl_settle = np.where(inverse, units * (1.0 / entry_price - 1.0 / mark), units * (mark - entry_price))
+    pnl = pnl_settle * settle_price
 
-    # Cross equity: the posted margin (healthy) or around the maintenance margin (distressed).
+    # A healthy isolated margin also covers its initial margin valued at the entry price (the rule of venues
+    # that value isolated initial margin at entry): raised, where it falls short, to IM at entry / 0.9 plus
+    # the loss. A loss's entry notional is larger than the mark's, and may sit in a higher bracket.
+    at_entry = np.abs(units) * np.where(inverse, 1.0 / entry_price, entry_price)
+    entry_initial = at_entry / arrays.leverage[instrument, arrays.brackets(instrument, at_entry * _EDGE)]
+    floor = np.ceil((entry_initial / _USAGE[1] - np.minimum(pnl_settle, 0.0)) / quantum) * quantum
+    margin = np.where(distressed[owner], margin, np.maximum(margin, floor))
+
+    # Cross collateral: the margin set aside / usage (at least IM / 0.9) plus the losses, at the initial
+    # weights (healthy), or maintenance-weighted equity around the maintenance margin (distressed).
     cross = ~isolated
     cross_maintenance = np.bincount(owner, maintenance * settle_price * cross, accounts)
     cross_pnl = np.bincount(owner, pnl * cross, accounts)
-    isolated_posted = np.bincount(owner, margin * settle_price * isolated, accounts)
-    healthy = np.maximum(scale - isolated_posted, 1.2 * cross_maintenance)
-    equity = np.where(distressed, cross_maintenance * rng.uniform(0.8, 1.2, accounts), healthy)
-    collateral = np.maximum(equity - cross_pnl, _MIN_COLLATERAL)
+    cross_initial = np.bincount(owner, initial * settle_price * cross, accounts)
+    cross_loss = np.bincount(owner, np.minimum(pnl, 0.0) * cross, accounts)
+    cross_posted = np.bincount(owner, posted * cross, accounts)
+    healthy = np.maximum(cross_posted / usage, cross_initial / _USAGE[1]) - cross_loss
+    around = cross_maintenance * rng.uniform(0.8, 1.2, accounts) - cross_pnl
+    collateral = np.maximum(np.where(distressed, around, healthy), _MIN_COLLATERAL)
     return _Draws(
         counts=counts,
         instrument=instrument,
         size=sign * lots,
         entry=entry,
         isolated=np.where(isolated, _mantissas(margin, quantum), -1),
-        balances=_balances(rng, collateral, prices, shape),
+        balances=_balances(rng, collateral, prices, shape, ~distressed),
+        distressed=distressed,
     )
 
 
 def _balances(
-    rng: np.random.Generator, collateral: FloatArray, prices: dict[str, Decimal], shape: BookShape
+    rng: np.random.Generator,
+    collateral: FloatArray,
+    prices: dict[str, Decimal],
+    shape: BookShape,
+    initial: BoolArray,
 ) -> dict[str, IntArray]:
-    """Balances (in asset quanta) whose maintenance-weighted value is ``collateral`` (USD, per account).
+    """Balances (in asset quanta) whose weighted value is ``collateral`` (USD, per account): at the
+    initial weights where ``initial`` (each balance rounded up to its quantum, so the value reaches
+    ``collateral``), else at the maintenance weights (rounded to the nearest quantum).
 
     A few accounts owe USDC (5-30% of their collateral, made up by more of the rest); some hold one
     coin for part or all of it; some hold part of their stablecoins in USDC; USDT takes the rest.
@@ -472,7 +523,8 @@ def _balances(
     usdc_price = float(prices["USDC"])
     owes = rng.random(accounts) < shape.liability_share
     owed = np.where(owes, collateral * rng.uniform(0.05, 0.3, accounts), 0.0)
-    gross = collateral + owed * float(usdc.liability_weight)
+    liability = np.where(initial, float(usdc.initial_liability_weight), float(usdc.liability_weight))
+    gross = collateral + owed * liability
 
     holds_coin = rng.random(accounts) < shape.coin_share
     coin_only = rng.random(accounts) < _COIN_ONLY_SHARE
@@ -481,15 +533,24 @@ def _balances(
     stable = gross * (1.0 - coin_part)
     holds_usdc = (rng.random(accounts) < shape.usdc_share) & ~owes
     usdc_part = stable * np.where(holds_usdc, rng.uniform(0.1, 0.6, accounts), 0.0)
-    usdc_weight = float(usdc.weight.bands[0].weight)
+    usdc_weight = np.where(initial, float(usdc.initial_weight.bands[0].weight), float(usdc.weight.bands[0].weight))
+
+    def quanta(values: FloatArray, name: str) -> IntArray:
+        scaled = values / float(_QUANTA[name])
+        return np.where(initial, np.ceil(scaled), np.rint(scaled)).astype(np.int64)
 
     balances = {
-        "USDT": _mantissas(stable - usdc_part, float(_QUANTA["USDT"])),
-        "USDC": _mantissas((usdc_part / usdc_weight - owed) / usdc_price, float(_QUANTA["USDC"])),
+        "USDT": quanta(stable - usdc_part, "USDT"),
+        "USDC": quanta((usdc_part / usdc_weight - owed) / usdc_price, "USDC"),
     }
     for k, name in enumerate(_COINS):
-        units = _amount_for(ASSETS[name], np.where(coin == k, gross * coin_part, 0.0) / float(prices[name]))
-        balances[name] = _mantissas(units, float(_QUANTA[name]))
+        weighted = np.where(coin == k, gross * coin_part, 0.0) / float(prices[name])
+        units = np.where(
+            initial,
+            _amount_for(ASSETS[name], weighted, Side.INITIAL),
+            _amount_for(ASSETS[name], weighted, Side.MAINTENANCE),
+        )
+        balances[name] = quanta(units, name)
     return balances
 
 
@@ -530,12 +591,23 @@ def synthetic_book(accounts: int, seed: int = 0, instruments: int = 24, shape: B
     plus two inverse perpetuals and one dated future, base USD, rulebook ``generic``.
 
     The same ``seed`` (and arguments) gives an equal portfolio; the instruments and market depend only on
-    ``seed``, ``instruments`` and ``shape``. See the module doc for the shape and units.
+    ``seed``, ``instruments`` and ``shape``. See the module doc for the shape and units. With the default
+    ``shape.distressed_share`` of 0 every account meets its initial margin at t = 0.
     """
+    return drawn_book(accounts, seed, instruments, shape)[0]
+
+
+def drawn_book(
+    accounts: int, seed: int = 0, instruments: int = 24, shape: BookShape = DEFAULT_SHAPE
+) -> tuple[Portfolio, frozenset[str]]:
+    """:func:`synthetic_book` with the ids of the accounts drawn distressed (each with probability
+    ``shape.distressed_share``; the others meet their initial margin)."""
     if accounts < 0:
         raise ValueError(f"accounts must not be negative, got {accounts}")
     if instruments < len(_MAJORS):
         raise ValueError(f"instruments must be at least {len(_MAJORS)} (BTC, ETH and SOL), got {instruments}")
+    if not 0.0 <= shape.distressed_share <= 1.0:
+        raise ValueError(f"distressed_share must be from 0 to 1, got {shape.distressed_share}")
     rng = np.random.default_rng(seed)
     listings, prices = _listings(rng, instruments, shape)
     arrays = _Arrays.of(listings, prices)
@@ -545,7 +617,7 @@ def synthetic_book(accounts: int, seed: int = 0, instruments: int = 24, shape: B
         prices=prices,
         marks={item.instrument.name: item.mark for item in listings},
     )
-    return Portfolio(
+    portfolio = Portfolio(
         base=BASE,
         rulebook=RULEBOOK,
         assets=dict(ASSETS),
@@ -553,3 +625,5 @@ def synthetic_book(accounts: int, seed: int = 0, instruments: int = 24, shape: B
         market=market,
         accounts=_accounts(draws, listings),
     )
+    distressed = frozenset(a.id for a, flag in zip(portfolio.accounts, draws.distressed.tolist(), strict=True) if flag)
+    return portfolio, distressed

@@ -59,16 +59,23 @@ def test_all_isolated_splits_the_cross_value_by_initial_margin():
     assert b == PORTFOLIO.accounts[1]  # no position: left as it is
 
 
-def test_the_default_depth_is_the_open_interest_in_underlying_units():
-    # BTC-PERP: 1 + 0.5 = 1.5 BTC open; BTCUSD: 200 x 100 USD / 20000 = 1 BTC open
-    assert default_liquidity(PORTFOLIO) == {
-        "BTC-PERP": SquareRootImpact(D("0.05"), D("1.5"), D("0.5")),
-        "BTCUSD": SquareRootImpact(D("0.05"), D(1), D("0.5")),
-    }
-    tiny = book(
-        [Asset.simple("USDT")], [linear("X")], {"USDT": "1"}, {"X": "5"}, [("t", {}, [position("X", "0.2", "5")])]
+def test_the_default_depth_is_the_square_root_law_calibrated_for_the_underlying():
+    # both instruments are on BTC, calibrated on 7 November 2022 (sim/stress/calibration.py): sigma_D 0.0188,
+    # V_D 387,000 BTC; coefficient = 2/3 x Y x sigma_D = 2 x 1.36 x 0.0188 / 3 = 0.051136 / 3; two thirds of
+    # the peak move kept. The inverse BTCUSD is quoted in BTC as well: the same model
+    btc = SquareRootImpact(div(D("0.051136"), 3), D(387_000), D("0.67"))
+    assert default_liquidity(PORTFOLIO) == {"BTC-PERP": btc, "BTCUSD": btc}
+    alt = book(
+        [Asset.simple("USDT")],
+        [linear("X", underlying="ALT1")],
+        {"USDT": "1"},
+        {"X": "5"},
+        [("t", {}, [position("X", "0.2", "5")])],
     )
-    assert default_liquidity(tiny) == {"X": SquareRootImpact(D("0.05"), D(1), D("0.5"))}  # at least one unit
+    # ALT1 has no calm day: SOL's sigma_D 0.0802 (the largest) -> 2 x 1.36 x 0.0802 / 3 = 0.218144 / 3, and
+    # the smallest dollar volume, SOL's 9,810,000 x 29.62 = 290,572,200 USD, in units at X's mark 5 (ALT1 has
+    # no price of its own): 58,114,440
+    assert default_liquidity(alt) == {"X": SquareRootImpact(div(D("0.218144"), 3), D(58_114_440), D("0.67"))}
 
 
 def test_the_default_fund_is_a_hundredth_of_what_is_held_rounded_half_even():

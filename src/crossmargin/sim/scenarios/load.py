@@ -43,6 +43,12 @@ A full example (every key; only ``name`` and ``step_seconds`` are required)::
       - {depeg: {asset: USDC, source: s3, start: 0, end: 7200, series: {file: usdcusdt.csv, every: 900}}}
                                       # one Depeg a 900 s segment, priced at the series value (held) at
                                       #   the segment start; the CSV's prices are absolute, not factors
+      - {venue_price: {asset: USDE, source: s1, start: 2760, end: 5160, price: 0.65}}   # as a depeg
+      - {venue_price: {asset: WBETH, source: s1, start: 2760, end: 5160, factors: [[0, 1.0], [2760, 0.12]]}}
+                                      # venue s1's own path of WBETH: its price at t = 0 x the factor (the
+                                      #   forms of an asset's `table`; times on the scenario's clock); the
+                                      #   other sources report the market. Seen by a book whose oracle
+                                      #   prices WBETH at s1 alone (price_source: s1, docs/oracle.md)
     liquidity: [[0, 1.0], [1800, 0.2], [7200, 0.6]]  # depth multiplier, linear, held after the last point
     include: [usdc-depeg-2023]      # library scenarios composed in (see below)
 
@@ -85,6 +91,7 @@ from crossmargin.sim.scenarios.model import (
     StaleSource,
     Table,
     ThinMarket,
+    VenuePrice,
 )
 
 LIBRARY: Traversable = files("crossmargin.sim.scenarios") / "library"
@@ -107,7 +114,7 @@ _TOP = (
     "include",
 )
 _KINDS = ("table", "gbm", "jump", "garch", "follow")
-_FAULTS = ("stale", "spike", "thin_market", "depeg")
+_FAULTS = ("stale", "spike", "thin_market", "depeg", "venue_price")
 
 MAX_STEP_SECONDS = 365 * 86_400
 """Longest step: a year. With :data:`MAX_STEPS` it keeps every time of the scenario a number the oracle takes
@@ -467,6 +474,17 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
         _keys(body, field, ("symbol", "start", "end", "factor"), required=("symbol", "start", "end", "factor"))
         symbol, start, end, factor = text("symbol"), num("start"), num("end"), num("factor")
         return [_build(field, lambda: ThinMarket(symbol, start, end, factor))]
+    if kind == "venue_price":
+        keys = ("asset", "source", "start", "end")
+        _keys(body, field, (*keys, "price", "factors"), required=keys)
+        if ("price" in body) == ("factors" in body):
+            raise InputError(field, "give exactly one of price, factors")
+        asset, source, start, end = text("asset"), text("source"), num("start"), num("end")
+        if "price" in body:
+            price = num("price")
+            return [_build(field, lambda: VenuePrice(asset, source, start, end, price=price))]
+        table = _table(body["factors"], f"{field}.factors", bases)
+        return [_build(field, lambda: VenuePrice(asset, source, start, end, factors=table))]
     _keys(
         body,
         field,

@@ -16,7 +16,7 @@ builds them from YAML and :mod:`crossmargin.sim.scenarios.paths` turns a :class:
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -135,7 +135,49 @@ class Depeg:
         _positive(self.price, "price")
 
 
-Fault = StaleSource | Spike | ThinMarket | Depeg
+@dataclass(frozen=True)
+class VenuePrice:
+    """A venue-specific price: during ``[start, end)`` oracle source ``source`` (one venue) prices ``asset`` on
+    its own book while the other sources report the market's path. It reports either ``price`` (base
+    currency, an absolute price) or, with ``factors``, the asset's price at ``t = 0`` x the table's factor at
+    ``t`` (the venue's own path, on the scenario's clock and interpolated like an asset's table). Whether the
+    book's accounts see it depends on the oracle: the median of the sources filters one venue out, own-venue
+    pricing (``price_source``, docs/oracle.md) takes it."""
+
+    asset: str
+    source: str
+    start: float
+    end: float
+    price: float | None = None
+    factors: "Table | None" = None  # defined below, with the path specs
+
+    def __post_init__(self) -> None:
+        _name(self.asset, "asset")
+        _source(self.source)
+        _window(self.start, self.end)
+        if (self.price is None) == (self.factors is None):
+            raise InputError("price", "give exactly one of price, factors")
+        if self.price is not None:
+            _positive(self.price, "price")
+        elif not isinstance(self.factors, Table):
+            raise InputError("factors", f"must be a table of factors, got {type(self.factors).__name__}")
+
+
+Fault = StaleSource | Spike | ThinMarket | Depeg | VenuePrice
+
+
+def fault_symbol(fault: Fault) -> str:
+    """The symbol (asset or instrument) ``fault`` changes the reports of."""
+    return fault.asset if isinstance(fault, Depeg | VenuePrice) else fault.symbol
+
+
+def fault_kind(fault: Fault) -> str:
+    """The YAML key of ``fault``'s kind."""
+    kinds: dict[type, str] = {
+        StaleSource: "stale", Spike: "spike", ThinMarket: "thin_market", Depeg: "depeg", VenuePrice: "venue_price",
+    }  # fmt: skip
+    return kinds[type(fault)]
+
 
 # --- path specs ---------------------------------------------------------------------------------
 
@@ -385,6 +427,55 @@ class Scenario:
     def spec(self, asset: str) -> PathSpec | None:
         """The path spec that moves ``asset``: its own, else the ``"*"`` rule, else ``None`` (held at 1.0)."""
         return dict(self.assets).get(asset, self.others)
+
+    def warnings(
+        self, assets: Collection[str], instruments: Collection[str] = (), base: str | None = None
+    ) -> tuple[str, ...]:
+        """What of the scenario changes nothing on a book whose sources report ``assets`` (its priced assets,
+        the base ``base`` left out) and whose marked instruments are ``instruments``: each named asset the book
+        has no price for and none of its assets follows (a path on the base only when it moves: fixing the
+        base at 1.0 agrees with it), and
+        each fault on a symbol the book's sources never report (an asset for ``depeg`` and ``venue_price``, an
+        asset or an instrument for the others), once per kind, symbol and source. One line each, naming the
+        scenario and the symbol, in the scenario's order: paths, then faults."""
+        priced, marked = set(assets), set(instruments)
+
+        def missing(symbol: str, wanted: str) -> str:
+            if symbol == base:
+                return f"{symbol} is the book's base currency (priced 1 by definition)"
+            if symbol in marked:
+                return f"{symbol} is an instrument of the book, and {wanted}"
+            return f"the book has no {symbol}"
+
+        followed: set[str] = set()  # named assets whose paths the book's assets follow
+        for asset in priced:
+            spec = self.spec(asset)
+            while isinstance(spec, Follow) and spec.target not in followed:
+                followed.add(spec.target)
+                spec = self.spec(spec.target)
+        lines = []
+        for name, spec in self.assets:
+            fixed = isinstance(spec, Table) and all(f == 1 for f in spec.factors)
+            if name not in priced | followed and not (name == base and fixed):
+                lines.append(
+                    f"{self.name}: the path of {name} is not used: "
+                    + missing(name, "a path moves an asset (an instrument's mark follows its underlying)")
+                )
+        seen: set[tuple[str, str, str]] = set()
+        for fault in self.faults:
+            symbol, kind = fault_symbol(fault), fault_kind(fault)
+            source = getattr(fault, "source", "")
+            if (kind, symbol, source) in seen:
+                continue
+            seen.add((kind, symbol, source))
+            reported = symbol in priced or (symbol in marked and not isinstance(fault, Depeg | VenuePrice))
+            if not reported:
+                on = f" (source {source})" if source else ""
+                lines.append(
+                    f"{self.name}: the {kind} fault on {symbol}{on} changes nothing: "
+                    + missing(symbol, f"a {kind} fault prices an asset")
+                )
+        return tuple(lines)
 
     def path(self, seed: int, assets: Sequence[str]) -> ScenarioPath:
         """The scenario's path for ``assets`` with random draws from ``seed`` (see

@@ -84,6 +84,12 @@ def table_factors(table: Table, times: np.ndarray) -> np.ndarray:
     return fs[np.maximum(index, 0)]
 
 
+def table_factor(table: Table, t: float) -> float:
+    """The factor of ``table`` at one time ``t`` (seconds): :func:`table_factors` at that time (a venue's own
+    path, :class:`~crossmargin.sim.scenarios.model.VenuePrice`, is read one step at a time)."""
+    return float(table_factors(table, np.asarray([t], dtype=np.float64))[0])
+
+
 def stream(seed: int, asset: str) -> np.random.Generator:
     """The random generator of ``asset`` under ``seed``: independent of every other asset's."""
     digest = hashlib.sha256(asset.encode("utf-8")).digest()

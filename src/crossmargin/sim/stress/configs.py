@@ -3,11 +3,13 @@
 - **Cross vs isolated**: the same book with every position cross (isolated margins folded into the
   balances, :func:`~crossmargin.margin.whatif.all_cross`) and with every position isolated
   (:func:`~crossmargin.margin.whatif.all_isolated`: the cross collateral value, maintenance side, split
-  pro rata to initial margin into each position's margin).
+  as a trader would post it: each position first gets what its isolated pool needs to meet its initial
+  margin given its own uPnL, then a share of what is left pro rata to initial margin; an account whose
+  collateral cannot cover every need has it split pro rata to need).
 - **Default depth** (a document without ``liquidity``, or a generated book): every instrument fills
-  against a square-root impact model whose depth scale is the instrument's open interest in units of the
-  underlying (``I = 0.05 x sqrt(n / open units)``: closing 1 % of the open interest costs 0.5 % on
-  average), half of each fill's move staying in the mark.
+  against the square-root law calibrated for its underlying from real candles and a real order book
+  (:mod:`crossmargin.sim.stress.calibration`), two thirds of each fill's peak move displacing the mark
+  for a while (:mod:`crossmargin.liquidation.resilience`).
 - **Default insurance fund**: 1 % of the book's collateral at full value.
 """
 
@@ -15,16 +17,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from crossmargin.liquidation.liquidity import LiquidityModel, SquareRootImpact
+from crossmargin.liquidation.liquidity import LiquidityModel
 from crossmargin.margin.whatif import all_cross, all_isolated
 from crossmargin.model import Portfolio, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
+from crossmargin.sim.stress.calibration import calibrated_depth
 from crossmargin.sim.stress.runner import StressConfig
 
-IMPACT_COEFFICIENT = Decimal("0.05")
-PERMANENT_IMPACT = Decimal("0.5")
 FUND_SHARE = Decimal("0.01")
 
 
@@ -42,19 +43,13 @@ def isolated_book(portfolio: Portfolio, rules: RuleChoices) -> Portfolio:
 
 
 def default_liquidity(portfolio: Portfolio) -> dict[str, LiquidityModel]:
-    """A square-root impact model per instrument scaled to its open interest (see module doc)."""
-    open_units: dict[str, Decimal] = {}
-    with exact():
-        for account in portfolio.accounts:
-            for position in account.positions:
-                spec = portfolio.instruments[position.instrument]
-                units = abs(position.size) * spec.contract_size
-                if spec.inverse:
-                    units = units / portfolio.market.mark(position.instrument)
-                open_units[position.instrument] = open_units.get(position.instrument, ZERO) + units
+    """The calibrated square-root model of every marked instrument (see module doc), priced at its
+    underlying's price (its mark where the underlying has none)."""
+    market = portfolio.market
     return {
-        name: SquareRootImpact(IMPACT_COEFFICIENT, max(units, Decimal(1)), PERMANENT_IMPACT)
-        for name, units in sorted(open_units.items())
+        name: calibrated_depth(spec.underlying, market.prices.get(spec.underlying, market.marks[name]))
+        for name, spec in sorted(portfolio.instruments.items())
+        if name in market.marks
     }
 
 

@@ -1,7 +1,11 @@
 """What a stress run produces: per-step records, totals, and Monte Carlo distributions.
 
 Money is in the base currency, as floats (reports); the runs' own ledgers are exact. Times are seconds
-from the scenario's start.
+from the scenario's start. Index prices are in the base currency per unit of the asset, marks in the
+instrument's mark units.
+
+A step record is a pure function of the run's inputs except for ``seconds`` (its wall time), which is left
+out of its identity (``==``) and out of every document written from it (``summary.json``, ``--json``).
 """
 
 from dataclasses import dataclass, field
@@ -11,9 +15,10 @@ from dataclasses import dataclass, field
 class StepRecord:
     """One step of a run: the market after it and what the liquidation engine did in it."""
 
-    t: float
+    t: float  # seconds from the scenario's start
+    prices: dict[str, float]  # asset -> index price after the step (base currency; the base itself left out)
     marks: dict[str, float]  # instrument -> mark after the step's liquidations
-    liquidations: int  # liquidation fills in the step (market and backstop)
+    liquidations: int  # liquidation fills in the step (taken by the market, the backstop or ADL)
     liquidated_notional: float  # their notional at the fill price, base currency
     slippage: float  # against the mark, base currency
     adl_events: int  # accounts auto-deleveraged in the step
@@ -47,6 +52,7 @@ class RunResult:
     insurance_fund_start: float
     accounts: int
     positions: int
+    warnings: tuple[str, ...] = ()  # what of the scenario changed nothing on this book (runner.warnings_of)
 
     @property
     def liquidations(self) -> int:
@@ -126,3 +132,8 @@ class StressReport:
     book: str  # how the book was made (file or generator and seed)
     runs: tuple[RunResult, ...]
     monte_carlo: tuple[MonteCarloResult, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The runs' warnings (what of the scenario changed nothing on the book), each once, in order."""
+        return tuple(dict.fromkeys(line for run in self.runs for line in run.warnings))

@@ -5,16 +5,18 @@ At each step of the scenario's path the runner sends the loop two inbound events
 1. **Depth.** A ``parameters`` event when the path's depth multiplier changed: every instrument's
    liquidity model is scaled by it (floored at 1e-6: no market at all is not a model fills can use).
 2. **Prices.** One ``prices`` event: three oracle sources (``s1``, ``s2``, ``s3``) report every priced
-   asset and every instrument's underlying at its start price x the path's factor x the *impact factor*
-   (below); the scenario's faults change what they report (a stale source is silent, a spike or a
-   manipulated thin market multiplies, a depeg replaces one venue's price). An instrument named by a fault
-   also gets traded-price reports from the three sources at its start mark x the same factors.
+   asset and every instrument's underlying at its start price x the path's factor; the scenario's faults
+   change what they report (a stale source is silent, a spike or a manipulated thin market multiplies, a
+   depeg or a venue price replaces one venue's price by its own). An instrument named by a fault also gets
+   traded-price reports from the three sources at its start mark x the same factor.
 
 The loop prices the clearing state (exact, the ledger of record) and the risk book (float mirror), screens,
 confirms exactly, and liquidates every account whose prices the oracle policy liquidates on, again while
-the fills' permanent impact pushes others under (a cascade, up to the loop's ``cascade_rounds``). Each mark
-the impact moves moves the impact factor of the instrument's underlying with it, so the move stays in later
-steps' prices. Auto-deleveraging ranks at the marks the step's prices start from.
+the fills' permanent impact pushes others under (a cascade, up to the loop's ``cascade_rounds``). The
+index is the scenario's alone: liquidations never move it. Their permanent impact displaces the
+instruments' marks from the oracle's, and the displacement fades with the loop's resilience half-life
+(:mod:`crossmargin.liquidation.resilience`), so a liquidation wave moves a mark away from its index for a
+while, not for ever. Auto-deleveraging ranks at the marks the step's prices start from.
 
 The runner records per step: liquidations (count, notional at the fill price, slippage), ADL events, bad
 debt and the insurance fund (base currency), accounts at risk, the step's wall time.
@@ -24,7 +26,7 @@ A run is a pure function of (book, rules, terms, liquidity, fund, oracle setting
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crossmargin.clearing.ledger import LedgerAccount
@@ -33,13 +35,15 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.engine.screening import DEFAULT_BAND
 from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import LiquidityModel
+from crossmargin.liquidation.resilience import DEFAULT_HALF_LIFE_S
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop, LoopConfig
 from crossmargin.model import Portfolio, RuleChoices
 from crossmargin.model.numbers import exact, from_float
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
-from crossmargin.sim.scenarios.model import Depeg, Scenario, ScenarioPath, Spike, StaleSource, ThinMarket
+from crossmargin.sim.scenarios.model import Depeg, Scenario, ScenarioPath, Spike, StaleSource, ThinMarket, VenuePrice
+from crossmargin.sim.scenarios.paths import table_factor
 from crossmargin.sim.stress.results import LiquidationMark, RunResult, StepRecord
 
 SOURCES = ("s1", "s2", "s3")
@@ -58,12 +62,13 @@ class StressConfig:
     insurance_fund: Decimal
     oracle: OracleConfig
     band: Decimal = DEFAULT_BAND
+    resilience_half_life_s: Decimal = DEFAULT_HALF_LIFE_S
 
     def loop_config(self) -> LoopConfig:
         """The engine loop's configuration (no per-account reports: a stress book can hold a million)."""
         return LoopConfig(
             self.portfolio, self.rules, self.terms, self.oracle, self.liquidity, self.insurance_fund, self.band,
-            report_accounts=False,
+            report_accounts=False, resilience_half_life_s=self.resilience_half_life_s,
         )  # fmt: skip
 
 
@@ -81,7 +86,6 @@ class Run:
         }
         self.start_prices = {a: float(p) for a, p in market.prices.items() if a != portfolio.base}
         self.start_marks = {name: float(m) for name, m in market.marks.items()}
-        self.impact = {a: 1.0 for a in self.start_prices}
         traded = {f.symbol for f in path.faults if isinstance(f, Spike | ThinMarket | StaleSource)}
         self.traded = sorted(traded & set(self.start_marks))
         self.steps: list[StepRecord] = []
@@ -109,8 +113,7 @@ class Run:
 
     def _factor(self, asset: str) -> float:
         factors = self.path.factors.get(asset)
-        base = 1.0 if factors is None else float(factors[self.k])
-        return base * self.impact.get(asset, 1.0)
+        return 1.0 if factors is None else float(factors[self.k])
 
     def _reported(self, symbol: str, source: str, price: float, t: float) -> float | None:
         """What ``source`` reports for ``symbol`` at ``t`` under the scenario's faults (None: silent)."""
@@ -130,6 +133,16 @@ class Run:
                 and fault.start <= t < fault.end
             ):
                 price = fault.price
+            elif (
+                isinstance(fault, VenuePrice)
+                and (fault.asset, fault.source) == (symbol, source)
+                and fault.start <= t < fault.end
+            ):
+                if fault.factors is not None:  # the venue's own path, from the symbol's start price
+                    start = self.start_prices.get(symbol, self.start_marks.get(symbol, price))
+                    price = start * table_factor(fault.factors, t)
+                elif fault.price is not None:
+                    price = fault.price
         return price
 
     def _quotes(self, t: float) -> tuple[live.Quote, ...]:
@@ -174,12 +187,9 @@ class Run:
                 )
             elif isinstance(event, live.Deleveraged):
                 adl += 1
-            elif isinstance(event, live.MarkMoved):
-                asset = self.underlying[event.instrument]
-                if asset in self.impact:
-                    self.impact[asset] *= float(event.mark) / float(event.before)
         record = StepRecord(
             t=t,
+            prices={a: float(p) for a, p in self.state.market.prices.items() if a != self.config.portfolio.base},
             marks={name: float(m) for name, m in self.state.market.marks.items()},
             liquidations=fills,
             liquidated_notional=notional,
@@ -229,10 +239,17 @@ def assets_of(portfolio: Portfolio) -> list[str]:
     return sorted(names - {portfolio.base})
 
 
+def warnings_of(scenario: Scenario, portfolio: Portfolio) -> tuple[str, ...]:
+    """What of ``scenario`` changes nothing on ``portfolio`` (:meth:`Scenario.warnings`): a path on an asset
+    the book has no price for, a fault on a symbol its sources never report."""
+    return scenario.warnings(assets_of(portfolio), portfolio.market.marks, portfolio.base)
+
+
 def run(
     config: StressConfig, scenario: Scenario, seed: int = 0, progress: Callable[[int, int], None] | None = None
 ) -> RunResult:
-    """The whole scenario for one configuration (``progress(step, steps)`` after each step)."""
+    """The whole scenario for one configuration (``progress(step, steps)`` after each step); the result's
+    ``warnings`` say what of the scenario changed nothing on the book (:func:`warnings_of`)."""
     path = scenario.path(seed, assets_of(config.portfolio))
     current = Run(config, path)
     steps = len(path.times) - 1
@@ -240,7 +257,7 @@ def run(
         current.step()
         if progress is not None:
             progress(k + 1, steps)
-    return current.result()
+    return replace(current.result(), warnings=warnings_of(scenario, config.portfolio))
 
 
 def run_all(
