@@ -26,8 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.cli.feed import MAX_UPDATES
-from crossmargin.cli.loading import load_document, portfolio_of
+from crossmargin.cli.loading import load_document
 from crossmargin.cli.main import replay_of
+from crossmargin.live.document import portfolio_of
 from crossmargin.model import InputError
 from crossmargin.model.document_text import MAX_BYTES, MAX_DEPTH, MAX_VALUES, MAX_YAML_BYTES
 from crossmargin.sim.scenarios.load import MAX_ASSETS, MAX_FAULTS, MAX_STEPS, load_scenario

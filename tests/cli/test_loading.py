@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from crossmargin.cli.loading import load_document, portfolio_of
+from crossmargin.cli.loading import load_document
+from crossmargin.live.document import portfolio_of
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.document_text import MAX_BYTES, MAX_DEPTH, MAX_YAML_BYTES

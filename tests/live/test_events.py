@@ -23,6 +23,7 @@ quotes = st.builds(
 INBOUND: dict[type, st.SearchStrategy[live.Inbound]] = {
     live.Prices: st.builds(live.Prices, quotes=st.lists(quotes, max_size=4).map(tuple), **stamp),
     live.Clock: st.builds(live.Clock, **stamp),
+    live.OpenAccount: st.builds(live.OpenAccount, account=names, **stamp),
     live.Deposit: st.builds(live.Deposit, account=names, asset=names, amount=decimals, **stamp),
     live.Withdrawal: st.builds(live.Withdrawal, account=names, asset=names, amount=decimals, **stamp),
     live.Trade: st.builds(

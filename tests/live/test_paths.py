@@ -50,7 +50,7 @@ def test_the_same_events_give_the_same_outbound_events_and_digest_every_time(eve
 )
 def test_replay_is_the_loop_fed_one_source_update_per_event(updates: list[tuple[int, str, str, Decimal]]):
     cfg = config()
-    replay = Replay(cfg.portfolio, cfg.rules, cfg.terms, cfg.oracle, cfg.liquidity, cfg.insurance_fund)
+    replay = Replay(cfg)
     loop = EngineLoop(cfg)
     t = D(0)
     for seq, (step, source, symbol, factor) in enumerate(updates, start=1):

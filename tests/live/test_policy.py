@@ -22,7 +22,7 @@ import pytest
 
 from crossmargin.clearing.events import MARKET, Withdraw
 from crossmargin.live import events as live
-from crossmargin.live.loop import EngineLoop
+from crossmargin.live.loop import EngineLoop, LoopConfig
 from crossmargin.model import InputError
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.rules import LiquidationTerms
@@ -275,7 +275,9 @@ def test_clock_skew_out_of_order_and_duplicates_are_ignored():
 
 def replay() -> Replay:
     return Replay(
-        portfolio_from_document(DOCUMENT), rulebook("generic").rules, LiquidationTerms(), oracle_config(DOCUMENT), {}
+        LoopConfig(
+            portfolio_from_document(DOCUMENT), rulebook("generic").rules, LiquidationTerms(), oracle_config(DOCUMENT)
+        )
     )
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from crossmargin.cli.main import app
 from crossmargin.live import events as live
+from crossmargin.live.loop import LoopConfig
 from crossmargin.model import InputError, exact
 from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.rules import LiquidationTerms
@@ -41,7 +42,7 @@ D = Decimal
 def replay() -> Replay:
     """The book under the generic rulebook, default liquidation terms, no liquidity model, no fund."""
     portfolio = portfolio_from_document(DOCUMENT)
-    return Replay(portfolio, rulebook("generic").rules, LiquidationTerms(), oracle_config(DOCUMENT), {})
+    return Replay(LoopConfig(portfolio, rulebook("generic").rules, LiquidationTerms(), oracle_config(DOCUMENT)))
 
 
 def test_a_line_is_its_event_without_sequence_number_and_cause():

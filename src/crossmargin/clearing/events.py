@@ -32,6 +32,17 @@ class Taker(StrEnum):
     BACKSTOP = "backstop"
 
 
+class OpenAccount(msgspec.Struct, frozen=True, tag_field="type", tag="open_account"):
+    """A new user account ``account``: no balances, no positions (its id not yet taken, printable, at most
+    :data:`MAX_ACCOUNT_ID` characters)."""
+
+    account: str
+
+
+MAX_ACCOUNT_ID = 128
+"""The longest account id an :class:`OpenAccount` may give."""
+
+
 class Deposit(msgspec.Struct, frozen=True, tag_field="type", tag="deposit"):
     """``amount`` (> 0) of ``asset`` into the account's cross balance from outside."""
 
@@ -170,7 +181,8 @@ class LiquidationEnd(msgspec.Struct, frozen=True, tag_field="type", tag="liquida
 
 
 Event = (
-    Deposit
+    OpenAccount
+    | Deposit
     | Withdraw
     | Trade
     | Funding

@@ -39,6 +39,7 @@ import msgspec
 
 from crossmargin.clearing.events import (
     MARKET,
+    MAX_ACCOUNT_ID,
     CollateralSale,
     Deposit,
     Event,
@@ -48,6 +49,7 @@ from crossmargin.clearing.events import (
     LiquidationEnd,
     LiquidationFill,
     LiquidationStart,
+    OpenAccount,
     PriceUpdate,
     SocializedLoss,
     Taker,
@@ -62,7 +64,7 @@ from crossmargin.margin.pools import evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
 from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
-from crossmargin.model.errors import field_prefix
+from crossmargin.model.errors import UNPRINTABLE, field_prefix
 from crossmargin.model.instruments import ContractKind
 from crossmargin.model.numbers import ZERO, exact, finite, non_negative, positive
 
@@ -476,6 +478,7 @@ class ClearingState:
     def apply(self, event: Event) -> None:
         """Validate ``event`` against the current state, then apply and log it (all or nothing)."""
         handlers: dict[type, Callable[[Any], Change]] = {
+            OpenAccount: self._open_account,
             Deposit: self._deposit,
             Withdraw: self._withdraw,
             Trade: self._trade,
@@ -503,6 +506,23 @@ class ClearingState:
                 self.changes.append(owner)
         self.log.append(event)
 
+    def _open_account(self, event: OpenAccount) -> Change:
+        account_id = event.account
+        if not account_id or len(account_id) > MAX_ACCOUNT_ID:
+            raise InputError("account", f"an account id is 1 to {MAX_ACCOUNT_ID} characters, got {len(account_id)}")
+        if UNPRINTABLE.search(account_id):
+            raise InputError("account", f"{account_id!r} is not printable text (control characters)")
+        if account_id == MARKET:
+            raise InputError("account", f"{MARKET!r} is the market's own account")
+        if account_id in self.legs:
+            raise InputError("account", f"an account with id {account_id!r} exists")
+
+        def change() -> None:
+            self.legs[account_id] = {}
+            self.changes.append(account_id)
+
+        return change
+
     def _deposit(self, event: Deposit) -> Change:
         self._legs(event.account)
         self._asset(event.asset)
@@ -521,7 +541,7 @@ class ClearingState:
         frozen = self._frozen_for(account, portfolio)
         if frozen is not None:
             raise InputError("account", f"withdrawals are frozen: the price of {frozen} is frozen by the oracle policy")
-        room = max_withdrawable(account, self._guarded(account, portfolio), self.rules, event.asset)
+        room = max_withdrawable(account, self.guarded(account, portfolio), self.rules, event.asset)
         if event.amount > room:
             raise InputError("amount", f"{event.amount} exceeds the free collateral allows ({room} {event.asset})")
         postings = transfer(user(event.account), EXTERNAL, event.asset, event.amount)
@@ -549,7 +569,7 @@ class ClearingState:
                     raise InputError(role, f"{account_id!r} is being liquidated")
                 account = self.account(account_id)
                 portfolio = self.portfolio_of([account])
-                guarded = self._guarded(account, portfolio)
+                guarded = self.guarded(account, portfolio)
                 check = check_order(account, guarded, self.rules, event.instrument, signed, event.price)
                 if check.reason != REDUCES:
                     frozen = self._frozen_for(account, portfolio, event.instrument, instrument.settle)
@@ -753,7 +773,7 @@ class ClearingState:
         frozen = sorted(depends & self.guard.frozen)
         return frozen[0] if frozen else None
 
-    def _guarded(self, account: Account, portfolio: Portfolio) -> Portfolio:
+    def guarded(self, account: Account, portfolio: Portfolio) -> Portfolio:
         """``portfolio`` at the account's guarded market: each asset it holds priced at the guard's ``held``
         price, each it owes at the ``owed`` price (where the guard gives one; otherwise the market's)."""
         guard = self.guard

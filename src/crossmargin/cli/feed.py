@@ -1,9 +1,11 @@
-"""Reading a price feed: JSON lines ``{"t", "source", "symbol", "price", "confidence"?}``, numbers exact."""
+"""Reading a price feed: JSON lines ``{"t", "source", "symbol", "price", "confidence"?}``, numbers exact; and
+reading engine events, one record a line as the service's log holds them."""
 
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from crossmargin.live.events import InboundEvent, decode_inbound
 from crossmargin.model import InputError
 from crossmargin.model.document_text import MAX_BYTES, decoded, parse_json
 from crossmargin.model.errors import UNPRINTABLE
@@ -48,6 +50,19 @@ def read_feed(path: Path) -> Iterator[SourceUpdate]:
             )
         except InputError as err:
             raise err.within(where) from None
+
+
+def read_events(path: Path) -> list[InboundEvent]:
+    """The inbound events recorded in the file at ``path`` (as ``crossmargin log`` prints them), in file
+    order; blank lines are skipped, a bad record raises InputError naming the file and line."""
+    events = []
+    for number, line in enumerate(_lines(path), start=1):
+        if line.strip():
+            try:
+                events.append(decode_inbound(line))
+            except InputError as err:
+                raise err.within(f"{path}:{number}") from None
+    return events
 
 
 def _lines(path: Path) -> list[str]:

@@ -8,6 +8,7 @@ as floats; counts (accounts, paths, workers, seeds, repeats) as whole numbers wi
 checked before any work.
 """
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,20 +21,20 @@ from rich.console import Console, RenderableType
 from rich.progress import Progress
 
 from crossmargin import __version__
-from crossmargin.cli.feed import read_feed
+from crossmargin.cli.feed import read_events, read_feed
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
-from crossmargin.cli.loading import load_document, load_portfolio, portfolio_of
+from crossmargin.cli.loading import load_document, load_portfolio
 from crossmargin.cli.output import emit_json, emit_view
 from crossmargin.cli.risk import risk
+from crossmargin.cli.serve import keys, log, serve
 from crossmargin.cli.stress import demo, stress
 from crossmargin.cli.user_input import named_by_option, parse_decimal, user_errors
-from crossmargin.liquidation.liquidity import liquidity_from_dict
+from crossmargin.live.document import loop_config_of
 from crossmargin.margin.account import evaluate_account
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
-from crossmargin.model.document import clearing_section, portfolio_from_document
+from crossmargin.model.document import portfolio_from_document
 from crossmargin.model.numbers import ZERO
-from crossmargin.oracle.document import oracle_config
 from crossmargin.report import results, tables
 from crossmargin.report import venues as venue_report
 from crossmargin.report.numbers import decimal_string
@@ -56,16 +57,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the versioned JS
 
 
 def replay_of(raw: dict[str, Any]) -> Replay:
-    """The replay of a parsed document: its portfolio and rulebook, oracle settings, insurance fund and
-    liquidity (errors name ``liquidity.<instrument>...``)."""
-    portfolio, rules = portfolio_of(raw)
-    book = rulebook(raw.get("rulebook", "generic"))
-    fund, sections = clearing_section(book.apply_to(raw))
-    models = {name: liquidity_from_dict(section, f"liquidity.{name}") for name, section in sections.items()}
-    default = models.pop("*", None)
-    if default is not None:
-        models = {name: models.get(name, default) for name in portfolio.instruments}
-    return Replay(portfolio, rules, book.liquidation, oracle_config(raw), models, fund)
+    """The replay of a parsed document under the loop configuration it sets up."""
+    return Replay(loop_config_of(raw))
 
 
 def under_every_rulebook(raw: dict[str, Any]) -> tuple[list[str], list[VenueOutcome]]:
@@ -326,23 +319,34 @@ def _json_text(value: object) -> str:
 def replay(
     file: FileArgument,
     feed: Annotated[
-        Path, typer.Option("--feed", help="Price feed: JSON lines {t, source, symbol, price, confidence?}.")
-    ],
+        Path | None, typer.Option("--feed", help="Price feed: JSON lines {t, source, symbol, price, confidence?}.")
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Engine events, one JSON record a line (as `crossmargin log` prints them)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Replay a price feed through the oracle, the engine and the liquidation engine: price statuses,
-    freezes, liquidation fills, auto-deleveraging, insurance fund and bad debt."""
+    """Replay a price feed (or a service's event log) through the oracle, the engine and the liquidation
+    engine: price statuses, freezes, liquidation fills, auto-deleveraging, insurance fund and bad debt."""
     with user_errors():
+        if (feed is None) == (events is None):
+            raise InputError("replay", "give exactly one of --feed and --events")
         raw = load_document(file)
         engine = replay_of(raw)
-        updates = list(read_feed(feed))
-        for number, update in enumerate(updates, start=1):
-            try:
-                engine.check(update)
-            except InputError as err:
-                raise err.within(f"{feed} update {number}") from None
-    for update in updates:
-        for event in engine.feed(update):
+        if feed is not None:
+            updates = list(read_feed(feed))
+            for number, update in enumerate(updates, start=1):
+                try:
+                    engine.check(update)
+                except InputError as err:
+                    raise err.within(f"{feed} update {number}") from None
+            steps = [functools.partial(engine.feed, update) for update in updates]
+        else:
+            assert events is not None
+            steps = [functools.partial(engine.apply, event) for event in read_events(events)]
+    for step in steps:
+        for event in step():
             typer.echo(_json_text(event) if json_output else _event_line(event))
     end = engine.end()
     typer.echo(_json_text(end) if json_output else _event_line(end))
@@ -375,3 +379,6 @@ def version() -> None:
 app.command()(stress)
 app.command()(demo)
 app.command()(risk)
+app.command()(serve)
+app.command()(log)
+app.add_typer(keys, name="keys")

@@ -55,6 +55,12 @@ class Clock(Inbound, frozen=True, kw_only=True, tag="clock"):
     """Time passes to ``time`` with no price: sources that went silent turn stale, the policy acts on it."""
 
 
+class OpenAccount(Inbound, frozen=True, kw_only=True, tag="open_account"):
+    """A new, empty ``account`` (no balances, no positions)."""
+
+    account: str
+
+
 class Deposit(Inbound, frozen=True, kw_only=True, tag="deposit"):
     """``amount`` (> 0) of ``asset`` into ``account``'s cross balance."""
 
@@ -99,7 +105,7 @@ class ParameterChange(Inbound, frozen=True, kw_only=True, tag="parameters"):
     depth: Decimal
 
 
-InboundEvent = Prices | Clock | Deposit | Withdrawal | Trade | Funding | ParameterChange
+InboundEvent = Prices | Clock | OpenAccount | Deposit | Withdrawal | Trade | Funding | ParameterChange
 
 
 class Outbound(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

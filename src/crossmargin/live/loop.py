@@ -125,6 +125,7 @@ class EngineLoop:
         self.book = RiskBook(self.state.portfolio(), config.rules)
         self.liquidator = Liquidator(self.state, config.terms, config.liquidity, self.book)
         self.seq = 0
+        self.last_id = ""
         self.emitted = 0
         self.depth = ONE
         self.synced: dict[str, Decimal] = {}
@@ -145,7 +146,7 @@ class EngineLoop:
         refuses is answered by one ``rejected`` event and changes nothing."""
         if event.seq != self.seq + 1:
             raise InputError("seq", f"expected event {self.seq + 1}, got {event.seq}")
-        self.seq = event.seq
+        self.seq, self.last_id = event.seq, event.id
         self._cause, self._out = event, []
         try:
             non_negative(event.time, "time")
@@ -166,6 +167,8 @@ class EngineLoop:
         elif isinstance(event, live.Clock):
             self.oracle.advance(event.time)
             self._sync()
+        elif isinstance(event, live.OpenAccount):
+            self.state.apply(ledger.OpenAccount(event.account))
         elif isinstance(event, live.Deposit):
             self.state.apply(ledger.Deposit(event.account, event.asset, event.amount))
         elif isinstance(event, live.Withdrawal):
@@ -269,7 +272,11 @@ class EngineLoop:
 
     def _mirror(self, accounts: Iterable[str]) -> None:
         for account_id in accounts:
-            self.book.set_account(self.state.account(account_id))
+            account = self.state.account(account_id)
+            if account_id in self.book.accounts:
+                self.book.set_account(account)
+            else:
+                self.book.add_account(account)
             if self.config.report_accounts:
                 self._figures(account_id)
 

@@ -212,6 +212,23 @@ def parse_either(text: str, origin: str) -> Any:
     return _checked_shape(value, origin)
 
 
+def parse_document(text: str, name: str) -> dict[str, Any]:
+    """The mapping a portfolio document's ``text`` writes, read by its file ``name``: ``.json`` as JSON,
+    ``.yaml``/``.yml`` as YAML, anything else as JSON and then, if that fails, as YAML. A top level that is
+    not a mapping raises :class:`InputError` naming ``name``."""
+    suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
+    if suffix == "json":
+        data = parse_json(text, name)
+    elif suffix in ("yaml", "yml"):
+        data = parse_yaml(text, name)
+    else:
+        data = parse_either(text, name)
+    if not isinstance(data, dict):
+        found = "nothing" if data is None else f"a {type(data).__name__}"
+        raise InputError(name, f"the document must be a mapping of keys (version, base, ...), found {found}")
+    return data
+
+
 def _frame(collection: dict[Any, Any] | list[Any]) -> list[Any]:
     """The walk's record of one collection: [itself, its sub-collections, the next to visit, its values so far]."""
     entries = collection.values() if isinstance(collection, dict) else collection

@@ -10,21 +10,14 @@ every account whose money or positions changed; the liquidation engine's lines (
 and ``end`` with every price, every account's figures and the money.
 """
 
-from collections.abc import Mapping
-from decimal import Decimal
-
 import msgspec
 
 from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
-from crossmargin.liquidation.liquidity import LiquidityModel
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop, LoopConfig
 from crossmargin.margin.account import cross_pool
 from crossmargin.margin.pools import evaluate_pool
-from crossmargin.model import InputError, Portfolio, RuleChoices
-from crossmargin.model.numbers import ZERO
-from crossmargin.model.rules import LiquidationTerms
-from crossmargin.oracle.config import OracleConfig
+from crossmargin.model import InputError
 from crossmargin.oracle.feed import SourceUpdate
 
 Line = dict[str, object]
@@ -47,16 +40,8 @@ def line_of(event: live.OutboundEvent) -> Line:
 class Replay:
     """A portfolio under the engine loop, fed one source update at a time (see module doc)."""
 
-    def __init__(
-        self,
-        portfolio: Portfolio,
-        rules: RuleChoices,
-        terms: LiquidationTerms,
-        config: OracleConfig,
-        liquidity: Mapping[str, LiquidityModel],
-        insurance_fund: Decimal = ZERO,
-    ) -> None:
-        self.loop = EngineLoop(LoopConfig(portfolio, rules, terms, config, liquidity, insurance_fund))
+    def __init__(self, config: LoopConfig) -> None:
+        self.loop = EngineLoop(config)
 
     def check(self, update: SourceUpdate) -> None:
         """Refuse an update for a symbol the document does not price."""
@@ -68,12 +53,16 @@ class Replay:
         """Apply one source update; the lines it causes, in order."""
         quote = live.Quote(source=update.source, symbol=update.symbol, price=update.price, confidence=update.confidence)
         seq = self.loop.seq + 1
-        event = live.Prices(seq=seq, time=update.t, id=f"feed-{seq}", quotes=(quote,))
+        return self.apply(live.Prices(seq=seq, time=update.t, id=f"feed-{seq}", quotes=(quote,)))
+
+    def apply(self, event: live.InboundEvent) -> list[Line]:
+        """Apply one inbound event (a service log's record, say); the lines it causes, in order."""
         return [line_of(e) for e in self.loop.handle(event)]
 
     def end(self) -> Line:
         """Every price with its status; every account's figures, decisions, balances and open positions; the
-        insurance fund, fee pool and bad debt (base currency)."""
+        insurance fund, fee pool and bad debt (base currency); the events applied and the engine's digest (the
+        service's ``/v1/health`` gives the same after the same events)."""
         loop = self.loop
         state, oracle, policy = loop.state, loop.oracle, loop.config.oracle.policy
         quotes = [oracle.price(s) for s in (*oracle.document_prices, *oracle.underlying)]
@@ -107,4 +96,6 @@ class Replay:
             "insurance_fund": state.value(INSURANCE_FUND),
             "fee_pool": state.value(FEE_POOL),
             "bad_debt": -state.value(BAD_DEBT),
+            "events": loop.seq,
+            "digest": loop.digest(),
         }

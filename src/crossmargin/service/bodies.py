@@ -1,0 +1,132 @@
+"""The request bodies the API takes, read exactly: JSON numbers become Decimals without passing through a
+float (:func:`~crossmargin.model.document_text.parse_json`), and a decimal may also be given as a string.
+Every number is then held to the CLI's input bounds (:func:`~crossmargin.model.numbers.bounded`). A bad body
+raises :class:`~crossmargin.model.InputError` naming the field (``[2].price`` for a price line), with the
+CLI's words where the CLI has them."""
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from crossmargin.model import InputError
+from crossmargin.model.document_text import parse_json
+from crossmargin.model.numbers import bounded
+
+Name = Field(min_length=1, max_length=128)
+MAX_LINES = 1_000
+"""Price lines one request may carry."""
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenAccountBody(Body):
+    id: str = Name
+
+
+class MoneyBody(Body):
+    asset: str = Name
+    amount: Decimal
+
+
+class TradeBody(Body):
+    buyer: str = Name
+    seller: str = Name
+    instrument: str = Name
+    size: Decimal
+    price: Decimal
+    buyer_fee: Decimal = Decimal(0)
+    seller_fee: Decimal = Decimal(0)
+
+
+class OrderBody(Body):
+    instrument: str = Name
+    size: Decimal
+    price: Decimal
+
+
+class AssetBody(Body):
+    asset: str = Name
+
+
+class PriceLine(Body):
+    """One feed line as ``crossmargin replay --feed`` reads it."""
+
+    t: Decimal
+    source: str = Name
+    symbol: str = Name
+    price: Decimal
+    confidence: Decimal | None = None
+
+
+class ClockBody(Body):
+    t: Decimal
+
+
+class ParametersBody(Body):
+    depth: Decimal
+
+
+class FundingBody(Body):
+    instrument: str = Name
+    rate: Decimal
+
+
+M = TypeVar("M", bound=Body)
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def _bounded(model: BaseModel, prefix: str = "") -> None:
+    for name, value in model:
+        if isinstance(value, Decimal):
+            bounded(value, f"{prefix}{name}")
+
+
+def _decoded(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("body", "not UTF-8 text") from None
+    return parse_json(text, "body")
+
+
+def _validated(kind: type[M], data: Any, prefix: tuple[int | str, ...] = ()) -> M:
+    try:
+        model = kind.model_validate(data)
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(_field((*prefix, *first["loc"])), first["msg"]) from None
+    _bounded(model, _field(prefix) + "." if prefix else "")
+    return model
+
+
+def read_body(kind: type[M], raw: bytes) -> M:
+    """The body of type ``kind`` in ``raw`` (see module doc)."""
+    return _validated(kind, _decoded(raw))
+
+
+def read_lines(raw: bytes) -> list[PriceLine]:
+    """A JSON array of 1 to :data:`MAX_LINES` price lines."""
+    data = _decoded(raw)
+    if not isinstance(data, list) or not data:
+        raise InputError("body", "a JSON array of price lines {t, source, symbol, price, confidence?}")
+    if len(data) > MAX_LINES:
+        raise InputError("body", f"{len(data):,} price lines; one request takes at most {MAX_LINES:,}")
+    return [_validated(PriceLine, line, (number,)) for number, line in enumerate(data)]
+
+
+def schema_of(kind: type[BaseModel], listed: bool = False) -> dict[str, Any]:
+    """The OpenAPI request body of ``kind`` (an array of them if ``listed``)."""
+    schema = kind.model_json_schema()
+    if listed:
+        schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": MAX_LINES}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -1,0 +1,194 @@
+"""The service's durable store: the event log, snapshots, the book document and API keys, on SQLite (the
+embedded default) or PostgreSQL, through SQLAlchemy; the schema is built and moved by Alembic
+(:func:`migrate`).
+
+Durability: every write is one committed transaction (an event is acknowledged only after the transaction
+holding it committed). On SQLite the database runs in WAL mode with ``synchronous=FULL``, so a committed
+transaction survives the process being killed and the machine losing power; a transaction cut short by a
+kill is rolled back by the database when it is next opened (a torn last write is never half-applied).
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from crossmargin.model import InputError
+from crossmargin.service.schema import api_keys, book, events, snapshots
+
+DEFAULT_DB = "sqlite:///crossmargin.db"
+"""The database ``crossmargin serve`` uses unless ``--db`` names another: a SQLite file in the working
+directory."""
+
+
+def database_url(url: str) -> str:
+    """``url`` with the driver this package installs: ``postgresql://`` (or ``postgres://``) means psycopg 3;
+    anything else but ``sqlite:`` is refused naming ``--db``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith(("postgresql+psycopg://", "sqlite:")):
+        return url
+    raise InputError("--db", f"{url!r} is neither a sqlite:/// nor a postgresql:// database URL")
+
+
+def _sqlite_pragmas(connection: Any, _record: object) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine on the database at ``url`` (see :func:`database_url`), its schema migrated to the newest
+    revision; a database that cannot be reached raises InputError naming ``--db``."""
+    engine = sa.create_engine(database_url(url))
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        migrate(engine)
+    except sa.exc.OperationalError as err:
+        raise InputError("--db", f"cannot open {engine.url.render_as_string()}: {err.orig}") from None
+    return engine
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the database's schema to the newest Alembic revision (``migrations/versions``)."""
+    config = Config()
+    config.set_main_option("script_location", str(files("crossmargin.service") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the log: the inbound record, the outbound records it caused, the idempotency key."""
+
+    seq: int
+    kind: str
+    record: bytes
+    outbound: Sequence[bytes]
+    idempotency_key: str | None = None
+    request_events: int = 0
+
+    def row(self) -> dict[str, Any]:
+        listed = b"[" + b",".join(self.outbound) + b"]"
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "idempotency_key": self.idempotency_key,
+            "request_events": self.request_events,
+            "record": self.record.decode(),
+            "outbound": listed.decode(),
+        }
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A stored API key: its id, name, scope and whether it was revoked."""
+
+    id: int
+    name: str
+    scope: str
+    revoked: bool
+
+
+class Store:
+    """The log, snapshots, book document and keys of one database (see module doc)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = connect(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ the book document
+
+    def book(self) -> tuple[str, str] | None:
+        """The document the service was started with (file name, text), or None on a new database."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(book.c.name, book.c.text)).first()
+        return None if row is None else (row.name, row.text)
+
+    def set_book(self, name: str, text: str) -> None:
+        """Store the document a new service starts from (a database holds one book, once)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(book).values(id=1, name=name, text=text))
+
+    # ------------------------------------------------------------------ the log
+
+    def append(self, entries: Sequence[LogEntry], snapshot: tuple[int, bytes] | None = None) -> None:
+        """Append ``entries`` (and a snapshot taken after the last of them) in one committed transaction."""
+        with self.engine.begin() as connection:
+            if entries:
+                connection.execute(sa.insert(events), [entry.row() for entry in entries])
+            if snapshot is not None:
+                connection.execute(sa.insert(snapshots).values(seq=snapshot[0], body=snapshot[1]))
+                connection.execute(sa.delete(snapshots).where(snapshots.c.seq < snapshot[0]))
+
+    def last_seq(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
+
+    def records_after(self, seq: int) -> Iterator[tuple[int, str]]:
+        """(seq, inbound record) of every event after ``seq``, in order."""
+        query = sa.select(events.c.seq, events.c.record).where(events.c.seq > seq).order_by(events.c.seq)
+        with self.engine.connect() as connection:
+            for row in connection.execution_options(yield_per=10_000).execute(query):
+                yield int(row.seq), row.record
+
+    def request_of(self, idempotency_key: str) -> list[tuple[int, str]] | None:
+        """(seq, outbound records as a JSON array) of each event of the request applied under
+        ``idempotency_key``; None if there was none."""
+        first = sa.select(events.c.seq, events.c.request_events).where(events.c.idempotency_key == idempotency_key)
+        with self.engine.connect() as connection:
+            row = connection.execute(first).first()
+            if row is None:
+                return None
+            span = events.c.seq.between(row.seq, row.seq + row.request_events - 1)
+            rows = connection.execute(sa.select(events.c.seq, events.c.outbound).where(span).order_by(events.c.seq))
+            return [(int(r.seq), r.outbound) for r in rows]
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        query = sa.select(snapshots.c.seq, snapshots.c.body).order_by(snapshots.c.seq.desc()).limit(1)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (int(row.seq), bytes(row.body))
+
+    # ------------------------------------------------------------------ keys
+
+    def add_key(self, name: str, scope: str, digest: str) -> int:
+        """Store a key by its digest; its id."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                sa.insert(api_keys).values(name=name, scope=scope, digest=digest, created=datetime.now(UTC))
+            )
+            key_id = result.inserted_primary_key
+            assert key_id is not None
+            return int(key_id[0])
+
+    def key_by_digest(self, digest: str) -> KeyRecord | None:
+        query = sa.select(api_keys).where(api_keys.c.digest == digest)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else KeyRecord(row.id, row.name, row.scope, row.revoked is not None)
+
+    def keys(self) -> list[KeyRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(api_keys).order_by(api_keys.c.id)).all()
+        return [KeyRecord(row.id, row.name, row.scope, row.revoked is not None) for row in rows]
+
+    def revoke_key(self, key_id: int) -> None:
+        """Revoke the key with id ``key_id`` (an unknown id raises InputError naming ``--id``)."""
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                sa.update(api_keys).where(api_keys.c.id == key_id).values(revoked=datetime.now(UTC))
+            )
+        if done.rowcount == 0:
+            raise InputError("--id", f"no key with id {key_id}")

@@ -1,0 +1,81 @@
+"""What the service shows: an account as ``crossmargin evaluate --json`` shows it (plus whether it is frozen
+and the statuses of the prices it depends on), the book's aggregates, and stream messages. Every number is
+a decimal string (:func:`~crossmargin.report.numbers.decimal_string`, as the CLI writes them)."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
+from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop
+from crossmargin.margin.account import cross_pool, evaluate_account
+from crossmargin.margin.pools import evaluate_pool
+from crossmargin.report.numbers import decimal_string, float_string
+from crossmargin.report.results import account_dict
+from crossmargin.sim.replay import line_of
+
+
+def _default(item: object) -> str:
+    if isinstance(item, Decimal):
+        return decimal_string(item)
+    raise TypeError(type(item).__name__)
+
+
+def json_bytes(value: object) -> bytes:
+    """``value`` as JSON, every Decimal a decimal string."""
+    return json.dumps(value, default=_default, separators=(",", ":")).encode()
+
+
+def message(event: live.OutboundEvent) -> bytes:
+    """A stream message: the event as ``replay --json`` prints it, with ``cause`` (the inbound event's id)
+    and ``seq`` (its place among everything the engine emitted)."""
+    return json_bytes({**line_of(event), "cause": event.cause, "seq": event.seq})
+
+
+def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
+    """The account now (exact): ``evaluate --json``'s entry, ``frozen`` (a price it depends on has a status
+    the oracle policy freezes on) and ``statuses`` of those prices."""
+    account = loop.state.account(account_id)
+    result = evaluate_account(account, loop.state.portfolio_of((account,)), loop.config.rules)
+    statuses = {s: str(loop.statuses[s]) for s in dict.fromkeys(loop.symbols_of(account_id))}
+    frozen = any(s in loop.state.guard.frozen for s in statuses)
+    return {**account_dict(result), "frozen": frozen, "statuses": statuses}
+
+
+def figures_message(loop: EngineLoop, account_id: str) -> tuple[tuple[Decimal, ...], bytes]:
+    """The account's exact cross figures now, as a ``figures`` message caused by the last event (and the
+    figures themselves, to tell whether they changed)."""
+    account = loop.state.account(account_id)
+    pool = evaluate_pool(cross_pool(account), loop.state.portfolio_of((account,)), loop.config.rules)
+    figures = (pool.equity, pool.initial_margin, pool.maintenance_margin)
+    cause = loop.last_id
+    text = json_bytes(
+        {
+            "t": loop.oracle.clock, "event": "figures", "account": account_id, "equity": pool.equity,
+            "initial_margin": pool.initial_margin, "maintenance_margin": pool.maintenance_margin,
+            "liquidatable": loop.state.liquidatable(account_id), "cause": cause,
+        }
+    )  # fmt: skip
+    return figures, text
+
+
+def book_figures(loop: EngineLoop) -> dict[str, Any]:
+    """The book's aggregates: ``events`` applied, ``accounts``, summed ``equity`` and ``maintenance_margin``
+    of every pool (from the risk book's float mirror, written as the shortest decimal that reads back as
+    that float), ``near_liquidation`` (accounts within the band of liquidation, or past it), and the exact
+    ``insurance_fund``, ``fee_pool`` and ``bad_debt`` (base currency)."""
+    book, state = loop.book, loop.state
+    figures = book.figures[: book.pool_count]
+    return {
+        "events": loop.seq,
+        "accounts": len(book.accounts),
+        "equity": float_string(float(np.sum(figures[:, 0]))),
+        "maintenance_margin": float_string(float(np.sum(figures[:, 2]))),
+        "near_liquidation": loop.at_risk(),
+        "insurance_fund": decimal_string(state.value(INSURANCE_FUND)),
+        "fee_pool": decimal_string(state.value(FEE_POOL)),
+        "bad_debt": decimal_string(-state.value(BAD_DEBT)),
+    }
