@@ -12,6 +12,7 @@ from crossmargin.clearing.events import (
     Guard,
     LiquidationFill,
     LiquidationStart,
+    OpenAccount,
     PriceUpdate,
     Trade,
     Withdraw,
@@ -164,3 +165,63 @@ def test_the_log_replays_to_the_same_state():
     portfolio, rules, fund = state.origin
     assert isinstance(fund, Decimal)
     assert ClearingState(portfolio, rules, fund).digest() != state.digest()
+
+
+# ---------------------------------------------------------------------- OpenAccount
+
+
+def test_an_opened_account_starts_empty_takes_a_deposit_and_trades():
+    state = opening()
+    state.apply(OpenAccount("n"))
+    assert state.account_ids == ["a", "b", "i", "n"]  # in opening order, the market's aside
+    assert state.legs["n"] == {} and state.account("n").balances == {} and state.account("n").positions == ()
+    assert not state.liquidatable("n")
+    state.apply(Deposit("n", "USDT", D(100)))
+    # buys 1 at 100 (the mark): IM 10 % x 100 = 10 <= 100 USDT
+    state.apply(Trade("n", "a", "BTC-PERP", D(1), D(100)))
+    assert balance(state, "n") == D(100) and state.legs["n"][("BTC-PERP", True)].size == 1
+    assert state.legs["a"][("BTC-PERP", False)].size == -1
+    # 2090 came in at the opening (1000 + 1000 + 50 + 40), then 100
+    assert state.ledger.balance(EXTERNAL, "USDT") == D(-2190)
+    assert [type(e) for e in state.log] == [OpenAccount, Deposit, Trade]
+    rebuilt = state.rebuilt()
+    assert rebuilt.digest() == state.digest() and rebuilt.account_ids == state.account_ids
+
+
+def test_an_account_id_of_128_characters_is_taken():
+    state = opening()
+    state.apply(OpenAccount("x" * 128))
+    assert state.account_ids[-1] == "x" * 128
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["a", "i", MARKET, "", "x" * 129, "new\nline", "tab\tbed", "nul\x00", "bell\x07", "del\x7f"],
+)
+def test_a_bad_account_opening_names_account_and_changes_nothing(account: str):
+    state = opening()
+    before = (state.digest(), state.account_ids, dict(state.legs))
+    with pytest.raises(InputError) as caught:
+        state.apply(OpenAccount(account))
+    assert caught.value.field == "account"
+    assert (state.digest(), state.account_ids, dict(state.legs)) == before and state.log == []
+    with pytest.raises(InputError) as checked:  # check() refuses it alike, and changes nothing either
+        state.check(OpenAccount(account))
+    assert checked.value.field == "account" and state.account_ids == before[1]
+
+
+def test_an_opened_empty_account_survives_a_snapshot():
+    state = opening()
+    state.apply(OpenAccount("n"))
+    portfolio, rules, _ = state.origin
+    restored = ClearingState.restored(portfolio, rules, state.snapshot())
+    assert restored.account_ids == ["a", "b", "i", "n"] and restored.legs["n"] == {}
+    restored.apply(Deposit("n", "USDT", D(1)))  # the restored state knows the account
+    assert restored.ledger.balance(user("n"), "USDT") == D(1)
+
+
+def test_opening_an_account_changes_the_digest():
+    state = opening()
+    before = state.digest()
+    state.apply(OpenAccount("n"))
+    assert state.digest() != before

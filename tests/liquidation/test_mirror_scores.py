@@ -102,6 +102,7 @@ def test_mirror_ordered_queues_equal_the_exact_ranking_through_a_crash(seed: int
     reached = 0
     for _ in range(4):
         run.step()
+        queues.pin()  # the loop pins before an event's first liquidation; here after every step of the crash
         pinned = queues.pinned
         assert pinned is not None
         for instrument in sorted(portfolio.instruments):

@@ -137,3 +137,45 @@ def test_a_crash_liquidates_and_every_line_names_its_cause():
     assert sum(f.size for f in fills if f.account == "long") == D("-0.5")
     assert all(e.cause == "e1" for e in out)
     assert [e.seq for e in out] == list(range(1, len(out) + 1))
+
+
+# ---------------------------------------------------------------------- OpenAccount
+
+
+def test_an_opened_account_starts_empty_then_takes_a_deposit_and_a_trade():
+    loop = new_loop()
+    feed = Feed(loop)
+    (opened,) = feed.send(live.OpenAccount, 0, account="new")
+    assert isinstance(opened, live.Figures) and opened.account == "new" and opened.cause == "e1"
+    assert (opened.equity, opened.initial_margin, opened.maintenance_margin) == (D(0),) * 3 and not opened.liquidatable
+    assert loop.state.account_ids == ["long", "usdc", "new"] and "new" in loop.book.accounts
+    (funded,) = feed.send(live.Deposit, 0, account="new", asset="USDT", amount=D(500))
+    assert isinstance(funded, live.Figures) and funded.equity == D(500)
+    out = feed.send(live.Trade, 0, buyer="new", seller="long", instrument="BTC-PERP", size=D("0.1"), price=D(20000))
+    figures = {e.account: e for e in out if isinstance(e, live.Figures)}
+    assert set(figures) == {"long", "new"}
+    # new: long 0.1 BTC at the mark 20000: notional 2000, IM 2000 x 0.008 = 16, MM 2000 x 0.004 = 8, equity 500
+    new = figures["new"]
+    assert (new.equity, new.initial_margin, new.maintenance_margin) == (D(500), D(16), D(8))
+    # long: 0.4 left, MM 0.4 x 20000 x 0.004 = 32
+    assert figures["long"].maintenance_margin == D(32)
+    # the mirror holds the new account's float figures as the exact ones: equity, initial equity (USDT at
+    # weight 1: 500), MM, IM
+    pool = loop.book.cross_pool["new"]
+    assert [float(x) for x in loop.book.figures[pool]] == [500.0, 500.0, 8.0, 16.0]
+
+
+@pytest.mark.parametrize("account", ["long", "@market", "", "x" * 129, "two\nlines", "nul\x00"])
+def test_a_bad_opening_is_rejected_naming_account_and_changes_nothing(account: str):
+    loop, twin = new_loop(), new_loop()
+    state_before, ids_before, mirrored = loop.state.digest(), loop.state.account_ids, set(loop.book.accounts)
+    with pytest.raises(InputError) as checked:  # the check the service runs before the log, alike
+        loop.check(live.OpenAccount(seq=1, time=D(0), id="e1", account=account))
+    assert checked.value.field == "account"
+    (refused,) = Feed(loop).send(live.OpenAccount, 0, account=account)
+    assert isinstance(refused, live.Rejected) and refused.field == "account"
+    assert loop.state.digest() == state_before and loop.state.account_ids == ids_before
+    assert set(loop.book.accounts) == mirrored
+    # a second method: the loop is where one that was sent any other refused event is
+    (other,) = Feed(twin).send(live.Deposit, 0, account="nobody", asset="USDT", amount=D(1))
+    assert isinstance(other, live.Rejected) and loop.digest() == twin.digest()

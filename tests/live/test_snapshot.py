@@ -92,3 +92,20 @@ def test_a_snapshot_and_the_rest_of_the_log_give_what_the_whole_log_gives(events
     assert rest == out[cut:]
     assert resumed.digest() == whole.digest()
     assert resumed.state.digest() == whole.state.digest()
+
+
+def test_a_snapshot_holds_an_opened_empty_account_and_the_restored_loop_serves_it():
+    loop = EngineLoop(document_config())
+    loop.handle(live.OpenAccount(seq=1, time=D(0), id="e1", account="new"))
+    saved = snapshot.snapshot(loop)
+    # the account is in the snapshot though it holds nothing (no balance, no leg)
+    [entry] = [a for a in saved.clearing.accounts if a.account == "new"]
+    assert entry.legs == ()
+    resumed = snapshot.restored(document_config(), snapshot.decode(snapshot.encode(saved)))
+    assert resumed.state.account_ids == loop.state.account_ids == ["long", "usdc", "new"]
+    assert "new" in resumed.book.accounts and resumed.digest() == loop.digest()
+    deposit = live.Deposit(seq=2, time=D(0), id="e2", account="new", asset="USDT", amount=D(5))
+    out = loop.handle(deposit)
+    assert resumed.handle(deposit) == out and resumed.digest() == loop.digest()
+    (figures,) = out
+    assert isinstance(figures, live.Figures) and figures.equity == D(5)

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
 from crossmargin.margin.pools import evaluate_pool
-from crossmargin.margin.whatif import all_cross, all_isolated, check_order, compare_modes, max_withdrawable
+from crossmargin.margin.whatif import (
+    all_cross,
+    all_isolated,
+    check_order,
+    compare_modes,
+    max_withdrawable,
+    order_verdict,
+)
 from crossmargin.model import Account, Asset, Portfolio, exact
 from tests.builders import BINANCE_LIKE, GENERIC, D, banded, book, div, inverse, linear, position, tiers
 from tests.margin.test_properties import random_books
@@ -277,6 +284,21 @@ def test_max_size_is_the_edge_of_passing_orders(portfolio: Portfolio, instrument
         if quantity > 0:
             assert check_order(account, portfolio, GENERIC, instrument, sign * quantity, price).passes
     assert not check_order(account, portfolio, GENERIC, instrument, sign * outside, price).passes
+
+
+@given(
+    random_books(),
+    st.sampled_from(["BTC-PERP", "BTC-FUT", "BTC-INV", "ETH-PERP"]),
+    st.decimals(min_value=D("-50"), max_value=D("50"), places=3).filter(lambda size: size != 0),
+    st.integers(-300, 300),
+)
+def test_the_verdict_alone_is_the_full_checks_verdict(portfolio: Portfolio, instrument: str, size, offset: int):
+    # the clearing state decides trades with order_verdict (no figures, no largest size); the what-if answer
+    # (check_order, which also finds the largest passing size by its own walk) must give the same verdict
+    account = portfolio.accounts[0]
+    price = (portfolio.market.mark(instrument) * (1 + Decimal(offset).scaleb(-4))).quantize(D("0.01"))
+    full = check_order(account, portfolio, GENERIC, instrument, size, price)
+    assert order_verdict(account, portfolio, GENERIC, instrument, size, price) == (full.passes, full.reason)
 
 
 @given(random_books(), st.sampled_from(["USDT", "BTC", "ETH"]))

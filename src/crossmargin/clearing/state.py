@@ -60,13 +60,13 @@ from crossmargin.clearing.events import (
 from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting, transfer
 from crossmargin.margin.account import cross_pool, depends_on, isolated_pool
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.pools import evaluate_pool
+from crossmargin.margin.pools import PoolFigures, evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
-from crossmargin.margin.whatif import REDUCES, check_order, max_withdrawable
+from crossmargin.margin.whatif import REDUCES, max_withdrawable, order_verdict
 from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
 from crossmargin.model.errors import UNPRINTABLE, field_prefix
 from crossmargin.model.instruments import ContractKind
-from crossmargin.model.numbers import ZERO, exact, finite, non_negative, positive
+from crossmargin.model.numbers import ZERO, exact, finite, non_negative, positive, shown
 
 Change = Callable[[], None]
 """What a validated event does: called once, it cannot fail."""
@@ -414,10 +414,18 @@ class ClearingState:
 
     def liquidatable(self, account_id: str) -> bool:
         """Whether the account's cross pool or one of its isolated pools is liquidatable now (exact)."""
+        return self.standing(account_id)[1]
+
+    def standing(self, account_id: str) -> tuple[PoolFigures, bool]:
+        """The exact figures of the account's cross pool now, and whether it or one of its isolated pools is
+        liquidatable (each pool evaluated once)."""
         account = self.account(account_id)
-        portfolio = self.portfolio([account_id])
-        pools = [cross_pool(account), *(isolated_pool(p, portfolio) for p in account.positions if p.isolated)]
-        return any(evaluate_pool(pool, portfolio, self.rules).liquidatable for pool in pools)
+        portfolio = self.portfolio_of([account])
+        cross = evaluate_pool(cross_pool(account), portfolio, self.rules)
+        isolated = (isolated_pool(p, portfolio) for p in account.positions if p.isolated)
+        return cross, cross.liquidatable or any(
+            evaluate_pool(pool, portfolio, self.rules).liquidatable for pool in isolated
+        )
 
     def open_interest(self, instrument: str) -> tuple[Decimal, Decimal]:
         """(long, short) open interest of ``instrument`` in contracts, the market's positions included."""
@@ -443,11 +451,12 @@ class ClearingState:
         return long, short
 
     def digest(self) -> str:
-        """SHA-256 of the ledger, every position, the market's prices and marks, who is in liquidation, the
-        funding indexes and the guard (each part sorted)."""
+        """SHA-256 of the ledger, every account and its positions, the market's prices and marks, who is in
+        liquidation, the funding indexes and the guard (each part sorted)."""
         with exact():  # normalize() rounds to the context's precision: the exact one keeps every digit
             lines = [self.ledger.digest()]
             for account_id in sorted(self.legs):
+                lines.append(f"account|{account_id}")
                 for (instrument, long), leg in sorted(self.legs[account_id].items()):
                     lines.append(
                         f"{account_id}|{instrument}|{long}|{leg.size.normalize()}|{leg.entry_price.normalize()}|{leg.isolated}"
@@ -475,8 +484,25 @@ class ClearingState:
 
     # ------------------------------------------------------------------ events
 
+    def check(self, event: Event) -> None:
+        """Validate ``event`` against the current state exactly as :meth:`apply` would, changing nothing: an
+        InputError names what :meth:`apply` would refuse."""
+        with exact():
+            self._handler(event)(event)
+
     def apply(self, event: Event) -> None:
         """Validate ``event`` against the current state, then apply and log it (all or nothing)."""
+        with exact():
+            change = self._handler(event)(event)
+        change()
+        for changed in sorted(self.ledger.take_changed()):
+            self._net_values.pop(changed, None)
+            owner = self._owner_of(changed)
+            if owner is not None:
+                self.changes.append(owner)
+        self.log.append(event)
+
+    def _handler(self, event: Event) -> Callable[[Any], Change]:
         handlers: dict[type, Callable[[Any], Change]] = {
             OpenAccount: self._open_account,
             Deposit: self._deposit,
@@ -496,15 +522,7 @@ class ClearingState:
         handler = handlers.get(type(event))
         if handler is None:
             raise InputError("event", f"unknown event {event!r}")
-        with exact():
-            change = handler(event)
-        change()
-        for changed in sorted(self.ledger.take_changed()):
-            self._net_values.pop(changed, None)
-            owner = self._owner_of(changed)
-            if owner is not None:
-                self.changes.append(owner)
-        self.log.append(event)
+        return handler
 
     def _open_account(self, event: OpenAccount) -> Change:
         account_id = event.account
@@ -543,7 +561,10 @@ class ClearingState:
             raise InputError("account", f"withdrawals are frozen: the price of {frozen} is frozen by the oracle policy")
         room = max_withdrawable(account, self.guarded(account, portfolio), self.rules, event.asset)
         if event.amount > room:
-            raise InputError("amount", f"{event.amount} exceeds the free collateral allows ({room} {event.asset})")
+            most = format(room.normalize(), "f")
+            raise InputError(
+                "amount", f"{shown(event.amount)} exceeds the free collateral: at most {most} {event.asset} may leave"
+            )
         postings = transfer(user(event.account), EXTERNAL, event.asset, event.amount)
         return lambda: self.ledger.post(postings)
 
@@ -570,16 +591,16 @@ class ClearingState:
                 account = self.account(account_id)
                 portfolio = self.portfolio_of([account])
                 guarded = self.guarded(account, portfolio)
-                check = check_order(account, guarded, self.rules, event.instrument, signed, event.price)
-                if check.reason != REDUCES:
+                passes, reason = order_verdict(account, guarded, self.rules, event.instrument, signed, event.price)
+                if reason != REDUCES:
                     frozen = self._frozen_for(account, portfolio, event.instrument, instrument.settle)
                     if frozen is not None:
                         raise InputError(
                             role,
                             f"{account_id!r} may not add risk: the price of {frozen} is frozen by the oracle policy",
                         )
-                    if not check.passes:
-                        raise InputError(role, f"{account_id!r} would fail the initial-margin check: {check.reason}")
+                    if not passes:
+                        raise InputError(role, f"{account_id!r} would fail the initial-margin check: {reason}")
             long = held[0][1] if held else signed > 0
             changes.append(self._fill(account_id, instrument.name, long, signed, event.price, fee, FEE_POOL, ZERO))
 

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
-from crossmargin.cli.limits import parse_count
+from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import read_text
 from crossmargin.cli.user_input import user_errors
+from crossmargin.model import InputError
 from crossmargin.service.api import Limits, create_app
+from crossmargin.service.books import generated
 from crossmargin.service.host import SNAPSHOT_EVERY, BookHost
 from crossmargin.service.keys import Scope, add_key
 from crossmargin.service.store import DEFAULT_DB, Store
@@ -24,6 +26,11 @@ def serve(
         Path | None,
         typer.Option("--book", help="Portfolio document to start a new database from (leave out to resume)."),
     ] = None,
+    generate: Annotated[
+        str | None,
+        typer.Option("--generate", metavar="N", help="Start a new database from a synthetic book of N accounts."),
+    ] = None,
+    seed: Annotated[str, typer.Option("--seed", metavar="N", help="Seed of the generated book.")] = "7",
     db: DbOption = DEFAULT_DB,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[str, typer.Option("--port", help="Port to listen on.")] = "8000",
@@ -44,17 +51,32 @@ def serve(
         per_second = parse_count(rate, "--rate", 1, 10_000_000)
         every = parse_count(snapshot_every, "--snapshot-every", 1, 10_000_000)
         if new_key is not None:
-            Scope.parse(new_key)
-        document = None if book is None else (book.name, read_text(book))
+            try:
+                Scope.parse(new_key)
+            except InputError as err:  # the scope was given as --new-key here
+                raise InputError("--new-key", err.message) from None
+        if book is not None and generate is not None:
+            raise InputError("--generate", "give --book or --generate, not both")
+        document: tuple[str, str] | None = None
+        if generate is not None:
+            accounts = parse_count(generate, "--generate", MIN_ACCOUNTS, MAX_ACCOUNTS)
+            document = generated(accounts, parse_count(seed, "--seed", 0, MAX_SEED))
+        elif book is not None:
+            document = (book.name, read_text(book))
         store = Store(db)
+        store.lock()
         service = BookHost.open(store, document, every)
         key = None if new_key is None else add_key(store, new_key, "serve --new-key")[1]
     typer.echo(f"crossmargin serving {len(service.loop.book.accounts)} accounts on http://{host}:{listen}")
-    typer.echo(f"database {db}, {service.loop.seq} events applied")
+    shown = store.engine.url.render_as_string(hide_password=True)  # a password in --db is not printed
+    typer.echo(f"database {shown}, {service.loop.seq} events applied")
     if key is not None:
         typer.echo(f"new {new_key} key: {key}")
     app = create_app(service, Limits(rate=per_second, burst=2 * per_second))
-    uvicorn.run(app, host=host, port=listen, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=listen, log_level="warning")
+    finally:
+        store.close()  # lets the database go for the next writer
 
 
 keys = typer.Typer(help="Make, list and revoke the service's API keys.", no_args_is_help=True)

@@ -336,6 +336,11 @@ class RiskBook:
             self.index_stale = False
         return self.first[pools], self.first[pools + 1], self.by_pool
 
+    def holds_nothing(self, pools: slice | INDEX) -> np.ndarray:
+        """For each of ``pools``: it has neither positions nor balances (an account liquidated to nothing),
+        so it cannot be liquidated, whatever residue of float sums its figures hold."""
+        return np.asarray((self.positions_in_pool[pools] == 0) & ~self.balance[:, pools].any(axis=0))
+
     @property
     def pool_count(self) -> int:
         """Pools in use: one cross pool per account plus one per isolated position."""

@@ -37,14 +37,16 @@ class TickResult:
 
 
 def candidate_pools(book: RiskBook, band: Decimal = DEFAULT_BAND) -> np.ndarray:
-    """Pools whose float figures put them within ``band`` of liquidation, or past it."""
-    figures = book.figures[: book.pool_count]
+    """Pools whose float figures put them within ``band`` of liquidation, or past it (not a pool that holds
+    nothing: :meth:`~crossmargin.engine.book.RiskBook.holds_nothing`)."""
+    count = book.pool_count
+    figures = book.figures[:count]
     equity, maintenance = figures[:, 0], figures[:, 2]
     limit = maintenance * float(book.rules.liquidation_threshold) * (1.0 + float(band))
     near = (maintenance > 0.0) & (equity < limit)
     if book.rules.liquidate_without_requirement:
         near |= (maintenance == 0.0) & (equity < 0.0)
-    return np.flatnonzero(near)
+    return np.flatnonzero(near & ~book.holds_nothing(slice(0, count)))
 
 
 def screen(book: RiskBook, band: Decimal = DEFAULT_BAND) -> TickResult:

@@ -3,8 +3,8 @@
 For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
 
 1. **Apply.** Source quotes go to the oracle (:class:`~crossmargin.oracle.book.OracleBook`), a clock event
-   moves its clock (a source gone silent turns stale by time alone); deposits, withdrawals, trades and
-   funding go to the clearing state (:class:`~crossmargin.clearing.state.ClearingState`, the exact ledger of
+   moves its clock (a source gone silent turns stale by time alone); account openings, deposits, withdrawals,
+   trades and funding go to the clearing state (:class:`~crossmargin.clearing.state.ClearingState`, the exact ledger of
    record), which validates each completely and applies it or refuses it whole (a ``rejected`` event;
    nothing else happens); a parameter change sets the liquidity depth multiplier.
 2. **Price.** After an oracle event, every price and mark that changed (the oracle's, a mark moved by what
@@ -16,17 +16,19 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
 3. **Mirror.** Every account the event changed on the ledger is copied into the risk book
    (:class:`~crossmargin.engine.book.RiskBook`): the book mirrors the ledger and never owns money of its own.
 4. **Screen, confirm, liquidate.** The book's float figures name the accounts liquidatable or within its
-   float error of the boundary; each is confirmed on the exact state. One whose every price has a status the
-   policy liquidates on is liquidated (:class:`~crossmargin.liquidation.engine.Liquidator`); otherwise its
-   liquidation is suppressed and reported once (confirmed exactly when it is first held, then held while the
-   mirror keeps it due; without per-account reports it is only held). Auto-deleveraging ranks at the marks
-   of the event's start. The fills' permanent impact moves marks (reported), which can push further
-   accounts under: the round is repeated until nothing more is liquidated, at most ``cascade_rounds``
-   rounds. A mark so moved stays displaced from the oracle's mark by that fraction, which fades at later
-   price and clock events with the resilience half-life (:mod:`crossmargin.liquidation.resilience`): the
-   mark comes back to the oracle's, which is anchored to the index. A parameter change moves no figure and
-   liquidates nobody: a liquidation left waiting for depth goes on at the next event that does (a price, the
-   clock, the account's own money).
+   float error of the boundary (after an event that moved no price, among the accounts it changed and those
+   still due after the last event: no other can have come due); each is confirmed on the exact state. One
+   whose every price has a status the policy liquidates on is liquidated
+   (:class:`~crossmargin.liquidation.engine.Liquidator`); otherwise its liquidation is suppressed and
+   reported once (confirmed exactly when it is first held, then held while the mirror keeps it due; without
+   per-account reports it is only held). Auto-deleveraging ranks at the marks of the event's start (its
+   prices in, before its first liquidation). The fills' permanent impact moves marks (reported), which can
+   push further accounts under: the round is repeated until nothing more is liquidated, at most
+   ``cascade_rounds`` rounds. A mark so moved stays displaced from the oracle's mark by that fraction, which
+   fades at later price and clock events with the resilience half-life
+   (:mod:`crossmargin.liquidation.resilience`): the mark comes back to the oracle's, which is anchored to the
+   index. A parameter change moves no figure and liquidates nobody: a liquidation left waiting for depth
+   goes on at the next event that does (a price, the clock, the account's own money).
 5. **Report.** Outbound events name the inbound event that caused them: price statuses, accounts that turned
    liquidatable, suppressed, frozen or unfrozen, every liquidation line, mark moves, and the exact figures of
    every account the event changed on the ledger.
@@ -58,7 +60,7 @@ from crossmargin.margin.account import cross_pool, depends_on
 from crossmargin.margin.pools import evaluate_pool
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.errors import field_prefix
-from crossmargin.model.numbers import ONE, ZERO, exact, non_negative
+from crossmargin.model.numbers import ONE, ZERO, exact, non_negative, positive
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.book import OracleBook, OraclePrice
 from crossmargin.oracle.config import OracleConfig, Status
@@ -94,6 +96,23 @@ class LoopConfig:
     cascade_rounds: int = CASCADE_ROUNDS
     report_accounts: bool = True
     resilience_half_life_s: Decimal = DEFAULT_HALF_LIFE_S
+
+
+def _ledger_event(event: live.InboundEvent) -> ledger.Event | None:
+    """The clearing state's event for an inbound event it applies (None for prices, clock and parameters)."""
+    if isinstance(event, live.OpenAccount):
+        return ledger.OpenAccount(event.account)
+    if isinstance(event, live.Deposit):
+        return ledger.Deposit(event.account, event.asset, event.amount)
+    if isinstance(event, live.Withdrawal):
+        return ledger.Withdraw(event.account, event.asset, event.amount)
+    if isinstance(event, live.Trade):
+        return ledger.Trade(
+            event.buyer, event.seller, event.instrument, event.size, event.price, event.buyer_fee, event.seller_fee
+        )
+    if isinstance(event, live.Funding):
+        return ledger.Funding(event.instrument, event.rate)
+    return None
 
 
 def oracle_book(config: LoopConfig, portfolio: Portfolio | None = None) -> OracleBook:
@@ -134,9 +153,14 @@ class EngineLoop:
         self.frozen: set[str] = set()
         self.suppressed: set[str] = set()
         self._mirrored = len(self.state.changes)
+        self.carried: set[str] = set()
+        """Every account the mirror may find due after the last event (held back by the policy, or left
+        unliquidated), and perhaps some no longer due: the first screening round after an event that moves no
+        price looks at these and the accounts the event changed."""
         self._cause: live.Inbound | None = None
         self._out: list[live.OutboundEvent] = []
         self._sync(initial=True)
+        self.carried = set(self.due())
 
     # ------------------------------------------------------------------ the loop
 
@@ -154,39 +178,42 @@ class EngineLoop:
         except InputError as err:
             self._emit(live.Rejected, field=err.field, message=err.message)
             return self._out
-        self._mirror(self._changed_accounts())
-        if not isinstance(event, live.ParameterChange):
+        changed = self._changed_accounts()
+        self._mirror(changed)
+        if isinstance(event, live.Prices | live.Clock):
             self._liquidate()
+        elif not isinstance(event, live.ParameterChange):
+            self._liquidate(among=changed)
         if isinstance(event, live.Prices | live.Clock):
             self._report_frozen()
         return self._out
 
+    def check(self, event: live.InboundEvent) -> None:
+        """Raise the InputError :meth:`handle` would answer with a ``rejected`` event if ``event`` came next
+        (for an event the clearing state applies: an account opening, a deposit, a withdrawal, a trade,
+        funding); change nothing."""
+        non_negative(event.time, "time")
+        if isinstance(event, live.ParameterChange):
+            positive(event.depth, "depth")
+        entry = _ledger_event(event)
+        if entry is not None:
+            self.state.check(entry)
+
     def _apply(self, event: live.InboundEvent) -> None:
-        if isinstance(event, live.Prices):
+        entry = _ledger_event(event)
+        if entry is not None:
+            self.state.apply(entry)
+        elif isinstance(event, live.Prices):
             self._prices(event)
         elif isinstance(event, live.Clock):
             self.oracle.advance(event.time)
             self._sync()
-        elif isinstance(event, live.OpenAccount):
-            self.state.apply(ledger.OpenAccount(event.account))
-        elif isinstance(event, live.Deposit):
-            self.state.apply(ledger.Deposit(event.account, event.asset, event.amount))
-        elif isinstance(event, live.Withdrawal):
-            self.state.apply(ledger.Withdraw(event.account, event.asset, event.amount))
-        elif isinstance(event, live.Trade):
-            self.state.apply(
-                ledger.Trade(
-                    event.buyer, event.seller, event.instrument, event.size, event.price, event.buyer_fee,
-                    event.seller_fee,
-                )
-            )  # fmt: skip
-        elif isinstance(event, live.Funding):
-            self.state.apply(ledger.Funding(event.instrument, event.rate))
-        else:
+        elif isinstance(event, live.ParameterChange):
             self.set_depth(event.depth)
 
     def set_depth(self, depth: Decimal) -> None:
         """Fill liquidations against every instrument's configured depth times ``depth`` (> 0)."""
+        positive(depth, "depth")
         self.liquidator.liquidity = {name: scaled_depth(model, depth) for name, model in self.config.liquidity.items()}
         self.depth = depth
 
@@ -280,29 +307,36 @@ class EngineLoop:
             if self.config.report_accounts:
                 self._figures(account_id)
 
-    def due(self) -> list[str]:
-        """Accounts the mirror finds liquidatable, or within its float error of the boundary: only these need
-        the exact check. A pool with neither positions nor balances (an account liquidated to nothing) is not
-        liquidatable, whatever residue of float sums its figures hold."""
+    def due(self, among: Iterable[str] | None = None) -> list[str]:
+        """Accounts (of ``among``; default: all) the mirror finds liquidatable, or within its float error of
+        the boundary: only these need the exact check (a pool that holds nothing is not liquidatable:
+        :meth:`~crossmargin.engine.book.RiskBook.holds_nothing`)."""
         book = self.book
-        count = book.pool_count
-        figures = book.figures[:count]
+        pools: slice | np.ndarray = slice(0, book.pool_count)
+        if among is not None:
+            pools = np.array([p for a in among if a in book.accounts for p in book.pools_of(a)], dtype=np.int64)
+        figures = book.figures[pools]
         required = figures[:, 2] * float(self.config.rules.liquidation_threshold)
         close = np.abs(figures[:, 0] - required) <= FLOAT_ERROR * (np.abs(figures[:, 0]) + np.abs(required) + 1.0)
-        empty = (book.positions_in_pool[:count] == 0) & ~book.balance[:, :count].any(axis=0)
-        pools = np.flatnonzero((book.liquidatable[:count] | close) & ~empty)
-        return sorted({book.owners[int(p)].account for p in pools})
+        hit = np.flatnonzero((book.liquidatable[pools] | close) & ~book.holds_nothing(pools))
+        if isinstance(pools, np.ndarray):
+            hit = pools[hit]
+        return sorted({book.owners[int(p)].account for p in hit})
 
-    def _liquidate(self) -> None:
+    def _liquidate(self, among: list[str] | None = None) -> None:
+        """Screen, confirm and liquidate (module doc, step 4). After an event that moved no price, only the
+        accounts it changed (``among``) can have come due, besides those :attr:`carried` over still due: the
+        first round screens those, later rounds (after fills moved marks) the whole book; an account not
+        screened keeps its suppression."""
         state, config = self.state, self.config
         held_back: set[str] = set()
         suppressed: set[str] = set()
-        pinned = isinstance(self._cause, live.Prices | live.Clock)
-        if pinned:
-            self.liquidator.adl.pin()
+        pinned = False  # ADL ranks at the marks before this event's first liquidation: pinned when one is due
         displaced: set[str] = set()
-        for _ in range(config.cascade_rounds):
-            due = [a for a in self.due() if a not in held_back]
+        first = None if among is None else sorted({*among, *self.carried})
+        left: set[str] = set()
+        for round_number in range(config.cascade_rounds):
+            due = [a for a in self.due(first if round_number == 0 else None) if a not in held_back]
             if not due:
                 break
             if not pinned:
@@ -336,9 +370,14 @@ class EngineLoop:
                 self.book.tick(marks=moved)
                 displaced |= set(moved)
             if not progressed:
+                left = set(due)
                 break
+        else:
+            left = set(self.due())
         self._record_displacement(sorted(displaced))
-        self.suppressed = suppressed
+        unscreened = set() if first is None or displaced else self.suppressed - set(first)
+        self.suppressed = suppressed | unscreened
+        self.carried = left | held_back
 
     def _report_frozen(self) -> None:
         """Report accounts that turned frozen or unfrozen: those valued at a symbol whose status the policy
@@ -397,11 +436,10 @@ class EngineLoop:
         return list(depends_on(self.state.account(account_id), self.config.portfolio))
 
     def _figures(self, account_id: str) -> None:
-        account = self.state.account(account_id)
-        figures = evaluate_pool(cross_pool(account), self.state.portfolio_of((account,)), self.config.rules)
+        figures, liquidatable = self.state.standing(account_id)
         self._emit(
             live.Figures, account=account_id, equity=figures.equity, initial_margin=figures.initial_margin,
-            maintenance_margin=figures.maintenance_margin, liquidatable=self.state.liquidatable(account_id),
+            maintenance_margin=figures.maintenance_margin, liquidatable=liquidatable,
         )  # fmt: skip
 
     def _notice(self, notice: Notice) -> None:

@@ -15,6 +15,7 @@ All figures in base currency unless named otherwise; sizes in contracts; amounts
   its price joins the position's entry value (reducing shrinks that value pro rata).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -226,10 +227,10 @@ class _Order:
         return root if high is None or root < high else None
 
 
-def check_order(
+def _order(
     account: Account, portfolio: Portfolio, rules: RuleChoices, instrument: str, size: Decimal, price: Decimal
-) -> OrderCheck:
-    """Whether buying (``size`` > 0) or selling ``|size|`` contracts at ``price`` passes the IM check."""
+) -> _Order:
+    """The order, its arguments checked (unknown instrument, zero size, price <= 0, no mark)."""
     if instrument not in portfolio.instruments:
         raise InputError("instrument", f"unknown instrument {instrument!r}")
     if finite(size, "size") == 0:
@@ -237,19 +238,40 @@ def check_order(
     positive(price, "price")
     if instrument not in portfolio.market.marks:
         raise InputError("instrument", f"missing mark price for {instrument!r}")
+    return _Order(account, portfolio, rules, instrument, Decimal(1) if size > 0 else Decimal(-1), price)
+
+
+def _verdict(order: _Order, quantity: Decimal, after: Callable[[], PoolFigures]) -> tuple[bool, str]:
+    if quantity <= order.reduce_only_up_to():
+        return True, REDUCES
+    if not order.within_limit(quantity):
+        return False, "the position would exceed the top tier's max_notional"
+    if after().free_collateral >= 0:
+        return True, "free collateral stays non-negative"
+    return False, "free collateral would be negative"
+
+
+def order_verdict(
+    account: Account, portfolio: Portfolio, rules: RuleChoices, instrument: str, size: Decimal, price: Decimal
+) -> tuple[bool, str]:
+    """Whether the order passes the IM check, and why: :func:`check_order`'s ``passes`` and ``reason``
+    without the figures and the largest size (one evaluation of the pool after the fill at most)."""
     with exact():
-        order = _Order(account, portfolio, rules, instrument, Decimal(1) if size > 0 else Decimal(-1), price)
+        order = _order(account, portfolio, rules, instrument, size, price)
+        quantity = abs(size)
+        return _verdict(order, quantity, lambda: order.figures(quantity))
+
+
+def check_order(
+    account: Account, portfolio: Portfolio, rules: RuleChoices, instrument: str, size: Decimal, price: Decimal
+) -> OrderCheck:
+    """Whether buying (``size`` > 0) or selling ``|size|`` contracts at ``price`` passes the IM check."""
+    with exact():
+        order = _order(account, portfolio, rules, instrument, size, price)
         quantity = abs(size)
         before = order.figures(ZERO)
         after = order.figures(quantity)
-        if quantity <= order.reduce_only_up_to():
-            passes, reason = True, REDUCES
-        elif not order.within_limit(quantity):
-            passes, reason = False, "the position would exceed the top tier's max_notional"
-        else:
-            passes = after.free_collateral >= 0
-            reason = "free collateral stays non-negative" if passes else "free collateral would be negative"
-        max_size = order.max_size()
+        passes, reason = _verdict(order, quantity, lambda: after)
         return OrderCheck(
             instrument=instrument,
             size=size,
@@ -259,7 +281,7 @@ def check_order(
             free_collateral_before=before.free_collateral,
             free_collateral_after=after.free_collateral,
             initial_margin_after=after.initial_margin,
-            max_size=max_size,
+            max_size=order.max_size(),
         )
 
 

@@ -10,6 +10,7 @@ first answer, ``"repeated": true``). See docs/service.md for every endpoint with
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -21,9 +22,12 @@ from fastapi.responses import Response
 
 from crossmargin import __version__
 from crossmargin.live import events as live
+from crossmargin.live.loop import EngineLoop
 from crossmargin.margin.whatif import check_order, max_withdrawable
 from crossmargin.model import InputError
-from crossmargin.model.numbers import ZERO
+from crossmargin.model.errors import field_prefix
+from crossmargin.model.numbers import ZERO, non_negative, shown
+from crossmargin.oracle.feed import SourceUpdate
 from crossmargin.report.results import order_dict, withdrawal_dict
 from crossmargin.service import bodies
 from crossmargin.service.host import BookHost, Maker, Outcome, Unavailable
@@ -57,7 +61,7 @@ def _json(value: object, status: int = 200) -> Response:
 
 
 def _error(status: int, field: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "1"} if status == 429 else None
     return Response(
         json_bytes({"error": {"field": field, "message": message}}), status, headers, media_type="application/json"
     )
@@ -103,7 +107,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
         found = _caller(authorization)
         if not limiter.allow(found.key_id):
-            raise ApiError(429, "authorization", f"over the key's rate ({limits.rate:g} requests a second)")
+            raise ApiError(429, "authorization", f"over the key's rate limit of {limits.rate:g} a second")
         return found
 
     def _caller(authorization: str | None) -> Caller:
@@ -123,8 +127,15 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
             return
         raise ApiError(403, "authorization", f"a key of scope {scope} may not do this")
 
+    def current() -> EngineLoop:
+        """The engine loop, if it holds what the log holds (else 503: a batch was discarded and the log could
+        not be read back yet; the next write retries)."""
+        if host.stale is not None:
+            raise Unavailable(f"the engine is being rebuilt from the log: {host.stale}")
+        return host.loop
+
     def known_account(account_id: str) -> None:
-        if account_id not in host.loop.state.legs or account_id.startswith("@"):
+        if account_id not in current().state.legs or account_id.startswith("@"):
             raise ApiError(404, "account", f"no account with id {account_id!r}")
 
     async def body(request: Request) -> bytes:
@@ -133,12 +144,18 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     Raw = Annotated[bytes, Depends(body)]
 
     async def write(who: Caller, makers: Sequence[Maker], key: str | None) -> Response:
-        outcome: Outcome = await host.submit(makers, None if key is None else f"{who.key_id}:{key}")
+        """Submit the request's events; 200 with what they caused, or 422 with why they were refused (``seq``
+        present if the refusal is in the log, as a ``rejected`` event that changed nothing)."""
+        keyed = None if key is None else f"{who.key_id}:{key}"
+        content = hashlib.sha256(b"\n".join(live.encode(make(0, ZERO)) for make in makers)).hexdigest()
+        outcome: Outcome = await host.submit(makers, keyed, content if keyed else None)
         refusal = outcome.refusal
-        lines = [line_of(e) for e in outcome.outbound]
         if refusal is not None:
-            answer = {"error": {"field": refusal.field, "message": refusal.message}, "seq": outcome.seqs[-1]}
+            answer: dict[str, Any] = {"error": {"field": refusal.field, "message": refusal.message}}
+            if outcome.seqs:
+                answer["seq"] = outcome.seqs[-1]
             return _json({**answer, "repeated": outcome.repeated}, 422)
+        lines = [line_of(e) for e in outcome.outbound]
         return _json({"seq": outcome.seqs[-1], "events": lines, "repeated": outcome.repeated})
 
     def event_of(kind: Callable[..., live.InboundEvent], **fields: Any) -> Maker:
@@ -149,14 +166,14 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     @app.get("/v1/health")
     async def health() -> Response:
         """No key needed: ``status``, ``events`` applied and the engine's ``digest``."""
-        return _json({"status": "ok", "events": host.loop.seq, "digest": host.digest()})
+        return _json({"status": "ok", "events": current().seq, "digest": host.digest()})
 
     @app.get("/v1/accounts/{account_id}")
     async def account(account_id: str, who: Who) -> Response:
         """An account as one entry of ``crossmargin evaluate --json``, with ``frozen`` and ``statuses``."""
         allow(who, account=account_id)
         known_account(account_id)
-        return _json(account_view(host.loop, account_id))
+        return _json(account_view(current(), account_id))
 
     @app.get("/v1/accounts")
     async def accounts(
@@ -170,7 +187,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         (MM / equity from the risk book's mirror; an account with equity <= 0 and margin owed ranks first
         in ``desc``) or by id."""
         allow(who)
-        book = host.loop.book
+        book = current().book
         ids = [a for a in book.accounts]
         if sort == "id":
             ordered = sorted(ids, reverse=order == "desc")
@@ -182,13 +199,13 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
             rank = np.argsort(-ratio if order == "desc" else ratio, kind="stable")
             ordered = [ids[int(i)] for i in rank]
         page = ordered[offset : offset + limit]
-        return _json({"total": len(ids), "offset": offset, "accounts": [account_view(host.loop, a) for a in page]})
+        return _json({"total": len(ids), "offset": offset, "accounts": [account_view(current(), a) for a in page]})
 
     @app.get("/v1/book")
     async def book_aggregates(who: Who) -> Response:
         """Admin: the book's aggregates (see :func:`~crossmargin.service.views.book_figures`)."""
         allow(who)
-        return _json(book_figures(host.loop))
+        return _json(book_figures(current()))
 
     @app.post("/v1/accounts/{account_id}/order-check", openapi_extra=bodies.schema_of(bodies.OrderBody))
     async def order_check(account_id: str, who: Who, raw: Raw) -> Response:
@@ -196,7 +213,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         allow(who, account=account_id)
         known_account(account_id)
         order = bodies.read_body(bodies.OrderBody, raw)
-        state = host.loop.state
+        state = current().state
         holder = state.account(account_id)
         portfolio = state.guarded(holder, state.portfolio_of((holder,)))
         check = check_order(holder, portfolio, state.rules, order.instrument, order.size, order.price)
@@ -208,7 +225,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         allow(who, account=account_id)
         known_account(account_id)
         asset = bodies.read_body(bodies.AssetBody, raw).asset
-        state = host.loop.state
+        state = current().state
         holder = state.account(account_id)
         portfolio = state.guarded(holder, state.portfolio_of((holder,)))
         amount = max_withdrawable(holder, portfolio, state.rules, asset)
@@ -252,26 +269,26 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     @app.post("/v1/prices", openapi_extra=bodies.schema_of(bodies.PriceLine, listed=True))
     async def prices(who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
         """Feeder: source quotes in the ``replay`` feed format, one engine event per line, as ``replay``
-        applies them; every line is checked before any is applied."""
+        applies them; every line is checked before any is applied (as the feed reader checks a line: a
+        symbol the book prices, ``t`` >= 0, ``price`` > 0, ``confidence`` >= 0), so the engine refuses none
+        of them and a refused request applies nothing."""
         allow(who, "feeder")
         lines = bodies.read_lines(raw)
-        oracle = host.loop.oracle
+        oracle = current().oracle
         for number, line in enumerate(lines):
-            if line.symbol not in oracle.document_prices and line.symbol not in oracle.underlying:
-                raise InputError(
-                    f"[{number}].symbol", f"{line.symbol!r} is neither a priced asset nor a marked instrument"
-                )
-            if line.t < 0:
-                raise InputError(f"[{number}].t", "must be >= 0")
+            with field_prefix(f"[{number}]"):
+                if line.symbol not in oracle.document_prices and line.symbol not in oracle.underlying:
+                    raise InputError("symbol", f"{line.symbol!r} is neither a priced asset nor a marked instrument")
+                SourceUpdate(line.t, line.source, line.symbol, line.price, line.confidence)
         return await write(who, [_quote(line) for line in lines], idempotency_key)
 
     @app.post("/v1/clock", openapi_extra=bodies.schema_of(bodies.ClockBody))
     async def clock(who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
         """Feeder: time passes to ``t`` (feed seconds) with no price; silent sources turn stale."""
         allow(who, "feeder")
-        t = bodies.read_body(bodies.ClockBody, raw).t
-        if t < 0:
-            raise InputError("t", "must be >= 0")
+        t = non_negative(bodies.read_body(bodies.ClockBody, raw).t, "t")
+        if t < current().oracle.clock:
+            raise InputError("t", f"is before the clock, {shown(current().oracle.clock)}: time does not go back")
         return await write(who, [lambda seq, _: live.Clock(seq=seq, time=t, id=f"e{seq}")], idempotency_key)
 
     @app.post("/v1/parameters", openapi_extra=bodies.schema_of(bodies.ParametersBody))
@@ -298,7 +315,9 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     ) -> None:
         """Topics ``account:<id>``, ``liquidations``, ``prices``, ``book`` (``?topic=...`` repeated); the key
         in ``Authorization: Bearer`` or ``?key=``. Refusals close the socket: 4401 (no live key), 4403 (a topic
-        outside the scope), 4422 (no or unknown topic), 4429 (rate)."""
+        outside the scope), 4404 (an account topic of no account), 4422 (no or unknown topic), 4429 (rate). Messages
+        are JSON text frames: first ``subscribed`` (its topics, and the ``events`` applied so far), then what
+        the topics carry."""
         await socket.accept()
         header = socket.headers.get("authorization") or (None if key is None else f"Bearer {key}")
         try:
@@ -309,11 +328,12 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
             for name in sorted(wanted):
                 _check_topic(who, name)
         except ApiError as err:
-            await socket.send_bytes(json_bytes({"error": {"field": err.field, "message": err.message}}))
+            await socket.send_text(json_bytes({"error": {"field": err.field, "message": err.message}}).decode())
             await socket.close(code=4000 + err.status)
             return
         subscriber = host.hub.subscribe(wanted)
-        await socket.send_bytes(json_bytes({"event": "subscribed", "topics": sorted(wanted), "seq": host.loop.seq}))
+        subscribed = {"event": "subscribed", "topics": sorted(wanted), "events": current().seq}
+        await socket.send_text(json_bytes(subscribed).decode())
         try:
             await _forward(socket, subscriber.queue, subscriber.dropped)
         finally:
@@ -322,6 +342,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     def _check_topic(who: Caller, name: str) -> None:
         if name.startswith("account:"):
             allow(who, account=name.removeprefix("account:"))
+            known_account(name.removeprefix("account:"))
         elif name == "prices":
             allow(who, "feeder")
         elif name in TOPICS:
@@ -347,7 +368,7 @@ async def _forward(socket: WebSocket, queue: asyncio.Queue[bytes], dropped: asyn
             dropping = asyncio.create_task(dropped.wait())
             done, _ = await asyncio.wait({getting, dropping, closed}, return_when=asyncio.FIRST_COMPLETED)
             if getting in done:
-                await socket.send_bytes(getting.result())
+                await socket.send_text(getting.result().decode())
             else:
                 getting.cancel()
             dropping.cancel()

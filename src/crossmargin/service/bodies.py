@@ -1,8 +1,9 @@
 """The request bodies the API takes, read exactly: JSON numbers become Decimals without passing through a
 float (:func:`~crossmargin.model.document_text.parse_json`), and a decimal may also be given as a string.
-Every number is then held to the CLI's input bounds (:func:`~crossmargin.model.numbers.bounded`). A bad body
-raises :class:`~crossmargin.model.InputError` naming the field (``[2].price`` for a price line), with the
-CLI's words where the CLI has them."""
+Every number is then held to the CLI's input bounds and read as the CLI reads it
+(:func:`~crossmargin.model.numbers.bounded`: ``-0`` is 0), and every text must be printable, as in a
+document or a feed (no control characters). A bad body raises :class:`~crossmargin.model.InputError` naming
+the field (``[2].price`` for a price line), with the CLI's words where the CLI has them."""
 
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crossmargin.model import InputError
 from crossmargin.model.document_text import parse_json
+from crossmargin.model.errors import UNPRINTABLE
 from crossmargin.model.numbers import bounded
 
 Name = Field(min_length=1, max_length=128)
@@ -85,10 +87,16 @@ def _field(location: tuple[int | str, ...]) -> str:
     return text or "body"
 
 
-def _bounded(model: BaseModel, prefix: str = "") -> None:
+def _checked(model: M, prefix: str = "") -> M:
+    """``model`` with every number as :func:`bounded` reads it; a number out of bounds or a text with a
+    control character raises InputError naming its field."""
+    read: dict[str, Decimal] = {}
     for name, value in model:
         if isinstance(value, Decimal):
-            bounded(value, f"{prefix}{name}")
+            read[name] = bounded(value, f"{prefix}{name}")
+        elif isinstance(value, str) and UNPRINTABLE.search(value):
+            raise InputError(f"{prefix}{name}", f"{value!r} is not printable text (control characters)")
+    return model.model_copy(update=read)
 
 
 def _decoded(raw: bytes) -> Any:
@@ -105,8 +113,7 @@ def _validated(kind: type[M], data: Any, prefix: tuple[int | str, ...] = ()) -> 
     except pydantic.ValidationError as err:
         first = err.errors()[0]
         raise InputError(_field((*prefix, *first["loc"])), first["msg"]) from None
-    _bounded(model, _field(prefix) + "." if prefix else "")
-    return model
+    return _checked(model, _field(prefix) + "." if prefix else "")
 
 
 def read_body(kind: type[M], raw: bytes) -> M:

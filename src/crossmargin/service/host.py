@@ -22,13 +22,12 @@ from decimal import Decimal
 
 from crossmargin.live import events as live
 from crossmargin.live import snapshot as snapshots
-from crossmargin.live.document import loop_config_of
-from crossmargin.live.loop import EngineLoop, LoopConfig
+from crossmargin.live.loop import FLOAT_ERROR, EngineLoop, LoopConfig
 from crossmargin.model import InputError
-from crossmargin.model.document_text import parse_document
+from crossmargin.service.books import book_config
 from crossmargin.service.hub import Hub
 from crossmargin.service.store import LogEntry, Store
-from crossmargin.service.views import book_figures, figures_message, json_bytes, message
+from crossmargin.service.views import book_figures, json_bytes, message, mirror_figures, mirror_message
 
 MAX_BATCH = 4096
 """Requests one transaction takes at most."""
@@ -47,11 +46,16 @@ class Outcome:
     seqs: tuple[int, ...]
     outbound: tuple[live.OutboundEvent, ...]
     repeated: bool = False
+    refused: InputError | None = None
 
     @property
-    def refusal(self) -> live.Rejected | None:
-        """The first event the engine refused, if any."""
-        return next((e for e in self.outbound if isinstance(e, live.Rejected)), None)
+    def refusal(self) -> InputError | None:
+        """Why the request was refused: checked before it reached the log (``refused``: nothing logged), or
+        by the engine (a ``rejected`` event in the log, which changed nothing); None if it was applied."""
+        if self.refused is not None:
+            return self.refused
+        rejected = next((e for e in self.outbound if isinstance(e, live.Rejected)), None)
+        return None if rejected is None else InputError(rejected.field, rejected.message)
 
 
 class Unavailable(Exception):
@@ -62,7 +66,17 @@ class Unavailable(Exception):
 class _Pending:
     makers: Sequence[Maker]
     key: str | None
+    fingerprint: str | None
     answer: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def _moved(sent: tuple[float, float, float, bool] | None, now: tuple[float, float, float, bool]) -> bool:
+    """Whether figures ``now`` differ from those ``sent`` beyond the mirror's float error (the mirror's sums
+    of an account whose exact figures were just sent differ from them in the last digits), or the verdict
+    changed."""
+    if sent is None or sent[3] != now[3]:
+        return True
+    return any(abs(a - b) > FLOAT_ERROR * (abs(a) + abs(b) + 1.0) for a, b in zip(sent[:3], now[:3], strict=True))
 
 
 def open_loop(store: Store, config: LoopConfig) -> EngineLoop:
@@ -87,16 +101,20 @@ class BookHost:
         self.loop = open_loop(store, config)
         self.hub = Hub()
         self.queue: asyncio.Queue[_Pending] | None = None
-        self._sent: dict[str, tuple[Decimal, ...]] = {}
+        self._sent: dict[str, tuple[float, float, float, bool]] = {}
+        self._fingerprints: dict[str, str | None] = {}
         self._digest: tuple[int, str] | None = None
+        self._stale: str | None = None
+        """Why the loop may hold events the log does not (a batch was discarded and the log could not be read
+        back yet); None when the loop is the log's."""
 
     @classmethod
     def open(
         cls, store: Store, document: tuple[str, str] | None = None, snapshot_every: int = SNAPSHOT_EVERY
     ) -> "BookHost":
         """The service's book on ``store``: resumed from the log, or on a new database started from
-        ``document`` (file name, text). A document on a database holding another one, or none on a new
-        database, raises InputError naming ``--book``."""
+        ``document`` (file name and text, or a generated book: :mod:`crossmargin.service.books`). A document
+        on a database holding another one, or none on a new database, raises InputError naming ``--book``."""
         stored = store.book()
         if stored is None and document is None:
             raise InputError("--book", "the database holds no book yet: start the service with --book DOC")
@@ -106,20 +124,22 @@ class BookHost:
                 "resume it, or give another --db",
             )  # fmt: skip
         name, text = stored or document  # type: ignore[misc]
-        config = loop_config_of(parse_document(text, name))
+        config = book_config(name, text)
         if stored is None:
             store.set_book(name, text)
         return cls(store, config, snapshot_every)
 
     # ------------------------------------------------------------------ writing
 
-    async def submit(self, makers: Sequence[Maker], key: str | None = None) -> Outcome:
+    async def submit(self, makers: Sequence[Maker], key: str | None = None, fingerprint: str | None = None) -> Outcome:
         """Apply a request's events (in order, in one transaction with whatever else is waiting) and answer
-        once they are committed; under an idempotency ``key`` seen before, the first answer again. Raises
-        :class:`Unavailable` if the log could not be written (nothing applied)."""
+        once they are committed. A request of one event the clearing state would refuse is answered
+        ``refused`` and never reaches the log. Under an idempotency ``key`` seen before, the first answer
+        again if ``fingerprint`` (the request's digest) is the first one's, else a refusal naming
+        ``Idempotency-Key``. Raises :class:`Unavailable` if the log could not be written (nothing applied)."""
         if self.queue is None:
             raise Unavailable("the writer is not running")
-        pending = _Pending(makers, key)
+        pending = _Pending(makers, key, fingerprint)
         await self.queue.put(pending)
         return await pending.answer
 
@@ -133,47 +153,94 @@ class BookHost:
             self.process(batch)
 
     def process(self, batch: list[_Pending]) -> None:
-        """Apply, commit, answer and publish one batch (see module doc)."""
+        """Apply, commit, answer and publish one batch (see module doc). If applying fails (a bug, or the
+        database failing while an idempotency key is looked up) or the commit does, every request of the
+        batch is answered :class:`Unavailable` and the loop is rebuilt from the log: the writer goes on."""
+        if self._stale is not None and not self._rebuilt():
+            self._refuse(batch, f"the log could not be read: {self._stale}")
+            return
         entries: list[LogEntry] = []
         answers: list[tuple[_Pending, Outcome]] = []
         keyed: dict[str, Outcome] = {}
-        for pending in batch:
-            repeated = self._repeated(pending.key, keyed)
-            if repeated is not None:
-                answers.append((pending, repeated))
-                continue
-            outcome, made = self._apply(pending)
-            entries += made
-            answers.append((pending, outcome))
-            if pending.key is not None:
-                keyed[pending.key] = Outcome(outcome.seqs, outcome.outbound, repeated=True)
+        try:
+            for pending in batch:
+                repeated = self._repeated(pending, keyed)
+                if repeated is not None:
+                    answers.append((pending, repeated))
+                    continue
+                outcome, made = self._apply(pending)
+                entries += made
+                answers.append((pending, outcome))
+                if pending.key is not None:
+                    keyed[pending.key] = Outcome(outcome.seqs, outcome.outbound, True, outcome.refused)
+                    self._fingerprints[pending.key] = pending.fingerprint
+        except Exception as err:  # what the loop applied of the batch is not in the log
+            self._discard(batch, f"the batch could not be applied: {err!r}")
+            return
         try:
             self.store.append(entries, self._snapshot_due(entries))
         except Exception as err:  # the database failed: what the loop applied is not in the log
-            self.loop = open_loop(self.store, self.config)
-            for pending, _ in answers:
-                if not pending.answer.done():
-                    pending.answer.set_exception(Unavailable(f"the log could not be written: {err}"))
+            self._discard(batch, f"the log could not be written: {err}")
             return
         for pending, outcome in answers:
             if not pending.answer.done():
                 pending.answer.set_result(outcome)
         self._publish([o for _, outcome in answers if not outcome.repeated for o in outcome.outbound])
 
-    def _repeated(self, key: str | None, keyed: dict[str, Outcome]) -> Outcome | None:
+    def _discard(self, batch: list[_Pending], why: str) -> None:
+        """The loop holds events of ``batch`` the log does not: answer its requests :class:`Unavailable` and
+        rebuild the loop from the log (if the log cannot be read now, before the next batch)."""
+        self._refuse(batch, why)
+        self._stale = why
+        self._rebuilt()
+
+    def _rebuilt(self) -> bool:
+        """Rebuild the loop from the log; False (the loop still stale) if the log could not be read."""
+        try:
+            self.loop = open_loop(self.store, self.config)
+        except Exception as err:
+            self._stale = str(err)
+            return False
+        self._stale = None
+        self._digest = None  # a digest of the discarded events' loop may be cached under the same seq
+        return True
+
+    @staticmethod
+    def _refuse(batch: list[_Pending], why: str) -> None:
+        for pending in batch:
+            if not pending.answer.done():
+                pending.answer.set_exception(Unavailable(why))
+
+    def _repeated(self, pending: _Pending, keyed: dict[str, Outcome]) -> Outcome | None:
+        """The first answer under the request's idempotency key (this batch's, or the log's), or a refusal if
+        the key came with another request; None for a new key."""
+        key = pending.key
         if key is None:
             return None
         if key in keyed:
-            return keyed[key]
-        stored = self.store.request_of(key)
-        if stored is None:
-            return None
-        outbound = tuple(live.decode_outbound(json.dumps(o)) for _, text in stored for o in json.loads(text))
-        return Outcome(tuple(seq for seq, _ in stored), outbound, repeated=True)
+            first: Outcome | None = keyed[key]
+            fingerprint = self._fingerprints.get(key)
+        else:
+            stored = self.store.request_of(key)
+            if stored is None:
+                return None
+            fingerprint, rows = stored
+            outbound = tuple(live.decode_outbound(json.dumps(o)) for _, text in rows for o in json.loads(text))
+            first = Outcome(tuple(seq for seq, _ in rows), outbound, repeated=True)
+        if fingerprint != pending.fingerprint:
+            reused = InputError("Idempotency-Key", "already used for a different request")
+            return Outcome((), (), repeated=True, refused=reused)
+        return first
 
     def _apply(self, pending: _Pending) -> tuple[Outcome, list[LogEntry]]:
         entries = []
         outbound: list[live.OutboundEvent] = []
+        if len(pending.makers) == 1:
+            event = pending.makers[0](self.loop.seq + 1, self.loop.oracle.clock)
+            try:
+                self.loop.check(event)
+            except InputError as err:
+                return Outcome((), (), refused=err), []
         for number, make in enumerate(pending.makers):
             event = make(self.loop.seq + 1, self.loop.oracle.clock)
             caused = self.loop.handle(event)
@@ -183,7 +250,7 @@ class BookHost:
                 LogEntry(
                     event.seq, type(event).__struct_config__.tag, live.encode(event),  # type: ignore[arg-type]
                     [live.encode(e) for e in caused], pending.key if first else None,
-                    len(pending.makers) if first else 0,
+                    len(pending.makers) if first else 0, pending.fingerprint if first else None,
                 )
             )  # fmt: skip
         return Outcome(tuple(e.seq for e in entries), tuple(outbound)), entries
@@ -209,8 +276,11 @@ class BookHost:
                 continue
             account = getattr(event, "account", None)
             if isinstance(event, live.Figures):
-                self._sent[event.account] = (event.equity, event.initial_margin, event.maintenance_margin)
-            elif not isinstance(event, live.Rejected | live.AccountStatus):
+                exact = (event.equity, event.initial_margin, event.maintenance_margin)
+                self._sent[event.account] = (*(float(x) for x in exact), event.liquidatable)  # type: ignore[assignment]
+            elif (isinstance(event, live.AccountStatus) and event.state == "liquidatable") or not isinstance(
+                event, live.Rejected | live.AccountStatus
+            ):
                 hub.publish("liquidations", text)
             if account is not None:
                 hub.publish(f"account:{account}", text)
@@ -220,14 +290,16 @@ class BookHost:
             self._publish_revalued()
 
     def _publish_revalued(self) -> None:
-        """After prices moved: the new exact figures of each followed account whose figures changed."""
+        """After prices moved: the mirror's figures of each followed account whose figures it moved (see
+        :func:`~crossmargin.service.views.mirror_message`: a tick moves every holder's float figures at once;
+        exact figures come with every change of the account's money or positions)."""
         for account_id in self.hub.followed_accounts():
             if account_id not in self.loop.book.accounts:
                 continue
-            figures, text = figures_message(self.loop, account_id)
-            if self._sent.get(account_id) != figures:
+            figures = mirror_figures(self.loop, account_id)
+            if _moved(self._sent.get(account_id), figures):
                 self._sent[account_id] = figures
-                self.hub.publish(f"account:{account_id}", text)
+                self.hub.publish(f"account:{account_id}", mirror_message(self.loop, account_id, figures))
 
     async def publish_book(self, every_s: float = 0.1) -> None:
         """Forever: the book's aggregates on ``book`` when something changed, at most every ``every_s``."""
@@ -239,6 +311,11 @@ class BookHost:
                 self.hub.publish("book", json_bytes({"event": "book", **book_figures(self.loop)}))
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def stale(self) -> str | None:
+        """Why the loop may hold events the log does not (until it is rebuilt); None when it is the log's."""
+        return self._stale
 
     def digest(self) -> str:
         """The loop's digest (computed once per event count)."""

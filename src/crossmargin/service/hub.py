@@ -1,11 +1,13 @@
 """Who follows which topic of the stream, and handing them messages.
 
-Topics: ``account:<id>`` (the account's figures whenever they change, its standing, its liquidation lines),
-``liquidations`` (every liquidation, ADL, collateral-sale, insurance, socialized and bad-debt line, and the
-marks the fills moved), ``prices`` (each symbol's oracle status after every quote) and ``book`` (the book's
-aggregates, at most every 100 ms). A message is JSON bytes. A subscriber that falls
-:data:`QUEUE_LIMIT` messages behind is dropped (its socket closed with code 1013, "try again later"), so a
-slow reader never holds the engine back.
+Topics: ``account:<id>`` (the account's figures whenever they change: ``exact`` when its money or positions
+changed, the risk book's ``mirror`` figures when prices moved them; its standing; its liquidation lines),
+``liquidations`` (each account turning liquidatable, every liquidation fill, ADL, collateral-sale,
+insurance, socialized and bad-debt line, and the marks the fills moved), ``prices`` (each symbol's oracle
+status after every quote) and ``book`` (the book's aggregates, at most every 100 ms). A message is JSON
+bytes; one published to several topics a subscriber follows (the same bytes, published topic after topic)
+reaches it once. A subscriber that falls :data:`QUEUE_LIMIT` messages behind is dropped (its socket closed
+with code 1013, "try again later"), so a slow reader never holds the engine back.
 """
 
 import asyncio
@@ -22,6 +24,8 @@ class Subscriber:
         self.topics = topics
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = asyncio.Event()
+        self.last: bytes | None = None
+        """The message handed to it last (the same object again is not handed twice)."""
 
 
 class Hub:
@@ -52,7 +56,13 @@ class Hub:
         return [t.removeprefix("account:") for t in self.subscribers if t.startswith("account:")]
 
     def publish(self, topic: str, message: bytes) -> None:
+        """Hand ``message`` to every follower of ``topic``, but not again to one that was just handed this very
+        message (the same bytes object) for another of its topics: a liquidation line published on
+        ``liquidations`` and then on ``account:<id>`` reaches a socket following both once."""
         for subscriber in list(self.subscribers.get(topic, ())):
+            if subscriber.last is message:
+                continue
+            subscriber.last = message
             try:
                 subscriber.queue.put_nowait(message)
             except asyncio.QueueFull:

@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from crossmargin.model import InputError
+from crossmargin.model.errors import UNPRINTABLE
 from crossmargin.service.store import KeyRecord, Store
 
 PREFIX = "cm_"
@@ -31,12 +32,15 @@ class Scope:
 
     @classmethod
     def parse(cls, text: str) -> "Scope":
-        """The scope written ``text`` (admin, feeder, matcher, account:<id>); anything else raises InputError
-        naming ``--scope``."""
+        """The scope written ``text`` (admin, feeder, matcher, account:<id>, the id printable as every account
+        id is); anything else raises InputError naming ``--scope``."""
         if text in ROLES:
             return cls(text)
-        if text.startswith("account:") and len(text) > len("account:"):
-            return cls("account", text[len("account:") :])
+        account = text.removeprefix("account:")
+        if text.startswith("account:") and account:
+            if UNPRINTABLE.search(account):  # neither a document nor an account opening gives such an id
+                raise InputError("--scope", f"{text!r} is not printable text (control characters)")
+            return cls("account", account)
         raise InputError("--scope", f"{text!r} is not a scope (admin, feeder, matcher, account:<id>)")
 
     def __str__(self) -> str:

@@ -9,7 +9,8 @@ equal to what the migrations build.
   caused (liquidation fills, ADL, insurance, socialized and bad-debt lines among them). A request's first
   event holds its ``idempotency_key`` (the API key's id and the client's ``Idempotency-Key``: unique, so one
   key is applied once) and ``request_events``, how many events the request appended (a price post appends
-  one per line), its others None and 0.
+  one per line) and ``request_digest`` (the SHA-256 of the request's path and body: a key
+  reused with another request is refused), its others None, 0 and None.
 - ``snapshots``: the engine loop after event ``seq`` (:mod:`crossmargin.live.snapshot`).
 - ``api_keys``: each key's SHA-256 (the key itself is never stored), scope, name, and when it was revoked.
 """
@@ -33,6 +34,7 @@ events = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("idempotency_key", sa.Text, nullable=True, unique=True),
     sa.Column("request_events", sa.Integer, nullable=False),
+    sa.Column("request_digest", sa.Text, nullable=True),
     sa.Column("record", sa.Text, nullable=False),
     sa.Column("outbound", sa.Text, nullable=False),
 )

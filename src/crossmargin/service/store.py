@@ -8,11 +8,12 @@ transaction survives the process being killed and the machine losing power; a tr
 kill is rolled back by the database when it is next opened (a torn last write is never half-applied).
 """
 
+import fcntl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 from alembic import command
@@ -46,14 +47,19 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
 
 def connect(url: str) -> sa.Engine:
     """An engine on the database at ``url`` (see :func:`database_url`), its schema migrated to the newest
-    revision; a database that cannot be reached raises InputError naming ``--db``."""
-    engine = sa.create_engine(database_url(url))
+    revision; a URL that does not parse, or a database that cannot be reached or migrated (a refused
+    connection option, tables of another program in the way), raises InputError naming ``--db``."""
+    driver_url = database_url(url)
+    try:
+        engine = sa.create_engine(driver_url)
+    except (sa.exc.ArgumentError, ValueError) as err:  # a port that is no number, a URL that does not parse
+        raise InputError("--db", f"not a database URL: {err}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     try:
         migrate(engine)
-    except sa.exc.OperationalError as err:
-        raise InputError("--db", f"cannot open {engine.url.render_as_string()}: {err.orig}") from None
+    except sa.exc.DBAPIError as err:  # the driver's error, whichever class it raised
+        raise InputError("--db", f"cannot open {engine.url.render_as_string()}: {str(err.orig).strip()}") from None
     return engine
 
 
@@ -76,6 +82,7 @@ class LogEntry:
     outbound: Sequence[bytes]
     idempotency_key: str | None = None
     request_events: int = 0
+    request_digest: str | None = None
 
     def row(self) -> dict[str, Any]:
         listed = b"[" + b",".join(self.outbound) + b"]"
@@ -84,6 +91,7 @@ class LogEntry:
             "kind": self.kind,
             "idempotency_key": self.idempotency_key,
             "request_events": self.request_events,
+            "request_digest": self.request_digest,
             "record": self.record.decode(),
             "outbound": listed.decode(),
         }
@@ -104,9 +112,40 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = connect(url)
+        self._lock: sa.Connection | TextIO | None = None
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
         self.engine.dispose()
+
+    def lock(self) -> None:
+        """Hold this database for one writer until the process ends (or :meth:`close`): a second
+        ``crossmargin serve`` on it would append to the log behind the first one's back. PostgreSQL: an
+        advisory lock keyed by the schema, held by a connection of its own (released by the server when the
+        process dies); SQLite: an exclusive ``flock`` on ``<file>.lock``. A database already held raises
+        InputError naming ``--db``."""
+        held = "another crossmargin serve holds this database (one writer per log)"
+        if self.engine.dialect.name == "postgresql":
+            connection = self.engine.connect()
+            query = sa.text("SELECT pg_try_advisory_lock(hashtext('crossmargin:' || current_schema()))")
+            if not connection.execute(query).scalar_one():
+                connection.close()
+                raise InputError("--db", held)
+            connection.commit()
+            self._lock = connection
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return
+        handle = open(f"{database}.lock", "a")  # noqa: SIM115 (held open, closed by close() or process exit)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise InputError("--db", held) from None
+        self._lock = handle
 
     # ------------------------------------------------------------------ the book document
 
@@ -143,17 +182,19 @@ class Store:
             for row in connection.execution_options(yield_per=10_000).execute(query):
                 yield int(row.seq), row.record
 
-    def request_of(self, idempotency_key: str) -> list[tuple[int, str]] | None:
-        """(seq, outbound records as a JSON array) of each event of the request applied under
-        ``idempotency_key``; None if there was none."""
-        first = sa.select(events.c.seq, events.c.request_events).where(events.c.idempotency_key == idempotency_key)
+    def request_of(self, idempotency_key: str) -> tuple[str | None, list[tuple[int, str]]] | None:
+        """The digest of the request applied under ``idempotency_key`` and (seq, outbound records as a JSON
+        array) of each of its events; None if there was none."""
+        first = sa.select(events.c.seq, events.c.request_events, events.c.request_digest).where(
+            events.c.idempotency_key == idempotency_key
+        )
         with self.engine.connect() as connection:
             row = connection.execute(first).first()
             if row is None:
                 return None
             span = events.c.seq.between(row.seq, row.seq + row.request_events - 1)
             rows = connection.execute(sa.select(events.c.seq, events.c.outbound).where(span).order_by(events.c.seq))
-            return [(int(r.seq), r.outbound) for r in rows]
+            return row.request_digest, [(int(r.seq), r.outbound) for r in rows]
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         query = sa.select(snapshots.c.seq, snapshots.c.body).order_by(snapshots.c.seq.desc()).limit(1)

@@ -11,8 +11,7 @@ import numpy as np
 from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop
-from crossmargin.margin.account import cross_pool, evaluate_account
-from crossmargin.margin.pools import evaluate_pool
+from crossmargin.margin.account import evaluate_account
 from crossmargin.report.numbers import decimal_string, float_string
 from crossmargin.report.results import account_dict
 from crossmargin.sim.replay import line_of
@@ -31,8 +30,10 @@ def json_bytes(value: object) -> bytes:
 
 def message(event: live.OutboundEvent) -> bytes:
     """A stream message: the event as ``replay --json`` prints it, with ``cause`` (the inbound event's id)
-    and ``seq`` (its place among everything the engine emitted)."""
-    return json_bytes({**line_of(event), "cause": event.cause, "seq": event.seq})
+    and ``seq`` (its place among everything the engine emitted); a ``figures`` event's ``basis`` is
+    ``exact``."""
+    extra = {"basis": "exact"} if isinstance(event, live.Figures) else {}
+    return json_bytes({**line_of(event), **extra, "cause": event.cause, "seq": event.seq})
 
 
 def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
@@ -45,21 +46,28 @@ def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
     return {**account_dict(result), "frozen": frozen, "statuses": statuses}
 
 
-def figures_message(loop: EngineLoop, account_id: str) -> tuple[tuple[Decimal, ...], bytes]:
-    """The account's exact cross figures now, as a ``figures`` message caused by the last event (and the
-    figures themselves, to tell whether they changed)."""
-    account = loop.state.account(account_id)
-    pool = evaluate_pool(cross_pool(account), loop.state.portfolio_of((account,)), loop.config.rules)
-    figures = (pool.equity, pool.initial_margin, pool.maintenance_margin)
-    cause = loop.last_id
-    text = json_bytes(
+def mirror_figures(loop: EngineLoop, account_id: str) -> tuple[float, float, float, bool]:
+    """The account's cross figures in the risk book's float mirror now: equity, initial and maintenance
+    margin (base currency), and whether the mirror finds the pool liquidatable."""
+    book = loop.book
+    pool = book.cross_pool[account_id]
+    row = book.figures[pool]
+    return float(row[0]), float(row[3]), float(row[2]), bool(book.liquidatable[pool])
+
+
+def mirror_message(loop: EngineLoop, account_id: str, figures: tuple[float, float, float, bool]) -> bytes:
+    """A ``figures`` message from the mirror's ``figures`` (:func:`mirror_figures`), caused by the last event:
+    ``basis`` ``mirror`` (the float figures each price tick moves, written as the shortest decimal that reads
+    back as that float), where a ``figures`` event of the engine (after the account's money or positions
+    changed) is ``exact``."""
+    equity, initial, maintenance, liquidatable = figures
+    return json_bytes(
         {
-            "t": loop.oracle.clock, "event": "figures", "account": account_id, "equity": pool.equity,
-            "initial_margin": pool.initial_margin, "maintenance_margin": pool.maintenance_margin,
-            "liquidatable": loop.state.liquidatable(account_id), "cause": cause,
+            "t": loop.oracle.clock, "event": "figures", "account": account_id, "equity": float_string(equity),
+            "initial_margin": float_string(initial), "maintenance_margin": float_string(maintenance),
+            "liquidatable": liquidatable, "basis": "mirror", "cause": loop.last_id,
         }
     )  # fmt: skip
-    return figures, text
 
 
 def book_figures(loop: EngineLoop) -> dict[str, Any]:

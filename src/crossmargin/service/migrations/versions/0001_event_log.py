@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("idempotency_key", sa.Text, nullable=True, unique=True),
         sa.Column("request_events", sa.Integer, nullable=False),
+        sa.Column("request_digest", sa.Text, nullable=True),
         sa.Column("record", sa.Text, nullable=False),
         sa.Column("outbound", sa.Text, nullable=False),
     )
