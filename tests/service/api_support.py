@@ -173,24 +173,6 @@ def without_stream_fields(message: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k not in ("cause", "seq", "basis")}
 
 
-def echoes_of(exact: Mapping[str, Any], extra: Sequence[Mapping[str, Any]]) -> list[str]:
-    """What is wrong with ``extra``, the messages an account's topic carried after the engine's ``exact``
-    figures message and before the next event's: each may only be the mirror's figures of the same account
-    repeating the exact figures to float precision (the host sends them when the float mirror differs from
-    the exact figures by rounding: a redundant message, reported to the lead). Empty if they all are."""
-    wrong = []
-    for message in extra:
-        same = message.get("event") == "figures" and message.get("basis") == "mirror"
-        same = same and message.get("account") == exact["account"]
-        for figure in ("equity", "initial_margin", "maintenance_margin"):
-            if same:
-                shown, value = float(message[figure]), float(exact[figure])
-                same = abs(shown - value) <= 1e-9 * (abs(value) + 1.0)
-        if not same:
-            wrong.append(f"an unexpected message: {message}")
-    return wrong
-
-
 def dec(text: object) -> Decimal:
     """A decimal string of an answer, as a Decimal (refusing anything else, floats included)."""
     assert isinstance(text, str), text

@@ -229,7 +229,7 @@ class BookHost:
             first = Outcome(tuple(seq for seq, _ in rows), outbound, repeated=True)
         if fingerprint != pending.fingerprint:
             reused = InputError("Idempotency-Key", "already used for a different request")
-            return Outcome((), (), repeated=True, refused=reused)
+            return Outcome((), (), refused=reused)
         return first
 
     def _apply(self, pending: _Pending) -> tuple[Outcome, list[LogEntry]]:

@@ -48,11 +48,13 @@ def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
 
 def mirror_figures(loop: EngineLoop, account_id: str) -> tuple[float, float, float, bool]:
     """The account's cross figures in the risk book's float mirror now: equity, initial and maintenance
-    margin (base currency), and whether the mirror finds the pool liquidatable."""
+    margin (base currency), and whether the mirror finds the pool liquidatable (never one that holds nothing:
+    an account liquidated to nothing keeps a residue of float sums)."""
     book = loop.book
     pool = book.cross_pool[account_id]
     row = book.figures[pool]
-    return float(row[0]), float(row[3]), float(row[2]), bool(book.liquidatable[pool])
+    due = bool(book.liquidatable[pool]) and not book.holds_nothing(slice(pool, pool + 1))[0]
+    return float(row[0]), float(row[3]), float(row[2]), due
 
 
 def mirror_message(loop: EngineLoop, account_id: str, figures: tuple[float, float, float, bool]) -> bytes:
