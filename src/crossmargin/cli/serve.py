@@ -39,6 +39,15 @@ def serve(
         typer.Option("--new-key", metavar="SCOPE", help="Make a key of SCOPE and print it before starting."),
     ] = None,
     rate: Annotated[str, typer.Option("--rate", help="Requests a second each key may make.")] = "2000",
+    threads: Annotated[
+        str | None,
+        typer.Option(
+            "--threads",
+            metavar="N",
+            help="Threads for the risk book's kernels (default: every core; 1 on a busy "
+            "two-core machine, where a kernel's second thread waits for a core).",
+        ),
+    ] = None,
     snapshot_every: Annotated[
         str, typer.Option("--snapshot-every", help="Events between snapshots of the engine.")
     ] = str(SNAPSHOT_EVERY),
@@ -50,6 +59,10 @@ def serve(
         listen = parse_count(port, "--port", 1, 65535)
         per_second = parse_count(rate, "--rate", 1, 10_000_000)
         every = parse_count(snapshot_every, "--snapshot-every", 1, 10_000_000)
+        if threads is not None:
+            import numba
+
+            numba.set_num_threads(parse_count(threads, "--threads", 1, numba.get_num_threads()))
         if new_key is not None:
             try:
                 Scope.parse(new_key)

@@ -104,7 +104,9 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     async def unavailable(_: Request, err: Unavailable) -> Response:
         return _error(503, "log", str(err))
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
+        """The key's holder (looked up on the event loop's thread: one indexed read, cheaper than a hop to the
+        threadpool), within its rate."""
         found = _caller(authorization)
         if not limiter.allow(found.key_id):
             raise ApiError(429, "authorization", f"over the key's rate limit of {limits.rate:g} a second")
@@ -321,7 +323,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         await socket.accept()
         header = socket.headers.get("authorization") or (None if key is None else f"Bearer {key}")
         try:
-            who = caller(header)
+            who = await caller(header)
             wanted = frozenset(topic or ())
             if not wanted:
                 raise ApiError(422, "topic", "name at least one topic: account:<id>, liquidations, prices, book")

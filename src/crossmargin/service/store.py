@@ -51,7 +51,8 @@ def connect(url: str) -> sa.Engine:
     connection option, tables of another program in the way), raises InputError naming ``--db``."""
     driver_url = database_url(url)
     try:
-        engine = sa.create_engine(driver_url)
+        pool = {"pool_size": 20, "max_overflow": 40} if driver_url.startswith("postgresql") else {}
+        engine = sa.create_engine(driver_url, **pool)  # PostgreSQL: room for FastAPI's threadpool of 40
     except (sa.exc.ArgumentError, ValueError) as err:  # a port that is no number, a URL that does not parse
         raise InputError("--db", f"not a database URL: {err}") from None
     if engine.dialect.name == "sqlite":
