@@ -102,7 +102,6 @@ class BookHost:
         self.hub = Hub()
         self.queue: asyncio.Queue[_Pending] | None = None
         self._sent: dict[str, tuple[float, float, float, bool]] = {}
-        self._fingerprints: dict[str, str | None] = {}
         self._digest: tuple[int, str] | None = None
         self._stale: str | None = None
         """Why the loop may hold events the log does not (a batch was discarded and the log could not be read
@@ -161,7 +160,7 @@ class BookHost:
             return
         entries: list[LogEntry] = []
         answers: list[tuple[_Pending, Outcome]] = []
-        keyed: dict[str, Outcome] = {}
+        keyed: dict[str, tuple[Outcome, str | None]] = {}  # this batch's keys: the answer, the fingerprint
         try:
             for pending in batch:
                 repeated = self._repeated(pending, keyed)
@@ -172,8 +171,8 @@ class BookHost:
                 entries += made
                 answers.append((pending, outcome))
                 if pending.key is not None:
-                    keyed[pending.key] = Outcome(outcome.seqs, outcome.outbound, True, outcome.refused)
-                    self._fingerprints[pending.key] = pending.fingerprint
+                    again = Outcome(outcome.seqs, outcome.outbound, True, outcome.refused)
+                    keyed[pending.key] = (again, pending.fingerprint)
         except Exception as err:  # what the loop applied of the batch is not in the log
             self._discard(batch, f"the batch could not be applied: {err!r}")
             return
@@ -211,15 +210,14 @@ class BookHost:
             if not pending.answer.done():
                 pending.answer.set_exception(Unavailable(why))
 
-    def _repeated(self, pending: _Pending, keyed: dict[str, Outcome]) -> Outcome | None:
+    def _repeated(self, pending: _Pending, keyed: dict[str, tuple[Outcome, str | None]]) -> Outcome | None:
         """The first answer under the request's idempotency key (this batch's, or the log's), or a refusal if
         the key came with another request; None for a new key."""
         key = pending.key
         if key is None:
             return None
         if key in keyed:
-            first: Outcome | None = keyed[key]
-            fingerprint = self._fingerprints.get(key)
+            first, fingerprint = keyed[key]
         else:
             stored = self.store.request_of(key)
             if stored is None:
