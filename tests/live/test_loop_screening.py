@@ -1,8 +1,9 @@
-"""After an event that moves no price (a deposit, a withdrawal, a trade, funding), the loop screens only the
-accounts the event changed (the service's trades would otherwise pay a scan of the whole book each). The
-second method: the same loop made to screen the whole book after every event gives the same outbound events
-and digest."""
+"""After an event, the loop screens only the accounts the event changed and the pools its prices moved
+(besides the accounts still due after the last event): the service's trades and ticks would otherwise pay a
+scan of the whole book each. The second method: the same loop made to screen the whole book after every
+event gives the same outbound events and digest."""
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 from crossmargin.live import events as live
@@ -13,11 +14,11 @@ from tests.live.conftest import config, inbound, run_all
 class WholeBookScreening(EngineLoop):
     """The loop with every event's first screening round over the whole book."""
 
-    def _liquidate(self, among: list[str] | None = None) -> None:
-        super()._liquidate(None)
+    def _liquidate(self, among: list[str] | None = None, pools: np.ndarray | None = None, whole: bool = False) -> None:
+        super()._liquidate(whole=True)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=inbound(30))
 def test_screening_only_the_changed_accounts_loses_no_liquidation(events: list[live.InboundEvent]):
     narrow, whole = EngineLoop(config()), WholeBookScreening(config())

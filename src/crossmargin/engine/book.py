@@ -107,6 +107,8 @@ class RiskBook:
         self.required = np.zeros((0, 2), dtype=np.float64)
         self.dirty = np.zeros(0, dtype=np.bool_)
         self.index_stale = True
+        self.ticked: np.ndarray | None = None
+        """The pools whose figures the last :meth:`tick` may have moved (None: every pool)."""
         self.first = np.zeros(1, dtype=np.int64)
         self.by_pool = np.zeros(0, dtype=np.int64)
         self.liquidatable = np.zeros(0, dtype=np.bool_)
@@ -406,6 +408,11 @@ class RiskBook:
             start = int(self.block_start[i])
             self._revalue_slots(start, start + int(self.block_used[i]))
         count = self.pool_count
+        everything = (self.factors is not None and bool(prices)) or (self.folded and bool(moved))
+        reached: list[np.ndarray] = [self._block_pools(i).astype(np.int64) for i in touched]
+        if not self.folded:
+            reached += [np.flatnonzero(self.balance[index, :count]) for index in moved]
+        self.ticked = None if everything else np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *reached]))
         if self.folded:
             if moved:
                 self._evaluate(np.arange(count, dtype=np.int64))

@@ -172,6 +172,7 @@ class EngineLoop:
             raise InputError("seq", f"expected event {self.seq + 1}, got {event.seq}")
         self.seq, self.last_id = event.seq, event.id
         self._cause, self._out = event, []
+        self._ticked: np.ndarray | None = np.zeros(0, dtype=np.int64)
         try:
             non_negative(event.time, "time")
             self._apply(event)
@@ -181,7 +182,7 @@ class EngineLoop:
         changed = self._changed_accounts()
         self._mirror(changed)
         if isinstance(event, live.Prices | live.Clock):
-            self._liquidate()
+            self._liquidate(among=changed, pools=self._ticked, whole=self._ticked is None)
         elif not isinstance(event, live.ParameterChange):
             self._liquidate(among=changed)
         if isinstance(event, live.Prices | live.Clock):
@@ -249,6 +250,7 @@ class EngineLoop:
         if not initial and (prices or marks):
             state.apply(ledger.PriceUpdate(prices=prices, marks=marks))
             self.book.tick(marks=marks, prices=prices)
+            self._ticked = self.book.ticked
         if not initial:
             guard = policy_guard(oracle, (a for a in state.market.prices if a != state.base), policy)
             if guard != state.guard:
@@ -307,14 +309,15 @@ class EngineLoop:
             if self.config.report_accounts:
                 self._figures(account_id)
 
-    def due(self, among: Iterable[str] | None = None) -> list[str]:
-        """Accounts (of ``among``; default: all) the mirror finds liquidatable, or within its float error of
-        the boundary: only these need the exact check (a pool that holds nothing is not liquidatable:
-        :meth:`~crossmargin.engine.book.RiskBook.holds_nothing`)."""
+    def due(self, among: Iterable[str] | None = None, also: np.ndarray | None = None) -> list[str]:
+        """Accounts (of ``among`` and the owners of the pools ``also``; default: all) the mirror finds
+        liquidatable, or within its float error of the boundary: only these need the exact check (a pool that
+        holds nothing is not liquidatable: :meth:`~crossmargin.engine.book.RiskBook.holds_nothing`)."""
         book = self.book
         pools: slice | np.ndarray = slice(0, book.pool_count)
-        if among is not None:
-            pools = np.array([p for a in among if a in book.accounts for p in book.pools_of(a)], dtype=np.int64)
+        if among is not None or also is not None:
+            listed = np.array([p for a in among or () if a in book.accounts for p in book.pools_of(a)], dtype=np.int64)
+            pools = listed if also is None else np.concatenate([listed, also])
         figures = book.figures[pools]
         required = figures[:, 2] * float(self.config.rules.liquidation_threshold)
         close = np.abs(figures[:, 0] - required) <= FLOAT_ERROR * (np.abs(figures[:, 0]) + np.abs(required) + 1.0)
@@ -323,20 +326,23 @@ class EngineLoop:
             hit = pools[hit]
         return sorted({book.owners[int(p)].account for p in hit})
 
-    def _liquidate(self, among: list[str] | None = None) -> None:
-        """Screen, confirm and liquidate (module doc, step 4). After an event that moved no price, only the
-        accounts it changed (``among``) can have come due, besides those :attr:`carried` over still due: the
-        first round screens those, later rounds (after fills moved marks) the whole book; an account not
-        screened keeps its suppression."""
+    def _liquidate(self, among: list[str] | None = None, pools: np.ndarray | None = None, whole: bool = False) -> None:
+        """Screen, confirm and liquidate (module doc, step 4). Only the accounts the event changed (``among``)
+        and the pools its prices moved (``pools``) can have come due, besides those :attr:`carried` over still
+        due: the first round screens those (``whole``: the whole book, as after a price that moved every
+        pool), later rounds (after fills moved marks) the whole book; an account not screened keeps its
+        suppression."""
         state, config = self.state, self.config
         held_back: set[str] = set()
         suppressed: set[str] = set()
         pinned = False  # ADL ranks at the marks before this event's first liquidation: pinned when one is due
         displaced: set[str] = set()
-        first = None if among is None else sorted({*among, *self.carried})
+        first = None if whole else sorted({*(among or ()), *self.carried})
+        ticked = None if whole else pools
         left: set[str] = set()
         for round_number in range(config.cascade_rounds):
-            due = [a for a in self.due(first if round_number == 0 else None) if a not in held_back]
+            screened = (first, ticked) if round_number == 0 else (None, None)
+            due = [a for a in self.due(*screened) if a not in held_back]
             if not due:
                 break
             if not pinned:

@@ -65,6 +65,7 @@ def restored(config: LoopConfig, saved: LoopSnapshot) -> EngineLoop:
     loop.synced = dict(saved.synced)
     loop.displaced = dict(saved.displaced)
     loop.frozen, loop.suppressed = set(saved.frozen), set(saved.suppressed)
+    loop.carried |= loop.suppressed  # held back then: screened again first, as the loop saved would
     return loop
 
 
