@@ -16,8 +16,8 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
 3. **Mirror.** Every account the event changed on the ledger is copied into the risk book
    (:class:`~crossmargin.engine.book.RiskBook`): the book mirrors the ledger and never owns money of its own.
 4. **Screen, confirm, liquidate.** The book's float figures name the accounts liquidatable or within its
-   float error of the boundary (after an event that moved no price, among the accounts it changed and those
-   still due after the last event: no other can have come due); each is confirmed on the exact state. One
+   float error of the boundary (among the accounts the event changed, the pools its prices moved and the
+   accounts still due after the last event: no other can have come due); each is confirmed exactly. One
    whose every price has a status the policy liquidates on is liquidated
    (:class:`~crossmargin.liquidation.engine.Liquidator`); otherwise its liquidation is suppressed and
    reported once (confirmed exactly when it is first held, then held while the mirror keeps it due; without
