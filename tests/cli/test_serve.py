@@ -12,14 +12,12 @@ far fails instead of serving).
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 import uvicorn
 
 from crossmargin.live import events as live
@@ -27,7 +25,7 @@ from crossmargin.service.host import BookHost, Maker
 from crossmargin.service.keys import Scope, caller_of, digest_of
 from crossmargin.service.store import Store
 from tests.cli.conftest import EXAMPLES, run
-from tests.service.conftest import POSTGRES, postgres_schema_url
+from tests.service.conftest import fresh_schema, postgres_schema_url
 
 EXAMPLE = EXAMPLES / "portfolio.yaml"
 D = Decimal
@@ -222,17 +220,8 @@ def test_serve_starts_a_new_database_prints_the_key_and_resumes_without_book(
 
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the real PostgreSQL server (as tests/service/conftest.py makes them)."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
+    with fresh_schema() as schema:
         yield schema
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_serve_does_not_print_a_password_given_in_db(postgres_schema: str, served: list[dict[str, Any]]):

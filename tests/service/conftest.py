@@ -5,6 +5,7 @@ each other's rows."""
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,25 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'service.db'}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A new, empty schema on the test server, dropped with all it holds on leaving."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
-        yield postgres_schema_url(schema)
+        yield schema
     finally:
         with admin.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with fresh_schema() as schema:
+        yield postgres_schema_url(schema)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

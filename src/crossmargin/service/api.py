@@ -243,23 +243,23 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         opened = bodies.read_body(bodies.OpenAccountBody, raw)
         return await write(who, [event_of(live.OpenAccount, account=opened.id)], idempotency_key)
 
-    @app.post("/v1/accounts/{account_id}/deposits", openapi_extra=bodies.schema_of(bodies.MoneyBody))
-    async def deposit(account_id: str, who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
-        """Credit the account's cross balance."""
+    async def move_money(
+        kind: type[live.Deposit | live.Withdrawal], account_id: str, who: Caller, raw: bytes, key: str | None
+    ) -> Response:
         allow(who, account=account_id)
         known_account(account_id)
         money = bodies.read_body(bodies.MoneyBody, raw)
-        maker = event_of(live.Deposit, account=account_id, asset=money.asset, amount=money.amount)
-        return await write(who, [maker], idempotency_key)
+        return await write(who, [event_of(kind, account=account_id, asset=money.asset, amount=money.amount)], key)
+
+    @app.post("/v1/accounts/{account_id}/deposits", openapi_extra=bodies.schema_of(bodies.MoneyBody))
+    async def deposit(account_id: str, who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
+        """Credit the account's cross balance."""
+        return await move_money(live.Deposit, account_id, who, raw, idempotency_key)
 
     @app.post("/v1/accounts/{account_id}/withdrawals", openapi_extra=bodies.schema_of(bodies.MoneyBody))
     async def withdraw(account_id: str, who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
         """Debit the cross balance if the free collateral (at the guarded market) and the oracle policy allow."""
-        allow(who, account=account_id)
-        known_account(account_id)
-        money = bodies.read_body(bodies.MoneyBody, raw)
-        maker = event_of(live.Withdrawal, account=account_id, asset=money.asset, amount=money.amount)
-        return await write(who, [maker], idempotency_key)
+        return await move_money(live.Withdrawal, account_id, who, raw, idempotency_key)
 
     @app.post("/v1/trades", openapi_extra=bodies.schema_of(bodies.TradeBody))
     async def trade(who: Who, raw: Raw, idempotency_key: IdempotencyKey = None) -> Response:
