@@ -5,12 +5,15 @@
 
 Each size: build the run (risk book, clearing state, oracle), then time the first ``--steps`` steps of
 `flash-crash` (the crash itself: its first minutes are its busiest), stopping early once ``--budget``
-seconds of steps have run, and report steps per second, the time of the slowest step, and liquidation
-fills in those steps; each step is logged as it ends. Cross margin, generic rulebook, default depth.
+seconds of steps have run, and report steps per second, the median and slowest step, liquidation fills in
+those steps and fills per second (fills over the time of the steps that made any), and the process's peak
+memory (one size per process for a clean figure: `--accounts 1000000` alone); each step is logged as it
+ends. Cross margin, generic rulebook, default depth.
 """
 
 import argparse
 import json
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -38,11 +41,12 @@ def measure(accounts: int, steps: int, seed: int, budget: float, console: Consol
     current = Run(config, scenario.path(seed, assets_of(config.portfolio)))
     build = time.perf_counter() - started
     console.log(f"{accounts:,} accounts: built in {build:.1f} s")
-    times, fills = [], 0
+    times, fills, filling = [], 0, 0.0
     for _ in range(steps):
         record = current.step()
         times.append(record.seconds)
         fills += record.liquidations
+        filling += record.seconds if record.liquidations else 0.0
         console.log(f"step t={record.t:.0f} s: {record.liquidations} fills, {record.seconds:.2f} s")
         if sum(times) > budget:
             break
@@ -56,6 +60,8 @@ def measure(accounts: int, steps: int, seed: int, budget: float, console: Consol
         "median_step_ms": statistics.median(times) * 1000,
         "slowest_step_s": max(times),
         "fills": fills,
+        "fills_per_second": fills / filling if filling else 0.0,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
 

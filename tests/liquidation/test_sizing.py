@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from crossmargin.clearing.state import INSURANCE_FUND, LIQUIDATOR, ClearingState
 from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import LinearImpact
-from crossmargin.liquidation.sizing import contracts_to_cover, insurance_rate, step_up
+from crossmargin.liquidation.sizing import contracts_to_cover, fewest_steps, insurance_rate, step_up
 from crossmargin.model import exact
 from crossmargin.model.rules import BufferBasis, LiquidationTerms, Shortfall, Sizing
 from crossmargin.venues import rulebook
@@ -191,3 +191,47 @@ def test_shortage_sizing_never_leaves_a_pool_further_below_maintenance_under_sli
         liquidator.apply_impact()
         rounds += 1
     assert rounds >= 2  # the second round is the one the formula alone got wrong
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    steps=st.integers(1, 5000),
+    answer_share=st.floats(0, 1.2),
+    guess_share=st.floats(-0.5, 2.5),
+    slope=st.floats(0.001, 1000),
+    curvature=st.floats(-0.9, 5),
+    noise=st.lists(st.floats(-1, 1), min_size=7, max_size=7),
+    at_zero=st.floats(-1e6, 1),
+)
+def test_fewest_steps_finds_the_first_restoring_step_in_few_probes(
+    steps, answer_share, guess_share, slope, curvature, noise, at_zero
+):
+    # A second method: the answer is fixed first (the first n that restores; none when it lies beyond the steps,
+    # then every step is closed), and the surplus the search steers by is a curved line through it, bent by
+    # noise: the search must find the answer exactly whatever its guess and however poor the surplus as a guide,
+    # and its halving keeps it within four probes per halving of the 1..steps range.
+    answer = max(1, round(answer_share * steps))
+    probes: list[int] = []
+
+    def probe(n: int) -> tuple[bool, Decimal]:
+        probes.append(n)
+        assert 1 <= n <= steps
+        bent = (n - answer + 0.5) * slope * (1 + curvature * n / steps) + noise[n % 7] * slope
+        return n >= answer, Decimal(repr(bent))
+
+    found = fewest_steps(probe, steps, round(guess_share * steps), Decimal(repr(at_zero)))
+    assert found == min(answer, steps)
+    assert len(probes) <= 4 * (steps.bit_length() + 1) + 1
+
+
+def test_fewest_steps_on_a_straight_surplus_takes_two_probes_from_a_right_guess():
+    # restored from 417 on, the surplus a straight line through 416.5: probe(1000) restores, the guess 417 restores,
+    # the line through (0, -416.5) and (417, 0.5) crosses at 416.5, rounded up to 417, kept inside (0, 417): 416
+    probes: list[int] = []
+
+    def probe(n: int) -> tuple[bool, Decimal]:
+        probes.append(n)
+        return n >= 417, Decimal(n) - Decimal("416.5")
+
+    assert fewest_steps(probe, 1000, 417, Decimal("-416.5")) == 417
+    assert probes == [1000, 417, 416]

@@ -120,8 +120,8 @@ def check_cost_basis(state: ClearingState) -> None:
 
 
 def check_indexes(state: ClearingState) -> None:
-    """The holder index lists exactly the accounts with each leg, and every remembered net value equals
-    the same pool's value computed afresh (balances at full price plus PnL at the mark)."""
+    """The holder index lists exactly the accounts with each leg, and every remembered net value, account and
+    pool's figures equal the same computed afresh (a net value: balances at full price plus PnL at the mark)."""
     for instrument in ("BTC-PERP", "ETH-PERP"):
         for long in (True, False):
             held = {a for a in state.account_ids if (instrument, long) in state.legs[a]}
@@ -130,6 +130,14 @@ def check_indexes(state: ClearingState) -> None:
     state._net_values.clear()
     for pool, value in remembered.items():
         assert state.net_value(pool.owner.split("/")[0], pool) == value, pool
+    # and every remembered account and pool's figures equal the same made afresh
+    accounts, figures = dict(state._accounts), dict(state._figures)
+    state._accounts.clear()
+    state._figures.clear()
+    for account_id, account in accounts.items():
+        assert state.account(account_id) == account, account_id
+    for pool, known in figures.items():
+        assert state.pool_figures(pool.owner.split("/")[0], pool) == known, pool
 
 
 class Exchange(RuleBasedStateMachine):

@@ -68,3 +68,19 @@ def test_a_bad_market_is_refused_naming_its_field(changes, field):
 def test_a_timezone_aware_valuation_time_and_the_base_priced_at_one_are_taken():
     market = Market("USD", prices={"USD": D(1)}, valuation_time=datetime(2025, 3, 28, 8, tzinfo=UTC))
     assert market.price("USD") == 1 and market.valuation_time is not None
+
+
+def test_a_moved_market_checks_the_new_figures_and_keeps_the_rest():
+    moved = MARKET.moved(prices={"BTC": D(19000)}, marks={"BTC-PERP": D(19010)})
+    assert (moved.price("BTC"), moved.price("USDT"), moved.mark("BTC-PERP")) == (D(19000), D("0.999"), D(19010))
+    assert (MARKET.price("BTC"), MARKET.mark("BTC-PERP")) == (D(20000), D(20010))  # the original is unchanged
+    assert moved.vols == MARKET.vols and moved.correlations == MARKET.correlations
+    for changes, field in (
+        ({"marks": {"BTC-PERP": D(-1)}}, "marks.BTC-PERP"),
+        ({"prices": {"BTC": D("NaN")}}, "prices.BTC"),
+        ({"prices": {"USD": D(2)}}, "prices.USD"),  # a new name: every check, the base priced at one among them
+    ):
+        with pytest.raises(InputError) as err:
+            MARKET.moved(**changes)
+        assert err.value.field == field
+    assert MARKET.moved(marks={"ETH-PERP": D(1500)}).mark("ETH-PERP") == D(1500)  # a new mark, checked in full

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crossmargin.model import Asset, ContractKind, InputError, Instrument, Market
+from crossmargin.model import Account, Asset, ContractKind, InputError, Instrument, Market
 from tests.builders import ONE_TIER, D, book, linear, position
 
 
@@ -60,3 +60,16 @@ def test_hedge_mode_allows_one_long_and_one_short_leg_only():
         )
     assert err.value.field == "positions[2].instrument"
     assert "hedge mode" in err.value.message
+
+
+def test_other_accounts_on_the_same_book_are_checked_like_a_documents():
+    portfolio = usdt_book({"USDT": "1"}, {"BTC-PERP": "20000"})
+    other = portfolio.of_accounts([Account("b", {"USDT": D(5)}, (position("BTC-PERP", "1", "19000"),))])
+    assert [a.id for a in other.accounts] == ["b"] and [a.id for a in portfolio.accounts] == ["a"]
+    assert other.market is portfolio.market and other.instruments is portfolio.instruments
+    with pytest.raises(InputError) as err:
+        portfolio.of_accounts([Account("b", {"BTC": D(1)})])
+    assert err.value.field == "accounts[0] (id 'b').balances.BTC"
+    with pytest.raises(InputError) as err:
+        portfolio.of_accounts([Account("b"), Account("b")])
+    assert err.value.field == "accounts[1] (id 'b').id"

@@ -256,7 +256,10 @@ class ClearingState:
         self.log: list[Event] = []
         self._holders: dict[tuple[str, bool], dict[str, None]] = {}
         self._net_values: dict[LedgerAccount, Decimal] = {}
+        self._figures: dict[LedgerAccount, PoolFigures] = {}
+        self._accounts: dict[str, Account] = {}
         self._owner: dict[LedgerAccount, str] = {}
+        self._book: Portfolio | None = None  # the current market's book without accounts (see portfolio_of)
         self.changes: list[str] = []  # per event applied, the accounts whose money or positions it changed
 
     # ------------------------------------------------------------------ snapshots
@@ -354,7 +357,11 @@ class ClearingState:
     # ------------------------------------------------------------------ views
 
     def account(self, account_id: str) -> Account:
-        """The account as the margin maths sees it: cross balances and positions (isolated with their margin)."""
+        """The account as the margin maths sees it: cross balances and positions (isolated with their margin).
+        Remembered until one of its pools changes."""
+        known = self._accounts.get(account_id)
+        if known is not None:
+            return known
         legs = self._legs(account_id)
         positions = []
         for (instrument, long), leg in legs.items():
@@ -364,7 +371,10 @@ class ClearingState:
                     isolated(account_id, instrument, long), self.instruments[instrument].settle
                 )
             positions.append(Position(instrument, leg.size, leg.entry_price, margin))
-        return Account(account_id, self.ledger.balances_of(user(account_id)), tuple(positions))
+        account = self._accounts[account_id] = Account(
+            account_id, self.ledger.balances_of(user(account_id)), tuple(positions)
+        )
+        return account
 
     def portfolio(self, account_ids: Iterable[str] | None = None) -> Portfolio:
         """The accounts (every user account by default, not the market's) at the current market."""
@@ -373,7 +383,10 @@ class ClearingState:
 
     def portfolio_of(self, accounts: Iterable[Account]) -> Portfolio:
         """Some (possibly hypothetical) accounts on this state's assets, instruments and market."""
-        return Portfolio(self.base, self.rulebook, self.assets, self.instruments, self.market, tuple(accounts))
+        book = self._book
+        if book is None or book.market is not self.market:
+            book = self._book = Portfolio(self.base, self.rulebook, self.assets, self.instruments, self.market, ())
+        return book.of_accounts(accounts)
 
     def value(self, account: LedgerAccount) -> Decimal:
         """A ledger account's balances at full price, base currency."""
@@ -418,14 +431,40 @@ class ClearingState:
 
     def standing(self, account_id: str) -> tuple[PoolFigures, bool]:
         """The exact figures of the account's cross pool now, and whether it or one of its isolated pools is
-        liquidatable (each pool evaluated once)."""
+        liquidatable."""
+        cross = self.pool_figures(account_id)
+        pools = (
+            isolated(account_id, name, long) for (name, long), leg in self._legs(account_id).items() if leg.isolated
+        )
+        return cross, cross.liquidatable or any(self.pool_figures(account_id, pool).liquidatable for pool in pools)
+
+    def pool_figures(self, account_id: str, pool: LedgerAccount | None = None) -> PoolFigures:
+        """The exact figures of one of the account's pools now (default: its cross pool; an isolated pool whose
+        leg is closed holds nothing). Remembered as :meth:`net_value` is: a liquidation confirms, starts, sizes
+        and reports one pool at one state several times."""
+        target = pool or user(account_id)
+        known = self._figures.get(target)
+        if known is not None:
+            return known
         account = self.account(account_id)
         portfolio = self.portfolio_of([account])
-        cross = evaluate_pool(cross_pool(account), portfolio, self.rules)
-        isolated = (isolated_pool(p, portfolio) for p in account.positions if p.isolated)
-        return cross, cross.liquidatable or any(
-            evaluate_pool(pool, portfolio, self.rules).liquidatable for pool in isolated
-        )
+        if target.book is Book.USER:
+            chosen = cross_pool(account)
+        else:
+            legs = [
+                p for p in account.positions if p.isolated and isolated(account_id, p.instrument, p.size > 0) == target
+            ]
+            chosen = isolated_pool(legs[0], portfolio) if legs else cross_pool(Account(account_id))
+        figures = self._figures[target] = evaluate_pool(chosen, portfolio, self.rules)
+        return figures
+
+    def _forget(self, pool: LedgerAccount) -> None:
+        """Drop what is remembered of ``pool`` (its money or one of its legs changed)."""
+        self._net_values.pop(pool, None)
+        self._figures.pop(pool, None)
+        owner = self._owner_of(pool)
+        if owner is not None:
+            self._accounts.pop(owner, None)
 
     def open_interest(self, instrument: str) -> tuple[Decimal, Decimal]:
         """(long, short) open interest of ``instrument`` in contracts, the market's positions included."""
@@ -496,7 +535,7 @@ class ClearingState:
             change = self._handler(event)(event)
         change()
         for changed in sorted(self.ledger.take_changed()):
-            self._net_values.pop(changed, None)
+            self._forget(changed)
             owner = self._owner_of(changed)
             if owner is not None:
                 self.changes.append(owner)
@@ -645,11 +684,12 @@ class ClearingState:
         for name in event.marks:
             self._instrument(name, f"marks.{name}")
         market = self.market
-        new = replace(market, prices={**market.prices, **event.prices}, marks={**market.marks, **event.marks})
+        new = market.moved(prices=event.prices, marks=event.marks)
 
         def change() -> None:
             self.market = new
             self._net_values.clear()
+            self._figures.clear()
 
         return change
 
@@ -839,7 +879,7 @@ class ClearingState:
             self.ledger.post(postings)
             if legs.pop((instrument, long), None) is not None and account_id != MARKET:
                 del self._holders[(instrument, long)][account_id]
-            self._net_values.pop(pool, None)
+            self._forget(pool)
             if new is not None:
                 legs[(instrument, new.size > 0)] = Leg(new.size, new.entry_price, is_isolated)
                 if account_id != MARKET:

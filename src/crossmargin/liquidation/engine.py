@@ -50,7 +50,7 @@ For each liquidatable pool of an account (its cross pool, then each isolated pos
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_UP, Decimal
 
 from crossmargin.clearing.events import (
     MARKET,
@@ -199,22 +199,27 @@ class Liquidator:
 
     # ------------------------------------------------------------------ figures
 
-    def _pool(
-        self, account: Account, target: _Target, marks: Mapping[str, Decimal] | None = None
-    ) -> tuple[Account, PoolFigures]:
+    def _pool(self, account: Account, target: _Target, marks: Mapping[str, Decimal] | None = None) -> PoolFigures:
+        """The figures of ``account`` (the state's, or one after a hypothetical fill) in ``target``'s pool, with
+        ``marks`` replacing the market's; positions unchanged from the state's pool, at unchanged marks, are
+        not valued again."""
         portfolio = self.state.portfolio_of((account,))
         if marks:
-            market = portfolio.market
-            portfolio = portfolio.with_market(replace(market, marks={**market.marks, **marks}))
+            portfolio = portfolio.with_market(portfolio.market.moved(marks=marks))
+        known = {
+            f.position: f
+            for f in self.state.pool_figures(account.id, target.pool).positions
+            if not marks or f.position.instrument not in marks
+        }
         if target.leg is None:
-            return account, evaluate_pool(cross_pool(account), portfolio, self.state.rules)
+            return evaluate_pool(cross_pool(account), portfolio, self.state.rules, known)
         position = next((p for p in account.positions if (p.instrument, p.size > 0) == target.leg), None)
         if position is None:
-            return account, evaluate_pool(cross_pool(Account(account.id)), portfolio, self.state.rules)
-        return account, evaluate_pool(isolated_pool(position, portfolio), portfolio, self.state.rules)
+            return evaluate_pool(cross_pool(Account(account.id)), portfolio, self.state.rules)
+        return evaluate_pool(isolated_pool(position, portfolio), portfolio, self.state.rules, known)
 
     def _figures(self, account_id: str, target: _Target) -> PoolFigures:
-        return self._pool(self.state.account(account_id), target)[1]
+        return self.state.pool_figures(account_id, target.pool)
 
     def _target_equity(self, figures: PoolFigures) -> Decimal:
         with exact():
@@ -264,16 +269,16 @@ class Liquidator:
         rate = self._insurance_rate(figures, own)
         if full:
             return _Plan(total, rate)
-        if self.terms.sizing is Sizing.SEARCH:
-            return _Plan(self._partial_size(account_id, target, position, rate), rate)
         contracts = self._to_cover(figures, own, rate)
+        if self.terms.sizing is Sizing.SEARCH:
+            return _Plan(self._partial_size(account_id, target, figures, position, rate, contracts), rate)
         if contracts is None:
             return _Plan(total, rate)
         size = sizing.step_up(contracts, self._quantum(position))
         if size < total and self._worse(account_id, target, figures, position, size, rate):
             # the formula prices the close at the mark; where the depth's slippage makes it leave the pool
             # further below maintenance than before, the search (which counts it) sizes the close instead
-            return _Plan(self._partial_size(account_id, target, position, rate), rate)
+            return _Plan(self._partial_size(account_id, target, figures, position, rate, contracts), rate)
         return _Plan(min(size, total), rate, covers=size <= total)
 
     def _worse(
@@ -338,39 +343,47 @@ class Liquidator:
             if position.isolated_margin is not None:
                 margin = position.isolated_margin + outcome.realized_pnl - fee
                 if outcome.position is None:
-                    return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None), marks)[1]
+                    return self._pool(Account(account.id, {spec.settle: margin}), _Target(target.pool, None), marks)
                 kept = replace(outcome.position, isolated_margin=margin)
-                return self._pool(replace(account, positions=(*others, kept)), target, marks)[1]
+                return self._pool(replace(account, positions=(*others, kept)), target, marks)
             balances = dict(account.balances)
             balances[spec.settle] = balances.get(spec.settle, ZERO) + outcome.realized_pnl - fee
             kept_positions = others if outcome.position is None else (*others, outcome.position)
-            return self._pool(Account(account.id, balances, kept_positions), target, marks)[1]
+            return self._pool(Account(account.id, balances, kept_positions), target, marks)
 
-    def _partial_size(self, account_id: str, target: _Target, position: Position, rate: Decimal) -> Decimal:
+    def _surplus(self, figures: PoolFigures) -> Decimal:
+        """How far the pool clears its liquidation target (negative: short of it), base currency."""
+        if self.terms.buffer_basis is BufferBasis.MAINTENANCE:
+            with exact():
+                return figures.equity - self._target_equity(figures)
+        goal = self._goal(figures)
+        with exact():
+            return goal.collateral - goal.requirement
+
+    def _partial_size(
+        self, account_id: str, target: _Target, figures: PoolFigures, position: Position, rate: Decimal,
+        estimate: Decimal | None,
+    ) -> Decimal:  # fmt: skip
         """The smallest multiple of the size quantum whose close (at its quoted price and fee) restores health,
-        the rest of the pool valued at the mark the fill's own permanent impact leaves."""
+        the rest of the pool valued at the mark the fill's own permanent impact leaves (the whole position when
+        none does); ``estimate``: the contracts the closed form at the mark gives (None: none), where the search
+        starts (:func:`~crossmargin.liquidation.sizing.fewest_steps`)."""
         total = abs(position.size)
         quantum = self._quantum(position)
         steps = int((total / quantum).to_integral_value(ROUND_DOWN))
         model = self.model(position.instrument)
 
-        def healthy(n: int) -> bool:
+        def probe(n: int) -> tuple[bool, Decimal]:
             size = total if n >= steps else quantum * n
             quote = self._quote(position, size)
             price = quote.average_price if quote.filled else self.state.market.mark(position.instrument)
             fee = self._fee(position, size, price, rate)
             mark = model.impacted_mark(quote)
-            return self._healthy(self._after(account_id, target, position, size, price, fee, mark))
+            after = self._after(account_id, target, position, size, price, fee, mark)
+            return self._healthy(after), self._surplus(after)
 
-        if not healthy(steps):
-            return total
-        low, high = 0, steps
-        while high - low > 1:
-            middle = (low + high) // 2
-            if healthy(middle):
-                high = middle
-            else:
-                low = middle
+        guess = steps // 2 if estimate is None else int((estimate / quantum).to_integral_value(ROUND_CEILING))
+        high = sizing.fewest_steps(probe, steps, guess, self._surplus(figures))
         return total if high >= steps else quantum * high
 
     # ------------------------------------------------------------------ execution

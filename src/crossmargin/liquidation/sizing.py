@@ -30,6 +30,7 @@ share of the pool's requirement without buffer, ``tracked_market_margin_shortage
 the fee never takes more than what the close frees beyond the shortage and the liquidator's fee.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -149,3 +150,44 @@ def step_up(contracts: Decimal, step: Decimal) -> Decimal:
     """``contracts`` rounded up to a multiple of ``step`` (Drift's ``standardize_base_asset_amount_ceil``)."""
     with exact():
         return (contracts / step).to_integral_value(ROUND_CEILING) * step
+
+
+def fewest_steps(probe: Callable[[int], tuple[bool, Decimal]], steps: int, guess: int, surplus_at_zero: Decimal) -> int:
+    """The fewest steps ``n`` in ``1..steps`` whose close restores the pool, ``steps`` when none does.
+
+    ``probe(n)`` is ``(restored, surplus)``: whether closing ``n`` steps restores the pool, and by how much it
+    clears the target (negative: short of it), which grows with ``n``; ``surplus_at_zero`` is the pool's surplus
+    before any close, ``guess`` a first estimate (the closed form at the mark). ``restored`` is taken as rising
+    with ``n`` (false up to the answer, true from it on), as a bisection takes it: the answer is the ``n`` where
+    ``probe(n - 1)`` is false and ``probe(n)`` true, the same under that premise whatever the order of the
+    probes. The probes are exact and dear, so after the guess each is placed where the surplus, drawn as a
+    straight line between the bracket's ends, crosses zero (regula falsi, with the Illinois rule: an end kept
+    twice in a row counts half its surplus), kept strictly inside the bracket; a bracket that has not halved
+    over three probes is halved. Some 4 to 6 probes where a bisection of 1,000 steps takes 11 (tests).
+    """
+    restored, high_surplus = probe(steps)
+    if not restored or steps <= 1:
+        return steps
+    low, high, low_surplus = 0, steps, surplus_at_zero
+    candidate = min(max(guess, 1), steps - 1)
+    kept = 0  # +1: the last probe moved the high end, -1 the low end
+    widths = [steps]
+    while high - low > 1:
+        restored, surplus = probe(candidate)
+        with exact():
+            if restored:
+                high, high_surplus = candidate, surplus
+                low_surplus = low_surplus / 2 if kept == 1 else low_surplus
+            else:
+                low, low_surplus = candidate, surplus
+                high_surplus = high_surplus / 2 if kept == -1 else high_surplus
+            kept = 1 if restored else -1
+            widths.append(high - low)
+            if len(widths) > 3 and widths[-1] * 2 > widths[-4]:
+                candidate = (low + high) // 2
+                continue
+            rise = high_surplus - low_surplus
+            share = -low_surplus / rise if rise > 0 else Decimal("0.5")
+            crossing = low + int((share * (high - low)).to_integral_value(ROUND_CEILING))
+        candidate = min(max(crossing, low + 1), high - 1)
+    return high

@@ -56,8 +56,7 @@ from crossmargin.liquidation.liquidity import LiquidityModel, scaled_depth
 from crossmargin.liquidation.resilience import DEFAULT_HALF_LIFE_S, decayed
 from crossmargin.live import events as live
 from crossmargin.live.policy import check_oracle_priced, may_liquidate
-from crossmargin.margin.account import cross_pool, depends_on
-from crossmargin.margin.pools import evaluate_pool
+from crossmargin.margin.account import depends_on
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.errors import field_prefix
 from crossmargin.model.numbers import ONE, ZERO, exact, non_negative, positive
@@ -428,8 +427,7 @@ class EngineLoop:
         )  # fmt: skip
 
     def _account_status(self, account_id: str, state: str) -> None:
-        account = self.state.account(account_id)
-        figures = evaluate_pool(cross_pool(account), self.state.portfolio_of((account,)), self.config.rules)
+        figures = self.state.pool_figures(account_id)
         statuses = {s: str(self.statuses[s]) for s in dict.fromkeys(self.symbols_of(account_id))}
         self._emit(
             live.AccountStatus, account=account_id, state=state, equity=figures.equity,

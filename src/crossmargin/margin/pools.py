@@ -199,11 +199,16 @@ def _volatility_scaled(figures: PositionFigures, portfolio: Portfolio, terms: Vo
     )
 
 
-def evaluate_pool(pool: Pool, portfolio: Portfolio, rules: RuleChoices) -> PoolFigures:
-    """Value ``pool`` at the portfolio's market state (under the exact context)."""
+def evaluate_pool(
+    pool: Pool, portfolio: Portfolio, rules: RuleChoices, known: Mapping[Position, PositionFigures] | None = None
+) -> PoolFigures:
+    """Value ``pool`` at the portfolio's market state (under the exact context). ``known``: figures of some of
+    its positions already valued at this same market (an earlier evaluation's), taken as they are; without
+    volatility scaling only (with it, a pool's figures hold the scaled requirements)."""
     with exact():
         collateral = _collateral(pool, portfolio)
-        figures = tuple(position_figures(p, portfolio, rules.margin_valuation) for p in pool.positions)
+        reused = known if known is not None and rules.volatility_scaling is None else {}
+        figures = tuple(reused.get(p) or position_figures(p, portfolio, rules.margin_valuation) for p in pool.positions)
         if rules.volatility_scaling is not None:
             figures = tuple(_volatility_scaled(f, portfolio, rules.volatility_scaling) for f in figures)
         collateral_value = sum((c.value for c in collateral), ZERO)

@@ -1,6 +1,6 @@
 """A whole book: assets, instruments, market state and accounts, checked against each other."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from copy import copy
 from dataclasses import dataclass, replace
 
@@ -33,6 +33,9 @@ class Portfolio:
         for name in self.market.prices:
             if name not in self.assets and name not in underlyings:
                 raise InputError(f"prices.{name}", f"price for {name!r}, which is neither an asset nor an underlying")
+        self._check_accounts()
+
+    def _check_accounts(self) -> None:
         ids: set[str] = set()
         for i, account in enumerate(self.accounts):
             where = f"accounts[{i}] (id {account.id!r})"
@@ -104,6 +107,14 @@ class Portfolio:
             return replace(self, market=market)
         moved = copy(self)
         object.__setattr__(moved, "market", market)
+        return moved
+
+    def of_accounts(self, accounts: Iterable[Account]) -> "Portfolio":
+        """The same assets, instruments and market with ``accounts`` instead of this book's; only the
+        accounts are checked (against each other and the book), the rest passed when this book was made."""
+        moved = copy(self)
+        object.__setattr__(moved, "accounts", tuple(accounts))
+        moved._check_accounts()
         return moved
 
     def with_account(self, account: Account) -> "Portfolio":
