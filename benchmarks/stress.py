@@ -6,9 +6,9 @@
 Each size: build the run (risk book, clearing state, oracle), then time the first ``--steps`` steps of
 `flash-crash` (the crash itself: its first minutes are its busiest), stopping early once ``--budget``
 seconds of steps have run, and report steps per second, the median and slowest step, liquidation fills in
-those steps and fills per second (fills over the time of the steps that made any), and the process's peak
-memory (one size per process for a clean figure: `--accounts 1000000` alone); each step is logged as it
-ends. Cross margin, generic rulebook, default depth.
+those steps and fills per second (fills over the time of the steps that made any), the median step that made
+none (a quiet step), and the process's peak memory (one size per process for a clean figure: `--accounts
+1000000` alone); each step is logged as it ends. Cross margin, generic rulebook, default depth.
 """
 
 import argparse
@@ -41,16 +41,18 @@ def measure(accounts: int, steps: int, seed: int, budget: float, console: Consol
     current = Run(config, scenario.path(seed, assets_of(config.portfolio)))
     build = time.perf_counter() - started
     console.log(f"{accounts:,} accounts: built in {build:.1f} s")
-    times, fills, filling = [], 0, 0.0
+    times, made_fills, fills, filling = [], [], 0, 0.0
     for _ in range(steps):
         record = current.step()
         times.append(record.seconds)
         fills += record.liquidations
+        made_fills.append(record.liquidations)
         filling += record.seconds if record.liquidations else 0.0
         console.log(f"step t={record.t:.0f} s: {record.liquidations} fills, {record.seconds:.2f} s")
         if sum(times) > budget:
             break
     steps = len(times)
+    quiet = [seconds for seconds, made in zip(times, made_fills, strict=True) if not made]
     return {
         "accounts": accounts,
         "positions": sum(len(a.positions) for a in portfolio.accounts),
@@ -61,6 +63,7 @@ def measure(accounts: int, steps: int, seed: int, budget: float, console: Consol
         "slowest_step_s": max(times),
         "fills": fills,
         "fills_per_second": fills / filling if filling else 0.0,
+        "quiet_step_ms": statistics.median(quiet) * 1000 if quiet else None,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
@@ -82,7 +85,7 @@ def main() -> None:
     for key in rows[0]:
         table.add_column(key, justify="right")
     for row in rows:
-        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in row.values()))
+        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else "-" if v is None else f"{v:,}" for v in row.values()))
     console.print(table)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
