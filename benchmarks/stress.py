@@ -29,7 +29,7 @@ from crossmargin.sim.stress.runner import Run, assets_of
 from crossmargin.venues import rulebook
 
 
-def measure(accounts: int, steps: int, seed: int, budget: float, console: Console) -> dict[str, float]:
+def measure(accounts: int, steps: int, seed: int, budget: float, console: Console) -> dict[str, float | None]:
     portfolio = synthetic_book(accounts, seed)
     generic = rulebook("generic")
     config = cross_and_isolated(

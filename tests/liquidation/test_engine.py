@@ -3,20 +3,22 @@ slipped fills (the engine loop around the book), bad debt paid by the insurance 
 ADL applied, a socialized loss, a liability repaid from collateral, and bad debt booked when nobody can take
 it."""
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from crossmargin.clearing.events import MARKET, PriceUpdate
-from crossmargin.clearing.ledger import Book
+from crossmargin.clearing.ledger import Book, LedgerAccount
 from crossmargin.clearing.state import BAD_DEBT, INSURANCE_FUND, ClearingState, user
 from crossmargin.liquidation.engine import Liquidator, bankruptcy_price, size_quantum
 from crossmargin.liquidation.liquidity import DepthLevels, LiquidityModel
 from crossmargin.liquidation.ranking import AdlQueues, adl_order
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop, LoopConfig
-from crossmargin.model import InputError, exact
+from crossmargin.margin.pools import PoolFigures
+from crossmargin.model import Account, InputError, exact
 from crossmargin.model.rules import LiquidationTerms, Shortfall
 from crossmargin.oracle.config import OracleConfig
 from tests.builders import GENERIC, D, banded, book, div, linear, position, tiers
@@ -234,3 +236,69 @@ def test_a_pinned_adl_queue_ranks_at_the_pinned_marks():
     assert [c.account for c in following.order("BTC-PERP", True, "long")] == at_700
     pinned.pin()
     assert [c.account for c in pinned.order("BTC-PERP", True, "long")] == at_700
+
+
+class _Unremembering(ClearingState):
+    """The clearing state with nothing remembered: every account, pool and position valued afresh at each read."""
+
+    def account(self, account_id: str) -> Account:
+        self._accounts.clear()
+        return super().account(account_id)
+
+    def pool_figures(self, account_id: str, pool: LedgerAccount | None = None) -> PoolFigures:
+        self._figures.clear()
+        self._positions.clear()
+        return super().pool_figures(account_id, pool)
+
+
+def _bisected(probe: Callable[[int], tuple[bool, Decimal]], steps: int, guess: int, surplus_at_zero: Decimal) -> int:
+    # the sizing search as it was first written: a bisection over 1..steps after the whole close
+    if not probe(steps)[0]:
+        return steps
+    low, high = 0, steps
+    while high - low > 1:
+        middle = (low + high) // 2
+        if probe(middle)[0]:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+@pytest.mark.parametrize(
+    ("venue", "seed"),
+    [("generic", 3), ("generic", 7), ("okx", 7), ("bybit-uta", 7), ("hyperliquid", 3), ("drift-v2", 7), ("dydx-v4", 3)],
+)
+def test_the_fast_exact_path_liquidates_a_crash_as_the_plain_one_does(venue, seed, monkeypatch):
+    # A second method: the same crash on the same book through the plain exact path (nothing remembered between
+    # reads, the partial close bisected) and the fast one (accounts, pools and positions remembered until they
+    # change, the partial close found by regula falsi): each step's liquidations, ADL, bad debt, fund and marks and
+    # the final digest (ledger, oracle, marks) equal, digit for digit. A fifth of the book starts distressed.
+    from crossmargin.sim.population import DEFAULT_SHAPE, synthetic_book
+    from crossmargin.sim.scenarios.load import load_scenario
+    from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
+    from crossmargin.sim.stress.runner import Run, assets_of
+    from crossmargin.venues import rulebook
+
+    def crash(plain: bool) -> tuple[list[tuple[int, int, float, float, dict[str, float]]], str]:
+        portfolio = replace(
+            synthetic_book(400, seed, shape=replace(DEFAULT_SHAPE, distressed_share=0.2)), rulebook=venue
+        )
+        rules = rulebook(venue)
+        config = cross_and_isolated(
+            portfolio, rules.rules, rules.liquidation, default_liquidity(portfolio),
+            default_insurance_fund(portfolio), OracleConfig(),
+        )[0]  # fmt: skip
+        with monkeypatch.context() as patch:
+            if plain:
+                patch.setattr("crossmargin.live.loop.ClearingState", _Unremembering)
+                patch.setattr("crossmargin.liquidation.sizing.fewest_steps", _bisected)
+            run = Run(config, load_scenario("flash-crash").path(seed, assets_of(config.portfolio)))
+            records = [run.step() for _ in range(6)]
+        return [
+            (r.liquidations, r.adl_events, r.bad_debt, r.insurance_fund, r.marks) for r in records
+        ], run.loop.digest()
+
+    fast, plain = crash(plain=False), crash(plain=True)
+    assert sum(r[0] for r in fast[0]) > 100  # the crash liquidates: the paths are compared on real work
+    assert fast == plain

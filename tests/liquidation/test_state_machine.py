@@ -19,7 +19,7 @@ from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel
 from crossmargin.liquidation.ranking import adl_order
 from crossmargin.margin.account import cross_pool, isolated_pool
-from crossmargin.margin.pools import evaluate_pool
+from crossmargin.margin.pools import evaluate_pool, position_figures
 from crossmargin.model import InputError, exact
 from crossmargin.model.rules import BufferBasis, LiquidationTerms, Shortfall, Sizing
 from tests.builders import GENERIC, D, banded, book, linear, position, tiers
@@ -130,7 +130,7 @@ def check_indexes(state: ClearingState) -> None:
     state._net_values.clear()
     for pool, value in remembered.items():
         assert state.net_value(pool.owner.split("/")[0], pool) == value, pool
-    # and every remembered account and pool's figures equal the same made afresh
+    # and every remembered account, pool's figures and position's figures equal the same made afresh
     accounts, figures = dict(state._accounts), dict(state._figures)
     state._accounts.clear()
     state._figures.clear()
@@ -138,6 +138,10 @@ def check_indexes(state: ClearingState) -> None:
         assert state.account(account_id) == account, account_id
     for pool, known in figures.items():
         assert state.pool_figures(pool.owner.split("/")[0], pool) == known, pool
+    portfolio = state.portfolio_of(())
+    with exact():
+        for position, known_figures in state._positions.items():
+            assert position_figures(position, portfolio, state.rules.margin_valuation) == known_figures, position
 
 
 class Exchange(RuleBasedStateMachine):

@@ -60,7 +60,7 @@ from crossmargin.clearing.events import (
 from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting, transfer
 from crossmargin.margin.account import cross_pool, depends_on, isolated_pool
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.pools import PoolFigures, evaluate_pool
+from crossmargin.margin.pools import PoolFigures, PositionFigures, evaluate_pool
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.margin.whatif import REDUCES, max_withdrawable, order_verdict
 from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
@@ -257,6 +257,7 @@ class ClearingState:
         self._holders: dict[tuple[str, bool], dict[str, None]] = {}
         self._net_values: dict[LedgerAccount, Decimal] = {}
         self._figures: dict[LedgerAccount, PoolFigures] = {}
+        self._positions: dict[Position, PositionFigures] = {}  # every position valued at the current market
         self._accounts: dict[str, Account] = {}
         self._owner: dict[LedgerAccount, str] = {}
         self._book: Portfolio | None = None  # the current market's book without accounts (see portfolio_of)
@@ -441,7 +442,8 @@ class ClearingState:
     def pool_figures(self, account_id: str, pool: LedgerAccount | None = None) -> PoolFigures:
         """The exact figures of one of the account's pools now (default: its cross pool; an isolated pool whose
         leg is closed holds nothing). Remembered as :meth:`net_value` is: a liquidation confirms, starts, sizes
-        and reports one pool at one state several times."""
+        and reports one pool at one state several times; and each position's own figures until the market
+        moves (a fill changes one position of a pool, the others are not valued again)."""
         target = pool or user(account_id)
         known = self._figures.get(target)
         if known is not None:
@@ -455,7 +457,9 @@ class ClearingState:
                 p for p in account.positions if p.isolated and isolated(account_id, p.instrument, p.size > 0) == target
             ]
             chosen = isolated_pool(legs[0], portfolio) if legs else cross_pool(Account(account_id))
-        figures = self._figures[target] = evaluate_pool(chosen, portfolio, self.rules)
+        figures = self._figures[target] = evaluate_pool(chosen, portfolio, self.rules, self._positions)
+        if self.rules.volatility_scaling is None:
+            self._positions.update((f.position, f) for f in figures.positions)
         return figures
 
     def _forget(self, pool: LedgerAccount) -> None:
@@ -690,6 +694,7 @@ class ClearingState:
             self.market = new
             self._net_values.clear()
             self._figures.clear()
+            self._positions.clear()
 
         return change
 

@@ -320,9 +320,10 @@ class EngineLoop:
         figures = book.figures[pools]
         required = figures[:, 2] * float(self.config.rules.liquidation_threshold)
         close = np.abs(figures[:, 0] - required) <= FLOAT_ERROR * (np.abs(figures[:, 0]) + np.abs(required) + 1.0)
-        hit = np.flatnonzero((book.liquidatable[pools] | close) & ~book.holds_nothing(pools))
+        hit = np.flatnonzero(book.liquidatable[pools] | close)
         if isinstance(pools, np.ndarray):
             hit = pools[hit]
+        hit = hit[~book.holds_nothing(hit)]
         return sorted({book.owners[int(p)].account for p in hit})
 
     def _liquidate(self, among: list[str] | None = None, pools: np.ndarray | None = None, whole: bool = False) -> None:
