@@ -1,8 +1,10 @@
-"""The risk book's kernels (:mod:`crossmargin.engine.kernels`) on arrays built by hand: a position revalued
-fresh and then by its change, pools' figures from their collateral (weight bands, liabilities, isolated pools
-at full value), balances moved, verdicts decided, the folded evaluation, and the work shared over threads
-giving what one thread gives (checked against a NumPy sum). The kernels under whole books: tests/engine/
-test_book.py; each term they inline: tests/engine/test_terms.py."""
+"""The risk book's kernels (:mod:`crossmargin.engine.kernels`) on arrays built by hand: a position's money
+cached and then revalued by its change, pools' figures from their collateral (weight bands, liabilities,
+isolated pools at full value), balances moved, verdicts decided, the folded evaluation, the full revaluation
+pool by pool from the account-major copy (by hand, and equal to the incremental kernels), the copy built from
+the slots, and the work shared over threads giving what one thread gives (checked against a NumPy sum). The
+kernels under whole books: tests/engine/test_book.py and test_book_layouts.py; each term they inline:
+tests/engine/test_terms.py."""
 
 from dataclasses import replace
 
@@ -11,7 +13,7 @@ import pytest
 from numpy.typing import ArrayLike
 
 from crossmargin.engine import kernels
-from crossmargin.engine.kernels import PoolArrays, SlotArrays
+from crossmargin.engine.kernels import AccountMajor, PoolArrays, SlotArrays
 from crossmargin.engine.rule_arrays import MarketArrays, asset_arrays, choice_arrays, instrument_arrays
 from crossmargin.model import RuleChoices
 from tests.builders import D, banded, linear, tiers
@@ -68,19 +70,20 @@ def items(*pool: int) -> np.ndarray:
     return np.array(pool, dtype=np.int64)
 
 
-def test_a_position_revalued_fresh_then_by_its_change():
-    # long 10 from 100 in pool 0; slot 1 is empty (size 0, pool -1) and is left alone
-    s, p = slots([10.0, 0.0], [100.0, 0.0], [0, -1]), pools([[0.0], [0.0]], [True], [1])
+def test_a_position_cached_then_revalued_by_its_change():
+    # long 10 from 100 in pool 0 (100 USDT); slot 1 is empty (size 0, pool -1) and is left alone
+    s, p = slots([10.0, 0.0], [100.0, 0.0], [0, -1]), pools([[100.0], [0.0]], [True], [1])
+    p.sums[0, :2] = 100.0
     # mark 90: PnL 10 x (90 - 100) = -100 on both sides (a loss counts in full); MM 900 x 5 % = 45, IM 90
     kernels.revalue_range(0, 2, -1, 1, s, p, market(90.0), T, CHOICES, True)
-    assert p.sums[0].tolist() == pytest.approx([-100, -100, 45, 90])
     assert s.cached[0].tolist() == pytest.approx([-100, -100, 45, 90]) and s.cached[1].tolist() == [0, 0, 0, 0]
-    assert not p.liquidatable[0]  # fresh: the verdict is decided after the collateral is in
+    assert p.sums[0].tolist() == [100, 100, 0, 0] and not p.liquidatable[0]  # cache only: no pool moved
+    p.sums[0] = [0.0, 0.0, 45.0, 90.0]  # the pool as the full revaluation sums it (equity 100 - 100)
     # mark 110: PnL +100 (weight 1 both sides), MM 55, IM 110; the pool moves by the change and is decided
     kernels.revalue_range(0, 2, -1, 1, s, p, market(110.0), T, CHOICES, False)
-    assert p.sums[0].tolist() == pytest.approx([100, 100, 55, 110]) and not p.liquidatable[0]
-    kernels.revalue_range(0, 2, -1, 1, s, p, market(90.0), T, CHOICES, False)
-    assert p.sums[0].tolist() == pytest.approx([-100, -100, 45, 90]) and p.liquidatable[0]  # -100 < 45
+    assert p.sums[0].tolist() == pytest.approx([200, 200, 55, 110]) and not p.liquidatable[0]
+    kernels.revalue_range(0, 2, -1, 1, s, p, market(80.0), T, CHOICES, False)
+    assert p.sums[0].tolist() == pytest.approx([-100, -100, 40, 80]) and p.liquidatable[0]  # -100 < 40
 
 
 def test_collateral_through_bands_liabilities_and_an_isolated_pool():
@@ -145,14 +148,96 @@ def test_shared_over_threads_the_sums_are_numpys(monkeypatch: pytest.MonkeyPatch
     pnl = size * (mark - entry)
     for column, value in enumerate((pnl, pnl, np.abs(size) * mark * 0.05, np.abs(size) * mark * 0.1)):
         np.add.at(expected[:, column], pool, value)
+    # each slot revalued from an empty cache: its pool moves by the whole of its money
     serial = pools([[0.0] * n_pools, [0.0] * n_pools], [True] * n_pools, [1] * n_pools)
-    kernels.revalue_range(0, n_slots, -1, n_pools, slots(size, entry, pool), serial, market(mark), T, CHOICES, True)
+    kernels.revalue_range(0, n_slots, -1, n_pools, slots(size, entry, pool), serial, market(mark), T, CHOICES, False)
     shared = pools([[0.0] * n_pools, [0.0] * n_pools], [True] * n_pools, [1] * n_pools)
     threaded = slots(size, entry, pool)
-    kernels.revalue_split(3, n_pools, 0, n_slots, threaded, shared, market(mark), T, CHOICES, True)
+    kernels.revalue_split(3, n_pools, 0, n_slots, threaded, shared, market(mark), T, CHOICES, False)
     np.testing.assert_allclose(serial.sums, expected, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(shared.sums, expected, rtol=1e-12, atol=1e-9)
     # deciding every pool, on the threads (any number of items counts as many) and in this one, agree
     monkeypatch.setattr(kernels, "PARALLEL_ITEMS", 1)
     kernels.on_cores(kernels.decide, np.arange(n_pools), shared.sums, shared, CHOICES)
     assert shared.liquidatable.tolist() == (expected[:, 0] < expected[:, 2]).tolist()
+
+
+def account_major(size: ArrayLike, entry: ArrayLike, first: ArrayLike) -> AccountMajor:
+    """A copy of positions of instrument 0, pool ``p``'s at ``[first[p], first[p + 1])``."""
+    n = len(np.asarray(size))
+    return AccountMajor(
+        size=np.array(size, dtype=np.float64),
+        entry=np.array(entry, dtype=np.float64),
+        instrument=np.zeros(n, dtype=np.uint16),
+        bracket=np.zeros(n, dtype=np.uint16),
+        first=np.array(first, dtype=np.int64),
+    )
+
+
+def test_the_full_revaluation_of_pools_by_hand():
+    # at mark 90, BTC at 100: pool 0 (cross) holds 1000 USDT and 20 BTC, long 10 and short 2 from 100 and an
+    # empty entry; pool 1 (isolated) 50 USDT margin and long 1 from 100; pool 2 (cross) nothing
+    copy = account_major([10.0, 0.0, -2.0, 1.0], [100.0, 1.0, 100.0, 100.0], [0, 3, 4, 4])
+    p = pools([[1000.0, 50.0, 0.0], [20.0, 0.0, 0.0]], [True, False, True], [2, 1, 0])
+    p.sums[:] = 7.0  # whatever was there is replaced
+    kernels.revalue_pools(0, 3, copy, p, market(90.0), T, ASSETS, CHOICES)
+    # pool 0: PnL -100 + 20; BTC weighted 14 (maintenance) and 10 (initial) x 100; MM 45 + 9, IM 90 + 18
+    # pool 1: 50 at full value - 10; MM 4.5, IM 9
+    assert p.sums == pytest.approx(np.array([[2320, 1920, 54, 108], [40, 40, 4.5, 9], [0, 0, 0, 0]]))
+    assert p.liquidatable.tolist() == [False, False, False]
+    # BTC-PERP at 10: pool 0's PnL -900 + 180 against 1000 + 1400 (MM 5 + 1); pool 1's -90 against 50
+    kernels.revalue_pools(0, 3, copy, p, market(10.0), T, ASSETS, CHOICES)
+    assert p.sums[:2] == pytest.approx(np.array([[1680, 1280, 6, 12], [-40, -40, 0.5, 1]]))
+    assert p.liquidatable.tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_the_full_revaluation_equals_the_incremental_kernels(folded: bool):
+    # random positions of random pools, revalued pool by pool from the copy, and slot by slot into empty pools
+    # (their money, then the balances' collateral and the verdicts: the incremental kernels' way)
+    rng = np.random.default_rng(11)
+    n_pools, n_positions = 60, 200
+    pool = np.sort(rng.integers(0, n_pools, n_positions))
+    size = rng.integers(-40, 40, n_positions).astype(np.float64)
+    entry = rng.uniform(50.0, 150.0, n_positions)
+    balance = [rng.uniform(-5.0, 400.0, n_pools).tolist(), rng.uniform(-1.0, 30.0, n_pools).tolist()]
+    haircut = (rng.random(n_pools) < 0.8).tolist()
+    positions = np.bincount(pool, minlength=n_pools).tolist()
+    choices = choice_arrays(RuleChoices("r", pnl_in_settle_collateral=folded))
+    first = np.concatenate([[0], np.cumsum(positions)])
+    full = pools(balance, haircut, positions, folded)
+    kernels.revalue_pools(0, n_pools, account_major(size, entry, first), full, market(93.0), T, ASSETS, choices)
+    moved = pools(balance, haircut, positions, folded)
+    kernels.revalue_range(0, n_positions, -1, n_pools, slots(size, entry, pool), moved, market(93.0), T, choices, False)
+    every = np.arange(n_pools)
+    if folded:
+        kernels.evaluate_pools(0, n_pools, every, moved, market(93.0).prices, ASSETS, choices)
+    else:
+        for asset, price in enumerate(market(93.0).prices):
+            kernels.add_collateral(0, n_pools, every, asset, price, moved, ASSETS)
+        kernels.decide(0, n_pools, every, moved.sums, moved, choices)
+    np.testing.assert_allclose(full.sums, moved.sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(full.pool_money, moved.pool_money, rtol=1e-12, atol=1e-9)
+    assert full.liquidatable.tolist() == moved.liquidatable.tolist()
+    assert full.liquidatable.any() and not full.liquidatable.all()
+    # on threads, each owning a range of pools, the same
+    shared = pools(balance, haircut, positions, folded)
+    bounds = np.array([0, 17, 18, n_pools])
+    copy = account_major(size, entry, first)
+    kernels.revalue_pools_on_threads(bounds, copy, shared, market(93.0), T, ASSETS, choices)
+    assert shared.sums.tolist() == full.sums.tolist() and shared.liquidatable.tolist() == full.liquidatable.tolist()
+
+
+def test_the_copy_is_the_slots_ordered_by_pool():
+    # slots of two instruments (blocks 0-3 and 4-6, empty slots at pool -1): pool 1 holds slots 0, 2 and 5
+    s = slots([1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 0.0], [10.0, 20.0, 30.0, 1.0, 50.0, 60.0, 1.0], [1, 0, 1, -1, 2, 1, -1])
+    s.instrument[4:] = 1
+    s.bracket[:] = [0, 1, 2, 0, 3, 4, 0]
+    copy = account_major(np.zeros(6), np.ones(6), [0, 1, 4, 5])
+    kernels.copy_by_pool(0, 3, s, copy)
+    assert copy.size.tolist() == [2, 1, 3, 6, 5, 0] and copy.entry.tolist() == [20, 10, 30, 60, 50, 1]
+    assert copy.instrument.tolist() == [0, 0, 0, 1, 1, 0] and copy.bracket.tolist() == [1, 0, 2, 4, 3, 0]
+    # on threads, each filling a range of pools (the last one's empty): the same
+    threaded = account_major(np.zeros(6), np.ones(6), [0, 1, 4, 5])
+    kernels.copy_by_pool_on_threads(4, 3, s, threaded)
+    assert all(a.tolist() == b.tolist() for a, b in zip(threaded, copy, strict=True))

@@ -20,6 +20,15 @@ together with the balance), the positions' money is summed per pool and settle a
 the asset's units) and the touched pools are evaluated again. :meth:`RiskBook.revalue` recomputes
 everything from scratch. Large ranges run on every core, each thread owning a contiguous range of pools.
 
+Two layouts. Every position slot caches its money (``cached``), which a tick or an account's change reads to
+move the pools by the difference. The full revaluation instead reads an account-major copy of the positions
+(``account_major``: size, entry, instrument and bracket, ordered by pool), so that it writes each pool's
+figures once, in order, with its balances' collateral and its verdict, and reads each position once; it
+leaves the slots' cache alone, which every event that moves a position or the market keeps equal to what the
+pass works out. An event keeps the copy current in place: a closed position empties its entry, a new one
+takes an empty entry of its pool or, in a pool newer than the copy's last, goes at the end; otherwise the
+copy is marked stale and built again (a counting sort by pool) at the next full revaluation.
+
 Under a scenario grid or a VaR floor the requirement is not a sum: the kernels keep the sums above in
 ``sums``, and every pool they touch is worked again whole (:mod:`crossmargin.engine.risk_requirements`)
 into the published ``figures`` and its verdict, at the end of each event. Otherwise ``figures`` is
@@ -34,7 +43,7 @@ import numba
 import numpy as np
 
 from crossmargin.engine import kernels
-from crossmargin.engine.kernels import PoolArrays, SlotArrays
+from crossmargin.engine.kernels import AccountMajor, PoolArrays, SlotArrays
 from crossmargin.engine.risk_requirements import on_threads as requirements_on_threads
 from crossmargin.engine.risk_requirements import pool_requirements, risk_factors, slots_by_pool
 from crossmargin.engine.rule_arrays import (
@@ -55,6 +64,7 @@ from crossmargin.model.numbers import ZERO
 _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 _LOOKED_UP = 64  # at most this many pools' slots are looked up through their accounts, not a rebuilt index
+_COPY_ROOM = 64  # entries of room the account-major copy keeps beyond an eighth of its size
 
 
 def _union(groups: Iterable[np.ndarray], count: int) -> I64:
@@ -64,6 +74,22 @@ def _union(groups: Iterable[np.ndarray], count: int) -> I64:
     for group in groups:
         hit[group] = True
     return np.flatnonzero(hit)
+
+
+def _empty_copy(entries: int, pools: int) -> AccountMajor:
+    """An account-major copy with room for ``entries`` positions and ``pools`` pools, all empty."""
+    return AccountMajor(
+        size=np.zeros(entries, dtype=np.float64),
+        entry=np.ones(entries, dtype=np.float64),
+        instrument=np.zeros(entries, dtype=np.uint16),
+        bracket=np.zeros(entries, dtype=np.uint16),
+        first=np.zeros(pools + 1, dtype=np.int64),
+    )
+
+
+def _room(n: int) -> int:
+    """A copy's size with room to grow for ``n`` entries (or pools)."""
+    return n + n // 8 + _COPY_ROOM
 
 
 def check_mirrored(portfolio: Portfolio, rules: RuleChoices) -> None:
@@ -121,10 +147,17 @@ class RiskBook:
         self.first = np.zeros(1, dtype=np.int64)
         self.by_pool = np.zeros(0, dtype=np.int64)
         self.liquidatable = np.zeros(0, dtype=np.bool_)
+        self.account_major = _empty_copy(0, 0)
+        """The positions again in pool order (:class:`~crossmargin.engine.kernels.AccountMajor`): the full
+        revaluation's copy. It holds the first ``copied_pools`` pools; ``copy_stale``: an event changed the
+        positions in a way it could not take in place, and :meth:`revalue` builds it again first."""
+        self.copied_pools = 0
+        self.copy_stale = True
         self._layout(self._counts(portfolio.accounts))
         self._reserve_pools(sum(1 + sum(p.isolated for p in a.positions) for a in portfolio.accounts))
         for account in portfolio.accounts:
             self._insert_account(account)
+        self._revalue_slots(0, self.size.shape[0], cache_only=True)
         self.revalue()
 
     # ------------------------------------------------------------------ layout
@@ -152,17 +185,18 @@ class RiskBook:
         self.block_size = np.array(sizes, dtype=np.int64)
 
     def _grow_block(self, i: int) -> None:
-        """Rebuild the layout with more room for instrument ``i`` (amortised: its block doubles)."""
+        """Rebuild the layout with more room for instrument ``i`` (amortised: its block doubles); each slot moves
+        with its cached money and bracket, and the pools' figures and the account-major copy do not change."""
         counts = {name: int(self.block_used[k]) for k, name in enumerate(self.instruments.names)}
         counts[self.instruments.names[i]] = 2 * counts[self.instruments.names[i]] + _SPARE
-        old = (self.size, self.entry, self.pool, self.block_start, self.block_used)
+        old = (self.size, self.entry, self.pool, self.bracket, self.cached, self.block_start, self.block_used)
         self._layout(counts)
-        size, entry, pool, start, used = old
+        size, entry, pool, bracket, cached, start, used = old
         self.slot = {}
         for k in range(len(self.instruments.names)):
             for j in range(int(start[k]), int(start[k] + used[k])):
-                self._place(k, size[j], entry[j], int(pool[j]))
-        self.revalue()
+                moved = self._place(k, size[j], entry[j], int(pool[j]))
+                self.bracket[moved], self.cached[moved] = bracket[j], cached[j]
 
     def _place(self, i: int, size: float, entry: float, pool: int) -> int:
         if self.block_used[i] == self.block_size[i]:
@@ -239,6 +273,7 @@ class RiskBook:
         pool = int(self.pool[j])
         del self.slot[(pool, self.instruments.names[i], self.size[j] > 0)]
         self.positions_in_pool[pool] -= 1
+        self._copy_close(pool, i, bool(self.size[j] > 0))
         if last != j:
             key = (int(self.pool[last]), self.instruments.names[i], self.size[last] > 0)
             self.size[j], self.entry[j], self.pool[j] = self.size[last], self.entry[last], self.pool[last]
@@ -248,6 +283,66 @@ class RiskBook:
         self.cached[last] = 0.0
         self.block_used[i] -= 1
         self.index_stale = True
+
+    # ------------------------------------------------------------------ the account-major copy
+
+    def _copy_positions(self) -> None:
+        """Build the account-major copy again from the instrument blocks (a counting sort by pool)."""
+        count = self.pool_count
+        copy = _empty_copy(_room(self.position_count), _room(count))
+        np.cumsum(self.positions_in_pool[:count], out=copy.first[1 : count + 1])
+        threads = numba.get_num_threads()
+        if self.position_count >= _PARALLEL_SLOTS and threads > 1:
+            kernels.copy_by_pool_on_threads(threads, count, self.slot_arrays(), copy)
+        else:
+            kernels.copy_by_pool(0, count, self.slot_arrays(), copy)
+        self.account_major, self.copied_pools, self.copy_stale = copy, count, False
+
+    def _copy_pools(self, count: int, entries: int) -> None:
+        """Give the copy the pools up to ``count`` (the new ones empty, at its end) and room for ``entries``
+        positions."""
+        copy = self.account_major
+        if entries > copy.size.shape[0] or count + 1 > copy.first.shape[0]:
+            grown = _empty_copy(_room(max(entries, copy.size.shape[0])), _room(max(count, copy.first.shape[0])))
+            for old, new in zip(copy, grown, strict=True):
+                new[: old.shape[0]] = old
+            self.account_major = copy = grown
+        if count > self.copied_pools:
+            copy.first[self.copied_pools + 1 : count + 1] = copy.first[self.copied_pools]
+            self.copied_pools = count
+
+    def _copy_open(self, j: int) -> None:
+        """Slot ``j``'s position into the copy: at its end when its pool is the copy's last (or newer), else
+        into an empty entry of its pool; without one the copy is left stale."""
+        if self.copy_stale:
+            return
+        p = int(self.pool[j])
+        if p >= self.copied_pools - 1:
+            end = int(self.account_major.first[self.copied_pools])
+            self._copy_pools(p + 1, end + 1)
+            self.account_major.first[p + 1] = end + 1
+            k = end
+        else:
+            lo, hi = self.account_major.first[p : p + 2].tolist()
+            empty = self.account_major.size[lo:hi].tolist()
+            if 0.0 not in empty:
+                self.copy_stale = True
+                return
+            k = lo + empty.index(0.0)
+        copy = self.account_major
+        copy.size[k], copy.entry[k], copy.instrument[k], copy.bracket[k] = (
+            self.size[j], self.entry[j], self.instrument[j], self.bracket[j]
+        )  # fmt: skip
+
+    def _copy_close(self, p: int, i: int, long: bool) -> None:
+        """Empty the copy's entry of pool ``p``'s ``long`` (or short) position in instrument ``i``."""
+        if self.copy_stale:
+            return
+        copy = self.account_major
+        lo, hi = copy.first[p : p + 2].tolist()
+        held = zip(copy.instrument[lo:hi].tolist(), copy.size[lo:hi].tolist(), strict=True)
+        k = next(k for k, (n, q) in enumerate(held) if n == i and (q > 0.0 if long else q < 0.0))
+        copy.size[lo + k] = 0.0
 
     # ------------------------------------------------------------------ kernels
 
@@ -261,12 +356,15 @@ class RiskBook:
             self.balance, self.pool_money, self.haircut, self.positions_in_pool, self.sums, self.liquidatable
         )
 
-    def _revalue_slots(self, lo: int, hi: int, fresh: bool = False) -> None:
-        """Revalue slots ``[lo, hi)`` and move their pools' sums; where the figures are linear (not folded)
-        the pools' figures move and their verdicts are decided, unless ``fresh``."""
+    def _revalue_slots(self, lo: int, hi: int, cache_only: bool = False) -> None:
+        """Revalue slots ``[lo, hi)`` and move their pools' sums by the change; where the figures are linear (not
+        folded) the pools' figures move and their verdicts are decided. With ``cache_only`` (the book's
+        construction, before its full revaluation) the slots' money is worked and cached and no pool moves."""
         rules = self.rule_arrays
-        arrays = (self.slot_arrays(), self.pool_arrays(), self.market_arrays, rules.instruments, rules.choices, fresh)
-        if self.factors is not None:
+        arrays = (
+            self.slot_arrays(), self.pool_arrays(), self.market_arrays, rules.instruments, rules.choices, cache_only
+        )  # fmt: skip
+        if self.factors is not None and not cache_only:
             pools = self.pool[lo:hi]
             self._touch(pools[pools >= 0])
         threads = numba.get_num_threads()
@@ -301,7 +399,7 @@ class RiskBook:
         kernels.move_balance(pool, asset, amount, price, self.pool_arrays(), self.rule_arrays.assets)
         self._touch(pool)
 
-    def _touch(self, pools: INDEX | int) -> None:
+    def _touch(self, pools: INDEX | int | slice) -> None:
         """Mark pools whose sums changed (their risk-based requirement is due: :meth:`_publish`)."""
         if self.factors is not None:
             self.dirty[pools] = True
@@ -358,16 +456,26 @@ class RiskBook:
         return len(self.owners)
 
     def revalue(self) -> None:
-        """Recompute every position and pool from scratch (the full revaluation)."""
+        """Recompute every pool's figures and verdict from scratch (the full revaluation): every position's money
+        worked again from the account-major copy (built again first if an event left it stale), pool by pool
+        with its balances (:func:`~crossmargin.engine.kernels.revalue_pools`). The slots' cached money is not
+        written: every event that moves a position or the market keeps it equal to what this pass works out."""
+        if self.copy_stale:
+            self._copy_positions()
         count = self.pool_count
-        self.pool_money[:] = 0.0
-        self.sums[:] = 0.0
-        self._revalue_slots(0, self.size.shape[0], fresh=True)
-        every = np.arange(count, dtype=np.int64)
-        if not self.folded:
-            for index in range(self.balance.shape[0]):
-                self._add_collateral(np.flatnonzero(self.balance[index, :count]), index, float(self.prices[index]))
-        self._evaluate(every)
+        self._copy_pools(count, 0)
+        rules = self.rule_arrays
+        copy = self.account_major
+        arrays = (copy, self.pool_arrays(), self.market_arrays, rules.instruments, rules.assets, rules.choices)
+        threads = numba.get_num_threads()
+        entries = int(copy.first[count])
+        if entries >= _PARALLEL_SLOTS and threads > 1:
+            bounds = np.searchsorted(copy.first[: count + 1], np.arange(threads + 1) * entries // threads)
+            bounds[-1] = count
+            kernels.revalue_pools_on_threads(bounds, *arrays)
+        else:
+            kernels.revalue_pools(0, count, *arrays)
+        self._touch(slice(0, count))
         self._publish()
 
     def _block_pools(self, i: int) -> I32:
@@ -445,8 +553,11 @@ class RiskBook:
         if not self.folded:
             for index in range(self.balance.shape[0]):
                 self._add_collateral(pools, index, float(self.prices[index]))
-        for j in self.slot_range_of(account.id):
+        slots = self.slot_range_of(account.id)
+        for j in slots:
             self._revalue_slots(j, j + 1)
+        for j in sorted(slots, key=lambda j: int(self.pool[j])):
+            self._copy_open(j)
         self._evaluate(pools)
         self._publish()
 
@@ -459,7 +570,7 @@ class RiskBook:
         after = {(p.instrument, p.size > 0): p for p in account.positions}
         self.accounts[account.id] = account
         changed = [leg for leg in {**before, **after} if before.get(leg) != after.get(leg)]
-        for leg in sorted(changed):
+        for leg in sorted(changed, key=lambda leg: (leg in after, leg)):  # closed legs first: their copy entries free
             self._replace_position(account.id, before.get(leg), after.get(leg), account.balances)
         cross = self.cross_pool[account.id]
         for index, asset in enumerate(self.assets.names):
@@ -488,6 +599,7 @@ class RiskBook:
                 settle = int(self.instruments.settle[self.instruments.index(new.instrument)])
                 self._add_collateral(np.array([pool]), settle, float(self.prices[settle]))
             self._revalue_slots(j, j + 1)
+            self._copy_open(j)
         cross = self.cross_pool[account_id]
         for asset, amount in balances.items():
             self._set_balance(self.assets.index(asset), cross, float(amount))
@@ -533,7 +645,7 @@ class RiskBook:
         """Bytes held by the mirror's arrays (the exact objects not included)."""
         arrays: list[np.ndarray] = [
             self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached, self.balance, self.pool_money,
-            self.haircut, self.positions_in_pool, self.sums, self.liquidatable,
+            self.haircut, self.positions_in_pool, self.sums, self.liquidatable, *self.account_major,
         ]  # fmt: skip
         if self.factors is not None:
             arrays += [self.figures, self.required, self.dirty, self.first, self.by_pool]

@@ -9,13 +9,22 @@ Each structure is flat, an argument of its own: Numba 0.68 cannot carry a namedt
 one among star-arguments, into a parallel loop (its lowering fails), so the spreaders name their arguments.
 Sides: index 0 maintenance, 1 initial. Kernels marked ``parallel`` share their work out over the cores by
 pool, so no two threads write one pool.
+
+A position's money is worked by one function (:func:`position_money`) for both walks: the instrument blocks
+of a tick (:func:`revalue_range`) and the account-major copy of the full revaluation (:func:`revalue_pools`).
+Those two loops are compiled without Numba's reference counting (``_nrt=False``; they allocate nothing):
+every namedtuple handed to an inlined term function is otherwise copied with an increment and a decrement of
+each array it holds, and where Numba's pruning pass does not take them out again (it did not, once the
+per-position work became a function of its own) that costs some 1 us a position.
 """
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numba
 from numba import njit, prange
+from numba.core.dispatcher import Dispatcher
 
 from crossmargin.engine import terms
 from crossmargin.engine.prefetch import prefetch_row
@@ -24,6 +33,14 @@ from crossmargin.engine.terms import INITIAL, MAINTENANCE
 
 PARALLEL_ITEMS = 4096  # pools at least this many are shared out over the cores
 AHEAD = 32  # slots ahead whose pool row a revaluation prefetches
+_WITHOUT_REFCOUNTS: dict[str, Any] = {"_nrt": False}  # an option Numba's typing stubs do not list
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def uncounted(function: _Function) -> "Dispatcher[_Function]":  # quoted: Dispatcher is generic in the stubs only
+    """A loop (or a function it calls) compiled like the other kernels (cached, NumPy's error model) but without
+    Numba's reference counting: it must allocate nothing (see the module doc)."""
+    return cast("Dispatcher[_Function]", njit(cache=True, error_model="numpy", **_WITHOUT_REFCOUNTS)(function))
 
 
 class SlotArrays(NamedTuple):
@@ -48,7 +65,63 @@ class PoolArrays(NamedTuple):
     liquidatable: B1
 
 
-@njit(cache=True, error_model="numpy")
+class AccountMajor(NamedTuple):
+    """The open positions again, pool by pool in the pools' order (an account's pools are mostly numbered
+    together): the full revaluation's copy, beside the instrument blocks of :class:`SlotArrays` that the ticks
+    read. Pool ``p``'s positions are ``[first[p], first[p + 1])``; a closed position leaves an entry of size 0
+    that its pool's next new position takes."""
+
+    size: F64  # contracts, positive long; 0: an empty entry
+    entry: F64  # entry price
+    instrument: INDEX  # unsigned: an unsigned index saves Numba's wraparound of a negative one
+    bracket: INDEX  # the bracket found last (where the next search starts)
+    first: INDEX  # [pool + 1]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def position_money(
+    q: float,
+    e: float,
+    i: int,
+    k: int,
+    isolated: bool,
+    any_at_entry: bool,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    at_entry: B1,
+) -> tuple[float, float, float, float, int]:
+    """One position's money: ``(counted PnL maintenance, counted PnL initial, maintenance, initial)`` in its
+    settle asset's units, and its bracket (searched from ``k``: its last), for ``q`` contracts (nonzero) of
+    instrument ``i`` from entry ``e`` at the market's mark. Each requirement is valued at the mark or, where
+    ``at_entry[mode, side]`` says so (mode 1: an ``isolated`` pool), at the entry price, a notional that also
+    picks its bracket (``any_at_entry``: some requirement is, worked out once a loop)."""
+    inverse = t.inverse[i]
+    c = t.contract_size[i]
+    mark = market.marks[i]
+    units = abs(q) * c
+    pnl = terms.unrealized_pnl(q, c, e, mark, inverse)
+    margined = terms.margined_notional(terms.notional(units, mark, inverse), t.quantum[i])
+    k = terms.bracket(terms.bracket_key(units, margined, i, t), i, k, t.edges)
+    margined_m = margined_i = margined
+    k_m = k_i = k
+    if any_at_entry:
+        entry_m = terms.valued_at_entry(at_entry, isolated, MAINTENANCE)
+        entry_i = terms.valued_at_entry(at_entry, isolated, INITIAL)
+        if entry_m or entry_i:
+            margined_e = terms.margined_notional(terms.notional(units, e, inverse), t.quantum[i])
+            k_e = terms.bracket(terms.bracket_key(units, margined_e, i, t), i, k, t.edges)
+            if entry_m:
+                margined_m, k_m = margined_e, k_e
+            if entry_i:
+                margined_i, k_i = margined_e, k_e
+    scale = market.scale[i]
+    maintenance = terms.maintenance_requirement(margined_m, units, q, e, i, k_m, t) * scale
+    initial = terms.initial_requirement(margined_i, units, q, e, i, k_i, t, market.initial_rate) * scale
+    counted_m, counted_i = terms.counted_pnl(pnl, i, t)
+    return counted_m, counted_i, maintenance, initial, k
+
+
+@uncounted
 def revalue_range(
     lo: int,
     hi: int,
@@ -59,34 +132,33 @@ def revalue_range(
     market: MarketArrays,
     t: InstrumentArrays,
     choices: ChoiceArrays,
-    fresh: bool,
+    cache_only: bool,
 ) -> None:
     """Revalue the positions of slots ``[lo, hi)`` whose pool is in ``[pool_lo, pool_hi)`` (an empty slot has
     pool -1) and move the change into their pools.
 
     ``slots.bracket[j]`` is where the search for position j's bracket starts (its last bracket: a mark
     moves few positions across an edge) and is left at the bracket found. ``slots.cached[j]`` holds
-    position j's (counted PnL maintenance, counted PnL initial, maintenance, initial), in settle units
-    under uPnL in the settle collateral (``choices.folded``) and in base currency otherwise. Folded,
-    the change goes to ``pools.pool_money[asset, 0..3, pool]`` and :func:`evaluate_pools` makes the figures;
-    otherwise the pool's figures are linear in its positions' money and the change goes straight into
-    ``pools.sums[pool]``, the pool's verdict decided again in the same pass (unless ``fresh``). Each
-    requirement is valued at the mark or, where ``choices.at_entry[mode, side]`` says so (mode 1: an
-    isolated pool, without haircut), at the entry price, a notional that also picks its bracket. With
-    ``fresh`` the old values are not read (the full revaluation, into cleared sums). The arrays and choices the
-    loop reads are taken out of their namedtuples before it: read through them inside the loop (a verdict's
-    choices especially) they cost a tick some 20 ns a position.
+    position j's (counted PnL maintenance, counted PnL initial, maintenance, initial) (:func:`position_money`),
+    in settle units under uPnL in the settle collateral (``choices.folded``) and in base currency otherwise.
+    Folded, the change goes to ``pools.pool_money[asset, 0..3, pool]`` and :func:`evaluate_pools` makes the
+    figures; otherwise the pool's figures are linear in its positions' money and the change goes straight into
+    ``pools.sums[pool]``, the pool's verdict decided again in the same pass. With ``cache_only`` the slots are
+    valued for the first time (a new book): their money is cached and no pool moves (the full revaluation,
+    :func:`revalue_pools`, sums the pools). The arrays and choices the loop reads are taken out of their
+    namedtuples before it: read through them inside the loop (a verdict's choices especially) they cost a tick
+    some 20 ns a position.
     """
     size, entry, instrument, pool, bracket, cached = slots
     figures, liquidatable, positions = pools.sums, pools.liquidatable, pools.positions
     haircut, money = pools.haircut, pools.pool_money
     threshold, at_equality, without_requirement = choices.threshold, choices.at_equality, choices.without_requirement
     by_asset = choices.folded
-    decide = not fresh and not by_asset
     at_entry = choices.at_entry
     any_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
+    scatter = not by_asset and not cache_only
     for j in range(lo, hi):  # the pool row a few slots on is hinted to the cache (a tick's misses overlap)
-        if not by_asset and j + AHEAD < hi and pool[j + AHEAD] >= 0:
+        if scatter and j + AHEAD < hi and pool[j + AHEAD] >= 0:
             prefetch_row(figures, pool[j + AHEAD])
         p = pool[j]
         if p < pool_lo or p >= pool_hi:
@@ -95,40 +167,16 @@ def revalue_range(
         new0 = new1 = new2 = new3 = 0.0
         i = instrument[j]
         if q != 0.0:
-            e = entry[j]
-            inverse = t.inverse[i]
-            c = t.contract_size[i]
-            mark = market.marks[i]
-            units = abs(q) * c
-            pnl = terms.unrealized_pnl(q, c, e, mark, inverse)
-            margined = terms.margined_notional(terms.notional(units, mark, inverse), t.quantum[i])
-            k = terms.bracket(terms.bracket_key(units, margined, i, t), i, bracket[j], t.edges)
+            isolated = any_at_entry and p >= 0 and not haircut[p]
+            new0, new1, new2, new3, k = position_money(
+                q, entry[j], i, bracket[j], isolated, any_at_entry, market, t, at_entry
+            )
             bracket[j] = k
-            margined_m = margined_i = margined
-            k_m = k_i = k
-            if any_at_entry:
-                isolated = p >= 0 and not haircut[p]
-                entry_m = terms.valued_at_entry(at_entry, isolated, MAINTENANCE)
-                entry_i = terms.valued_at_entry(at_entry, isolated, INITIAL)
-                if entry_m or entry_i:
-                    margined_e = terms.margined_notional(terms.notional(units, e, inverse), t.quantum[i])
-                    k_e = terms.bracket(terms.bracket_key(units, margined_e, i, t), i, k, t.edges)
-                    if entry_m:
-                        margined_m, k_m = margined_e, k_e
-                    if entry_i:
-                        margined_i, k_i = margined_e, k_e
-            scale = market.scale[i]
-            new2 = terms.maintenance_requirement(margined_m, units, q, e, i, k_m, t) * scale
-            new3 = terms.initial_requirement(margined_i, units, q, e, i, k_i, t, market.initial_rate) * scale
-            new0, new1 = terms.counted_pnl(pnl, i, t)
         if not by_asset:
             price = market.prices[t.settle[i]]
             new0, new1, new2, new3 = new0 * price, new1 * price, new2 * price, new3 * price
-        if p >= 0:
-            if fresh:
-                d0, d1, d2, d3 = new0, new1, new2, new3
-            else:
-                d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
+        if p >= 0 and not cache_only:
+            d0, d1, d2, d3 = new0 - cached[j, 0], new1 - cached[j, 1], new2 - cached[j, 2], new3 - cached[j, 3]
             if by_asset:
                 a = t.settle[i]
                 money[a, 0, p] += d0
@@ -140,10 +188,9 @@ def revalue_range(
                 figures[p, 1] += d1
                 figures[p, 2] += d2
                 figures[p, 3] += d3
-                if decide:
-                    liquidatable[p] = terms.is_liquidatable(
-                        figures[p, 0], figures[p, 2], positions, p, threshold, at_equality, without_requirement
-                    )
+                liquidatable[p] = terms.is_liquidatable(
+                    figures[p, 0], figures[p, 2], positions, p, threshold, at_equality, without_requirement
+                )
         cached[j, 0], cached[j, 1], cached[j, 2], cached[j, 3] = new0, new1, new2, new3
 
 
@@ -158,7 +205,7 @@ def revalue_split(
     market: MarketArrays,
     t: InstrumentArrays,
     choices: ChoiceArrays,
-    fresh: bool,
+    cache_only: bool,
 ) -> None:
     """:func:`revalue_range` on ``parts`` threads, each owning a contiguous range of pools (so no two threads
     write one pool's sums, nor, but at the range edges, one cache line); every thread reads the whole
@@ -166,7 +213,32 @@ def revalue_split(
     for part in prange(parts):
         pool_lo = -1 if part == 0 else part * n_pools // parts
         pool_hi = (part + 1) * n_pools // parts if part < parts - 1 else n_pools
-        revalue_range(lo, hi, pool_lo, pool_hi, slots, pools, market, t, choices, fresh)
+        revalue_range(lo, hi, pool_lo, pool_hi, slots, pools, market, t, choices, cache_only)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _evaluate_pool(p: int, pools: PoolArrays, prices: F64, assets: AssetArrays) -> tuple[float, float, float, float]:
+    """Pool ``p``'s (equity, initial equity, maintenance, initial margin) in base currency where uPnL is counted
+    inside the settle collateral: ``pools.pool_money[asset]`` (settle units) weighed together with the balance
+    of that asset."""
+    balance, money, haircut = pools.balance, pools.pool_money, pools.haircut
+    f0 = f1 = f2 = f3 = 0.0
+    for a in range(balance.shape[0]):
+        held = balance[a, p]
+        pnl_m, pnl_i, maintenance, initial = money[a, 0, p], money[a, 1, p], money[a, 2, p], money[a, 3, p]
+        if held == 0.0 and pnl_m == 0.0 and pnl_i == 0.0 and maintenance == 0.0 and initial == 0.0:
+            continue
+        if haircut[p]:
+            equity = terms.weighted_amount(held + pnl_m, a, MAINTENANCE, assets)
+            initial_equity = terms.weighted_amount(held + pnl_i, a, INITIAL, assets)
+        else:
+            equity, initial_equity = held + pnl_m, held + pnl_i
+        price = prices[a]
+        f0 += equity * price
+        f1 += initial_equity * price
+        f2 += maintenance * price
+        f3 += initial * price
+    return f0, f1, f2, f3
 
 
 @njit(cache=True, error_model="numpy")
@@ -175,30 +247,13 @@ def evaluate_pools(
 ) -> None:
     """Equity, initial equity, maintenance and initial margin (base currency) of each pool in ``items[lo:hi]``
     (distinct: :func:`on_cores` shares them out over threads), where uPnL is counted inside the settle
-    collateral: ``pools.pool_money[asset]`` (settle units) is weighed together with the balance of that
-    asset. ``pools.sums[p] = (equity, initial equity, maintenance, initial)``; ``pools.liquidatable[p]`` the
-    float verdict of the rulebook's condition."""
-    balance, money, figures = pools.balance, pools.pool_money, pools.sums
-    haircut, liquidatable, positions = pools.haircut, pools.liquidatable, pools.positions
+    collateral (:func:`_evaluate_pool`). ``pools.sums[p] = (equity, initial equity, maintenance, initial)``;
+    ``pools.liquidatable[p]`` the float verdict of the rulebook's condition."""
+    figures, liquidatable, positions = pools.sums, pools.liquidatable, pools.positions
     threshold, at_equality, without_requirement = choices.threshold, choices.at_equality, choices.without_requirement
     for idx in range(lo, hi):
         p = items[idx]
-        f0 = f1 = f2 = f3 = 0.0
-        for a in range(balance.shape[0]):
-            held = balance[a, p]
-            pnl_m, pnl_i, maintenance, initial = money[a, 0, p], money[a, 1, p], money[a, 2, p], money[a, 3, p]
-            if held == 0.0 and pnl_m == 0.0 and pnl_i == 0.0 and maintenance == 0.0 and initial == 0.0:
-                continue
-            if haircut[p]:
-                equity = terms.weighted_amount(held + pnl_m, a, MAINTENANCE, assets)
-                initial_equity = terms.weighted_amount(held + pnl_i, a, INITIAL, assets)
-            else:
-                equity, initial_equity = held + pnl_m, held + pnl_i
-            price = prices[a]
-            f0 += equity * price
-            f1 += initial_equity * price
-            f2 += maintenance * price
-            f3 += initial * price
+        f0, f1, f2, f3 = _evaluate_pool(p, pools, prices, assets)
         figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = f0, f1, f2, f3
         liquidatable[p] = terms.is_liquidatable(f0, f2, positions, p, threshold, at_equality, without_requirement)
 
@@ -213,6 +268,110 @@ def _collateral(held: float, a: int, haircut: bool, price: float, assets: AssetA
         terms.weighted_amount(held, a, MAINTENANCE, assets) * price,
         terms.weighted_amount(held, a, INITIAL, assets) * price,
     )
+
+
+@uncounted
+def revalue_pools(
+    lo: int,
+    hi: int,
+    copy: AccountMajor,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    assets: AssetArrays,
+    choices: ChoiceArrays,
+) -> None:
+    """The full revaluation of pools ``[lo, hi)`` from scratch, one pool at a time in the account-major
+    ``copy``: each position's money (:func:`position_money`) summed into its pool, then (figures linear in
+    the money) its balances' collateral added and the verdict decided, ``pools.sums[p]`` written once; folded,
+    the money goes to ``pools.pool_money[asset, 0..3, p]`` (settle units) and the pool is evaluated with its
+    balances (:func:`_evaluate_pool`). Pools are written in order and each position read once, so the pass
+    streams. The slots' cache (:attr:`SlotArrays.cached`) is not written: every event that moves a position
+    or the market keeps it equal to what this pass works out. ``copy.bracket`` is left at each bracket
+    found."""
+    size, entry, instrument, bracket, first = copy
+    balance, money, haircut, figures = pools.balance, pools.pool_money, pools.haircut, pools.sums
+    liquidatable, positions, prices = pools.liquidatable, pools.positions, market.prices
+    threshold, at_equality, without_requirement = choices.threshold, choices.at_equality, choices.without_requirement
+    by_asset = choices.folded
+    at_entry = choices.at_entry
+    any_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
+    for p in range(lo, hi):
+        cross = haircut[p]
+        if by_asset:
+            for a in range(money.shape[0]):
+                money[a, 0, p] = money[a, 1, p] = money[a, 2, p] = money[a, 3, p] = 0.0
+        f0 = f1 = f2 = f3 = 0.0
+        for j in range(first[p], first[p + 1]):
+            q = size[j]
+            if q == 0.0:
+                continue
+            i = instrument[j]
+            new0, new1, new2, new3, k = position_money(
+                q, entry[j], i, bracket[j], not cross, any_at_entry, market, t, at_entry
+            )
+            bracket[j] = k
+            a = t.settle[i]
+            if by_asset:
+                money[a, 0, p] += new0
+                money[a, 1, p] += new1
+                money[a, 2, p] += new2
+                money[a, 3, p] += new3
+            else:
+                price = prices[a]
+                f0 += new0 * price
+                f1 += new1 * price
+                f2 += new2 * price
+                f3 += new3 * price
+        if by_asset:
+            f0, f1, f2, f3 = _evaluate_pool(p, pools, prices, assets)
+        else:
+            for a in range(balance.shape[0]):
+                held = balance[a, p]
+                if held != 0.0:
+                    m, n = _collateral(held, a, cross, prices[a], assets)
+                    f0 += m
+                    f1 += n
+        figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = f0, f1, f2, f3
+        liquidatable[p] = terms.is_liquidatable(f0, f2, positions, p, threshold, at_equality, without_requirement)
+
+
+@njit(cache=True, parallel=True)
+def revalue_pools_on_threads(
+    bounds: INDEX,
+    copy: AccountMajor,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    assets: AssetArrays,
+    choices: ChoiceArrays,
+) -> None:
+    """:func:`revalue_pools` over the pool ranges ``[bounds[n], bounds[n + 1])``, one a thread."""
+    for part in prange(bounds.shape[0] - 1):
+        revalue_pools(bounds[part], bounds[part + 1], copy, pools, market, t, assets, choices)
+
+
+@njit(cache=True, error_model="numpy")
+def copy_by_pool(pool_lo: int, pool_hi: int, slots: SlotArrays, copy: AccountMajor) -> None:
+    """Fill the account-major ``copy`` of pools ``[pool_lo, pool_hi)`` from the slots (``copy.first`` already
+    holds each pool's start: the running count of its positions); a pool's positions keep their slots' order."""
+    size, entry, instrument, pool, bracket = slots.size, slots.entry, slots.instrument, slots.pool, slots.bracket
+    cursor = copy.first[pool_lo:pool_hi].copy()
+    for j in range(size.shape[0]):
+        p = pool[j]
+        if p < pool_lo or p >= pool_hi:
+            continue
+        k = cursor[p - pool_lo]
+        cursor[p - pool_lo] = k + 1
+        copy.size[k], copy.entry[k], copy.instrument[k], copy.bracket[k] = size[j], entry[j], instrument[j], bracket[j]
+
+
+@njit(cache=True, parallel=True)
+def copy_by_pool_on_threads(parts: int, count: int, slots: SlotArrays, copy: AccountMajor) -> None:
+    """:func:`copy_by_pool` of the first ``count`` pools on ``parts`` threads, each owning a range of pools (every
+    thread reads the whole pool column)."""
+    for part in prange(parts):
+        copy_by_pool(part * count // parts, (part + 1) * count // parts, slots, copy)
 
 
 @njit(cache=True, error_model="numpy")
