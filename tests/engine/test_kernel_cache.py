@@ -3,10 +3,11 @@
 Forty fresh processes build risk books against one cache directory (``NUMBA_CACHE_DIR``): under the plain,
 the folded (uPnL inside the settle collateral) and the scenario-grid rules, each once in this thread and
 once with the parallel thresholds lowered to one item (``kernels.PARALLEL_ITEMS`` and the book's slot
-threshold) so that every spreading kernel runs on two threads; then a tick, a balance change and the benchmark's
-plain read. Every process must succeed; after the first, no cached kernel may miss its cache and the cache
-directory must not change. A kernel that misses in every process (as one typed by its dispatcher object
-does) adds an entry to its index each time, and from about the 33rd process on saving the index fails.
+threshold) so that every spreading kernel runs on two threads; then a tick, a balance change, every position's
+liquidation price and the benchmark's plain read. Every process must succeed; after the first, no cached
+kernel may miss its cache and the cache directory must not change. A kernel that misses in every process (as
+one typed by its dispatcher object does) adds an entry to its index each time, and from about the 33rd
+process on saving the index fails.
 """
 
 import json
@@ -31,6 +32,7 @@ from numba.core.dispatcher import Dispatcher
 from crossmargin.engine import book as book_module
 from crossmargin.engine import kernels
 from crossmargin.engine.book import RiskBook
+from crossmargin.engine.liquidation_prices import book_liquidation_prices
 from crossmargin.sim.benchmark import plain_read
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
@@ -47,6 +49,7 @@ for thresholds in (serial, (1, 1)):
         book.tick(marks=marks, prices=prices)
         account = book.accounts[holder]
         book.set_account(replace(account, balances={**account.balances, "USDT": Decimal(100)}))
+        book_liquidation_prices(book)
 plain_read(book.size, book.entry, book.instrument, book.pool)
 stats = {}
 for module_name in sys.argv[1:]:

@@ -1,8 +1,10 @@
 """Notional, PnL and tiered margin of single positions, worked by hand."""
 
+from dataclasses import replace
+
 import pytest
 
-from crossmargin.margin.positions import notional, requirement_terms, unrealized_pnl
+from crossmargin.margin.positions import convex_maintenance, notional, requirement_terms, unrealized_pnl
 from crossmargin.model import InputError, Side, TierSpec, TierTable, exact
 from tests.builders import BINANCE_LIKE, D, inverse, linear
 
@@ -87,3 +89,17 @@ def test_bad_tier_tables_name_the_field(specs, field):
     with pytest.raises(InputError) as err:
         TierTable.build(specs)
     assert err.value.field == field
+
+
+def test_convex_maintenance_needs_continuity_at_every_edge_and_no_position_terms():
+    # BINANCE_LIKE's amounts are derived: 0.004 n to 50000 (200), then 0.005 n - 50 (200 at the edge), then
+    # 0.01 n - 1300 (1200 at 250000, as 0.005 x 250000 - 50): continuous, the rate rising
+    assert convex_maintenance(linear("BTC-PERP", table=BINANCE_LIKE))
+    # the second bracket's amount given as 40 instead of 50: 0.005 x 50000 - 40 = 210 above the edge, 200 below
+    jump = TierTable.build(
+        [TierSpec(D(50000), D("0.004"), D("0.008")), TierSpec(None, D("0.005"), D("0.01"), maint_amount=D(40))]
+    )
+    assert not convex_maintenance(linear("BTC-PERP", table=jump))
+    # a fee to close (at the bracket's bankruptcy price) or a size premium depends on the position
+    assert not convex_maintenance(replace(linear("BTC-PERP", table=BINANCE_LIKE), close_fee_rate=D("0.0005")))
+    assert not convex_maintenance(replace(linear("BTC-PERP", table=BINANCE_LIKE), imf_factor=D("0.001")))

@@ -176,13 +176,23 @@ def risk_factors(
     return factors
 
 
+@njit(cache=True)
 def slots_by_pool(pool: INDEX, pools: int) -> tuple[I64, I64]:
-    """``(first, slots)``: pool ``p``'s slots are ``slots[first[p]:first[p + 1]]`` (empty slots, pool -1,
-    left out)."""
-    held = np.flatnonzero(pool >= 0)
-    slots = held[np.argsort(pool[held], kind="stable")].astype(np.int64)
+    """``(first, slots)``: pool ``p``'s slots are ``slots[first[p]:first[p + 1]]``, ascending (empty slots, pool
+    -1, left out). A counting sort: one pass counts, one places (a sort of four million slots took a second)."""
     first = np.zeros(pools + 1, dtype=np.int64)
-    first[1:] = np.cumsum(np.bincount(pool[held], minlength=pools)[:pools])
+    for j in range(pool.shape[0]):
+        if pool[j] >= 0:
+            first[pool[j] + 1] += 1
+    for p in range(pools):
+        first[p + 1] += first[p]
+    slots = np.empty(first[pools], dtype=np.int64)
+    fill = first[:pools].copy()
+    for j in range(pool.shape[0]):
+        p = pool[j]
+        if p >= 0:
+            slots[fill[p]] = j
+            fill[p] += 1
     return first, slots
 
 

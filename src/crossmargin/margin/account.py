@@ -7,7 +7,7 @@ from decimal import Decimal
 from crossmargin.margin.liquidation_price import liquidation_scale
 from crossmargin.margin.pools import Pool, PoolFigures, PositionFigures, evaluate_pool
 from crossmargin.margin.scaling import Move
-from crossmargin.model import Account, ContractKind, Portfolio, Position, RuleChoices
+from crossmargin.model import Account, ContractKind, Instrument, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO, exact
 
 
@@ -69,16 +69,23 @@ def isolated_pool(position: Position, portfolio: Portfolio) -> Pool:
     return Pool({settle: position.isolated_margin}, (position,), haircut=False)
 
 
+def solver_follows(rules: RuleChoices) -> bool:
+    """Whether pools under ``rules`` can have liquidation prices: not under a scenario grid, a VaR floor or
+    volatility scaling (a grid's worst loss, a VaR or a scaled rate is not of the solver's shape)."""
+    return rules.scenario_margin is None and rules.var_floor is None and rules.volatility_scaling is None
+
+
+def solver_prices(instrument: Instrument) -> bool:
+    """Whether a pool holding ``instrument`` can have liquidation prices: not with an option (its premium is not
+    of the solver's shape)."""
+    return instrument.kind is not ContractKind.OPTION
+
+
 def _liquidation_price(
     pool: Pool, figures: PositionFigures, portfolio: Portfolio, rules: RuleChoices
 ) -> Decimal | None:
-    if (
-        rules.scenario_margin is not None
-        or rules.var_floor is not None
-        or rules.volatility_scaling is not None
-        or any(portfolio.instruments[p.instrument].kind is ContractKind.OPTION for p in pool.positions)
-    ):
-        return None  # a grid, a VaR floor, a scaled rate or an option's premium is not of the solver's shape
+    if not solver_follows(rules) or not all(solver_prices(portfolio.instruments[p.instrument]) for p in pool.positions):
+        return None
     move = Move.of(portfolio, figures.position.instrument, rules.liquidation_price_moves)
     scale = liquidation_scale(pool, portfolio, rules, move, long=figures.position.size > 0)
     return None if scale is None else figures.mark * scale

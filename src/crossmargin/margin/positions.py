@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from crossmargin.model import Instrument, Side
 from crossmargin.model.instruments import TierBasis
-from crossmargin.model.numbers import ONE, ZERO
+from crossmargin.model.numbers import ONE, ZERO, exact
 from crossmargin.model.size_premium import discounted_weight, premium_rate
 
 
@@ -155,3 +155,20 @@ def requirement_terms(
     fraction = instrument.tiers.maintenance_fraction
     of_initial = (tier.imr, fraction) if quantum is not None and fraction is not None else None
     return Requirement(rate, tier.maint_amount - close_fee, quantum, of_initial)
+
+
+def convex_maintenance(instrument: Instrument) -> bool:
+    """Whether every position's maintenance requirement (:func:`requirement_terms`, on its unrounded line) is one
+    convex function of its notional: the same for every position (no size premium, no fee to close, which depend
+    on the size and entry) and, at each tier edge, continuous, its rate not falling. With uPnL counted at weights
+    up to one, a pool's health is then concave in a moving price (the risk book's liquidation-price search skips
+    a direction on it: :mod:`crossmargin.engine.liquidation_prices`)."""
+    if instrument.imf_factor or instrument.close_fee_rate:
+        return False
+    with exact():
+        for edge in instrument.tiers.edges():
+            below = requirement_terms(instrument, ONE, ONE, edge, Side.MAINTENANCE)
+            above = requirement_terms(instrument, ONE, ONE, edge * (1 + Decimal("1E-30")), Side.MAINTENANCE)
+            if above.rate < below.rate or edge * below.rate - below.amount != edge * above.rate - above.amount:
+                return False
+    return True
