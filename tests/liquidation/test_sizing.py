@@ -225,8 +225,8 @@ def test_fewest_steps_finds_the_first_restoring_step_in_few_probes(
 
 
 def test_fewest_steps_on_a_straight_surplus_takes_two_probes_from_a_right_guess():
-    # restored from 417 on, the surplus a straight line through 416.5: probe(1000) restores, the guess 417 restores,
-    # the line through (0, -416.5) and (417, 0.5) crosses at 416.5, rounded up to 417, kept inside (0, 417): 416
+    # restored from 417 on, the surplus a straight line through 416.5: the guess 417 restores, the line through
+    # (0, -416.5) and (417, 0.5) crosses at 416.5, rounded up to 417, kept inside (0, 417): 416, which does not
     probes: list[int] = []
 
     def probe(n: int) -> tuple[bool, Decimal]:
@@ -234,4 +234,32 @@ def test_fewest_steps_on_a_straight_surplus_takes_two_probes_from_a_right_guess(
         return n >= 417, Decimal(n) - Decimal("416.5")
 
     assert fewest_steps(probe, 1000, 417, Decimal("-416.5")) == 417
-    assert probes == [1000, 417, 416]
+    assert probes == [417, 416]
+
+
+def test_fewest_steps_from_a_short_guess_reaches_past_it_along_the_line():
+    # restored from 600 on, the surplus n - 599.5; the guess 400 falls short (surplus -199.5); the line through
+    # (0, -599.5) and (400, -199.5) rises 1 a step, so it crosses 199.5 steps on: ceil(199.5) = 200, probe 600
+    # restores; the bracket (400, 600) with surpluses -199.5 and 0.5 crosses at 400 + ceil(199.5 / 200 * 200) = 600,
+    # kept inside: 599, which does not restore. Three probes, never the full close.
+    probes: list[int] = []
+
+    def probe(n: int) -> tuple[bool, Decimal]:
+        probes.append(n)
+        return n >= 600, Decimal(n) - Decimal("599.5")
+
+    assert fewest_steps(probe, 1000, 400, Decimal("-599.5")) == 600
+    assert probes == [400, 600, 599]
+
+
+def test_fewest_steps_gives_every_step_when_none_short_of_the_last_restores():
+    # nothing restores: the guess 900 misses, the line (0, -1000) to (900, -100) reaches 100 further: capped at 999,
+    # which misses too; the answer is the whole position (1000) without probing it
+    probes: list[int] = []
+
+    def probe(n: int) -> tuple[bool, Decimal]:
+        probes.append(n)
+        return False, Decimal(n) - Decimal(1000)
+
+    assert fewest_steps(probe, 1000, 900, Decimal(-1000)) == 1000
+    assert probes == [900, 999]
