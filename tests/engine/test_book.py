@@ -247,9 +247,31 @@ def test_an_account_set_and_a_new_account_by_hand():
     assert "c" in screen(risk).liquidatable
 
 
+def test_accounts_set_together_by_hand():
+    risk = small_book()
+    # a's long halved in its slot, 0.25 BTC-PERP at 20000 (MM 0.25 x 20000 x 0.004 = 20, IM 40), and 100 USDT
+    # out: equity 900; b opens a short of 1 ETH-PERP at 1000 (MM 1000 x 0.004 = 4, IM 8) on its 50 USDT
+    half = replace(risk.accounts["a"], balances={"USDT": D(900)}, positions=(position("BTC-PERP", "0.25", "20000"),))
+    short = replace(risk.accounts["b"], positions=(position("ETH-PERP", "-1", "1000"),))
+    slot = risk.slot_range_of("a")
+    risk.set_accounts([half, short])
+    assert risk.slot_range_of("a") == slot
+    assert cross_figures(risk, "a") == (900.0, 900.0, 20.0, 40.0)
+    assert cross_figures(risk, "b") == (50.0, 50.0, 4.0, 8.0)
+    # BTC-PERP to 16400: a's uPnL 0.25 x -3600 = -900, equity 0 against MM 0.25 x 16400 x 0.004 = 16.4
+    risk.tick(marks={"BTC-PERP": D(16400)})
+    assert screen(risk).liquidatable == ("a",)
+
+
 @pytest.mark.parametrize(
     ("event", "field"),
     [
+        (
+            lambda r: r.set_accounts(
+                [replace(r.accounts["b"], balances={"USDT": D(9)}), r.accounts["a"], Account("zed", {}, ())]
+            ),
+            "account",
+        ),
         (lambda r: r.set_account(Account("zed", {"USDT": D(1)}, ())), "account"),
         (lambda r: r.set_account(Account("a", {"DOGE": D(1)}, ())), "balances.DOGE"),
         (lambda r: r.set_account(Account("a", {}, (position("XRP-PERP", "1", "1"),))), "instrument"),

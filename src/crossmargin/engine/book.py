@@ -35,7 +35,7 @@ into the published ``figures`` and its verdict, at the end of each event. Otherw
 ``sums``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -563,25 +563,50 @@ class RiskBook:
 
     def set_account(self, account: Account) -> None:
         """Make the book's copy of an account equal ``account`` (its new exact state, e.g. after a
-        liquidation elsewhere): the legs that changed are replaced, the balances set."""
-        old = self._account(account.id)
-        self._check(account)
+        liquidation elsewhere): :meth:`set_accounts` of one."""
+        self.set_accounts([account])
+
+    def set_accounts(self, accounts: Sequence[Account]) -> None:
+        """Make the book's copies of ``accounts`` (each already in the book) equal them, e.g. after a round of
+        liquidations: each one's legs that changed are replaced (a cross leg resized where it is), its balances
+        set, and the verdicts of every pool they touched decided once at the end. Every account is checked
+        before any is applied."""
+        for account in accounts:
+            self._account(account.id)
+            self._check(account)
+        touched: set[int] = set()
+        for account in accounts:
+            touched |= self._set_legs(account)
+        self._evaluate(np.array(sorted(touched), dtype=np.int64))
+        self._publish()
+
+    def _set_legs(self, account: Account) -> set[int]:
+        """Replace ``account``'s changed legs and set its cross balances; the pools touched."""
+        old = self.accounts[account.id]
         before = {(p.instrument, p.size > 0): p for p in old.positions}
         after = {(p.instrument, p.size > 0): p for p in account.positions}
         self.accounts[account.id] = account
         changed = [leg for leg in {**before, **after} if before.get(leg) != after.get(leg)]
-        for leg in sorted(changed, key=lambda leg: (leg in after, leg)):  # closed legs first: their copy entries free
-            self._replace_position(account.id, before.get(leg), after.get(leg), account.balances)
         cross = self.cross_pool[account.id]
+        touched = {cross}
+        for leg in sorted(changed, key=lambda leg: (leg in after, leg)):  # closed legs first: their copy entries free
+            touched |= self._replace_position(account.id, before.get(leg), after.get(leg))
         for index, asset in enumerate(self.assets.names):
             self._set_balance(index, cross, float(account.balances.get(asset, ZERO)))
-        self._evaluate(np.array([cross], dtype=np.int64))
-        self._publish()
+        return touched
 
-    def _replace_position(
-        self, account_id: str, old: Position | None, new: Position | None, balances: Mapping[str, Decimal]
-    ) -> None:
-        pools = {self.cross_pool[account_id]}
+    def _replace_position(self, account_id: str, old: Position | None, new: Position | None) -> set[int]:
+        """Replace one leg (``old`` by ``new``, either None: opened or closed); the pools it touched. A cross leg
+        still held is resized in its slot: its money moves by the difference and its copy entry is rewritten."""
+        if old is not None and new is not None and old.isolated_margin is None and new.isolated_margin is None:
+            pool = self.cross_pool[account_id]
+            j = self.slot[(pool, old.instrument, old.size > 0)]
+            self.size[j], self.entry[j] = float(new.size), float(new.entry_price)
+            self._revalue_slots(j, j + 1)
+            self._copy_close(pool, int(self.instrument[j]), new.size > 0)
+            self._copy_open(j)
+            return {pool}
+        pools = set()
         if old is not None:
             pool = self._pool_of(account_id, old)
             pools.add(pool)
@@ -600,10 +625,7 @@ class RiskBook:
                 self._add_collateral(np.array([pool]), settle, float(self.prices[settle]))
             self._revalue_slots(j, j + 1)
             self._copy_open(j)
-        cross = self.cross_pool[account_id]
-        for asset, amount in balances.items():
-            self._set_balance(self.assets.index(asset), cross, float(amount))
-        self._evaluate(np.array(sorted(pools), dtype=np.int64))
+        return pools
 
     # ------------------------------------------------------------------ lookups
 

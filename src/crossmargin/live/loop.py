@@ -28,7 +28,9 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    fades at later price and clock events with the resilience half-life
    (:mod:`crossmargin.liquidation.resilience`): the mark comes back to the oracle's, which is anchored to the
    index. A parameter change moves no figure and liquidates nobody: a liquidation left waiting for depth
-   goes on at the next event that does (a price, the clock, the account's own money).
+   goes on at the next event that does (a price, the clock, the account's own money). The accounts a round's
+   liquidations changed are mirrored together at its end: nothing in the round reads the book after its
+   screen (confirmation is exact, ADL's bounds pinned).
 5. **Report.** Outbound events name the inbound event that caused them: price statuses, accounts that turned
    liquidatable, suppressed, frozen or unfrozen, every liquidation line, mark moves, and the exact figures of
    every account the event changed on the ledger.
@@ -180,6 +182,7 @@ class EngineLoop:
             return self._out
         changed = self._changed_accounts()
         self._mirror(changed)
+        self._report(changed)
         if isinstance(event, live.Prices | live.Clock):
             self._liquidate(among=changed, pools=self._ticked, whole=self._ticked is None)
         elif not isinstance(event, live.ParameterChange):
@@ -299,13 +302,19 @@ class EngineLoop:
         return sorted(changed)
 
     def _mirror(self, accounts: Iterable[str]) -> None:
-        for account_id in accounts:
-            account = self.state.account(account_id)
-            if account_id in self.book.accounts:
-                self.book.set_account(account)
-            else:
-                self.book.add_account(account)
-            if self.config.report_accounts:
+        """Bring ``accounts`` into the risk book as the state holds them: the known ones in one batch, new ones
+        added."""
+        book = self.book
+        listed = [self.state.account(a) for a in accounts]
+        book.set_accounts([a for a in listed if a.id in book.accounts])
+        for account in listed:
+            if account.id not in book.accounts:
+                book.add_account(account)
+
+    def _report(self, accounts: Iterable[str]) -> None:
+        """The exact figures of ``accounts``, where the configuration reports accounts."""
+        if self.config.report_accounts:
+            for account_id in accounts:
                 self._figures(account_id)
 
     def due(self, among: Iterable[str] | None = None, also: np.ndarray | None = None) -> list[str]:
@@ -350,6 +359,7 @@ class EngineLoop:
                 pinned = True
             before = dict(state.market.marks)
             progressed = False
+            unmirrored: set[str] = set()  # accounts the round changed, brought into the book at its end
             for account_id in due:
                 account = state.account(account_id)
                 if not may_liquidate(self.statuses.__getitem__, config.oracle.policy, account, config.portfolio):
@@ -367,8 +377,12 @@ class EngineLoop:
                 for notice in notices:
                     self._notice(notice)
                 named = {a for n in notices for a in (n.get("account"), n.get("from")) if isinstance(a, str)}
-                self._mirror(sorted(set(self._changed_accounts()) | named - {MARKET}))
+                touched = sorted(set(self._changed_accounts()) | named - {MARKET})
+                self._report(touched)
+                unmirrored.update(touched)
                 progressed |= bool(notices)
+            self._mirror(sorted(unmirrored))
+            unmirrored.clear()
             moved = {n: m for n, m in state.market.marks.items() if m != before[n]}
             for name, mark in sorted(moved.items()):
                 self._emit(live.MarkMoved, instrument=name, before=before[name], mark=mark)
