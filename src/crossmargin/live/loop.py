@@ -306,7 +306,9 @@ class EngineLoop:
         added."""
         book = self.book
         listed = [self.state.account(a) for a in accounts]
-        book.set_accounts([a for a in listed if a.id in book.accounts])
+        known = [a for a in listed if a.id in book.accounts]
+        if known:
+            book.set_accounts(known)
         for account in listed:
             if account.id not in book.accounts:
                 book.add_account(account)
