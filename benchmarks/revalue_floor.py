@@ -14,9 +14,16 @@ Passes over the same synthetic book (generic rulebook), on both cores and on one
   :func:`~crossmargin.engine.kernels.position_money`), its money cached and added into its pool's cleared sums
   (the pool row prefetched 32 slots ahead, each thread owning a range of pools), then each asset's balances
   added to their holders' figures and every pool's verdict decided, pass by pass;
-- *account-major (``RiskBook.revalue``)*: pool by pool from the book's account-major copy, each pool's
-  figures written once with its balances and verdict, the slots' cache left as it is; and the same with the
-  copy built again first (the cost an event pays that leaves the copy stale).
+- *account-major, pool by pool (before)*: the full revaluation from the account-major copy as the book ran it
+  until it took the pools in chunks, kept here only to be measured: one pool at a time, a loop over its
+  positions (the book's own :func:`~crossmargin.engine.kernels.position_money`, every rule term compiled in),
+  then its balances and its verdict, its figures written once;
+- *account-major (``RiskBook.revalue``)*: the book's full revaluation
+  (:func:`~crossmargin.engine.kernels.revalue_pools`): chunks of pools, in each the positions' money added into
+  their pools in one loop, then the balances asset by asset and each pool's verdict, compiled without the rule
+  terms no instrument uses (:func:`~crossmargin.engine.rule_arrays.trimmed`), eight ranges of pools a thread
+  taken as the threads come free; the same with every term compiled in (*every term*: what leaving them out
+  saves); and with the copy built again first (the cost an event pays that leaves the copy stale).
 
 Beside them the ticks (a new BTC-PERP mark and the median instrument's, 0.1 % down and up) and the mirror's
 bytes per position, with and without the copy. Figures: medians of repeats, milliseconds.
@@ -34,11 +41,11 @@ from numba import njit, prange
 from rich.console import Console
 from rich.table import Table
 
-from crossmargin.engine import kernels
+from crossmargin.engine import kernels, terms
 from crossmargin.engine.book import RiskBook
-from crossmargin.engine.kernels import AHEAD, PoolArrays, SlotArrays, position_money, uncounted
+from crossmargin.engine.kernels import AHEAD, AccountMajor, PoolArrays, SlotArrays, position_money, uncounted
 from crossmargin.engine.prefetch import prefetch_row
-from crossmargin.engine.rule_arrays import F64, INDEX, ChoiceArrays, InstrumentArrays, MarketArrays
+from crossmargin.engine.rule_arrays import F64, INDEX, AssetArrays, ChoiceArrays, InstrumentArrays, MarketArrays
 from crossmargin.sim.benchmark import machine, median_ms, one_thread, plain_read
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
@@ -143,6 +150,85 @@ def instrument_major_revaluation(book: RiskBook) -> None:
     kernels.on_cores(kernels.decide, np.arange(count, dtype=np.int64), book.sums, pools, rules.choices)
 
 
+@uncounted
+def _pool_by_pool(
+    lo: int,
+    hi: int,
+    copy: AccountMajor,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    assets: AssetArrays,
+    choices: ChoiceArrays,
+) -> None:
+    """Pools ``[lo, hi)`` revalued one at a time from the account-major ``copy`` (linear figures: the generic
+    rulebook's): its positions' money, its balances' collateral, its verdict, as the full revaluation did before
+    it took the pools in chunks."""
+    size, entry, instrument, bracket, first = copy
+    balance, haircut, figures, prices = pools.balance, pools.haircut, pools.sums, market.prices
+    at_entry = choices.at_entry
+    any_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
+    for p in range(lo, hi):
+        cross = haircut[p]
+        f0 = f1 = f2 = f3 = 0.0
+        for j in range(first[p], first[p + 1]):
+            q = size[j]
+            if q == 0.0:
+                continue
+            i = instrument[j]
+            new0, new1, new2, new3, k = position_money(
+                q, entry[j], i, bracket[j], not cross, any_at_entry, market, t, at_entry
+            )
+            bracket[j] = k
+            price = prices[t.settle[i]]
+            f0, f1, f2, f3 = f0 + new0 * price, f1 + new1 * price, f2 + new2 * price, f3 + new3 * price
+        for a in range(balance.shape[0]):
+            held = balance[a, p]
+            if held != 0.0:
+                m, n = kernels._collateral(held, a, cross, prices[a], assets)
+                f0, f1 = f0 + m, f1 + n
+        figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = f0, f1, f2, f3
+        pools.liquidatable[p] = terms.is_liquidatable(
+            f0, f2, pools.positions, p, choices.threshold, choices.at_equality, choices.without_requirement
+        )
+
+
+@njit(cache=True, parallel=True)
+def _pool_by_pool_on_threads(
+    bounds: INDEX,
+    copy: AccountMajor,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    assets: AssetArrays,
+    choices: ChoiceArrays,
+) -> None:
+    for part in prange(bounds.shape[0] - 1):
+        _pool_by_pool(bounds[part], bounds[part + 1], copy, pools, market, t, assets, choices)
+
+
+def pool_by_pool_revaluation(book: RiskBook) -> None:
+    """The full revaluation from the book's account-major copy (built already) pool by pool, every rule term
+    compiled in, one range of pools a thread: as the book ran it before the chunks."""
+    count, rules, copy = book.pool_count, book.rule_arrays, book.account_major
+    threads = numba.get_num_threads()
+    entries = int(copy.first[count])
+    bounds = np.searchsorted(copy.first[: count + 1], np.arange(threads + 1) * entries // threads)
+    bounds[-1] = count
+    arrays = (copy, book.pool_arrays(), book.market_arrays, rules.instruments, rules.assets, rules.choices)
+    _pool_by_pool_on_threads(bounds, *arrays)
+
+
+def every_term_revaluation(book: RiskBook) -> None:
+    """``RiskBook.revalue`` with its kernel compiled for every rule term (the instruments' arrays untrimmed)."""
+    lean = book.rule_arrays
+    book.rule_arrays = lean._replace(in_use=lean.instruments)
+    try:
+        book.revalue()
+    finally:
+        book.rule_arrays = lean
+
+
 def rebuilt_revaluation(book: RiskBook) -> None:
     """The full revaluation after an event left the account-major copy stale."""
     book.copy_stale = True
@@ -188,6 +274,8 @@ def main() -> None:
         "plain_read": lambda: plain_read(book.size, book.entry, book.instrument, book.pool),
         "stripped_account_major": lambda: _stripped_on_cores(*stripped),
         "instrument_major": lambda: instrument_major_revaluation(book),
+        "account_major_before": lambda: pool_by_pool_revaluation(book),
+        "account_major_every_term": lambda: every_term_revaluation(book),
         "account_major": book.revalue,
         "account_major_rebuilt": lambda: rebuilt_revaluation(book),
     }

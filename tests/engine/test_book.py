@@ -263,6 +263,22 @@ def test_accounts_set_together_by_hand():
     assert screen(risk).liquidatable == ("a",)
 
 
+def test_a_pool_emptied_of_positions_requires_nothing():
+    portfolio = book(
+        [USDT],
+        [linear("BTC-PERP"), linear("ETH-PERP", underlying="ETH")],
+        {"USDT": "1"},
+        {"BTC-PERP": "20000", "ETH-PERP": "1000"},
+        [("a", {"USDT": "1000"}, [position("BTC-PERP", "0.5", "20000"), position("ETH-PERP", "0.3", "1000")])],
+    )
+    risk = RiskBook(portfolio, replace(GENERIC, liquidate_without_requirement=False))
+    # MM 0.5 x 20000 x 0.004 = 40 plus 0.3 x 1000 x 0.004 = 1.2; both closed and 1,005 USDT out: equity -5 and
+    # no requirement, so not liquidatable (the float sums 40 + 1.2 - 40 - 1.2 leave 2.8e-15, not nothing)
+    risk.set_account(Account("a", {"USDT": D(-5)}, ()))
+    assert cross_figures(risk, "a") == (-5.0, -5.0, 0.0, 0.0)
+    assert not risk.liquidatable[risk.cross_pool["a"]]
+
+
 @pytest.mark.parametrize(
     ("event", "field"),
     [

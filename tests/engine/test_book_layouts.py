@@ -8,19 +8,21 @@ and closed through ``set_account``, balances set, accounts added, full revaluati
 event: the copy holds exactly the open positions of the slots (unless an event left it stale, to be built
 again), every slot's cached money is what a fresh valuation of the slot at the book's market gives, and the
 full revaluation gives the incrementally moved figures within the tolerance of tests/engine/test_book.py
-(the verdict too, where the figures are clear of the boundary by more than that). By hand: which events the
-copy takes in place and which leave it stale."""
+(the verdict too, where the figures are clear of the boundary by more than that). The full revaluation compiled
+without the rule terms no instrument uses gives the same floats, to the last bit, as with every term. By hand:
+which events the copy takes in place and which leave it stale."""
 
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.engine import kernels
 from crossmargin.engine.book import RiskBook
+from crossmargin.engine.rule_arrays import NEUTRAL, trimmed
 from crossmargin.model import Account, Asset, Portfolio, Position, RuleChoices, exact
 from tests.builders import GENERIC, D, book, linear, position
 from tests.engine.test_book import RELATIVE
@@ -173,6 +175,30 @@ def test_the_full_revaluation_equals_the_incremental_path_after_any_events(case:
         assert_cache_current(risk)
     assert_full_equals_incremental(watched)
     assert_cache_current(risk)
+
+
+@settings(max_examples=40)  # each set of terms left out is a kernel of its own, compiled once
+@given(venue_like(), st.sampled_from([(), tuple(NEUTRAL)]))
+def test_leaving_out_the_terms_no_instrument_uses_changes_no_float(case: tuple[Portfolio, RuleChoices], unused):
+    # the book's instruments as drawn (few terms unused), or with every term of NEUTRAL at its neutral value
+    portfolio, rules = case
+    risk = RiskBook(portfolio, rules)
+    every = risk.instruments._replace(
+        **{name: np.full_like(getattr(risk.instruments, name), NEUTRAL[name]) for name in unused}
+    )
+    every.names = risk.instruments.names
+    rule_arrays, room = risk.rule_arrays, np.empty((2, int(kernels.CHUNK)))
+    results = []
+    for t in (every, trimmed(every)):
+        pools = risk.pool_arrays()._replace(
+            sums=risk.sums.copy(), liquidatable=risk.liquidatable.copy(), pool_money=risk.pool_money.copy()
+        )
+        market, assets, choices = risk.market_arrays, rule_arrays.assets, rule_arrays.choices
+        kernels.revalue_pools(0, risk.pool_count, risk.account_major, pools, market, t, assets, choices, room)
+        results.append(pools)
+    full, lean = results
+    assert np.array_equal(full.sums, lean.sums) and np.array_equal(full.pool_money, lean.pool_money)
+    assert np.array_equal(full.liquidatable, lean.liquidatable)
 
 
 def two_accounts() -> RiskBook:

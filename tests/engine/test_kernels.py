@@ -14,9 +14,18 @@ from numpy.typing import ArrayLike
 
 from crossmargin.engine import kernels
 from crossmargin.engine.kernels import AccountMajor, PoolArrays, SlotArrays
-from crossmargin.engine.rule_arrays import MarketArrays, asset_arrays, choice_arrays, instrument_arrays
+from crossmargin.engine.rule_arrays import (
+    NEUTRAL,
+    TERM_GROUPS,
+    MarketArrays,
+    Uniform,
+    asset_arrays,
+    choice_arrays,
+    instrument_arrays,
+    trimmed,
+)
 from crossmargin.model import RuleChoices
-from tests.builders import D, banded, linear, tiers
+from tests.builders import D, banded, inverse, linear, tiers
 
 # BTC-PERP settled in USDT, one bracket mmr 5 %, imr 10 %. USDT at weight 1; BTC at 0.9 to 10 BTC then 0.5
 # (initial 0.8 to 5 BTC then 0.4), a debt of it weighted 1.2 (initial 1.5).
@@ -174,29 +183,58 @@ def account_major(size: ArrayLike, entry: ArrayLike, first: ArrayLike) -> Accoun
     )
 
 
+def room(parts: int | None = None) -> np.ndarray:
+    """The full revaluation's room (:func:`kernels.revalue_pools`): ``[2, CHUNK]``, one a thread when ``parts``."""
+    chunk = int(kernels.CHUNK)
+    return np.empty((2, chunk) if parts is None else (parts, 2, chunk))
+
+
 def test_the_full_revaluation_of_pools_by_hand():
     # at mark 90, BTC at 100: pool 0 (cross) holds 1000 USDT and 20 BTC, long 10 and short 2 from 100 and an
     # empty entry; pool 1 (isolated) 50 USDT margin and long 1 from 100; pool 2 (cross) nothing
     copy = account_major([10.0, 0.0, -2.0, 1.0], [100.0, 1.0, 100.0, 100.0], [0, 3, 4, 4])
     p = pools([[1000.0, 50.0, 0.0], [20.0, 0.0, 0.0]], [True, False, True], [2, 1, 0])
     p.sums[:] = 7.0  # whatever was there is replaced
-    kernels.revalue_pools(0, 3, copy, p, market(90.0), T, ASSETS, CHOICES)
+    kernels.revalue_pools(0, 3, copy, p, market(90.0), T, ASSETS, CHOICES, room())
     # pool 0: PnL -100 + 20; BTC weighted 14 (maintenance) and 10 (initial) x 100; MM 45 + 9, IM 90 + 18
     # pool 1: 50 at full value - 10; MM 4.5, IM 9
     assert p.sums == pytest.approx(np.array([[2320, 1920, 54, 108], [40, 40, 4.5, 9], [0, 0, 0, 0]]))
     assert p.liquidatable.tolist() == [False, False, False]
     # BTC-PERP at 10: pool 0's PnL -900 + 180 against 1000 + 1400 (MM 5 + 1); pool 1's -90 against 50
-    kernels.revalue_pools(0, 3, copy, p, market(10.0), T, ASSETS, CHOICES)
+    kernels.revalue_pools(0, 3, copy, p, market(10.0), T, ASSETS, CHOICES, room())
     assert p.sums[:2] == pytest.approx(np.array([[1680, 1280, 6, 12], [-40, -40, 0.5, 1]]))
     assert p.liquidatable.tolist() == [False, True, False]
+    # compiled without the terms BTC-PERP does not use: the same floats
+    figures = p.sums.copy()
+    kernels.revalue_pools(0, 3, copy, p, market(10.0), trimmed(T), ASSETS, CHOICES, room())
+    assert p.sums.tolist() == figures.tolist() and p.liquidatable.tolist() == [False, True, False]
+
+
+def test_the_terms_no_instrument_uses_are_left_out():
+    # BTC-PERP (linear, brackets by notional, no fee, premium, weighting, cap, quantum or fraction) uses none of
+    # them; beside an inverse contract with a close fee, the contract's form and the requirement's extras stay
+    # arrays (a group is left out whole), the uPnL weighting goes
+    lean = trimmed(T)
+    assert {name for name, column in zip(lean._fields, lean, strict=True) if isinstance(column, Uniform)} == set(
+        NEUTRAL
+    )
+    assert lean.names == T.names and lean.close_fee[0] == 0.0 and lean.mmr is T.mmr
+    both = {"BTC-PERP": linear("BTC-PERP"), "BTC-INV": replace(inverse("BTC-INV"), close_fee_rate=D("0.001"))}
+    mixed = trimmed(instrument_arrays(both, ["USDT", "BTC"]))
+    kept = {name for name, column in zip(mixed._fields, mixed, strict=True) if not isinstance(column, Uniform)}
+    extras = {"size_basis", "liquidation_fee", "close_fee", "imf", "quantum", "maintenance_fraction"}
+    assert kept & set(NEUTRAL) == {"inverse", *extras}
+    # every term that can be left out is in one group
+    assert sorted(name for group in TERM_GROUPS for name in group) == sorted(NEUTRAL)
 
 
 @pytest.mark.parametrize("folded", [False, True])
 def test_the_full_revaluation_equals_the_incremental_kernels(folded: bool):
-    # random positions of random pools, revalued pool by pool from the copy, and slot by slot into empty pools
-    # (their money, then the balances' collateral and the verdicts: the incremental kernels' way)
+    # random positions of random pools (some empty, some in a row; across several chunks of pools), revalued
+    # pool by pool from the copy, and slot by slot into empty pools (their money, then the balances' collateral
+    # and the verdicts: the incremental kernels' way)
     rng = np.random.default_rng(11)
-    n_pools, n_positions = 60, 200
+    n_pools, n_positions = 1300, 2600
     pool = np.sort(rng.integers(0, n_pools, n_positions))
     size = rng.integers(-40, 40, n_positions).astype(np.float64)
     entry = rng.uniform(50.0, 150.0, n_positions)
@@ -206,7 +244,8 @@ def test_the_full_revaluation_equals_the_incremental_kernels(folded: bool):
     choices = choice_arrays(RuleChoices("r", pnl_in_settle_collateral=folded))
     first = np.concatenate([[0], np.cumsum(positions)])
     full = pools(balance, haircut, positions, folded)
-    kernels.revalue_pools(0, n_pools, account_major(size, entry, first), full, market(93.0), T, ASSETS, choices)
+    copy = account_major(size, entry, first)
+    kernels.revalue_pools(0, n_pools, copy, full, market(93.0), T, ASSETS, choices, room())
     moved = pools(balance, haircut, positions, folded)
     kernels.revalue_range(0, n_positions, -1, n_pools, slots(size, entry, pool), moved, market(93.0), T, choices, False)
     every = np.arange(n_pools)
@@ -222,9 +261,9 @@ def test_the_full_revaluation_equals_the_incremental_kernels(folded: bool):
     assert full.liquidatable.any() and not full.liquidatable.all()
     # on threads, each owning a range of pools, the same
     shared = pools(balance, haircut, positions, folded)
-    bounds = np.array([0, 17, 18, n_pools])
+    bounds = np.array([0, 17, 18, 700, n_pools])
     copy = account_major(size, entry, first)
-    kernels.revalue_pools_on_threads(bounds, copy, shared, market(93.0), T, ASSETS, choices)
+    kernels.revalue_pools_on_threads(bounds, copy, shared, market(93.0), T, ASSETS, choices, room(4))
     assert shared.sums.tolist() == full.sums.tolist() and shared.liquidatable.tolist() == full.liquidatable.tolist()
 
 

@@ -65,6 +65,7 @@ _SPARE = 8  # spare slots per instrument block beyond a quarter of its size
 _PARALLEL_SLOTS = 20_000  # slot ranges at least this long are revalued on every core
 _LOOKED_UP = 64  # at most this many pools' slots are looked up through their accounts, not a rebuilt index
 _COPY_ROOM = 64  # entries of room the account-major copy keeps beyond an eighth of its size
+_REVALUE_PARTS = 8  # ranges of pools (of equal positions) a full revaluation deals out per thread
 
 
 def _union(groups: Iterable[np.ndarray], count: int) -> I64:
@@ -273,6 +274,8 @@ class RiskBook:
         pool = int(self.pool[j])
         del self.slot[(pool, self.instruments.names[i], self.size[j] > 0)]
         self.positions_in_pool[pool] -= 1
+        if not self.positions_in_pool[pool]:
+            self._emptied(pool)
         self._copy_close(pool, i, bool(self.size[j] > 0))
         if last != j:
             key = (int(self.pool[last]), self.instruments.names[i], self.size[last] > 0)
@@ -283,6 +286,12 @@ class RiskBook:
         self.cached[last] = 0.0
         self.block_used[i] -= 1
         self.index_stale = True
+
+    def _emptied(self, pool: int) -> None:
+        """Pool ``pool``'s last position left: its requirement sums are exactly zero (the moved sums keep a float
+        residue that would read as a requirement) and its verdict is decided again without positions."""
+        self.sums[pool, 2:4] = 0.0
+        kernels.decide(0, 1, np.array([pool]), self.sums, self.pool_arrays(), self.rule_arrays.choices)
 
     # ------------------------------------------------------------------ the account-major copy
 
@@ -458,7 +467,8 @@ class RiskBook:
     def revalue(self) -> None:
         """Recompute every pool's figures and verdict from scratch (the full revaluation): every position's money
         worked again from the account-major copy (built again first if an event left it stale), pool by pool
-        with its balances (:func:`~crossmargin.engine.kernels.revalue_pools`). The slots' cached money is not
+        with its balances (:func:`~crossmargin.engine.kernels.revalue_pools`), compiled without the rule terms no
+        instrument uses (:func:`~crossmargin.engine.rule_arrays.trimmed`). The slots' cached money is not
         written: every event that moves a position or the market keeps it equal to what this pass works out."""
         if self.copy_stale:
             self._copy_positions()
@@ -466,15 +476,17 @@ class RiskBook:
         self._copy_pools(count, 0)
         rules = self.rule_arrays
         copy = self.account_major
-        arrays = (copy, self.pool_arrays(), self.market_arrays, rules.instruments, rules.assets, rules.choices)
+        arrays = (copy, self.pool_arrays(), self.market_arrays, rules.in_use, rules.assets, rules.choices)
         threads = numba.get_num_threads()
         entries = int(copy.first[count])
         if entries >= _PARALLEL_SLOTS and threads > 1:
-            bounds = np.searchsorted(copy.first[: count + 1], np.arange(threads + 1) * entries // threads)
+            parts = threads * _REVALUE_PARTS
+            bounds = np.searchsorted(copy.first[: count + 1], np.arange(parts + 1) * entries // parts)
             bounds[-1] = count
-            kernels.revalue_pools_on_threads(bounds, *arrays)
+            with numba.parallel_chunksize(1):  # the ranges taken as threads come free: a busy core does less
+                kernels.revalue_pools_on_threads(bounds, *arrays, np.empty((parts, 2, int(kernels.CHUNK))))
         else:
-            kernels.revalue_pools(0, count, *arrays)
+            kernels.revalue_pools(0, count, *arrays, np.empty((2, int(kernels.CHUNK))))
         self._touch(slice(0, count))
         self._publish()
 

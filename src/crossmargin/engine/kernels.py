@@ -16,6 +16,10 @@ Those two loops are compiled without Numba's reference counting (``_nrt=False``;
 every namedtuple handed to an inlined term function is otherwise copied with an increment and a decrement of
 each array it holds, and where Numba's pruning pass does not take them out again (it did not, once the
 per-position work became a function of its own) that costs some 1 us a position.
+
+The full revaluation (:func:`revalue_pools`) is compiled for the instruments' terms the book uses: given
+:func:`~crossmargin.engine.rule_arrays.trimmed` arrays, Numba compiles (and caches) a kernel per set of terms
+no instrument uses, without their loads and branches; the floats are the same.
 """
 
 import math
@@ -29,10 +33,11 @@ from numba.core.dispatcher import Dispatcher
 from crossmargin.engine import terms
 from crossmargin.engine.prefetch import prefetch_row
 from crossmargin.engine.rule_arrays import B1, F64, INDEX, AssetArrays, ChoiceArrays, InstrumentArrays, MarketArrays
-from crossmargin.engine.terms import INITIAL, MAINTENANCE
+from crossmargin.engine.terms import INITIAL, MAINTENANCE, ONE, unsigned
 
 PARALLEL_ITEMS = 4096  # pools at least this many are shared out over the cores
 AHEAD = 32  # slots ahead whose pool row a revaluation prefetches
+CHUNK = unsigned(512)  # pools a full revaluation takes at a time (revalue_pools)
 _WITHOUT_REFCOUNTS: dict[str, Any] = {"_nrt": False}  # an option Numba's typing stubs do not list
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 
@@ -270,6 +275,108 @@ def _collateral(held: float, a: int, haircut: bool, price: float, assets: AssetA
     )
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _flat(a: int, assets: AssetArrays) -> bool:
+    """Whether asset ``a`` weighs every holding in one band and has no size discount: its weighted amount
+    (:func:`~crossmargin.engine.terms.weighted_amount`) is then ``offset + weight x`` of its first band for a
+    holding and ``x`` times its liability weight for a debt, without a band search."""
+    band_from = assets.band_from
+    return bool(assets.imf[a] == 0.0 and (band_from.shape[1] == 1 or band_from[a, 1] == math.inf))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _money_into_pools(
+    start: int,
+    stop: int,
+    copy: AccountMajor,
+    pools: PoolArrays,
+    market: MarketArrays,
+    t: InstrumentArrays,
+    choices: ChoiceArrays,
+) -> None:
+    """The first pass of :func:`revalue_pools` over pools ``[start, stop)`` (unsigned): each position's money
+    added into its pool's ``pools.sums[p]`` (base currency, cleared first) or, folded, into
+    ``pools.pool_money[asset, 0..3, p]`` (settle units). One loop over the positions, the pool found by
+    stepping along ``copy.first`` without a branch (a loop per pool would mispredict its exit at nearly every
+    pool: most hold one or two positions); a pool without positions takes the rare second step. A bracket is
+    written back only where it moved (an unchanged one leaves its cache line clean)."""
+    size, entry, instrument, bracket, first = copy
+    money, haircut, figures, prices = pools.pool_money, pools.haircut, pools.sums, market.prices
+    by_asset = choices.folded
+    at_entry = choices.at_entry
+    any_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
+    for p in range(start, stop):
+        if by_asset:
+            for a in range(money.shape[0]):
+                money[a, 0, p] = money[a, 1, p] = money[a, 2, p] = money[a, 3, p] = 0.0
+        else:
+            figures[p, 0] = figures[p, 1] = figures[p, 2] = figures[p, 3] = 0.0
+    p = start
+    for j in range(unsigned(first[start]), unsigned(first[stop])):
+        p += unsigned(first[p + ONE] <= j)
+        while first[p + ONE] <= j:
+            p += ONE
+        q = size[j]
+        if q == 0.0:
+            continue
+        i = instrument[j]
+        new0, new1, new2, new3, k = position_money(
+            q, entry[j], i, bracket[j], not haircut[p], any_at_entry, market, t, at_entry
+        )
+        if k != bracket[j]:
+            bracket[j] = k
+        a = t.settle[i]
+        if by_asset:
+            money[a, 0, p] += new0
+            money[a, 1, p] += new1
+            money[a, 2, p] += new2
+            money[a, 3, p] += new3
+        else:
+            price = prices[a]
+            figures[p, 0] += new0 * price
+            figures[p, 1] += new1 * price
+            figures[p, 2] += new2 * price
+            figures[p, 3] += new3 * price
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _collateral_into_pools(
+    start: int, stop: int, pools: PoolArrays, prices: F64, assets: AssetArrays, equity: F64
+) -> None:
+    """The second pass of :func:`revalue_pools` where the figures are linear, over pools ``[start, stop)``
+    (unsigned): ``equity[0 | 1, x]`` (``[2, CHUNK]``, contiguous where ``pools.sums`` holds a pool's four
+    figures side by side) becomes pool ``start + x``'s equity and initial equity, base currency: its positions'
+    money from ``pools.sums`` plus its balances' collateral (:func:`_collateral`), added asset by asset in the
+    order one pool at a time would add them. An asset of one band without a size discount (:func:`_flat`)
+    takes its weights once and every balance without a branch; another is weighed where its balance is not
+    zero."""
+    balance, haircut, figures = pools.balance, pools.haircut, pools.sums
+    count = stop - start
+    for x in range(count):
+        equity[0, x], equity[1, x] = figures[start + x, 0], figures[start + x, 1]
+    for a in range(unsigned(balance.shape[0])):
+        price = prices[a]
+        if _flat(a, assets):
+            offset_m, weight_m, owed_m = assets.offset[0, a, 0], assets.weight[0, a, 0], assets.liability[0, a]
+            offset_i, weight_i, owed_i = assets.offset[1, a, 0], assets.weight[1, a, 0], assets.liability[1, a]
+            for x in range(count):
+                held = balance[a, start + x]
+                kept_m, kept_i = offset_m + weight_m * held, offset_i + weight_i * held
+                m = kept_m if held >= 0.0 else held * owed_m
+                n = kept_i if held >= 0.0 else held * owed_i
+                if not haircut[start + x]:
+                    m = n = held
+                equity[0, x] += m * price
+                equity[1, x] += n * price
+        else:
+            for x in range(count):
+                held = balance[a, start + x]
+                if held != 0.0:
+                    m, n = _collateral(held, a, haircut[start + x], price, assets)
+                    equity[0, x] += m
+                    equity[1, x] += n
+
+
 @uncounted
 def revalue_pools(
     lo: int,
@@ -280,60 +387,40 @@ def revalue_pools(
     t: InstrumentArrays,
     assets: AssetArrays,
     choices: ChoiceArrays,
+    equity: F64,
 ) -> None:
-    """The full revaluation of pools ``[lo, hi)`` from scratch, one pool at a time in the account-major
-    ``copy``: each position's money (:func:`position_money`) summed into its pool, then (figures linear in
-    the money) its balances' collateral added and the verdict decided, ``pools.sums[p]`` written once; folded,
-    the money goes to ``pools.pool_money[asset, 0..3, p]`` (settle units) and the pool is evaluated with its
-    balances (:func:`_evaluate_pool`). Pools are written in order and each position read once, so the pass
-    streams. The slots' cache (:attr:`SlotArrays.cached`) is not written: every event that moves a position
-    or the market keeps it equal to what this pass works out. ``copy.bracket`` is left at each bracket
-    found."""
-    size, entry, instrument, bracket, first = copy
-    balance, money, haircut, figures = pools.balance, pools.pool_money, pools.haircut, pools.sums
-    liquidatable, positions, prices = pools.liquidatable, pools.positions, market.prices
+    """The full revaluation of pools ``[lo, hi)`` from scratch, from the account-major ``copy``,
+    :data:`CHUNK` pools at a time, whose figures stay in the nearest caches between two passes: the positions'
+    money summed into their pools (:func:`_money_into_pools`); then, where the figures are linear in the money,
+    the balances' collateral added asset by asset (:func:`_collateral_into_pools`, in ``equity``: ``[2, CHUNK]``
+    of room) or, folded, each pool evaluated with its balances from ``pools.pool_money[asset, 0..3, p]``
+    (settle units; :func:`_evaluate_pool`), each pool's verdict decided as its figures are written. Pools are
+    written in order and each position read once, so the pass streams. Indices are unsigned (no check for a
+    negative one). ``pools.sums[p]`` holds (equity, initial equity, maintenance, initial margin), base
+    currency, summed in the order one pool at a time would sum them. The slots' cache
+    (:attr:`SlotArrays.cached`) is not written: every event that moves a position or the market keeps it equal
+    to what this pass works out. ``copy.bracket`` is left at each bracket found. ``t`` may be
+    :func:`~crossmargin.engine.rule_arrays.trimmed` (the terms no instrument uses left out: the same floats)."""
+    figures, liquidatable, positions, prices = pools.sums, pools.liquidatable, pools.positions, market.prices
     threshold, at_equality, without_requirement = choices.threshold, choices.at_equality, choices.without_requirement
-    by_asset = choices.folded
-    at_entry = choices.at_entry
-    any_at_entry = at_entry[0, 0] or at_entry[0, 1] or at_entry[1, 0] or at_entry[1, 1]
-    for p in range(lo, hi):
-        cross = haircut[p]
-        if by_asset:
-            for a in range(money.shape[0]):
-                money[a, 0, p] = money[a, 1, p] = money[a, 2, p] = money[a, 3, p] = 0.0
-        f0 = f1 = f2 = f3 = 0.0
-        for j in range(first[p], first[p + 1]):
-            q = size[j]
-            if q == 0.0:
-                continue
-            i = instrument[j]
-            new0, new1, new2, new3, k = position_money(
-                q, entry[j], i, bracket[j], not cross, any_at_entry, market, t, at_entry
-            )
-            bracket[j] = k
-            a = t.settle[i]
-            if by_asset:
-                money[a, 0, p] += new0
-                money[a, 1, p] += new1
-                money[a, 2, p] += new2
-                money[a, 3, p] += new3
-            else:
-                price = prices[a]
-                f0 += new0 * price
-                f1 += new1 * price
-                f2 += new2 * price
-                f3 += new3 * price
-        if by_asset:
-            f0, f1, f2, f3 = _evaluate_pool(p, pools, prices, assets)
+    end = unsigned(hi)
+    for start in range(unsigned(lo), end, CHUNK):
+        stop = min(start + CHUNK, end)
+        _money_into_pools(start, stop, copy, pools, market, t, choices)
+        if choices.folded:
+            for p in range(start, stop):
+                figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = _evaluate_pool(p, pools, prices, assets)
+                liquidatable[p] = terms.is_liquidatable(
+                    figures[p, 0], figures[p, 2], positions, p, threshold, at_equality, without_requirement
+                )
         else:
-            for a in range(balance.shape[0]):
-                held = balance[a, p]
-                if held != 0.0:
-                    m, n = _collateral(held, a, cross, prices[a], assets)
-                    f0 += m
-                    f1 += n
-        figures[p, 0], figures[p, 1], figures[p, 2], figures[p, 3] = f0, f1, f2, f3
-        liquidatable[p] = terms.is_liquidatable(f0, f2, positions, p, threshold, at_equality, without_requirement)
+            _collateral_into_pools(start, stop, pools, prices, assets, equity)
+            for x in range(stop - start):
+                p = start + x
+                figures[p, 0], figures[p, 1] = equity[0, x], equity[1, x]
+                liquidatable[p] = terms.is_liquidatable(
+                    equity[0, x], figures[p, 2], positions, p, threshold, at_equality, without_requirement
+                )
 
 
 @njit(cache=True, parallel=True)
@@ -345,10 +432,12 @@ def revalue_pools_on_threads(
     t: InstrumentArrays,
     assets: AssetArrays,
     choices: ChoiceArrays,
+    equity: F64,
 ) -> None:
-    """:func:`revalue_pools` over the pool ranges ``[bounds[n], bounds[n + 1])``, one a thread."""
+    """:func:`revalue_pools` over the pool ranges ``[bounds[n], bounds[n + 1])`` on the threads (each range taken
+    as a thread comes free under ``numba.parallel_chunksize(1)``), range ``n`` with its room ``equity[n]``."""
     for part in prange(bounds.shape[0] - 1):
-        revalue_pools(bounds[part], bounds[part + 1], copy, pools, market, t, assets, choices)
+        revalue_pools(bounds[part], bounds[part + 1], copy, pools, market, t, assets, choices, equity[part])
 
 
 @njit(cache=True, error_model="numpy")
@@ -383,7 +472,7 @@ def add_collateral(
     and weights are in the asset's units, so the weighted amount is linear in the price. An asset of flat
     weights without a size discount takes each balance's weight without a band search."""
     balance, figures, haircut = pools.balance, pools.sums, pools.haircut
-    flat = assets.imf[a] == 0.0 and (assets.band_from.shape[1] == 1 or assets.band_from[a, 1] == math.inf)
+    flat = _flat(a, assets)
     held_m, held_i = assets.weight[0, a, 0] * price, assets.weight[1, a, 0] * price
     owed_m, owed_i = assets.liability[0, a] * price, assets.liability[1, a] * price
     for idx in range(lo, hi):

@@ -8,9 +8,16 @@ built once a book) that a kernel takes as one argument; the terms the market set
 the volatility multiplier) are worked by their exact forms into :class:`MarketArrays`. Numba types a
 namedtuple by its fields and caches kernels taking one. :mod:`crossmargin.engine.terms` evaluates each term;
 the tests hold the kernels equal to :mod:`crossmargin.margin` on random books.
+
+A term no instrument of a book uses (every instrument at the value that leaves it out: no fee, no size premium,
+uPnL at full weight, no quantum...) can be handed to a kernel as a :class:`Uniform` instead of its array
+(:func:`trimmed`, by groups of terms): Numba then compiles the kernel for that value, as a constant, and the
+term drops out of the loop (one compiled kernel per set of such groups, each cached on disk).
 """
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,7 +43,7 @@ class InstrumentTerms(NamedTuple):
     contract_size: F64
     inverse: B1
     size_basis: B1  # tier_basis: size
-    settle: I64  # index into the asset arrays
+    settle: INDEX  # index into the asset arrays (unsigned: no check for a negative index)
     edges: F64  # [i, k] upper edge of bracket k (+inf for the last)
     mmr: F64
     imr: F64
@@ -60,6 +67,75 @@ class InstrumentArrays(InstrumentTerms):
     def index(self, name: str) -> int:  # type: ignore[override]  # a name's row, not tuple.index
         """Position of instrument ``name`` in the arrays."""
         return self.names.index(name)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """One value of an instrument term that every instrument holds, standing in for the term's array: ``u[i]`` is
+    ``value`` for every ``i``. Its Numba type carries the value (:mod:`crossmargin.engine.terms`), so a kernel
+    reading it is compiled with the value as a constant."""
+
+    value: float | bool
+
+    def __getitem__(self, index: object) -> float | bool:
+        """The value, whatever the index (an instrument, or an instrument and a bracket)."""
+        return self.value
+
+
+NEUTRAL: dict[str, float | bool] = {
+    "inverse": False,
+    "size_basis": False,
+    "liquidation_fee": 0.0,
+    "close_fee": 0.0,
+    "imf": 0.0,
+    "quantum": 0.0,
+    "maintenance_fraction": math.nan,
+    "upnl_weight": 1.0,
+    "initial_upnl_weight": 1.0,
+    "upnl_cap": math.inf,
+}
+"""Each instrument term that can be left out, and the value at which it is: a linear contract, brackets by
+notional, no fees, no size premium (nor discount of a profit), no rounding, no maintenance fraction, uPnL at
+full weight without a cap."""
+
+TERM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("inverse",),
+    ("size_basis", "liquidation_fee", "close_fee", "imf", "quantum", "maintenance_fraction"),
+    ("upnl_weight", "initial_upnl_weight", "upnl_cap"),
+)
+"""The terms of :data:`NEUTRAL` in the groups :func:`trimmed` leaves out together (a group only when no
+instrument uses any of its terms), so that a kernel is compiled for at most eight sets of terms, however the
+books vary: the contract's form, the requirement's extras, the weighting of uPnL."""
+
+
+class Trimmed(InstrumentArrays):
+    """:class:`InstrumentArrays` with the groups of terms no instrument uses (:data:`TERM_GROUPS`) held as
+    :class:`Uniform` values (:func:`trimmed`). Numba types it once, not on every call
+    (:mod:`crossmargin.engine.terms`)."""
+
+
+def _held_at(values: npt.NDArray[Any], value: float | bool) -> bool:
+    """Whether every entry of ``values`` is ``value`` (NaN: every entry NaN)."""
+    return bool(np.isnan(values).all() if math.isnan(value) else (values == value).all())
+
+
+def trimmed(arrays: InstrumentArrays) -> InstrumentArrays:
+    """``arrays`` with each group of :data:`TERM_GROUPS` whose every term every instrument holds at its neutral
+    value (:data:`NEUTRAL`) as :class:`Uniform` values: a kernel given these is compiled without those terms
+    and computes the same floats (the same formulas on the same values)."""
+    unused = {
+        name
+        for group in TERM_GROUPS
+        if all(_held_at(getattr(arrays, name), NEUTRAL[name]) for name in group)
+        for name in group
+    }
+    columns = (
+        Uniform(NEUTRAL[name]) if name in unused else column
+        for name, column in zip(arrays._fields, arrays, strict=True)
+    )
+    lean = Trimmed._make(columns)
+    lean.names = arrays.names
+    return lean
 
 
 class AssetTerms(NamedTuple):
@@ -98,6 +174,7 @@ class RuleArrays(NamedTuple):
     instruments: InstrumentArrays
     assets: AssetArrays
     choices: ChoiceArrays
+    in_use: InstrumentArrays  # the instruments' terms without those no instrument uses (:func:`trimmed`)
 
 
 class MarketArrays(NamedTuple):
@@ -153,7 +230,7 @@ def instrument_arrays(instruments: Mapping[str, Instrument], assets: Sequence[st
         contract_size=column([float(i.contract_size) for i in items]),
         inverse=np.array([i.inverse for i in items], dtype=np.bool_),
         size_basis=np.array([i.tier_basis is TierBasis.SIZE for i in items], dtype=np.bool_),
-        settle=np.array([assets.index(i.settle) for i in items], dtype=np.int64),
+        settle=np.array([assets.index(i.settle) for i in items], dtype=np.uint16),
         edges=edges,
         mmr=mmr,
         imr=imr,
@@ -214,7 +291,8 @@ def choice_arrays(rules: RuleChoices) -> ChoiceArrays:
 
 def rule_arrays(assets: Mapping[str, Asset], instruments: Mapping[str, Instrument], rules: RuleChoices) -> RuleArrays:
     """Every rule of a book as the kernels read it (instruments' settle assets indexed in ``assets``' order)."""
-    return RuleArrays(instrument_arrays(instruments, list(assets)), asset_arrays(assets), choice_arrays(rules))
+    terms = instrument_arrays(instruments, list(assets))
+    return RuleArrays(terms, asset_arrays(assets), choice_arrays(rules), trimmed(terms))
 
 
 def initial_rates(arrays: InstrumentArrays, instruments: Mapping[str, Instrument], market: Market) -> F64:

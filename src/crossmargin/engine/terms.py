@@ -20,20 +20,32 @@ few units of the last place on either side and a plain ceiling would add a whole
 exact value that close to a multiple without being one (it would then be one quantum off here: low when
 rounding up, high when rounding down) is left to the screen's band like any float error.
 
+A term no instrument uses may reach these functions as a :class:`~crossmargin.engine.rule_arrays.Uniform`
+instead of its array (:func:`~crossmargin.engine.rule_arrays.trimmed`): Numba types it by its value
+(:class:`UniformType`), indexing it gives that value as a constant, and the kernel is compiled without the
+branches and loads the term costs, the formulas here unchanged.
+
+A bracket is an unsigned index (:func:`bracket`): the arrays it indexes then need no check for a negative one.
+
 The kernels that inline these functions are cached on disk by Numba, which checks only a kernel's own
 source file: :func:`depends_on_terms` makes their caches follow this file (and the prefetch intrinsic's)
 too, so a formula edited here is never served stale.
 """
 
 import math
+import operator
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from numba import njit
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
 from numba.core.dispatcher import Dispatcher
+from numba.extending import NativeValue, models, overload, register_model, typeof_impl, unbox
 
 from crossmargin.engine import prefetch
-from crossmargin.engine.rule_arrays import B1, F64, INDEX, AssetArrays, InstrumentArrays
+from crossmargin.engine.rule_arrays import B1, F64, INDEX, AssetArrays, InstrumentArrays, Trimmed, Uniform
 from crossmargin.model import size_premium
 
 MAINTENANCE, INITIAL = 0, 1
@@ -41,7 +53,57 @@ SNAP = 1e-12  # relative: a float this close to a multiple of a quantum is that 
 DISCOUNT_NUMERATOR = float(size_premium.DISCOUNT_NUMERATOR)
 PREMIUM_BASE = float(size_premium.PREMIUM_BASE)
 
+unsigned = cast(Callable[[int], int], np.uint64)
+"""``np.uint64`` (an index without a check for a negative one), typed as an ``int`` for the callers."""
+ONE = unsigned(1)  # a step of an unsigned index
+
 term = njit(cache=True, inline="always", error_model="numpy")
+
+
+class UniformType(types.Type):
+    """Numba's type of a :class:`~crossmargin.engine.rule_arrays.Uniform`: its value, part of the type (so of
+    a kernel's signature and its cache key), and no data."""
+
+    def __init__(self, value: float | bool) -> None:
+        self.value = value
+        super().__init__(name=f"Uniform({value!r})")
+
+
+@typeof_impl.register(Uniform)
+def _typeof_uniform(value: Uniform, context: Any) -> UniformType:
+    return UniformType(value.value)
+
+
+@typeof_impl.register(Trimmed)
+def _typeof_trimmed(value: Trimmed, context: Any) -> types.Type:
+    """A trimmed namedtuple's type, worked out once and kept on it: Numba types a tuple holding anything but
+    arrays and scalars field by field in Python on every call (some 150 us for the instruments' arrays)."""
+    known: types.Type | None = value.__dict__.get("numba_type")
+    if known is None:
+        known = value.__dict__["numba_type"] = typeof_impl.dispatch(tuple)(value, context)
+    return known
+
+
+register_model(UniformType)(models.OpaqueModel)
+
+
+@unbox(UniformType)  # type: ignore[untyped-decorator, no-untyped-call]  # numba's extension API is untyped
+def _unbox_uniform(typ: UniformType, obj: Any, c: Any) -> NativeValue:
+    """No data: the value is in the type."""
+    return NativeValue(ir.Constant(c.context.get_value_type(typ), None))  # type: ignore[no-untyped-call]
+
+
+@overload(operator.getitem)
+def _uniform_item(uniform: Any, index: Any) -> Callable[[Any, Any], float | bool] | None:
+    """``uniform[i]`` for any index: the value, a constant."""
+    if not isinstance(uniform, UniformType):
+        return None
+    value = uniform.value
+
+    def item(uniform: Any, index: Any) -> float | bool:
+        return value
+
+    return item
 
 
 @term
@@ -88,12 +150,13 @@ def margined_notional(value: float, quantum: float) -> float:
 @term
 def bracket(key: float, i: int, k: int, edges: F64) -> int:
     """:meth:`crossmargin.model.TierTable.index_for`: instrument ``i``'s bracket of ``key`` (the first whose
-    upper edge is at least ``key``), searched from bracket ``k``."""
-    while key > edges[i, k]:
-        k += 1
-    while k > 0 and key <= edges[i, k - 1]:
-        k -= 1
-    return k
+    upper edge is at least ``key``), searched from bracket ``k``; unsigned (module doc)."""
+    found = unsigned(k)
+    while key > edges[i, found]:
+        found += ONE
+    while found and key <= edges[i, found - ONE]:
+        found -= ONE
+    return found
 
 
 @term
