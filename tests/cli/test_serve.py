@@ -5,9 +5,10 @@ far fails instead of serving).
 - ``keys add`` prints the key on its last line, and that key is its holder's; ``keys list`` shows ids,
   scopes, names and states, never a key nor its digest; ``keys revoke --id`` makes the key nobody's.
 - ``log`` prints the records ``replay --events`` takes: the replay's digest is the service's.
-- ``serve`` with a bad ``--port``, ``--rate``, ``--snapshot-every``, ``--db``, ``--new-key``, no ``--book`` on
-  a new database or another one on a used database: ``error: <field>: ...`` on stderr, exit 2, nothing on
-  stdout and nothing served. With good options it prints what it serves and the new key, then serves.
+- ``serve`` with a bad ``--port``, ``--rate``, ``--snapshot-every``, ``--history-points``, ``--db``,
+  ``--new-key``, no ``--book`` on a new database or another one on a used database: ``error: <field>: ...``
+  on stderr, exit 2, nothing on stdout and nothing served. With good options it prints what it serves and the
+  new key, then serves.
 """
 
 import asyncio
@@ -162,6 +163,8 @@ def test_log_of_a_new_database_prints_nothing(db: str):
         (["--port", "http"], "--port"),
         (["--rate", "0"], "--rate"),
         (["--snapshot-every", "-1"], "--snapshot-every"),
+        (["--history-points", "0"], "--history-points"),
+        (["--history-points", "241"], "--history-points"),
         (["--new-key", "root"], "--new-key"),
         (["--db", "mysql://u@h/db"], "--db"),
         (["--db", "postgresql://postgres@127.0.0.1:1/test"], "--db"),

@@ -13,6 +13,7 @@ The endpoints below act on account ``hedged``: "own" is a key of scope ``account
 """
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,6 +50,15 @@ ALLOWED: dict[tuple[str, str], tuple[bool, ...]] = {
     ("POST", "/v1/clock"):                              (Y,    Y,     N,      N,    N),
     ("POST", "/v1/parameters"):                         (Y,    N,     N,      N,    N),
     ("POST", "/v1/funding"):                            (Y,    N,     N,      N,    N),
+    ("GET", "/v1/accounts/{account_id}/history"):       (Y,    N,     N,      Y,    N),
+    ("GET", "/v1/liquidation-map/{instrument}"):        (Y,    N,     N,      N,    N),
+    ("GET", "/v1/oracle"):                              (Y,    Y,     Y,      Y,    Y),
+    ("GET", "/v1/stress/scenarios"):                    (Y,    N,     N,      N,    N),
+    ("POST", "/v1/stress"):                             (Y,    N,     N,      N,    N),
+    ("GET", "/v1/stress"):                              (Y,    N,     N,      N,    N),
+    ("GET", "/v1/stress/{run_id}"):                     (Y,    N,     N,      N,    N),
+    ("GET", "/v1/stress/{run_id}/report"):              (Y,    N,     N,      N,    N),
+    ("GET", "/v1/stress/{run_id}/summary"):             (Y,    N,     N,      N,    N),
 }  # fmt: skip
 
 #  topic                admin  feeder matcher own   other
@@ -83,6 +93,7 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/v1/clock"): lambda: {"t": 1},
     ("POST", "/v1/parameters"): lambda: {"depth": "1"},
     ("POST", "/v1/funding"): lambda: {"instrument": "BTC-PERP", "rate": "0.0001"},
+    ("POST", "/v1/stress"): lambda: {"scenario": "october-2025", "seed": 1},
 }
 
 
@@ -117,8 +128,21 @@ def test_the_table_covers_every_endpoint_and_topic(served: Served) -> None:
     assert {t.split(":")[0] for t in TOPICS} == {"account", "liquidations", "prices", "book"}
 
 
+def _finished_run(served: Served) -> str:
+    """A stress run started by an admin and done (its report and summary can be read)."""
+    started = served.client.post("/v1/stress", json={"scenario": "october-2025"}, headers=served.auth("admin"))
+    assert started.status_code == 200, started.text
+    run_id: str = started.json()["id"]
+    deadline = time.monotonic() + 120
+    while served.client.get(f"/v1/stress/{run_id}", headers=served.auth("admin")).json()["state"] != "done":
+        assert time.monotonic() < deadline, "the stress run did not finish"
+        time.sleep(0.1)
+    return run_id
+
+
 def test_every_endpoint_for_every_caller(served: Served) -> None:
     keys = _keys(served)
+    run_id = _finished_run(served)
     wrong: list[str] = []
     for (method, path), allowed in ALLOWED.items():
         for caller, key in keys.items():
@@ -126,7 +150,7 @@ def test_every_endpoint_for_every_caller(served: Served) -> None:
             before = served.fingerprint()
             headers = {} if key is None else {"Authorization": f"Bearer {key}"}
             body = BODIES.get((method, path))
-            url = path.replace("{account_id}", "hedged")
+            url = path.replace("{account_id}", "hedged").replace("{instrument}", "BTC-PERP").replace("{run_id}", run_id)
             answer = served.client.request(method, url, headers=headers, json=None if body is None else body())
             label = f"{method} {path} as {caller}: {answer.status_code} {answer.text[:200]}"
             if expected is None:

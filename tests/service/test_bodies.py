@@ -109,6 +109,15 @@ def test_a_control_character_is_refused_as_the_feed_reader_refuses_it(tmp_path: 
     assert _refusal(bodies.read_body, bodies.MoneyBody, b'{"asset": "US\\u0000DT", "amount": 1}')[0] == "asset"
 
 
+def test_an_uploaded_document_keeps_its_lines_but_no_other_control_character() -> None:
+    text = "name: flat\nsteps: 2\n\tdt: 1\r\n"
+    assert bodies.read_body(bodies.StressBody, json.dumps({"yaml": text}).encode()).yaml == text
+    # the NUL is on the third line (after two line breaks); the message names the line, not the whole text
+    field, message = _refusal(bodies.read_body, bodies.StressBody, json.dumps({"yaml": "a: 1\nb: 2\nc\u0000"}).encode())
+    assert (field, message) == ("yaml", "line 3 holds a control character '\\x00'")
+    assert _refusal(bodies.read_body, bodies.StressBody, b'{"scenario": "flash\\ncrash"}')[0] == "scenario"
+
+
 @pytest.mark.parametrize(
     ("kind", "raw", "field"),
     [
@@ -230,7 +239,7 @@ def test_the_openapi_document_carries_every_request_body(served: Served) -> None
     assert set(posts) == {
         "/v1/accounts", "/v1/accounts/{account_id}/order-check", "/v1/accounts/{account_id}/max-withdrawal",
         "/v1/accounts/{account_id}/deposits", "/v1/accounts/{account_id}/withdrawals", "/v1/trades", "/v1/prices",
-        "/v1/clock", "/v1/parameters", "/v1/funding",
+        "/v1/clock", "/v1/parameters", "/v1/funding", "/v1/stress",
     }  # fmt: skip
     for path, operation in posts.items():
         assert operation["requestBody"]["required"] is True, path

@@ -41,6 +41,7 @@ NAMES: dict[str, list[str]] = {
     "buyer": list(ACCOUNTS),
     "seller": list(ACCOUNTS),
     "id": [*ACCOUNTS, "fuzzed"],
+    "scenario": ["october-2025", "flash-crash"],
 }
 NUMBERS = ("amount", "size", "price", "t", "rate", "depth", "confidence", "buyer_fee", "seller_fee")
 DECIMALS = st.decimals(min_value=-100_000, max_value=100_000, places=3, allow_nan=False, allow_infinity=False)
@@ -57,13 +58,16 @@ LIKELY: dict[str, st.SearchStrategy[Any]] = {
     "id": st.integers(0, 10**9).map(lambda n: f"fuzzed-{n}"), "amount": _between("0.001", "100"),
     "size": _between("0.001", "10"), "price": _between("3100", "3300"),
     "rate": _between("-0.001", "0.001"), "depth": _between("0.1", "10"), "confidence": _between("0", "10"),
-    "buyer_fee": _between("0", "1"), "seller_fee": _between("0", "1"),
+    "buyer_fee": _between("0", "1"), "seller_fee": _between("0", "1"), "scenario": st.just("october-2025"),
 }  # fmt: skip
 OPERATIONS = {
     "GET /v1/health", "GET /v1/accounts/{account_id}", "GET /v1/accounts", "GET /v1/book",
     "POST /v1/accounts/{account_id}/order-check", "POST /v1/accounts/{account_id}/max-withdrawal",
     "POST /v1/accounts", "POST /v1/accounts/{account_id}/deposits", "POST /v1/accounts/{account_id}/withdrawals",
     "POST /v1/trades", "POST /v1/prices", "POST /v1/clock", "POST /v1/parameters", "POST /v1/funding",
+    "GET /v1/accounts/{account_id}/history", "GET /v1/liquidation-map/{instrument}", "GET /v1/oracle",
+    "GET /v1/stress/scenarios", "POST /v1/stress", "GET /v1/stress", "GET /v1/stress/{run_id}",
+    "GET /v1/stress/{run_id}/report", "GET /v1/stress/{run_id}/summary",
 }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from crossmargin.cli.user_input import user_errors
 from crossmargin.model import InputError
 from crossmargin.service.api import Limits, create_app
 from crossmargin.service.books import generated
+from crossmargin.service.history import CAPACITY
 from crossmargin.service.host import SNAPSHOT_EVERY, BookHost
 from crossmargin.service.keys import Scope, add_key
 from crossmargin.service.store import DEFAULT_DB, Store
@@ -51,6 +52,15 @@ def serve(
     snapshot_every: Annotated[
         str, typer.Option("--snapshot-every", help="Events between snapshots of the engine.")
     ] = str(SNAPSHOT_EVERY),
+    history_points: Annotated[
+        str,
+        typer.Option(
+            "--history-points",
+            metavar="N",
+            help="Margin-ratio history points kept per account (even; 16 bytes each: the default 240 holds "
+            "3.9 GB at a million accounts once full).",
+        ),
+    ] = str(CAPACITY),
 ) -> None:
     """Serve the book over HTTP and WebSocket: every event logged before it is acknowledged."""
     import uvicorn
@@ -59,6 +69,9 @@ def serve(
         listen = parse_count(port, "--port", 1, 65535)
         per_second = parse_count(rate, "--rate", 1, 10_000_000)
         every = parse_count(snapshot_every, "--snapshot-every", 1, 10_000_000)
+        points = parse_count(history_points, "--history-points", 2, 100_000)
+        if points % 2:
+            raise InputError("--history-points", f"must be even (halving keeps every other point), got {points}")
         if threads is not None:
             import numba
 
@@ -78,7 +91,7 @@ def serve(
             document = (book.name, read_text(book))
         store = Store(db)
         store.lock()
-        service = BookHost.open(store, document, every)
+        service = BookHost.open(store, document, every, points)
         key = None if new_key is None else add_key(store, new_key, "serve --new-key")[1]
     typer.echo(f"crossmargin serving {len(service.loop.book.accounts)} accounts on http://{host}:{listen}")
     shown = store.engine.url.render_as_string(hide_password=True)  # a password in --db is not printed

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_PATHS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
@@ -96,15 +97,10 @@ def stress_report(
     """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
     parameter set is read and checked before the first run starts. ``distressed``: the generated book's
     share of accounts that start around their maintenance margin (:class:`~crossmargin.sim.population.BookShape`)."""
-    from crossmargin.engine.book import check_mirrored
-    from crossmargin.live.policy import check_oracle_priced
     from crossmargin.sim.population import DEFAULT_SHAPE, synthetic_book
     from crossmargin.sim.scenarios.load import load_scenario
-    from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
-    from crossmargin.sim.stress.montecarlo import monte_carlo
+    from crossmargin.sim.stress.comparison import StressBook, check_configs, compared_configs, stress_comparison
     from crossmargin.sim.stress.params import applied, parameter_set
-    from crossmargin.sim.stress.results import MonteCarloResult, StressReport
-    from crossmargin.sim.stress.runner import run
 
     scenario = load_scenario(scenario_name)
     if book is not None:
@@ -118,43 +114,23 @@ def stress_report(
         described = f"synthetic_book({generate or DEMO_ACCOUNTS}, seed={seed}), generic rulebook"
         if distressed:
             described += f", distressed share {distressed}"
-    liquidity = liquidity or default_liquidity(portfolio)
-    fund = default_insurance_fund(portfolio) if fund is None else fund
-    configs = list(cross_and_isolated(portfolio, rules, terms, liquidity, fund, oracle))
-    for name in rulebooks:
-        other = rulebook(name)
-        configs.append(replace(configs[0], label=name, rules=other.rules, terms=other.liquidation))
+    configs = compared_configs(StressBook(portfolio, rules, terms, liquidity, fund, oracle), rulebooks)
     for path in parameter_files:
         document = load_document(path)
         with field_prefix(str(path)):
             configs.append(applied(configs[0], parameter_set(document, path.stem)))
-    for config in configs:
-        with field_prefix(config.label):
-            check_oracle_priced(config.portfolio)
-            check_mirrored(config.portfolio, config.rules)
+    check_configs(configs)
     labels = [config.label for config in configs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise InputError("--params", f"two runs would both be named {repeated[0]!r}: give each a distinct label")
-    runs = []
-    carlo: tuple[MonteCarloResult, ...] = ()
     with _progress() as progress:
-        for config in configs:
-            task = progress.add_task(f"{scenario.name}: {config.label}", total=scenario.steps)
 
-            def advance(k: int, n: int, task: TaskID = task) -> None:
-                progress.update(task, completed=k, total=n)
+        def task(description: str, total: int) -> Callable[[int, int], None]:
+            shown = progress.add_task(description, total=total)
+            return lambda k, n: progress.update(shown, completed=k, total=n)
 
-            runs.append(run(config, scenario, seed, advance))
-        if paths > 1:
-            task = progress.add_task(f"Monte Carlo, {paths} paths x 2", total=paths * 2)
-            carlo = monte_carlo(
-                configs[:2], scenario, [seed + n for n in range(paths)], scheduler, workers,
-                lambda k, n: progress.update(task, completed=k, total=n),
-            )  # fmt: skip
-    return StressReport(
-        scenario.name, scenario.title, scenario.description, scenario.sources, described, tuple(runs), carlo
-    )
+        return stress_comparison(scenario, configs, described, seed, paths, scheduler, workers, task)
 
 
 REPORT_FILES = ("report.html", "summary.json")

@@ -2,10 +2,10 @@
 
 Every number in and out is a decimal (a string, or a JSON number read exactly); every error is
 ``{"error": {"field", "message"}}``: 401 without a live key, 403 outside the key's scope, 404 for an unknown
-account, 413 for a body over the size limit, 422 for bad input or a request the engine refused (nothing
-applied), 429 over the key's rate, 503 if the log could not be written. Writes are acknowledged only once
-committed to the log; an ``Idempotency-Key`` header makes a write apply once per key (a repeat gets the
-first answer, ``"repeated": true``). See docs/service.md for every endpoint with examples.
+account (or instrument), 413 for a body over the size limit, 422 for bad input or a request the engine
+refused (nothing applied), 429 over the key's rate, 503 if the log could not be written. Writes are
+acknowledged only once committed to the log; an ``Idempotency-Key`` header makes a write apply once per key
+(a repeat gets the first answer, ``"repeated": true``). See docs/service.md for every endpoint with examples.
 """
 
 import asyncio
@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -31,10 +32,14 @@ from crossmargin.oracle.feed import SourceUpdate
 from crossmargin.report.results import order_dict, withdrawal_dict
 from crossmargin.service import bodies
 from crossmargin.service.host import BookHost, Maker, Outcome, Unavailable
+from crossmargin.service.insight import liquidation_map, oracle_view
 from crossmargin.service.keys import Caller, caller_of
 from crossmargin.service.limits import BodyLimit, RateLimiter
-from crossmargin.service.views import account_view, book_figures, json_bytes
+from crossmargin.service.pages import dashboard_router
+from crossmargin.service.stress_runs import RunNotDone, StressRuns, TooManyRuns, UnknownRun, snapshot
+from crossmargin.service.views import account_detail, account_view, json_bytes
 from crossmargin.sim.replay import line_of
+from crossmargin.sim.scenarios.load import library
 
 TOPICS = ("liquidations", "prices", "book")
 
@@ -70,22 +75,26 @@ def _error(status: int, field: str, message: str) -> Response:
 def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     """The API over ``host``; its lifespan runs the host's writer and the book topic's publisher."""
     limiter = RateLimiter(limits.rate, limits.burst)
+    stress: list[StressRuns] = []  # the stress runs while the app runs (made and closed by its lifespan)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(host.run()), asyncio.create_task(host.publish_book())]
+        stress.append(StressRuns())
         await asyncio.sleep(0)
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            stress.pop().close()
 
     app = FastAPI(
         title="crossmargin", version=__version__, lifespan=lifespan,
         description="A live cross-margin risk service: the book, its prices, trades and liquidations.",
     )  # fmt: skip
     app.add_middleware(BodyLimit, limit=limits.body)
+    app.include_router(dashboard_router(host))  # the dashboard's pages (docs/dashboard.md)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, err: ApiError) -> Response:
@@ -171,11 +180,21 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         return _json({"status": "ok", "events": current().seq, "digest": host.digest()})
 
     @app.get("/v1/accounts/{account_id}")
-    async def account(account_id: str, who: Who) -> Response:
-        """An account as one entry of ``crossmargin evaluate --json``, with ``frozen`` and ``statuses``."""
+    async def account(account_id: str, who: Who, detail: bool = False) -> Response:
+        """An account as one entry of ``crossmargin evaluate --json``, with ``frozen`` and ``statuses``;
+        ``detail``: also each collateral line's weights and the positions in cross and isolated margin side
+        by side (:func:`~crossmargin.service.views.account_detail`)."""
         allow(who, account=account_id)
         known_account(account_id)
-        return _json(account_view(current(), account_id))
+        return _json((account_detail if detail else account_view)(current(), account_id))
+
+    @app.get("/v1/accounts/{account_id}/history")
+    async def account_history(account_id: str, who: Who) -> Response:
+        """The account's margin ratio, equity and maintenance margin since the service started (this process:
+        the history is not in the log), from the risk book's mirror (:mod:`crossmargin.service.history`)."""
+        allow(who, account=account_id)
+        known_account(account_id)
+        return _json(host.history.view(account_id))
 
     @app.get("/v1/accounts")
     async def accounts(
@@ -207,7 +226,31 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     async def book_aggregates(who: Who) -> Response:
         """Admin: the book's aggregates (see :func:`~crossmargin.service.views.book_figures`)."""
         allow(who)
-        return _json(book_figures(current()))
+        current()
+        return _json(host.book_figures())
+
+    @app.get("/v1/liquidation-map/{instrument}")
+    async def liquidation_map_of(
+        instrument: str,
+        who: Who,
+        bins: Annotated[int, Query(ge=2, le=500)] = 60,
+        span: Annotated[Decimal, Query(gt=0, le=Decimal("0.9"))] = Decimal("0.2"),
+    ) -> Response:
+        """Admin: where the positions in ``instrument`` are liquidated, in ``bins`` bins within ``span`` of
+        its mark, against the liquidity that would take them, from the liquidation prices computed again if
+        the book changed and their wait is over (``computed_at``: their event); see
+        :func:`~crossmargin.service.insight.liquidation_map`."""
+        allow(who)
+        loop = current()
+        if instrument not in loop.book.instrument_table:
+            raise ApiError(404, "instrument", f"no instrument {instrument!r}")
+        return _json(liquidation_map(loop, host.liquidation_prices.refresh(loop), instrument, bins, span))
+
+    @app.get("/v1/oracle")
+    async def oracle(who: Who) -> Response:
+        """Any key: every priced symbol's oracle status, why, its price and its sources; see
+        :func:`~crossmargin.service.insight.oracle_view`."""
+        return _json(oracle_view(current()))
 
     @app.post("/v1/accounts/{account_id}/order-check", openapi_extra=bodies.schema_of(bodies.OrderBody))
     async def order_check(account_id: str, who: Who, raw: Raw) -> Response:
@@ -233,6 +276,68 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         amount = max_withdrawable(holder, portfolio, state.rules, asset)
         held = holder.balances.get(asset, ZERO)
         return _json(withdrawal_dict(portfolio.base, account_id, asset, held, amount))
+
+    # ------------------------------------------------------------------ stress runs
+
+    def stress_runs() -> StressRuns:
+        if not stress:
+            raise Unavailable("the stress runs start with the service")
+        return stress[-1]
+
+    def stress_run(run_id: str, read: Callable[[str], Any]) -> Any:
+        """``read(run_id)``: 404 for a run not kept, 409 for one not done."""
+        try:
+            return read(run_id)
+        except UnknownRun as err:
+            raise ApiError(404, "run", str(err)) from None
+        except RunNotDone as err:
+            raise ApiError(409, "run", str(err)) from None
+
+    @app.get("/v1/stress/scenarios")
+    async def stress_scenarios(who: Who) -> Response:
+        """Admin: the library's scenarios, ``[{"name", "title", "steps"}]``."""
+        allow(who)
+        return _json([{"name": n, "title": s.title, "steps": s.steps} for n, s in sorted(library().items())])
+
+    @app.post("/v1/stress", openapi_extra=bodies.schema_of(bodies.StressBody))
+    async def stress_start(who: Who, raw: Raw) -> Response:
+        """Admin: stress a snapshot of the live book (taken now, between two events) against a library scenario
+        or an uploaded one, cross against isolated, on a local worker process (the service goes on); the run's
+        status. Poll ``GET /v1/stress/{id}``; once ``done``, its report. 429 while every kept run is unfinished."""
+        allow(who)
+        asked = bodies.read_body(bodies.StressBody, raw)
+        runs = stress_runs()
+        current()
+        try:
+            run_id = runs.start(snapshot(host), asked.scenario, asked.seed, asked.yaml)
+        except TooManyRuns as err:
+            raise ApiError(429, "run", str(err)) from None
+        return _json(runs.status(run_id))
+
+    @app.get("/v1/stress")
+    async def stress_list(who: Who) -> Response:
+        """Admin: every kept run's status, in the order they were started."""
+        allow(who)
+        return _json(stress_runs().runs())
+
+    @app.get("/v1/stress/{run_id}")
+    async def stress_status(run_id: str, who: Who) -> Response:
+        """Admin: a run's status: ``state`` (queued, running, done, failed), ``completed`` of ``total`` steps,
+        ``error``, ``started_at`` and ``finished_at`` (unix seconds)."""
+        allow(who)
+        return _json(stress_run(run_id, stress_runs().status))
+
+    @app.get("/v1/stress/{run_id}/report")
+    async def stress_report(run_id: str, who: Who) -> Response:
+        """Admin: a done run's report, the HTML ``crossmargin stress --out`` writes."""
+        allow(who)
+        return Response(stress_run(run_id, stress_runs().report_html), media_type="text/html")
+
+    @app.get("/v1/stress/{run_id}/summary")
+    async def stress_summary(run_id: str, who: Who) -> Response:
+        """Admin: a done run's summary, the ``summary.json`` ``crossmargin stress --out`` writes."""
+        allow(who)
+        return Response(stress_run(run_id, stress_runs().summary_text), media_type="application/json")
 
     # ------------------------------------------------------------------ writing
 

@@ -5,8 +5,9 @@ Every number is then held to the CLI's input bounds and read as the CLI reads it
 document or a feed (no control characters). A bad body raises :class:`~crossmargin.model.InputError` naming
 the field (``[2].price`` for a price line), with the CLI's words where the CLI has them."""
 
+import re
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,12 +18,18 @@ from crossmargin.model.errors import UNPRINTABLE
 from crossmargin.model.numbers import bounded
 
 Name = Field(min_length=1, max_length=128)
+_UNPRINTABLE_IN_DOCUMENT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+"""What :data:`~crossmargin.model.errors.UNPRINTABLE` refuses but for tabs and line breaks (``\\t``, ``\\n``,
+``\\r``): the control characters a document's text may not hold."""
 MAX_LINES = 1_000
 """Price lines one request may carry."""
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    documents: ClassVar[frozenset[str]] = frozenset()
+    """Fields holding a document's text (several lines): tabs and line breaks allowed, no other control
+    character."""
 
 
 class OpenAccountBody(Body):
@@ -77,6 +84,16 @@ class FundingBody(Body):
     rate: Decimal
 
 
+class StressBody(Body):
+    """A stress run of the live book: a library ``scenario`` by name, or an uploaded scenario's ``yaml`` text
+    (``scenario`` then empty or its name), on the path of ``seed``."""
+
+    documents = frozenset({"yaml"})
+    scenario: str = Field("", max_length=128)
+    seed: int = Field(7, ge=0, le=2**32 - 1)
+    yaml: str | None = Field(None, min_length=1, max_length=256_000)
+
+
 M = TypeVar("M", bound=Body)
 
 
@@ -94,6 +111,11 @@ def _checked(model: M, prefix: str = "") -> M:
     for name, value in model:
         if isinstance(value, Decimal):
             read[name] = bounded(value, f"{prefix}{name}")
+        elif isinstance(value, str) and name in model.documents:
+            found = _UNPRINTABLE_IN_DOCUMENT.search(value)
+            if found:
+                line = value.count("\n", 0, found.start()) + 1
+                raise InputError(f"{prefix}{name}", f"line {line} holds a control character {found.group()!r}")
         elif isinstance(value, str) and UNPRINTABLE.search(value):
             raise InputError(f"{prefix}{name}", f"{value!r} is not printable text (control characters)")
     return model.model_copy(update=read)

@@ -19,13 +19,16 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from crossmargin.live import events as live
 from crossmargin.live import snapshot as snapshots
 from crossmargin.live.loop import FLOAT_ERROR, EngineLoop, LoopConfig
 from crossmargin.model import InputError
 from crossmargin.service.books import book_config
+from crossmargin.service.history import CAPACITY, MarginHistory
 from crossmargin.service.hub import Hub
+from crossmargin.service.insight import LiquidationPriceCache
 from crossmargin.service.store import LogEntry, Store
 from crossmargin.service.views import book_figures, json_bytes, message, mirror_figures, mirror_message
 
@@ -94,7 +97,9 @@ def open_loop(store: Store, config: LoopConfig) -> EngineLoop:
 class BookHost:
     """The engine loop, its store and its stream (see module doc)."""
 
-    def __init__(self, store: Store, config: LoopConfig, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+    def __init__(
+        self, store: Store, config: LoopConfig, snapshot_every: int = SNAPSHOT_EVERY, history_points: int = CAPACITY
+    ) -> None:
         self.store = store
         self.config = config
         self.snapshot_every = snapshot_every
@@ -106,10 +111,21 @@ class BookHost:
         self._stale: str | None = None
         """Why the loop may hold events the log does not (a batch was discarded and the log could not be read
         back yet); None when the loop is the log's."""
+        self.adl_count = store.deleveraged()
+        """Auto-deleveraging lines since the log began: the log's at the start, then each one published."""
+        self.liquidation_prices = LiquidationPriceCache()
+        self.liquidation_prices.refresh(self.loop)
+        self.history = MarginHistory(history_points)
+        """Each account's margin-ratio history since this process started (:mod:`crossmargin.service.history`)."""
+        self.history.record(self.loop, ())
 
     @classmethod
     def open(
-        cls, store: Store, document: tuple[str, str] | None = None, snapshot_every: int = SNAPSHOT_EVERY
+        cls,
+        store: Store,
+        document: tuple[str, str] | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        history_points: int = CAPACITY,
     ) -> "BookHost":
         """The service's book on ``store``: resumed from the log, or on a new database started from
         ``document`` (file name and text, or a generated book: :mod:`crossmargin.service.books`). A document
@@ -126,7 +142,7 @@ class BookHost:
         config = book_config(name, text)
         if stored is None:
             store.set_book(name, text)
-        return cls(store, config, snapshot_every)
+        return cls(store, config, snapshot_every, history_points)
 
     # ------------------------------------------------------------------ writing
 
@@ -266,6 +282,7 @@ class BookHost:
     def _publish(self, outbound: list[live.OutboundEvent]) -> None:
         hub = self.hub
         priced = False
+        changed: set[str] = set()
         for event in outbound:
             text = message(event)
             if isinstance(event, live.PriceStatus):
@@ -274,6 +291,7 @@ class BookHost:
                 continue
             account = getattr(event, "account", None)
             if isinstance(event, live.Figures):
+                changed.add(event.account)
                 exact = (event.equity, event.initial_margin, event.maintenance_margin)
                 self._sent[event.account] = (*(float(x) for x in exact), event.liquidatable)  # type: ignore[assignment]
             elif (isinstance(event, live.AccountStatus) and event.state == "liquidatable") or not isinstance(
@@ -283,7 +301,9 @@ class BookHost:
             if account is not None:
                 hub.publish(f"account:{account}", text)
             if isinstance(event, live.Deleveraged):
+                self.adl_count += 1
                 hub.publish(f"account:{event.from_account}", text)
+        self.history.record(self.loop, changed)
         if priced:
             self._publish_revalued()
 
@@ -300,15 +320,27 @@ class BookHost:
                 self.hub.publish(f"account:{account_id}", mirror_message(self.loop, account_id, figures))
 
     async def publish_book(self, every_s: float = 0.1) -> None:
-        """Forever: the book's aggregates on ``book`` when something changed, at most every ``every_s``."""
-        published = -1
+        """Forever, every ``every_s`` while someone follows ``book``: the liquidation prices refreshed
+        (:class:`~crossmargin.service.insight.LiquidationPriceCache`; a liquidation map asked for refreshes them
+        too), and the book's aggregates on ``book`` when something changed (an event, or the liquidation
+        prices). Nobody following, nothing is computed."""
+        published = (-1, -1)
         while True:
             await asyncio.sleep(every_s)
-            if self.hub.followed("book") and self.loop.seq != published:
-                published = self.loop.seq
-                self.hub.publish("book", json_bytes({"event": "book", **book_figures(self.loop)}))
+            if not self.hub.followed("book"):
+                continue
+            now = (self.loop.seq, self.liquidation_prices.refresh(self.loop).seq)
+            if now != published:
+                published = now
+                self.hub.publish("book", json_bytes({"event": "book", **self.book_figures()}))
 
     # ------------------------------------------------------------------ reading
+
+    def book_figures(self) -> dict[str, Any]:
+        """The book's aggregates (:func:`~crossmargin.service.views.book_figures`) with the liquidation prices
+        (computed again if the book changed and their wait is over) and the auto-deleveraging lines since the
+        log began."""
+        return book_figures(self.loop, self.liquidation_prices.refresh(self.loop), self.adl_count)
 
     @property
     def stale(self) -> str | None:

@@ -9,6 +9,7 @@ kill is rolled back by the database when it is next opened (a torn last write is
 """
 
 import fcntl
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +197,14 @@ class Store:
             span = events.c.seq.between(row.seq, row.seq + row.request_events - 1)
             rows = connection.execute(sa.select(events.c.seq, events.c.outbound).where(span).order_by(events.c.seq))
             return row.request_digest, [(int(r.seq), r.outbound) for r in rows]
+
+    def deleveraged(self) -> int:
+        """The auto-deleveraging lines (outbound ``adl`` records) in the whole log: every one since it began (a
+        scan of the events that caused one, read in batches)."""
+        query = sa.select(events.c.outbound).where(events.c.outbound.contains('"type":"adl"'))
+        with self.engine.connect() as connection:
+            rows = connection.execution_options(yield_per=10_000).execute(query)
+            return sum(1 for row in rows for line in json.loads(row.outbound) if line["event"]["type"] == "adl")
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         query = sa.select(snapshots.c.seq, snapshots.c.body).order_by(snapshots.c.seq.desc()).limit(1)

@@ -12,8 +12,12 @@ from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop
 from crossmargin.margin.account import evaluate_account
+from crossmargin.margin.whatif import compare_modes
+from crossmargin.model import Side
+from crossmargin.model.numbers import exact
 from crossmargin.report.numbers import decimal_string, float_string
-from crossmargin.report.results import account_dict
+from crossmargin.report.results import account_dict, comparison_dict
+from crossmargin.service.insight import PricedBook, liquidatable_accounts, priced_book
 from crossmargin.sim.replay import line_of
 
 
@@ -46,6 +50,27 @@ def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
     return {**account_dict(result), "frozen": frozen, "statuses": statuses}
 
 
+def account_detail(loop: EngineLoop, account_id: str) -> dict[str, Any]:
+    """:func:`account_view` with what the account's page shows beside it: on each collateral line its
+    ``weight`` and ``initial_weight`` (value / (amount x price): the asset's weight at that amount, averaged
+    over its bands; for an amount owed, its liability weight, at least 1), and ``modes``: the account's
+    positions all in cross margin and all isolated on the margin a trader would post, side by side, as
+    ``crossmargin what-if --compare`` shows them (:func:`~crossmargin.margin.whatif.compare_modes`: ``cross``
+    and ``isolated``, each with its initial and maintenance margin and the collateral it needs in base
+    currency, the isolated margins in settle units and each leg's exact liquidation price)."""
+    state = loop.state
+    account = state.account(account_id)
+    portfolio = state.portfolio_of((account,))
+    view = account_view(loop, account_id)
+    for line in view["collateral"]:
+        asset, amount = portfolio.assets[line["asset"]], account.balances[line["asset"]]
+        with exact():
+            line["weight"] = decimal_string(asset.weighted_amount(amount, Side.MAINTENANCE) / amount)
+            line["initial_weight"] = decimal_string(asset.weighted_amount(amount, Side.INITIAL) / amount)
+    compared = comparison_dict(portfolio.base, account_id, compare_modes(account, portfolio, loop.config.rules))
+    return {**view, "modes": {"cross": compared["cross"], "isolated": compared["isolated"]}}
+
+
 def mirror_figures(loop: EngineLoop, account_id: str) -> tuple[float, float, float, bool]:
     """The account's cross figures in the risk book's float mirror now: equity, initial and maintenance
     margin (base currency), and whether the mirror finds the pool liquidatable (never one that holds nothing:
@@ -72,19 +97,30 @@ def mirror_message(loop: EngineLoop, account_id: str, figures: tuple[float, floa
     )  # fmt: skip
 
 
-def book_figures(loop: EngineLoop) -> dict[str, Any]:
-    """The book's aggregates: ``events`` applied, ``accounts``, summed ``equity`` and ``maintenance_margin``
-    of every pool (from the risk book's float mirror, written as the shortest decimal that reads back as
-    that float), ``near_liquidation`` (accounts within the band of liquidation, or past it), and the exact
-    ``insurance_fund``, ``fee_pool`` and ``bad_debt`` (base currency)."""
+def book_figures(loop: EngineLoop, priced: PricedBook | None = None, adl_count: int | None = None) -> dict[str, Any]:
+    """The book's aggregates: ``events`` applied, ``accounts``, summed ``equity``, ``maintenance_margin`` and
+    ``initial_margin`` of every pool (from the risk book's float mirror, written as the shortest decimal that
+    reads back as that float), ``near_liquidation`` (accounts within the band of liquidation, or past it),
+    ``liquidatable`` (accounts with a pool the mirror finds liquidatable now, one that holds nothing aside),
+    ``within`` (accounts whose nearest liquidation price is within 1%, 5%, 10% of its mark, or liquidatable:
+    :func:`~crossmargin.service.insight.within_counts`) as of event ``liquidation_prices_at`` (``priced``,
+    computed now if not given), ``adl_count`` (auto-deleveraging lines since the log began, as the caller
+    counts them; None if it keeps no log), and the exact ``insurance_fund``, ``fee_pool`` and ``bad_debt``
+    (base currency)."""
     book, state = loop.book, loop.state
     figures = book.figures[: book.pool_count]
+    priced = priced_book(loop) if priced is None else priced
     return {
         "events": loop.seq,
         "accounts": len(book.accounts),
         "equity": float_string(float(np.sum(figures[:, 0]))),
         "maintenance_margin": float_string(float(np.sum(figures[:, 2]))),
+        "initial_margin": float_string(float(np.sum(figures[:, 3]))),
         "near_liquidation": loop.at_risk(),
+        "liquidatable": liquidatable_accounts(book),
+        "within": dict(priced.within),
+        "liquidation_prices_at": priced.seq,
+        "adl_count": adl_count,
         "insurance_fund": decimal_string(state.value(INSURANCE_FUND)),
         "fee_pool": decimal_string(state.value(FEE_POOL)),
         "bad_debt": decimal_string(-state.value(BAD_DEBT)),
