@@ -5,22 +5,18 @@ Chromium is the system's (``/usr/bin/chromium``, installed by ``.ci/run``); Play
 browser of its own here."""
 
 import contextlib
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from playwright.sync_api import Browser, Playwright, ViewportSize
 
-from crossmargin.service.api import create_app
 from crossmargin.service.host import BookHost
 from crossmargin.service.keys import add_key
 from crossmargin.service.store import Store
+from tests.service.api_support import on_loopback
 
 BOOK = Path(__file__).with_name("book.yaml")
 CHROMIUM = "/usr/bin/chromium"
@@ -62,37 +58,15 @@ class Live:
         return answer.json()
 
 
-def wait_for(condition: Callable[[], bool], what: str, within_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_s} s")
-        time.sleep(0.01)
-
-
 @contextlib.contextmanager
 def serving(url: str, document: tuple[str, str]) -> Iterator[Live]:
     """The book ``document`` (file name and text, or a generated book) on a new database at ``url``, served by
     the real app on a loopback port for as long as the block runs."""
     store = Store(url)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        host = BookHost.open(store, document)
-        listener.bind(("127.0.0.1", 0))  # a free port, held from here on: no race for it
-        port = listener.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: server.started or not thread.is_alive(), "the server starting")
-            assert server.started, "the server did not start"
+        with on_loopback(store, document) as (port, host):
             yield Live(f"http://127.0.0.1:{port}", host, store)
-        finally:
-            server.should_exit = True
-            thread.join(WAIT_S)
-        assert not thread.is_alive(), "the server did not stop"
     finally:
-        listener.close()
         store.close()
 
 

@@ -19,7 +19,10 @@ arithmetic the document's comments and ``crossmargin evaluate`` show):
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import uvicorn
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
@@ -177,3 +181,35 @@ def dec(text: object) -> Decimal:
     """A decimal string of an answer, as a Decimal (refusing anything else, floats included)."""
     assert isinstance(text, str), text
     return Decimal(text)
+
+
+def wait_for(condition: Callable[[], bool], what: str, within_s: float = WAIT_S) -> None:
+    """Wait until ``condition()`` holds, failing (naming ``what``) after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within_s} s")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def on_loopback(store: Store, document: tuple[str, str]) -> Iterator[tuple[int, BookHost]]:
+    """The real app over a new host of ``document`` (file name and text, or a generated book) on ``store``,
+    served by uvicorn in a thread on a free loopback port for as long as the block runs: ``(port, host)``."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        host = BookHost.open(store, document)
+        listener.bind(("127.0.0.1", 0))  # a free port, held from here on: no race for it
+        server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: server.started or not thread.is_alive(), "the server starting")
+            assert server.started, "the server did not start"
+            yield listener.getsockname()[1], host
+        finally:
+            server.should_exit = True
+            thread.join(WAIT_S)
+        assert not thread.is_alive(), "the server did not stop"
+    finally:
+        listener.close()

@@ -4,9 +4,6 @@ client subscribing and httpx posting, on SQLite and PostgreSQL. The worked case 
 ``crossmargin replay --json`` prints for the same feed line."""
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,15 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from crossmargin.service.api import create_app
 from crossmargin.service.host import BookHost
 from crossmargin.service.keys import add_key
 from crossmargin.service.store import Store
-from tests.service.api_support import BOOK_TEXT, WAIT_S, replayed, without_stream_fields
+from tests.service.api_support import BOOK_TEXT, WAIT_S, on_loopback, replayed, wait_for, without_stream_fields
 
 LIQUIDATING = {"t": 1, "source": "binance", "symbol": "BTC", "price": 63900}
 
@@ -41,34 +36,14 @@ class Live:
         return add_key(self.store, scope)[1]
 
 
-def _wait_for(condition: Any, what: str, within_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_s} s")
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def live(database_url: str) -> Iterator[Live]:
     store = Store(database_url)
-    host = BookHost.open(store, ("portfolio.yaml", BOOK_TEXT))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))  # a free port, held from here on: no race for it
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
     try:
-        _wait_for(lambda: server.started or not thread.is_alive(), "the server starting")
-        assert server.started, "the server did not start"
-        yield Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", host, store)
+        with on_loopback(store, ("portfolio.yaml", BOOK_TEXT)) as (port, host):
+            yield Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", host, store)
     finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
-        listener.close()
         store.close()
-    assert not thread.is_alive(), "the server did not stop"
 
 
 def _connect(live: Live, query: str, **options: Any) -> ClientConnection:
@@ -146,4 +121,4 @@ def test_a_client_that_leaves_is_unsubscribed(live: Live) -> None:
     with _connect(live, f"topic=prices&key={live.key('feeder')}") as client:
         assert _next(client)["event"] == "subscribed"
         assert live.host.hub.followed("prices")
-    _wait_for(lambda: not live.host.hub.followed("prices"), "the subscription ending with its socket")
+    wait_for(lambda: not live.host.hub.followed("prices"), "the subscription ending with its socket")
