@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from crossmargin.liquidation.liquidity import DepthLevels, SquareRootImpact
-from crossmargin.live.document import loop_config_of, portfolio_of
+from crossmargin.live.document import loop_config_of, placed_book, portfolio_of
 from crossmargin.model import InputError
 from crossmargin.model.document_text import parse_document
 from crossmargin.oracle.config import Status
@@ -126,3 +126,48 @@ def test_a_bad_section_is_an_error_naming_it(old: str, new: str, field: str):
     with pytest.raises(InputError) as caught:
         loop_config_of(parsed(TEXT.replace(old, new)))
     assert caught.value.field.startswith(field), caught.value
+
+
+PLACED = """\
+version: 1
+base: USD
+rulebook: binance-usdm
+prices: {USDT: 1, BTC: 60000}
+marks: {BTC-PERP: 60000}
+accounts:
+  - {id: a, balances: {USDT: 100}, venue: okx}
+  - {id: b, balances: {USDT: 200}, owner: a}
+  - {id: c, balances: {USDT: 300}, venue: okx, owner: c2}
+"""
+
+
+def test_a_placed_book_holds_every_account_at_its_venue_in_document_order():
+    book = placed_book(parsed(PLACED))
+    assert (book.base, book.rulebook, book.placed) == ("USD", "binance-usdm", True)
+    assert [b.venue for b in book.venues] == ["okx", "binance-usdm"]
+    assert [(a.id, b.venue, a.held_by) for a, b in book.holders] == [
+        ("a", "okx", "a"),
+        ("b", "binance-usdm", "a"),
+        ("c", "okx", "c2"),
+    ]
+    account, venue = book.holder("b")
+    assert (account.balances, venue.rules) == ({"USDT": Decimal(200)}, rulebook("binance-usdm").rules)
+    with pytest.raises(InputError) as err:
+        book.holder("zed")
+    assert err.value.field == "account"
+
+
+def test_a_book_without_venues_is_the_one_portfolio_of_its_rulebook():
+    book = placed_book(parsed())
+    portfolio, rules = portfolio_of(parsed())
+    (only,) = book.venues
+    assert (only.portfolio, only.rules, book.placed) == (portfolio, rules, False)
+    assert [a for a, _ in book.holders] == list(portfolio.accounts)
+
+
+def test_the_engine_loop_refuses_an_account_at_another_venue():
+    with pytest.raises(InputError) as err:
+        loop_config_of(parsed(PLACED))
+    assert err.value.field == "accounts[0] (id 'a').venue"
+    at_home = PLACED.replace("venue: okx", "venue: binance-usdm")
+    assert [a.held_by for a in loop_config_of(parsed(at_home)).portfolio.accounts] == ["a", "a", "c2"]

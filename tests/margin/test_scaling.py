@@ -38,3 +38,9 @@ def test_the_scaled_market_multiplies_what_moves_and_holds_the_rest():
     alone = scaled_market(BOOK, Move.of(BOOK, "ETH-PERP", PriceMove.INSTRUMENT), Decimal(2))
     assert alone.marks["ETH-PERP"] == D(3002) and alone.prices["ETH"] == D(1500)
     assert BOOK.market.marks["BTC-FUT"] == D(20100)  # the portfolio's own market is untouched
+
+
+def test_an_underlying_moves_its_marks_and_its_price_without_naming_an_instrument():
+    assert Move.of_underlying(BOOK, "ETH") == Move(frozenset({"ETH-PERP"}), frozenset({"ETH"}))
+    assert Move.of_underlying(BOOK, "BTC") == Move.of(BOOK, "BTCUSD", PriceMove.UNDERLYING)
+    assert Move.of_underlying(BOOK, "SOL") == Move(frozenset(), frozenset({"SOL"}))  # nothing listed on it

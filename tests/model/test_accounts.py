@@ -50,3 +50,24 @@ def test_an_account_needs_an_id_and_finite_balances():
     # a negative balance is a liability, not an error
     assert Account("a", {"USDC": D(-1000)}).balances["USDC"] == D(-1000)
     assert Position("X", D(1), D(1)).instrument == "X"
+
+
+def test_an_account_is_held_by_its_owner_or_by_itself():
+    assert Account("a").held_by == "a"
+    assert Account("a", owner="olga").held_by == "olga"
+
+
+def test_venue_and_owner_are_labels_outside_equality():
+    # the clearing state rebuilds accounts from id, balances and positions alone: they still compare equal
+    placed = Account("a", {"USDT": D(1)}, (), venue="okx", owner="olga")
+    assert placed == Account("a", {"USDT": D(1)}, ())
+    assert placed != Account("b", {"USDT": D(1)}, (), venue="okx", owner="olga")
+
+
+def test_an_empty_venue_or_owner_is_refused():
+    with pytest.raises(InputError) as err:
+        Account("a", venue="")
+    assert err.value.field == "venue"
+    with pytest.raises(InputError) as err:
+        Account("a", owner="")
+    assert err.value.field == "owner"

@@ -594,3 +594,34 @@ def test_the_schema_rejects_what_the_document_rejects(data: dict[str, Any]) -> N
     jsonschema = pytest.importorskip("jsonschema")
     assert not jsonschema.Draft202012Validator(shipped_schema()).is_valid(data)
     first_error(data)
+
+
+def test_an_account_reads_its_venue_and_owner() -> None:
+    data = document()
+    data["accounts"][0] |= {"venue": "okx", "owner": "olga"}
+    data["accounts"][1] |= {"venue": None, "owner": 7}  # null: the default; an integer owner reads as text
+    alice, other = portfolio_from_document(data).accounts
+    assert (alice.venue, alice.owner, alice.held_by) == ("okx", "olga", "olga")
+    assert (other.venue, other.owner, other.held_by) == (None, "7", "7")
+    assert portfolio_from_document(data) == expected_portfolio()  # labels: the accounts compare as before
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [("venue", "", "at least 1 character"), ("venue", 3, "valid string"), ("owner", "", "at least 1 character")],
+)
+def test_a_bad_venue_or_owner_names_its_field(key: str, value: Any, words: str) -> None:
+    data = document()
+    data["accounts"][0][key] = value
+    with pytest.raises(InputError) as err:
+        portfolio_from_document(data)
+    assert err.value.field == f"accounts[0] (id 'alice').{key}" and words in err.value.message
+
+
+def test_the_schema_takes_a_venue_and_an_owner() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = document()
+    data["accounts"][0] |= {"venue": "okx", "owner": 7}
+    jsonschema.Draft202012Validator(shipped_schema()).validate(data)
+    data["accounts"][0]["venue"] = 7
+    assert not jsonschema.Draft202012Validator(shipped_schema()).is_valid(data)

@@ -14,10 +14,12 @@ from crossmargin.report.results import (
     evaluation_dict,
     number,
     order_dict,
+    owner_dict,
     signed_max_size,
     withdrawal_dict,
 )
 from tests.builders import GENERIC, D
+from tests.report.conftest import olga_view
 
 
 def test_a_figure_is_a_decimal_string_and_none_stays_none():
@@ -82,3 +84,39 @@ def test_an_order_that_no_size_fails_has_no_max_size(hand: Portfolio):
     check = check_order(hand.accounts[0], hand, GENERIC, "BTC-PERP", D(1), D(10000))
     assert check.passes and check.max_size is None and signed_max_size(check) is None
     assert order_dict("USD", "alice", check)["max_size"] is None
+
+
+def test_an_owner_view_as_json():
+    view: Any = owner_dict(olga_view())
+    assert (view["owner"], view["accounts"]) == ("olga", ["olga-b", "olga-o"])
+    btc = view["underlyings"]["BTC"]
+    assert (btc["price"], btc["notional"], btc["net_notional"], btc["delta"]) == ("60000", "90000", "30000", "0.5")
+    assert btc["venues"]["binance-usdm"] == {
+        "notional": "60000",
+        "net_notional": "60000",
+        "delta": "1",
+        "liquidation_price": "52000",
+        "move": "-0.13333333333333333333",  # 52000 / 60000 - 1 = -2 / 15, to 20 significant digits
+        "account": "olga-b",
+        "solved": True,
+    }
+    assert btc["venues"]["okx"]["move"] == "0.066666666666666666667"  # 64000 / 60000 - 1 = 1 / 15
+    grid = view["underlyings"]["ETH"]["venues"]["scenario-margin"]
+    assert (grid["liquidation_price"], grid["move"], grid["account"], grid["solved"]) == (None, None, None, False)
+
+
+def test_an_evaluation_with_venues_adds_each_accounts_venue_and_owner_and_the_owners(
+    evaluated: dict[str, AccountResult],
+):
+    results = list(evaluated.values())
+    plain: Any = evaluation_dict("USD", "generic", results)
+    assert "owners" not in plain and all("venue" not in a for a in plain["accounts"])
+    placed: Any = evaluation_dict("USD", "generic", results, ["generic", "okx", "generic"], [olga_view()])
+    assert [(a["id"], a["venue"], a["owner"]) for a in placed["accounts"]] == [
+        ("alice", "generic", "alice"),
+        ("iso", "okx", "iso"),
+        ("carol", "generic", "carol"),
+    ]
+    assert placed["owners"] == [owner_dict(olga_view())]
+    stripped = [{k: v for k, v in a.items() if k not in ("venue", "owner")} for a in placed["accounts"]]
+    assert stripped == plain["accounts"]

@@ -1,6 +1,8 @@
 """The terminal tables: figures to ten significant digits (percentages to four), ``-`` for none, the status in
 red only when liquidatable, and each table's rows of the hand book (tests/cli/conftest.py)."""
 
+from dataclasses import replace
+
 from rich.console import Console, RenderableType
 
 from crossmargin.margin.account import AccountResult
@@ -14,11 +16,13 @@ from crossmargin.report.tables import (
     comparison_table,
     evaluation_view,
     order_table,
+    owner_table,
     percent,
     status,
     withdrawal_table,
 )
 from tests.builders import GENERIC, D
+from tests.report.conftest import olga_view
 
 
 def text(renderable: RenderableType) -> str:
@@ -76,3 +80,36 @@ def test_the_what_if_tables(hand: Portfolio):
 def test_the_bench_table_writes_floats_to_three_places_and_counts_whole():
     table = rows(bench_table({"accounts": 100000, "positions": 408073, "tick_ms": 1.23456, "build_s": 1234.5}))
     assert table == [["accounts", "100,000"], ["positions", "408,073"], ["tick_ms", "1.235"], ["build_s", "1,234.500"]]
+
+
+def test_an_owners_table_totals_each_underlying_and_gives_each_venues_first_liquidation():
+    assert rows(owner_table("USD", olga_view())) == [
+        ["BTC", "all venues", "60000", "90000", "30000", "0.5"],
+        ["binance-usdm", "60000", "60000", "1", "52000", "-13.33%", "olga-b"],  # 52000 / 60000 - 1 = -13.33 %
+        ["okx", "30000", "-30000", "-0.5", "64000", "6.667%", "olga-o"],  # 64000 / 60000 - 1 = +6.667 %
+        ["ETH", "all venues", "3000", "3000", "3000", "1"],
+        ["scenario-margin", "3000", "3000", "1", "not solved", "-", "-"],
+    ]
+
+
+def test_a_venue_liquidating_an_owner_now_or_never():
+    view = olga_view()
+    now = replace(view.underlyings[0].venues[0], scale=D(1), liquidation_price=D(60000))
+    never = replace(view.underlyings[0].venues[1], scale=None, liquidation_price=None, account=None)
+    btc = replace(view.underlyings[0], venues=(now, never))
+    found = rows(owner_table("USD", replace(view, underlyings=(btc,))))
+    assert found[1] == ["binance-usdm", "60000", "60000", "1", "60000", "liquidatable now", "olga-b"]
+    assert found[2] == ["okx", "30000", "-30000", "-0.5", "-", "-", "-"]
+    assert "no positions" in text(owner_table("USD", replace(view, underlyings=())))
+
+
+def test_a_placed_evaluation_names_venues_and_owners(evaluated: dict[str, AccountResult]):
+    results = list(evaluated.values())
+    found = rows(accounts_table("USD", results, ["generic", "okx", "generic"]))
+    assert [row[:3] for row in found] == [
+        ["alice", "generic", "alice"],
+        ["iso", "okx", "iso"],
+        ["carol", "generic", "carol"],
+    ]
+    view = text(evaluation_view("USD", results, ["generic", "okx", "generic"], [olga_view()]))
+    assert "Positions of iso at okx (USD)" in view and "Owner olga (USD): olga-b, olga-o" in view

@@ -9,10 +9,11 @@ from rich.table import Table
 
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.model import Account
+from crossmargin.report.results import owner_dict
 from crossmargin.report.venues import VenueOutcome, comparison_dict, comparison_view, rulebooks_dict, rulebooks_table
 from crossmargin.venues import available, rulebook
 from tests.builders import GENERIC, position
-from tests.report.conftest import hand_book
+from tests.report.conftest import hand_book, olga_view
 
 
 def test_an_outcome_finds_an_account_or_has_none(evaluated: dict[str, AccountResult]):
@@ -62,3 +63,12 @@ def test_hedge_mode_legs_are_named_apart():
     console = Console(width=400, record=True, color_system=None)
     console.print(comparison_view("USD", ["h"], [VenueOutcome("generic", (result,))]))
     assert "BTC-PERP long liq. price" in console.export_text()
+
+
+def test_the_comparison_of_a_placed_book_ends_with_its_owners(evaluated: dict[str, AccountResult]):
+    outcomes = [VenueOutcome("generic", tuple(evaluated.values()))]
+    assert "owners" not in comparison_dict("USD", ["alice"], outcomes)
+    document: Any = comparison_dict("USD", ["alice"], outcomes, [olga_view()])
+    assert document["owners"] == [owner_dict(olga_view())]
+    *_, owner = comparison_view("USD", ["alice"], outcomes, [olga_view()]).renderables
+    assert isinstance(owner, Table) and owner.title == "Owner olga (USD): olga-b, olga-o"

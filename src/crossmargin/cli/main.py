@@ -10,7 +10,7 @@ checked before any work.
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,14 +23,15 @@ from rich.progress import Progress
 from crossmargin import __version__
 from crossmargin.cli.feed import read_events, read_feed
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
-from crossmargin.cli.loading import load_document, load_portfolio
+from crossmargin.cli.loading import load_document
 from crossmargin.cli.output import emit_json, emit_view
 from crossmargin.cli.risk import risk
 from crossmargin.cli.serve import keys, log, serve
 from crossmargin.cli.stress import demo, stress
 from crossmargin.cli.user_input import named_by_option, parse_decimal, user_errors
-from crossmargin.live.document import loop_config_of
-from crossmargin.margin.account import evaluate_account
+from crossmargin.live.document import PlacedBook, loop_config_of, placed_book
+from crossmargin.margin.account import AccountResult, evaluate_account
+from crossmargin.margin.owners import OwnerView, VenueBook, owner_views
 from crossmargin.margin.whatif import check_order, compare_modes, max_withdrawable
 from crossmargin.model import Account, InputError, Portfolio, RuleChoices
 from crossmargin.model.document import portfolio_from_document
@@ -43,6 +44,7 @@ from crossmargin.report.venues import VenueOutcome
 from crossmargin.schemas import shipped_schema
 from crossmargin.sim.replay import Replay
 from crossmargin.venues import available, rulebook
+from crossmargin.venues.placement import places_accounts, venue_parts
 
 app = typer.Typer(
     name="crossmargin",
@@ -65,22 +67,41 @@ def under_every_rulebook(raw: dict[str, Any]) -> tuple[list[str], list[VenueOutc
     """The book of ``raw`` evaluated under each rulebook with that rulebook's own tables.
 
     Returns the account ids and one outcome per rulebook; a rulebook under which the book does not
-    validate (its tables lack an asset the book holds, say) gets the error instead of results.
+    validate (its tables lack an asset the book holds, say) gets the error instead of results. A document
+    that places its accounts at venues is taken venue by venue: an account keeps the contracts of its own
+    venue's tables (what a contract is, as for an instrument the document defines) under each rulebook's
+    risk terms, and a venue's accounts that do not validate under a rulebook get the error.
     """
-    ids: list[str] = []
+    if not places_accounts(raw):
+        outcomes = _under_every_rulebook([("", raw)])
+        return [r.account.id for r in next((o.results for o in outcomes if o.results), ())], outcomes
+    outcomes = _under_every_rulebook([(part.rulebook.name, part.document) for part in venue_parts(raw)])
+    evaluated = any(o.results for o in outcomes)
+    return [account.id for account, _ in placed_book(raw).holders] if evaluated else [], outcomes
+
+
+def _under_every_rulebook(documents: Sequence[tuple[str, Mapping[str, Any]]]) -> list[VenueOutcome]:
+    """Each document (of the accounts at one venue, named; or the whole book, unnamed) under every rulebook."""
     outcomes = []
     for name in available():
         book = rulebook(name)
-        try:
-            portfolio = portfolio_from_document(book.apply_to(raw, tables_win=True))
-        except InputError as err:
-            outcomes.append(VenueOutcome(name, error=str(err)))
-            continue
-        ids = ids or [a.id for a in portfolio.accounts]
-        outcomes.append(
-            VenueOutcome(name, tuple(evaluate_account(a, portfolio, book.rules) for a in portfolio.accounts))
-        )
-    return ids, outcomes
+        evaluated: list[AccountResult] = []
+        errors = []
+        for venue, document in documents:
+            try:
+                portfolio = portfolio_from_document(book.apply_to(document, tables_win=True))
+            except InputError as err:
+                errors.append(f"accounts at {venue}: {err}" if venue else str(err))
+                continue
+            evaluated += [evaluate_account(a, portfolio, book.rules) for a in portfolio.accounts]
+        outcomes.append(VenueOutcome(name, tuple(evaluated), "; ".join(errors) or None))
+    return outcomes
+
+
+def owners_of(book: PlacedBook, holders: Sequence[tuple[Account, VenueBook]]) -> tuple[OwnerView, ...]:
+    """The views of the owners of ``holders``, each with every account they hold in ``book``."""
+    owners = {account.held_by for account, _ in holders}
+    return owner_views([(account, venue) for account, venue in book.holders if account.held_by in owners])
 
 
 def _show_version(value: bool) -> None:
@@ -105,16 +126,19 @@ def evaluate(
     json_output: JsonOption = False,
     account: Annotated[str | None, typer.Option("--account", help="Evaluate only this account id.")] = None,
 ) -> None:
-    """Value every account (or one): equity, IM, MM, free collateral, margin ratio, liquidation prices."""
+    """Value every account (or one) at its venue: equity, IM, MM, free collateral, margin ratio, liquidation
+    prices; where accounts name venues or owners, each owner's exposure, delta and first liquidation per venue."""
     with user_errors():
-        portfolio, rules = load_portfolio(file)
+        book = placed_book(load_document(file))
         with named_by_option():
-            accounts = portfolio.accounts if account is None else (portfolio.account(account),)
-        evaluated = tuple(evaluate_account(holder, portfolio, rules) for holder in accounts)
+            holders = book.holders if account is None else (book.holder(account),)
+        evaluated = tuple(evaluate_account(holder, venue.portfolio, venue.rules) for holder, venue in holders)
+        venues = [venue.venue for _, venue in holders] if book.placed else None
+        owners = owners_of(book, holders) if book.placed else ()
     if json_output:
-        emit_json(results.evaluation_dict(portfolio.base, portfolio.rulebook, evaluated))
+        emit_json(results.evaluation_dict(book.base, book.rulebook, evaluated, venues, owners))
     else:
-        emit_view(tables.evaluation_view(portfolio.base, evaluated))
+        emit_view(tables.evaluation_view(book.base, evaluated, venues, owners))
 
 
 @dataclass(frozen=True)
@@ -225,10 +249,10 @@ def what_if(
     """Answer one question about an account: a withdrawal, an order, or cross against isolated margin."""
     with user_errors():
         question = question_from_options(withdraw, order, size, price, compare)
-        portfolio, rules = load_portfolio(file)
+        book = placed_book(load_document(file))
         with named_by_option():
-            holder = portfolio.account(account)
-            document, view = answer(question, portfolio, rules, holder)
+            holder, venue = book.holder(account)
+            document, view = answer(question, venue.portfolio, venue.rules, holder)
     if json_output:
         emit_json(document)
     else:
@@ -252,7 +276,8 @@ def compare(
     json_output: JsonOption = False,
     account: Annotated[str | None, typer.Option("--account", help="Compare only this account id.")] = None,
 ) -> None:
-    """Evaluate the same book under every rulebook (each with its own tables), side by side."""
+    """Evaluate the same book under every rulebook (each with its own tables), side by side; where accounts name
+    venues or owners, each owner's view with every account at its own venue follows."""
     with user_errors():
         raw = load_document(file)
         ids, outcomes = under_every_rulebook(raw)
@@ -265,11 +290,15 @@ def compare(
             if account not in ids:
                 raise InputError("--account", f"no account with id {account!r}")
             ids = [account]
+        owners = None
+        if places_accounts(raw):
+            book = placed_book(raw)
+            owners = owners_of(book, [book.holder(i) for i in ids])
     base = str(raw.get("base"))
     if json_output:
-        emit_json(venue_report.comparison_dict(base, ids, outcomes))
+        emit_json(venue_report.comparison_dict(base, ids, outcomes, owners))
     else:
-        emit_view(venue_report.comparison_view(base, ids, outcomes))
+        emit_view(venue_report.comparison_view(base, ids, outcomes, owners))
 
 
 @app.command()

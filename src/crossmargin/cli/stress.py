@@ -32,6 +32,7 @@ from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.oracle.document import oracle_config
 from crossmargin.venues import rulebook
+from crossmargin.venues.placement import require_one_venue
 
 DEMO_SCENARIO = "flash-crash"
 DEMO_ACCOUNTS = 500
@@ -64,7 +65,7 @@ def book_from_file(
     name = raw.get("rulebook", "generic")
     if not isinstance(name, str):
         raise InputError("rulebook", f"must be a rulebook name, got {name!r}")
-    book = rulebook(name)
+    book = require_one_venue(raw)
     applied = book.apply_to(raw)
     portfolio = portfolio_from_document(applied)
     fund, sections = clearing_section(applied)

@@ -19,7 +19,12 @@ class Move:
         """What moves for a liquidation price of ``instrument``: its underlying, or itself alone."""
         if kind is PriceMove.INSTRUMENT:
             return cls(frozenset({instrument}), frozenset())
-        underlying = portfolio.instruments[instrument].underlying
+        return cls.of_underlying(portfolio, portfolio.instruments[instrument].underlying)
+
+    @classmethod
+    def of_underlying(cls, portfolio: Portfolio, underlying: str) -> "Move":
+        """Every mark of an instrument on ``underlying`` and the underlying's own price (not the base
+        currency's, which stays 1)."""
         names = frozenset(n for n, i in portfolio.instruments.items() if i.underlying == underlying)
         assets = frozenset({underlying}) if underlying != portfolio.base else frozenset()
         return cls(names, assets)

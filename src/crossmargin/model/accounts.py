@@ -41,15 +41,25 @@ class Account:
 
     One position per instrument (one-way mode), or one long and one short (hedge mode, where a venue
     has it: each leg margined on its own notional, both legs moving together for a liquidation price).
+
+    ``venue`` names the rulebook the account is margined under (None: the document's ``rulebook``) and
+    ``owner`` the person holding it (None: the account is its own owner, see :attr:`held_by`). Both are
+    labels, not state: they take no part in equality, so an account still compares by its id, balances and
+    positions (the clearing state rebuilds accounts without them and tests compare those with the document's).
     """
 
     id: str
     balances: Mapping[str, Decimal] = field(default_factory=dict)
     positions: tuple[Position, ...] = ()
+    venue: str | None = field(default=None, compare=False)
+    owner: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
             raise InputError("id", "must not be empty")
+        for name, label in (("venue", self.venue), ("owner", self.owner)):
+            if label is not None and not label:
+                raise InputError(name, "must not be empty (leave it out for the default)")
         for asset, amount in self.balances.items():
             finite(amount, f"balances.{asset}")
         seen: set[tuple[str, bool]] = set()
@@ -62,6 +72,11 @@ class Account:
                     "long and one short (hedge mode)",
                 )
             seen.add(leg)
+
+    @property
+    def held_by(self) -> str:
+        """The owner's name: ``owner``, or the account's own id when it names none."""
+        return self.id if self.owner is None else self.owner
 
     @property
     def label(self) -> str:

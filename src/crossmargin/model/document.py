@@ -316,6 +316,17 @@ class AccountDocument(_Part):
     positions: Annotated[list[PositionDocument], FAST] = Field(
         default=[], description="Open positions, at most one per instrument."
     )
+    venue: Name | None = Field(
+        default=None,
+        description="The venue the account is at: the name of the rulebook it is margined under, with that "
+        "rulebook's tables (e.g. okx). Absent or null: the document's rulebook. The command line resolves the "
+        "name.",
+    )
+    owner: AccountId | None = Field(
+        default=None,
+        description="Who holds the account, a free name (an integer is read as its decimal text): the accounts "
+        "of one owner, at any venues, are viewed together. Absent or null: the account's own id.",
+    )
 
 
 class GuardsDocument(_Part):
@@ -413,7 +424,10 @@ class PortfolioDocument(_Part):
         description="Document format version: the integer 1."
     )
     base: Name = Field(description="Reporting (base) currency, e.g. USD: every price is in it; its own price is 1.")
-    rulebook: str = Field(default="generic", description="Name of the rulebook (venue rules) to evaluate with.")
+    rulebook: str = Field(
+        default="generic",
+        description="Name of the rulebook (venue rules) to evaluate with: the venue of every account that names none.",
+    )
     assets: Annotated[dict[str, AssetDocument], FAST] = Field(default={}, description="Collateral assets by name.")
     instruments: Annotated[dict[str, InstrumentDocument], FAST] = Field(default={}, description="Instruments by name.")
     prices: Annotated[dict[str, Number], FAST] = Field(
@@ -606,6 +620,12 @@ def _union_member(key: int | str) -> bool:
     return isinstance(key, str) and _UNION_MEMBER.match(key) is not None
 
 
+def account_label(index: int, raw_account: object) -> str:
+    """How errors name the document's account at ``index``: ``accounts[3] (id 'alice')``, or ``accounts[3]``
+    when its raw entry has no usable id."""
+    return f"accounts[{index}]{_id_note(raw_account)}"
+
+
 def _id_note(raw_account: object) -> str:
     """`` (id 'alice')`` for a raw account whose id is usable, else nothing."""
     if not isinstance(raw_account, Mapping):
@@ -725,7 +745,7 @@ def _account(index: int, document: AccountDocument) -> Account:
                 positions.append(
                     Position(position.instrument, position.size, position.entry_price, position.isolated_margin)
                 )
-        return Account(document.id, dict(document.balances), tuple(positions))
+        return Account(document.id, dict(document.balances), tuple(positions), document.venue, document.owner)
 
 
 def clearing_section(data: Mapping[str, Any]) -> tuple[Decimal, dict[str, dict[str, Any]]]:

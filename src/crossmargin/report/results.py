@@ -1,5 +1,5 @@
 """Results as JSON-ready dicts: the versioned result document of ``crossmargin evaluate --json`` and of
-``crossmargin what-if --json``.
+``crossmargin what-if --json``, and the owner view (one person's accounts at several venues).
 
 Every number is a decimal string (see :func:`crossmargin.report.numbers.decimal_string`), a missing
 figure is ``None`` (JSON ``null``), flags are booleans. Units: money in the portfolio's base currency,
@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TypeAlias
 
 from crossmargin.margin.account import AccountResult, PositionResult
+from crossmargin.margin.owners import OwnerView, UnderlyingExposure, VenueExposure
 from crossmargin.margin.pools import CollateralLine, PoolFigures
 from crossmargin.margin.whatif import ModeComparison, ModeView, OrderCheck
 from crossmargin.report.numbers import decimal_string
@@ -100,13 +101,70 @@ def account_dict(result: AccountResult) -> JSONObject:
     }
 
 
-def evaluation_dict(base: str, rulebook: str, results: Sequence[AccountResult]) -> JSONObject:
-    """The result document of ``crossmargin evaluate --json``."""
+def evaluation_dict(
+    base: str,
+    rulebook: str,
+    results: Sequence[AccountResult],
+    venues: Sequence[str] | None = None,
+    owners: Sequence[OwnerView] = (),
+) -> JSONObject:
+    """The result document of ``crossmargin evaluate --json``.
+
+    For a document that places its accounts (``venues``: each result's venue, in order), every account also
+    carries its ``venue`` and ``owner`` and the document its owners' views (:func:`owner_dict`); without
+    ``venues`` the document is exactly the one-venue document.
+    """
+    accounts: list[JSONValue]
+    if venues is None:
+        accounts = [account_dict(result) for result in results]
+    else:
+        accounts = [
+            {**account_dict(result), "venue": venue, "owner": result.account.held_by}
+            for result, venue in zip(results, venues, strict=True)
+        ]
+    document: JSONObject = {"version": RESULT_VERSION, "base": base, "rulebook": rulebook, "accounts": accounts}
+    if venues is not None:
+        document["owners"] = [owner_dict(view) for view in owners]
+    return document
+
+
+def _venue_exposure_dict(part: VenueExposure) -> JSONObject:
     return {
-        "version": RESULT_VERSION,
-        "base": base,
-        "rulebook": rulebook,
-        "accounts": [account_dict(result) for result in results],
+        "notional": number(part.notional),
+        "net_notional": number(part.net_notional),
+        "delta": number(part.delta),
+        "liquidation_price": number(part.liquidation_price),
+        "move": number(None if part.scale is None else part.scale - 1),
+        "account": part.account,
+        "solved": part.solved,
+    }
+
+
+def _underlying_dict(exposure: UnderlyingExposure) -> JSONObject:
+    return {
+        "price": number(exposure.price),
+        "notional": number(exposure.notional),
+        "net_notional": number(exposure.net_notional),
+        "delta": number(exposure.delta),
+        "venues": {part.venue: _venue_exposure_dict(part) for part in exposure.venues},
+    }
+
+
+def owner_dict(view: OwnerView) -> JSONObject:
+    """One owner: ``{owner, accounts: [id, ...], underlyings: {name: {price, notional, net_notional, delta,
+    venues: {venue: {notional, net_notional, delta, liquidation_price, move, account, solved}}}}}``.
+
+    ``price`` and ``liquidation_price`` are the underlying's price in base currency, notionals in base currency
+    (``notional`` gross, ``net_notional`` long positive), ``delta`` in units of the underlying (long positive);
+    ``move`` is ``liquidation_price / price - 1`` (-0.1 is 10 % down, 0 liquidatable now); ``account`` the
+    account the venue liquidates first. ``liquidation_price``, ``move`` and ``account`` are ``None`` when the
+    venue liquidates the owner at no price of the underlying, or when ``solved`` is false (an exposed pool's
+    liquidation price cannot be solved: see :mod:`crossmargin.margin.owners`).
+    """
+    return {
+        "owner": view.owner,
+        "accounts": list[JSONValue](view.accounts),
+        "underlyings": {u.underlying: _underlying_dict(u) for u in view.underlyings},
     }
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crossmargin.margin.account import AccountResult, PositionResult
+from crossmargin.margin.owners import OwnerView, VenueExposure
 from crossmargin.margin.pools import PoolFigures
 from crossmargin.margin.whatif import ModeComparison, OrderCheck
 from crossmargin.report.numbers import decimal_string
@@ -40,26 +41,33 @@ def status(liquidatable: bool) -> Text:
     return Text("LIQUIDATABLE", style=ALERT_STYLE) if liquidatable else Text("ok", style="green")
 
 
-def _numeric_table(title: str, first: str, columns: Sequence[str]) -> Table:
+def _numeric_table(title: str, first: str, columns: Sequence[str], labels: Sequence[str] = ()) -> Table:
+    """A table of a name column, then ``labels`` columns of text, then ``columns`` of numbers."""
     table = Table(title=title, title_justify="left")
     table.add_column(first, no_wrap=True)
+    for name in labels:
+        table.add_column(name, no_wrap=True)
     for name in columns:
         table.add_column(name, justify="right")
     return table
 
 
-def accounts_table(base: str, results: Sequence[AccountResult]) -> Table:
-    """One row per account: its cross pool's equity, IM, MM, free collateral, margin ratio and status."""
+def accounts_table(base: str, results: Sequence[AccountResult], venues: Sequence[str] | None = None) -> Table:
+    """One row per account: its cross pool's equity, IM, MM, free collateral, margin ratio and status; with
+    ``venues`` (each result's venue) also its venue and owner."""
     table = _numeric_table(
         f"Accounts (cross pool, {base})",
         "account",
         ["equity", "IM", "MM", "free collateral", "margin ratio", "isolated IM"],
+        () if venues is None else ("venue", "owner"),
     )
     table.add_column("status")
-    for result in results:
+    for k, result in enumerate(results):
         cross = result.cross
+        placed = () if venues is None else (venues[k], result.account.held_by)
         table.add_row(
             result.account.id,
+            *placed,
             cell(cross.equity),
             cell(cross.initial_margin),
             cell(cross.maintenance_margin),
@@ -94,10 +102,11 @@ def _position_row(position: PositionResult) -> tuple[str | Text, ...]:
     )
 
 
-def positions_table(base: str, result: AccountResult) -> Table:
-    """The positions of one account (cross first, then isolated)."""
+def positions_table(base: str, result: AccountResult, venue: str | None = None) -> Table:
+    """The positions of one account (cross first, then isolated), at ``venue`` when given."""
+    at = "" if venue is None else f" at {venue}"
     table = _numeric_table(
-        f"Positions of {result.account.id} ({base})",
+        f"Positions of {result.account.id}{at} ({base})",
         "instrument",
         ["size", "mark", "notional", "uPnL", "IM", "MM", "liq. price"],
     )
@@ -107,11 +116,67 @@ def positions_table(base: str, result: AccountResult) -> Table:
     return table
 
 
-def evaluation_view(base: str, results: Sequence[AccountResult]) -> Group:
-    """The accounts table followed by the positions table of every account that holds positions."""
-    parts: list[RenderableType] = [accounts_table(base, results)]
-    parts.extend(positions_table(base, result) for result in results if result.positions)
+def evaluation_view(
+    base: str, results: Sequence[AccountResult], venues: Sequence[str] | None = None, owners: Sequence[OwnerView] = ()
+) -> Group:
+    """The accounts table followed by the positions table of every account that holds positions; for a document
+    that places its accounts (``venues``: each result's venue) each table names venues, and every owner's view
+    follows (:func:`owner_table`)."""
+    parts: list[RenderableType] = [accounts_table(base, results, venues)]
+    parts.extend(
+        positions_table(base, result, None if venues is None else venues[k])
+        for k, result in enumerate(results)
+        if result.positions
+    )
+    parts.extend(owner_table(base, view) for view in owners)
     return Group(*parts)
+
+
+def _first_liquidation(part: VenueExposure) -> tuple[str | Text, ...]:
+    """A venue's first liquidation: the underlying's price, its move and the account, or why there is none."""
+    if not part.solved:
+        return ("not solved", NONE_MARK, NONE_MARK)
+    if part.scale is None:
+        return (NONE_MARK, NONE_MARK, NONE_MARK)
+    move = Text("liquidatable now", style=ALERT_STYLE) if part.scale == 1 else Text(percent(part.scale - 1))
+    return (cell(part.liquidation_price), move, part.account or NONE_MARK)
+
+
+def owner_table(base: str, view: OwnerView) -> Table:
+    """One owner's exposure per underlying, over all venues and at each, and the price of the underlying (base)
+    at which each venue liquidates the owner first, with the move from today's price and the account."""
+    table = _numeric_table(
+        f"Owner {view.owner} ({base}): {', '.join(view.accounts)}",
+        "underlying",
+        ["price", "notional", "net notional", "delta", "first liq. price", "move"],
+        ("venue",),
+    )
+    table.add_column("first liquidated", no_wrap=True)
+    for exposure in view.underlyings:
+        table.add_row(
+            exposure.underlying,
+            "all venues",
+            cell(exposure.price),
+            cell(exposure.notional),
+            cell(exposure.net_notional),
+            cell(exposure.delta),
+            "",
+            "",
+            "",
+        )
+        for part in exposure.venues:
+            table.add_row(
+                "",
+                part.venue,
+                "",
+                cell(part.notional),
+                cell(part.net_notional),
+                cell(part.delta),
+                *_first_liquidation(part),
+            )
+    if not view.underlyings:
+        table.caption = "no positions"
+    return table
 
 
 def _pairs_table(title: str, rows: Sequence[tuple[str, str | Text]]) -> Table:

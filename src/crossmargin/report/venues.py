@@ -2,7 +2,8 @@
 
 Money in the book's base currency, liquidation prices in each instrument's mark units, every number a
 decimal string in JSON. A rulebook under which the book cannot be evaluated (say, its tables lack an
-asset the book holds) shows the reason instead of figures.
+asset the book holds) shows the reason instead of figures. A document that places its accounts at venues
+also gets its owners' views as placed (:func:`crossmargin.report.results.owner_dict`).
 """
 
 from collections.abc import Callable, Sequence
@@ -14,8 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from crossmargin.margin.account import AccountResult, leg_label
-from crossmargin.report.results import RESULT_VERSION, JSONObject, JSONValue, number
-from crossmargin.report.tables import cell, status
+from crossmargin.margin.owners import OwnerView
+from crossmargin.report.results import RESULT_VERSION, JSONObject, JSONValue, number, owner_dict
+from crossmargin.report.tables import cell, owner_table, status
 from crossmargin.venues import Rulebook
 
 
@@ -80,8 +82,14 @@ def _figures(result: AccountResult) -> JSONObject:
     }
 
 
-def comparison_dict(base: str, account_ids: Sequence[str], outcomes: Sequence[VenueOutcome]) -> JSONObject:
-    """``{version, base, rulebooks, accounts: [{id, by_rulebook: {name: figures | {error}}}]}``.
+def comparison_dict(
+    base: str,
+    account_ids: Sequence[str],
+    outcomes: Sequence[VenueOutcome],
+    owners: Sequence[OwnerView] | None = None,
+) -> JSONObject:
+    """``{version, base, rulebooks, accounts: [{id, by_rulebook: {name: figures | {error}}}]}``, and ``owners``
+    (each account at its own venue) when given: a document that places its accounts.
 
     ``initial_margin`` includes isolated positions' initial margin; the other figures are the cross pool's.
     """
@@ -92,16 +100,25 @@ def comparison_dict(base: str, account_ids: Sequence[str], outcomes: Sequence[Ve
             result = outcome.account(account_id)
             by_rulebook[outcome.rulebook] = {"error": outcome.error} if result is None else _figures(result)
         accounts.append({"id": account_id, "by_rulebook": by_rulebook})
-    return {
+    document: JSONObject = {
         "version": RESULT_VERSION,
         "base": base,
         "rulebooks": [o.rulebook for o in outcomes],
         "accounts": accounts,
     }
+    if owners is not None:
+        document["owners"] = [owner_dict(view) for view in owners]
+    return document
 
 
-def comparison_view(base: str, account_ids: Sequence[str], outcomes: Sequence[VenueOutcome]) -> Group:
-    """One table per account: a column per rulebook, rows of figures and liquidation prices."""
+def comparison_view(
+    base: str,
+    account_ids: Sequence[str],
+    outcomes: Sequence[VenueOutcome],
+    owners: Sequence[OwnerView] | None = None,
+) -> Group:
+    """One table per account: a column per rulebook, rows of figures and liquidation prices; then each owner's
+    view, accounts at their own venues, when given."""
     tables = []
     for account_id in account_ids:
         table = Table(title=f"{account_id} under every rulebook ({base})")
@@ -124,6 +141,7 @@ def comparison_view(base: str, account_ids: Sequence[str], outcomes: Sequence[Ve
         if errors:
             table.caption = "not evaluated - " + "; ".join(errors)
         tables.append(table)
+    tables.extend(owner_table(base, view) for view in owners or ())
     return Group(*tables)
 
 
