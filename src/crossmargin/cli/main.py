@@ -21,6 +21,7 @@ from rich.console import Console, RenderableType
 from rich.progress import Progress
 
 from crossmargin import __version__
+from crossmargin.cli.bridge import import_command, reconcile
 from crossmargin.cli.feed import read_events, read_feed
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
@@ -410,4 +411,6 @@ app.command()(demo)
 app.command()(risk)
 app.command()(serve)
 app.command()(log)
+app.command("import")(import_command)
+app.command()(reconcile)
 app.add_typer(keys, name="keys")

@@ -291,6 +291,40 @@ class InstrumentDocument(_Part):
     )
 
 
+class ReportedPosition(_Part):
+    """The venue's own figures of an imported position (``crossmargin import``): evaluation ignores them,
+    ``crossmargin reconcile`` sets ours beside them. Money in the instrument's settle asset; null or absent: the
+    venue did not report it."""
+
+    liquidation_price: Number | None = Field(default=None, description="In the units of the instrument's mark.")
+    initial_margin: Number | None = Field(default=None, description="In the settle asset.")
+    maintenance_margin: Number | None = Field(default=None, description="In the settle asset.")
+    unrealized_pnl: Number | None = Field(default=None, description="In the settle asset; negative is a loss.")
+    leverage: Number | None = Field(default=None, description="The user's leverage setting at the venue.")
+    price_tick: Number | None = Field(default=None, description="The market's price increment, mark units.")
+
+
+class ReportedAccount(_Part):
+    """The venue's own figures of an imported account (``crossmargin import``): evaluation ignores them,
+    ``crossmargin reconcile`` sets ours beside them. Null or absent: the venue did not report it."""
+
+    venue: Name = Field(description="The exchange that reported the figures (its ccxt id, e.g. binanceusdm).")
+    currency: Name = Field(description="The currency of the money figures below.")
+    scope: Literal["total", "cross"] = Field(
+        default="total",
+        description="What the figures cover: total, the cross pool and the isolated positions together; cross, "
+        "the cross pool alone.",
+    )
+    equity: Number | None = Field(default=None, description="Margin balance: collateral plus unrealized PnL.")
+    initial_margin: Number | None = Field(default=None, description="Of the open positions.")
+    maintenance_margin: Number | None = Field(default=None, description="Of the open positions.")
+    margin_ratio: Number | None = Field(default=None, description="As the venue defines and reports it.")
+    free_collateral: Number | None = Field(default=None, description="What the venue says is available.")
+    open_orders_initial_margin: Number | None = Field(
+        default=None, description="Initial margin held for open orders (not in the document's positions)."
+    )
+
+
 class PositionDocument(_Part):
     """An open position; its PnL, notional and margin are in the instrument's settle asset."""
 
@@ -301,6 +335,9 @@ class PositionDocument(_Part):
         default=None,
         description="Margin allocated to this position alone, in the settle asset, >= 0, held apart from "
         "the account's balances. Absent or null: the position is cross-margined.",
+    )
+    reported: ReportedPosition | None = Field(
+        default=None, description="The venue's own figures of an imported position; evaluation ignores them."
     )
 
 
@@ -326,6 +363,9 @@ class AccountDocument(_Part):
         default=None,
         description="Who holds the account, a free name (an integer is read as its decimal text): the accounts "
         "of one owner, at any venues, are viewed together. Absent or null: the account's own id.",
+    )
+    reported: ReportedAccount | None = Field(
+        default=None, description="The venue's own figures of an imported account; evaluation ignores them."
     )
 
 

@@ -1,0 +1,2 @@
+"""Exchange accounts brought in through ccxt as portfolio documents, and our figures reconciled with the
+venue's (docs/import.md)."""
