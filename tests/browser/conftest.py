@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.browser.support import BOOK, VIEWPORT, Live, launch_chromium, serving
+from tests.browser.support import BOOK, VIEWPORT, WAIT_S, Live, launch_chromium, serving
+
+expect.set_options(timeout=WAIT_S * 1000)  # a bound against hanging on a busy machine, not a timing claim
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(WAIT_S * 1000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
