@@ -30,6 +30,7 @@ from crossmargin.cli.risk import risk
 from crossmargin.cli.serve import keys, log, serve
 from crossmargin.cli.stress import demo, stress
 from crossmargin.cli.user_input import named_by_option, parse_decimal, user_errors
+from crossmargin.cli.watch import watch
 from crossmargin.live.document import PlacedBook, loop_config_of, placed_book
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.margin.owners import OwnerView, VenueBook, owner_views
@@ -413,4 +414,5 @@ app.command()(serve)
 app.command()(log)
 app.command("import")(import_command)
 app.command()(reconcile)
+app.command()(watch)
 app.add_typer(keys, name="keys")
