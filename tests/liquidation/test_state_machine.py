@@ -15,8 +15,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from crossmargin.clearing.events import MARKET, Deposit, Funding, PriceUpdate, Trade, Withdraw
 from crossmargin.clearing.ledger import Book
 from crossmargin.clearing.state import CLEARING, ClearingState
+from crossmargin.liquidation.amm import ConcentratedLiquidity, ConstantProduct
 from crossmargin.liquidation.engine import Liquidator
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel
+from crossmargin.liquidation.order_book import OrderBook
 from crossmargin.liquidation.ranking import adl_order
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import evaluate_pool, position_figures
@@ -55,6 +57,10 @@ LIQUIDITY: st.SearchStrategy[LiquidityModel] = st.sampled_from(
         DepthLevels(((D("0.005"), D(3)), (D("0.02"), D(10))), permanent_impact=D("0.5")),
         DepthLevels(((D("0.01"), D(2)),), permanent_impact=D(1)),
         LinearImpact(D(50), permanent_impact=D("0.3")),
+        OrderBook(((D("0.002"), D(5)), (D("0.01"), D(20))), ((D("0.004"), D(8)),), permanent_impact=D("0.5")),
+        ConstantProduct(D(30), D(3000), D("0.003")),  # 30 BTC at 100
+        # ticks 29000..47000 are prices 18.2..109.9, 0..69082 are 1..1000
+        ConcentratedLiquidity.from_positions([(0, 69082, D(300)), (29000, 47000, D(2000))], D("0.0005"), D("0.5")),
     ]
 )
 

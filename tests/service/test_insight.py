@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from crossmargin.liquidation.amm import ConstantProduct
 from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, Side, SquareRootImpact
+from crossmargin.liquidation.order_book import OrderBook
 from crossmargin.live import events as live
 from crossmargin.live.document import loop_config_of
 from crossmargin.live.loop import EngineLoop
@@ -223,6 +225,28 @@ def test_depth_of_impact_models_by_hand_and_by_their_quotes() -> None:
     assert depth_within(levels, Side.SELL, mark, Decimal("0.009")) == 0  # inside the first level: nothing
     assert depth_within(levels, Side.SELL, mark, Decimal("0.01")) == 990  # a level at the edge counts
     assert depth_within(AtMark(), Side.SELL, mark, Decimal("0.1")) is None
+
+
+def test_depth_of_pools_and_a_two_sided_book() -> None:
+    # A constant-product pool of 100 X at 3000 (k = 3e7), no fee: its price 3e7 / x^2 reaches 3000 x 0.81 =
+    # 2430 at x = 100 / 0.9 = 111.11, so 11.11 X sell for 3000 x 100 x 11.11 / 111.11 = 30,000.
+    pool = ConstantProduct(Decimal(100), Decimal(300000))
+    sold = depth_within(pool, Side.SELL, Decimal(3000), Decimal("0.19"))
+    assert sold is not None and abs(sold - 30000) < Decimal("1e-40")
+    # Within 1 % a buy takes x = 100 / sqrt(1.01) off the pool: 100 (1 - 1 / sqrt(1.01)) = 0.4963 X for
+    # 3e7 / (100 / sqrt(1.01)) - 300000 = 300000 (sqrt(1.01) - 1) = 1496.27 (the pool's own quote, second method)
+    root = Decimal("1.01").sqrt()
+    bought = depth_within(pool, Side.BUY, Decimal(3000), Decimal("0.01"))
+    assert bought is not None and abs(bought - 300000 * (root - 1)) < Decimal("1e-20")
+    # a fee of 0.3 % leaves nothing within 0.2 % of the mark
+    assert depth_within(ConstantProduct(Decimal(100), Decimal(300000), Decimal("0.003")), Side.SELL,
+                        Decimal(3000), Decimal("0.002")) == 0  # fmt: skip
+    # a two-sided book counts each side's own levels: 1 + 10 bids within 1 % at 99.9 and 99, 5 asks at 100.2
+    book = OrderBook(
+        ((Decimal("0.001"), Decimal(1)), (Decimal("0.01"), Decimal(10))), ((Decimal("0.002"), Decimal(5)),)
+    )
+    assert depth_within(book, Side.SELL, Decimal(100), Decimal("0.01")) == Decimal("1089.9")  # 99.9 + 990
+    assert depth_within(book, Side.BUY, Decimal(100), Decimal("0.01")) == Decimal("501.0")  # 5 x 100.2
 
 
 # ------------------------------------------------------------------ the book's figures

@@ -7,8 +7,10 @@ the model) and exact: all maths runs under :func:`~crossmargin.model.numbers.exa
 
 Units throughout: sizes are in units of the underlying (BTC for BTC-PERP), prices in the quote currency
 per unit of the underlying, offsets and impacts are fractions of the mark (0.001 = 10 basis points).
-Every book is symmetric around the mark: depth ``x`` away on the bid side is depth ``x`` away on the
-ask side.
+The models here are symmetric around the mark: depth ``x`` away on the bid side is depth ``x`` away on the
+ask side. A book with its own bid and ask sides is :class:`~crossmargin.liquidation.order_book.OrderBook`;
+automated market makers (constant product, concentrated liquidity, stableswap) are in
+:mod:`crossmargin.liquidation.amm`. :func:`liquidity_from_dict` reads all of them from a document.
 """
 
 from abc import ABC, abstractmethod
@@ -98,6 +100,27 @@ class LiquidityModel(ABC):
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
         """(filled units, average price, worst price) of a valid order; runs under the exact context."""
 
+    @abstractmethod
+    def _scaled(self, factor: Decimal) -> "LiquidityModel":
+        """This model with ``factor`` (> 0) times the units at every price (:func:`scaled_depth`); runs under the
+        exact context."""
+
+    def units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal | None:
+        """The units an order on ``side`` fills with its last unit no further than ``offset`` (a fraction,
+        0 <= offset < 1) from ``mark`` (> 0): worst price at or above mark x (1 - offset) for a sell, at or below
+        mark x (1 + offset) for a buy. None when the depth there is unlimited."""
+        if not isinstance(side, Side):
+            raise InputError("side", f"must be Side.SELL or Side.BUY, got {side!r}")
+        positive(mark, "mark")
+        if not ZERO <= finite(offset, "offset") < ONE:
+            raise InputError("offset", f"must be at least 0 and below 1, got {offset}")
+        with exact():
+            return self._units_within(side, mark, offset)
+
+    @abstractmethod
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal | None:
+        """:meth:`units_within` of valid arguments; runs under the exact context."""
+
     def impacted_mark(self, quote: Quote) -> Decimal:
         """The market price after ``quote`` fills: mark + permanent_impact x (worst_price - mark).
 
@@ -121,6 +144,38 @@ class AtMark(LiquidityModel):
 
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
         return units, mark, mark
+
+    def _scaled(self, factor: Decimal) -> "AtMark":
+        return self
+
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> None:
+        return None
+
+
+def walk_levels(
+    levels: Sequence[tuple[Decimal, Decimal]], side: Side, units: Decimal, mark: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(filled, average price, worst price) of ``units`` walking ``levels`` (``(offset, units)``, offsets
+    increasing) from ``mark``: a sell at mark x (1 - offset), a buy at mark x (1 + offset); nothing filled is
+    priced at the mark. Runs under the caller's (exact) context."""
+    direction = _direction(side)
+    remaining = units
+    notional = ZERO
+    worst = mark
+    for offset, available in levels:
+        if remaining == 0:
+            break
+        take = min(remaining, available)
+        worst = mark * (ONE + direction * offset)
+        notional += take * worst
+        remaining -= take
+    filled = units - remaining
+    return (filled, notional / filled, worst) if filled else (ZERO, mark, mark)
+
+
+def levels_within(levels: Sequence[tuple[Decimal, Decimal]], offset: Decimal) -> Decimal:
+    """The units of ``levels`` (``(offset, units)``) at an offset up to ``offset``."""
+    return sum((units for level, units in levels if level <= offset), ZERO)
 
 
 @dataclass(frozen=True)
@@ -191,19 +246,13 @@ class DepthLevels(LiquidityModel):
         return cls(tuple(merged), permanent_impact)
 
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
-        direction = _direction(side)
-        remaining = units
-        notional = ZERO
-        worst = mark
-        for offset, available in self.levels:
-            if remaining == 0:
-                break
-            take = min(remaining, available)
-            worst = mark * (ONE + direction * offset)
-            notional += take * worst
-            remaining -= take
-        filled = units - remaining
-        return filled, notional / filled, worst
+        return walk_levels(self.levels, side, units, mark)
+
+    def _scaled(self, factor: Decimal) -> "DepthLevels":
+        return replace(self, levels=tuple((offset, units * factor) for offset, units in self.levels))
+
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal:
+        return levels_within(self.levels, offset)
 
 
 @dataclass(frozen=True)
@@ -228,6 +277,13 @@ class LinearImpact(LiquidityModel):
         filled = min(units, self.depth_units) if side is Side.SELL else units
         move = filled / self.depth_units
         return filled, mark * (ONE + direction * move / 2), mark * (ONE + direction * move)
+
+    def _scaled(self, factor: Decimal) -> "LinearImpact":
+        return replace(self, depth_units=self.depth_units * factor)
+
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal:
+        """The last unit at mark x (1 -/+ n / D) reaches the edge at n = D x offset."""
+        return self.depth_units * offset
 
 
 @dataclass(frozen=True)
@@ -264,27 +320,36 @@ class SquareRootImpact(LiquidityModel):
         worst = max(ZERO, mark * (ONE + direction * 3 * impact / 2))
         return units, mark * (ONE + direction * impact), worst
 
+    def _scaled(self, factor: Decimal) -> "SquareRootImpact":
+        return replace(self, depth_units=self.depth_units * factor)
 
-_KEYS = {
-    "mark": {"model"},
-    "levels": {"model", "levels", "permanent_impact"},
-    "linear": {"model", "depth_units", "permanent_impact"},
-    "sqrt": {"model", "coefficient", "depth_units", "permanent_impact"},
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal:
+        """The last unit at mark x (1 -/+ 1.5 c sqrt(n / D)) reaches the edge at n = D x (2 offset / (3 c))^2."""
+        return self.depth_units * (2 * offset / (3 * self.coefficient)) ** 2
+
+
+_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # model -> (required settings, optional ones)
+    "mark": ((), ()),
+    "levels": (("levels",), ("permanent_impact",)),
+    "linear": (("depth_units",), ("permanent_impact",)),
+    "sqrt": (("coefficient", "depth_units"), ("permanent_impact",)),
+    "book": (("bids", "asks"), ("permanent_impact",)),
+    "constant_product": (("base_reserve", "quote_reserve"), ("fee", "permanent_impact")),
+    "concentrated": ((), ("positions", "ticks", "fee", "permanent_impact")),  # one of positions, ticks
+    "stableswap": (("amplification", "base_reserve", "quote_reserve"), ("fee", "permanent_impact")),
 }
+_POOLS = ("constant_product", "concentrated", "stableswap")
 
 
 def scaled_depth(model: LiquidityModel, factor: Decimal) -> LiquidityModel:
     """``model`` with its depth multiplied by ``factor`` (> 0; 0.1 leaves a tenth of the units at each level,
-    prices at each level unchanged); a fill at the mark has no depth to scale."""
+    prices at each level unchanged; a pool's reserves or liquidity a tenth as large); a fill at the mark has no
+    depth to scale."""
     positive(factor, "depth")
-    if isinstance(model, AtMark) or factor == ONE:
+    if factor == ONE:
         return model
     with exact():
-        if isinstance(model, DepthLevels):
-            return replace(model, levels=tuple((offset, units * factor) for offset, units in model.levels))
-        if isinstance(model, LinearImpact | SquareRootImpact):
-            return replace(model, depth_units=model.depth_units * factor)
-    raise TypeError(f"cannot scale the depth of {type(model).__name__}")
+        return model._scaled(factor)
 
 
 def document_number(value: object, where: str) -> Decimal:
@@ -300,12 +365,12 @@ def document_number(value: object, where: str) -> Decimal:
         raise InputError(where, f"must be a number, got {value!r}") from None
 
 
-def _levels(value: object) -> tuple[tuple[Decimal, Decimal], ...]:
+def _levels(value: object, name: str = "levels") -> tuple[tuple[Decimal, Decimal], ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise InputError("levels", f"must be a list of [offset, units] pairs, got {value!r}")
+        raise InputError(name, f"must be a list of [offset, units] pairs, got {value!r}")
     pairs = []
     for i, level in enumerate(value):
-        where = f"levels[{i}]"
+        where = f"{name}[{i}]"
         if isinstance(level, str) or not isinstance(level, Sequence) or len(level) != 2:
             raise InputError(where, f"must be a pair [offset, units], got {level!r}")
         pairs.append((document_number(level[0], f"{where}.offset"), document_number(level[1], f"{where}.units")))
@@ -316,14 +381,23 @@ def _model(raw: Mapping[str, object]) -> LiquidityModel:
     kind = raw.get("model")
     if not isinstance(kind, str) or kind not in _KEYS:
         raise InputError("model", f"must be one of {', '.join(map(repr, _KEYS))}, got {kind!r}")
+    required, optional = _KEYS[kind]
     for key in raw:
-        if key not in _KEYS[kind]:
-            known = ", ".join(sorted(_KEYS[kind]))
+        if key != "model" and key not in required and key not in optional:
+            known = ", ".join(sorted(("model", *required, *optional)))
             raise InputError(str(key), f"is not a setting of the {kind!r} model (known: {known})")
-    for key in sorted(_KEYS[kind] - {"model", "permanent_impact"}):
+    for key in required:
         if key not in raw:
             raise InputError(key, f"is required by the {kind!r} model")
+    if kind in _POOLS:
+        from crossmargin.liquidation.amm import pool_from_dict  # amm builds on this module
+
+        return pool_from_dict(kind, raw)
     impact = document_number(raw.get("permanent_impact", 0), "permanent_impact")
+    if kind == "book":
+        from crossmargin.liquidation.order_book import OrderBook  # order_book builds on this module
+
+        return OrderBook(_levels(raw["bids"], "bids"), _levels(raw["asks"], "asks"), impact)
     if kind == "levels":
         return DepthLevels(_levels(raw["levels"]), impact)
     if kind == "linear":
@@ -338,9 +412,16 @@ def liquidity_from_dict(raw: Mapping[str, object], field: str) -> LiquidityModel
     """The model a plain document section describes; errors name their path under ``field``.
 
     ``{"model": "mark"}``, ``{"model": "levels", "levels": [[offset, units], ...]}``,
-    ``{"model": "linear", "depth_units": d}``, ``{"model": "sqrt", "coefficient": c, "depth_units": d}``;
-    all but ``mark`` take an optional ``permanent_impact`` (default 0). Numbers may be int, str or
-    Decimal (a float is read through its shortest repr, ``0.1`` as ``Decimal("0.1")``).
+    ``{"model": "linear", "depth_units": d}``, ``{"model": "sqrt", "coefficient": c, "depth_units": d}``,
+    ``{"model": "book", "bids": [[offset, units], ...], "asks": [[offset, units], ...]}`` (an
+    :class:`~crossmargin.liquidation.order_book.OrderBook`); all but ``mark`` take an optional
+    ``permanent_impact`` (default 0). The pools of :mod:`crossmargin.liquidation.amm`:
+    ``{"model": "constant_product", "base_reserve": x, "quote_reserve": y}``,
+    ``{"model": "concentrated", "positions": [[tick_lower, tick_upper, liquidity], ...]}`` (or ``"ticks":
+    [[tick, liquidity_net], ...]``), ``{"model": "stableswap", "amplification": A, "base_reserve": x,
+    "quote_reserve": y}``, each with an optional ``fee`` (default 0) and ``permanent_impact`` (default 1).
+    Numbers may be int, str or Decimal (a float is read through its shortest repr, ``0.1`` as
+    ``Decimal("0.1")``); ticks are integers.
     """
     try:
         if not isinstance(raw, Mapping):

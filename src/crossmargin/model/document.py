@@ -430,22 +430,57 @@ class OracleDocument(GuardsDocument):
 
 class LiquidityDocument(_Part):
     """The depth a liquidation order fills against (units of the underlying; offsets and impacts are fractions
-    of the mark; a sell walks below the mark, a buy above, the book symmetric)."""
+    of the mark; a sell walks below the mark, a buy above; levels, linear and sqrt are symmetric, a book has
+    its own sides, a pool is re-centred on the mark at each fill)."""
 
-    model: Literal["mark", "levels", "linear", "sqrt"] = Field(
-        description="mark: at the mark, no slippage; levels: depth per price level; linear: the price moves "
-        "linearly with the size filled; sqrt: average impact coefficient x sqrt(size / depth_units)."
+    model: Literal["mark", "levels", "linear", "sqrt", "book", "constant_product", "concentrated", "stableswap"] = (
+        Field(
+            description="mark: at the mark, no slippage; levels: depth per price level; linear: the price moves "
+            "linearly with the size filled; sqrt: average impact coefficient x sqrt(size / depth_units); book: "
+            "bid and ask levels; constant_product: an x y = k pool (Uniswap v2); concentrated: liquidity on tick "
+            "ranges (Uniswap v3); stableswap: a two-coin Curve pool."
+        )
     )
     levels: Annotated[list[tuple[Number, Number]], FAST] | None = Field(
         default=None, description="levels: [offset from the mark (fraction, increasing), units available] pairs."
+    )
+    bids: Annotated[list[tuple[Number, Number]], FAST] | None = Field(
+        default=None, description="book: [offset below the mark (fraction, increasing), units] pairs a sell walks."
+    )
+    asks: Annotated[list[tuple[Number, Number]], FAST] | None = Field(
+        default=None, description="book: [offset above the mark (fraction, increasing), units] pairs a buy walks."
     )
     depth_units: Number | None = Field(
         default=None, description="linear: units that move the price all the way to zero; sqrt: the depth scale."
     )
     coefficient: Number | None = Field(default=None, description="sqrt: the impact coefficient.")
+    base_reserve: Number | None = Field(
+        default=None,
+        description="constant_product, stableswap: the pool's base (underlying) at any one moment; with "
+        "quote_reserve it fixes the pool's invariant, the pool sitting where its price is the mark.",
+    )
+    quote_reserve: Number | None = Field(
+        default=None, description="constant_product, stableswap: the pool's quote at the same moment."
+    )
+    amplification: Number | None = Field(
+        default=None, description="stableswap: the pool's A as Curve publishes it (>= 1; twice the whitepaper's A)."
+    )
+    positions: Annotated[list[tuple[StrictInt, StrictInt, Number]], FAST] | None = Field(
+        default=None,
+        description="concentrated: [tick_lower, tick_upper, liquidity] positions, price 1.0001^tick in the "
+        "mark's units; or give ticks.",
+    )
+    ticks: Annotated[list[tuple[StrictInt, Number]], FAST] | None = Field(
+        default=None,
+        description="concentrated: [tick, liquidity_net] per initialized tick, ticks increasing; or give positions.",
+    )
+    fee: Number | None = Field(
+        default=None, description="constant_product, concentrated, stableswap: the pool's fee (fraction). Default 0."
+    )
     permanent_impact: Number | None = Field(
         default=None,
-        description="Fraction (0..1) of the move from the mark to the worst fill price that stays in the mark.",
+        description="Fraction (0..1) of the move from the mark to the worst fill price (for a pool: to its price "
+        "after the fill) that stays in the mark. Default 0, for a pool 1.",
     )
 
 

@@ -20,16 +20,10 @@ from typing import Any
 import numpy as np
 
 from crossmargin.engine.book import RiskBook
+from crossmargin.engine.book_pools import cross_pools, due_pools
 from crossmargin.engine.liquidation_prices import LiquidationPrices, Outcome, book_liquidation_prices
 from crossmargin.engine.rule_arrays import B1, F64, I64
-from crossmargin.liquidation.liquidity import (
-    AtMark,
-    DepthLevels,
-    LinearImpact,
-    LiquidityModel,
-    Side,
-    SquareRootImpact,
-)
+from crossmargin.liquidation.liquidity import AtMark, LiquidityModel, Side
 from crossmargin.live.loop import EngineLoop
 from crossmargin.model import Instrument
 from crossmargin.model.numbers import ZERO, exact
@@ -61,23 +55,6 @@ class PricedBook:
     cross: I64
     liquidity: Mapping[str, LiquidityModel]
     within: Mapping[str, int]
-
-
-def cross_pools(book: RiskBook) -> I64:
-    """For each pool of ``book``, the cross pool of the account it belongs to (a cross pool is its own): an
-    account's key in per-pool arrays."""
-    count = book.pool_count
-    cross = np.arange(count, dtype=np.int64)
-    for pool in np.flatnonzero(~book.haircut[:count]):  # the isolated pools (haircut False)
-        cross[pool] = book.cross_pool[book.owners[int(pool)].account]
-    return cross
-
-
-def due_pools(book: RiskBook) -> I64:
-    """The pools the mirror finds liquidatable now, other than those that hold nothing (an account liquidated
-    to nothing keeps a residue of float sums: :meth:`~crossmargin.engine.book.RiskBook.holds_nothing`)."""
-    pools = np.flatnonzero(book.liquidatable[: book.pool_count])
-    return np.asarray(pools[~book.holds_nothing(pools)], dtype=np.int64)
 
 
 def liquidatable_accounts(book: RiskBook) -> int:
@@ -183,21 +160,15 @@ def depth_within(model: LiquidityModel, side: Side, mark: Decimal, offset: Decim
     ``mark`` and ``mark x (1 -/+ offset)`` (a sell walks below the mark, a buy above; ``0 <= offset < 1``);
     None for :class:`~crossmargin.liquidation.liquidity.AtMark` (unlimited at the mark).
 
-    The units are those whose worst fill price reaches the edge: for :class:`DepthLevels` every level at an
-    offset up to ``offset``; for :class:`LinearImpact` (worst price ``mark x (1 -/+ n / D)``) ``n = D x
-    offset``; for :class:`SquareRootImpact` (worst price ``mark x (1 -/+ 1.5 c sqrt(n / D))``) ``n = D x (2
-    offset / (3 c))^2``. The model's own quote prices them."""
-    if isinstance(model, AtMark):
+    The units are those whose worst fill price reaches the edge
+    (:meth:`~crossmargin.liquidation.liquidity.LiquidityModel.units_within`: for :class:`DepthLevels` every
+    level at an offset up to ``offset``; for :class:`LinearImpact` (worst price ``mark x (1 -/+ n / D)``)
+    ``n = D x offset``; for :class:`SquareRootImpact` (worst price ``mark x (1 -/+ 1.5 c sqrt(n / D))``)
+    ``n = D x (2 offset / (3 c))^2``; for a pool, the units that move its price to the edge net of its fee).
+    The model's own quote prices them."""
+    units = model.units_within(side, mark, offset)
+    if units is None:
         return None
-    with exact():
-        if isinstance(model, DepthLevels):
-            units = sum((units for level, units in model.levels if level <= offset), ZERO)
-        elif isinstance(model, LinearImpact):
-            units = model.depth_units * offset
-        elif isinstance(model, SquareRootImpact):
-            units = model.depth_units * (2 * offset / (3 * model.coefficient)) ** 2
-        else:
-            raise TypeError(f"no depth for a liquidity model of type {type(model).__name__}")
     if units == 0:
         return ZERO
     return model.quote(side, units, mark).notional
