@@ -313,6 +313,7 @@ def test_summary_json_reads_back_as_the_runs_steps_and_equals_the_json_output(tm
                 bad_debt=float(s["bad_debt"]),
                 insurance_fund=float(s["insurance_fund"]),
                 accounts_at_risk=s["accounts_at_risk"],
+                volatility={asset: float(x) for asset, x in s["volatility"].items()},
             )
             for s in summary["steps"][result.label]
         )

@@ -10,6 +10,7 @@ quorum 2, max deviation 2 %, circuit breaker at 25 % from the EMA (half-life 300
 - ``usdc``: 100 USDC, long 0.5 BTC-PERP from 20000: at USDC 1, equity 100, MM 40, IM 80, free 20.
 """
 
+import math
 from decimal import Decimal
 
 import pytest
@@ -179,3 +180,24 @@ def test_a_bad_opening_is_rejected_naming_account_and_changes_nothing(account: s
     # a second method: the loop is where one that was sent any other refused event is
     (other,) = Feed(twin).send(live.Deposit, 0, account="nobody", asset="USDT", amount=D(1))
     assert isinstance(other, live.Rejected) and loop.digest() == twin.digest()
+
+
+def test_the_realized_volatility_index_follows_the_index_prices():
+    # half-life 1e12 s (no decay): the plain realized variance over the time since the document's prices
+    # (clock 0). BTC 20000 -> 20200 at t = 10, -> 19998 at t = 30 (two sources each: the index moves there).
+    generic = rulebook("generic")
+    config = LoopConfig(
+        portfolio_from_document(DOCUMENT), generic.rules, generic.liquidation, oracle_config(DOCUMENT),
+        volatility_half_lives_s=(1e12,),
+    )  # fmt: skip
+    loop = EngineLoop(config)
+    feed = Feed(loop)
+    feed.prices(10, "BTC", a=20200, b=20200)
+    feed.send(live.Clock, 20)  # time alone moves no price: nothing observed until the next change
+    feed.prices(30, "BTC", a=19998, b=19998)
+    btc = loop.volatility.assets["BTC"]
+    # ln(1.01)^2 + ln(19998 / 20200)^2 = 9.90066e-5 + 1.01007e-4 = 2.00013e-4 over 30 s: 6.6671e-6 a second
+    expected = (math.log(1.01) ** 2 + math.log(19998 / 20200) ** 2) / 30
+    assert btc.variance_rate() == pytest.approx(expected, rel=1e-9) and btc.returns == 2
+    # annualized: sqrt(6.6671e-6 x 31,536,000) = 14.50; the other priced assets have not moved: no estimate
+    assert loop.volatility.annualized() == {"BTC": pytest.approx(math.sqrt(expected * 31_536_000), rel=1e-9)}

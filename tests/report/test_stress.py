@@ -744,6 +744,7 @@ def test_summary_json_carries_every_step_of_each_run_by_hand() -> None:
         "bad_debt": "1520.75",
         "insurance_fund": "240000",
         "accounts_at_risk": 5,
+        "volatility": {},  # these hand-made records carry none (a run's: tests/cli/test_stress.py)
     }
     assert isolated[1]["prices"] == {"BTC": "54020", "ETH": "2702.5", "USDT": "1"}
     assert isolated[1]["marks"] == {BTC: "53500", ETH: "2650"}

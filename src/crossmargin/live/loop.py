@@ -12,7 +12,8 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    policy's prescription goes into the clearing state as a :class:`~crossmargin.clearing.events.Guard`:
    symbols whose status the policy freezes on (their accounts may not withdraw or add risk) and, for assets
    whose status it values conservatively, the lower of index and EMA for held balances and the higher for
-   owed ones (withdrawals and new risk are checked there).
+   owed ones (withdrawals and new risk are checked there). Every index price that changed also goes into
+   the loop's realized-volatility index (:attr:`EngineLoop.volatility`, a view no decision reads).
 3. **Mirror.** Every account the event changed on the ledger is copied into the risk book
    (:class:`~crossmargin.engine.book.RiskBook`): the book mirrors the ledger and never owns money of its own.
 4. **Screen, confirm, liquidate.** The book's float figures name the accounts liquidatable or within its
@@ -59,6 +60,7 @@ from crossmargin.liquidation.resilience import DEFAULT_HALF_LIFE_S, decayed
 from crossmargin.live import events as live
 from crossmargin.live.policy import check_oracle_priced, may_liquidate
 from crossmargin.margin.account import depends_on
+from crossmargin.margin.realized_volatility import HALF_LIVES_S, RealizedVolatilityIndex
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.errors import field_prefix
 from crossmargin.model.numbers import ONE, ZERO, exact, non_negative, positive
@@ -84,7 +86,8 @@ class LoopConfig:
     the relative margin within which :meth:`EngineLoop.at_risk` counts a pool; ``report_accounts``: emit
     per-account events (frozen/unfrozen, figures); a stress run of a million accounts turns it off;
     ``resilience_half_life_s``: seconds for half of a liquidation's displacement of a mark to fade
-    (:mod:`crossmargin.liquidation.resilience`).
+    (:mod:`crossmargin.liquidation.resilience`); ``volatility_half_lives_s``: the half-lives (seconds) of
+    :attr:`EngineLoop.volatility`'s realized-volatility estimators, the first its headline figure.
     """
 
     portfolio: Portfolio
@@ -97,6 +100,7 @@ class LoopConfig:
     cascade_rounds: int = CASCADE_ROUNDS
     report_accounts: bool = True
     resilience_half_life_s: Decimal = DEFAULT_HALF_LIFE_S
+    volatility_half_lives_s: tuple[float, ...] = HALF_LIVES_S
 
 
 def _ledger_event(event: live.InboundEvent) -> ledger.Event | None:
@@ -160,6 +164,11 @@ class EngineLoop:
         price looks at these and the accounts the event changed."""
         self._cause: live.Inbound | None = None
         self._out: list[live.OutboundEvent] = []
+        self.volatility = RealizedVolatilityIndex(config.volatility_half_lives_s)
+        """Every priced asset's realized volatility from its index prices
+        (:mod:`crossmargin.margin.realized_volatility`): fed each index price as it changes, at the oracle's
+        clock (which never goes back). A view: no decision reads it, the digest and snapshots leave it out (a
+        restored loop's index starts again from the prices it restores)."""
         self._sync(initial=True)
         self.carried = set(self.due())
 
@@ -249,6 +258,7 @@ class EngineLoop:
             if self.synced.get(name) != mark:
                 marks[name] = mark
         self.synced |= {**prices, **marks}
+        self.volatility.observe(float(oracle.clock), {a: float(p) for a, p in prices.items() if a != state.base})
         if not initial and (prices or marks):
             state.apply(ledger.PriceUpdate(prices=prices, marks=marks))
             self.book.tick(marks=marks, prices=prices)

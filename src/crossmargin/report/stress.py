@@ -141,7 +141,8 @@ def step_json(step: StepRecord) -> dict[str, object]:
     ``t`` (seconds from the scenario's start), ``prices`` (asset -> index price, base currency),
     ``marks`` (instrument -> mark), ``liquidated_notional``, ``slippage``, ``bad_debt`` (cumulative) and
     ``insurance_fund`` (balance after the step) are decimal strings (null where not finite);
-    ``liquidations``, ``adl_events`` and ``accounts_at_risk`` are integers.
+    ``liquidations``, ``adl_events`` and ``accounts_at_risk`` are integers; ``volatility`` (asset -> annualized
+    realized volatility of its index price) holds decimal strings.
     """
     return {
         "t": float_string(step.t),
@@ -154,6 +155,7 @@ def step_json(step: StepRecord) -> dict[str, object]:
         "bad_debt": float_string(step.bad_debt),
         "insurance_fund": float_string(step.insurance_fund),
         "accounts_at_risk": int(step.accounts_at_risk),
+        "volatility": {asset: float_string(x) for asset, x in step.volatility.items()},
     }
 
 

@@ -2,6 +2,10 @@
 (tests/sim/stress/conftest.py): who is liquidated at which step, worked by hand, and a run as a pure function
 of its inputs. That the runner is the engine loop fed its steps: tests/live/test_paths.py."""
 
+import math
+
+import pytest
+
 from crossmargin.sim.stress.runner import run
 from tests.sim.stress.conftest import CRASH, config
 
@@ -30,3 +34,17 @@ def test_who_is_liquidated_at_which_step_by_hand():
 
 def test_a_run_is_a_pure_function_of_its_inputs():
     assert run(config(), CRASH, seed=3) == run(config(), CRASH, seed=3)
+
+
+def test_each_step_records_the_realized_volatility_by_hand():
+    first, second = run(config(), CRASH, seed=0).steps
+    # t = 60: one return ln(0.9) = -0.1053605 over 60 s: rate 0.0111008 / 60 = 1.85013e-4 a second,
+    # annualized sqrt(1.85013e-4 x 31,536,000) = 76.384 (7,638 %: a 10 % fall in a minute)
+    assert first.volatility == {"BTC": pytest.approx(math.sqrt(math.log(0.9) ** 2 / 60 * 31_536_000), rel=1e-9)}
+    # t = 120: ln(80 / 90) = -0.1177830 too; with the hour's half-life the first minute has aged one minute,
+    # d = 2^(-1/60) = 0.9885140, and both span 60 s: rate = (d x 0.0111008 + 0.0138728) / (60 (1 + d))
+    # = 0.0248461 / 119.3108 = 2.08248e-4, annualized 81.04
+    d = 2 ** (-1 / 60)
+    rate = (d * math.log(0.9) ** 2 + math.log(8 / 9) ** 2) / (60 * (1 + d))
+    assert second.volatility["BTC"] == pytest.approx(math.sqrt(rate * 31_536_000), rel=1e-9)
+    assert second.volatility["BTC"] == pytest.approx(81.04, abs=0.01)

@@ -26,6 +26,9 @@ class StepRecord:
     insurance_fund: float  # balance after the step, base currency
     accounts_at_risk: int  # accounts within the screening band or past it, after the step
     seconds: float = field(default=0.0, compare=False)  # wall time of the step (not part of the result's identity)
+    # asset -> annualized realized volatility of its index price after the step (the loop's headline half-life,
+    # crossmargin.margin.realized_volatility); an asset without an estimate yet is left out
+    volatility: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

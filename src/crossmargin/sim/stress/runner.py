@@ -19,7 +19,8 @@ instruments' marks from the oracle's, and the displacement fades with the loop's
 while, not for ever. Auto-deleveraging ranks at the marks the step's prices start from.
 
 The runner records per step: liquidations (count, notional at the fill price, slippage), ADL events, bad
-debt and the insurance fund (base currency), accounts at risk, the step's wall time.
+debt and the insurance fund (base currency), accounts at risk, each asset's realized volatility (the loop's
+index, annualized), the step's wall time.
 
 A run is a pure function of (book, rules, terms, liquidity, fund, oracle settings, scenario, seed).
 """
@@ -199,6 +200,7 @@ class Run:
             insurance_fund=self._money(INSURANCE_FUND),
             accounts_at_risk=self.loop.at_risk(),
             seconds=time.perf_counter() - started,
+            volatility=self.loop.volatility.annualized(),
         )
         self.steps.append(record)
         return record
