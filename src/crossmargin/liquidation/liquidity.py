@@ -173,6 +173,32 @@ def walk_levels(
     return (filled, notional / filled, worst) if filled else (ZERO, mark, mark)
 
 
+def book_levels(
+    rows: Sequence[tuple[Decimal, Decimal]], reference: Decimal, side: Side, name: str, reference_name: str = "mark"
+) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Rows ``(price, units)`` of one side of a book, best first, as levels ``(offset, units)`` from
+    ``reference`` (a fraction of it: below it for bids, :data:`Side.SELL`; above for asks); equal prices merge.
+    A row on the wrong side, past twice the reference, or better than the one before raises InputError naming
+    ``name[i].price``."""
+    direction = _direction(side)
+    merged: list[tuple[Decimal, Decimal]] = []
+    with exact():
+        for i, (price, units) in enumerate(rows):
+            positive(price, f"{name}[{i}].price")
+            positive(units, f"{name}[{i}].units")
+            offset = direction * (price - reference) / reference
+            if not ZERO <= offset < ONE:
+                wrong = "above" if side is Side.SELL else "below (or at twice)"
+                raise InputError(f"{name}[{i}].price", f"{price} is {wrong} the {reference_name} {reference}")
+            if merged and offset < merged[-1][0]:
+                raise InputError(f"{name}[{i}].price", f"{price} is better than the row before: list best first")
+            if merged and offset == merged[-1][0]:
+                merged[-1] = (offset, merged[-1][1] + units)
+            else:
+                merged.append((offset, units))
+    return tuple(merged)
+
+
 def levels_within(levels: Sequence[tuple[Decimal, Decimal]], offset: Decimal) -> Decimal:
     """The units of ``levels`` (``(offset, units)``) at an offset up to ``offset``."""
     return sum((units for level, units in levels if level <= offset), ZERO)
@@ -227,23 +253,7 @@ class DepthLevels(LiquidityModel):
         if not book:
             raise InputError("book", "has no rows")
         reference = positive(book[0][0] if mark is None else mark, "book[0].price" if mark is None else "mark")
-        direction = _direction(side)
-        merged: list[tuple[Decimal, Decimal]] = []
-        with exact():
-            for i, (price, units) in enumerate(book):
-                positive(price, f"book[{i}].price")
-                positive(units, f"book[{i}].units")
-                offset = direction * (price - reference) / reference
-                if not ZERO <= offset < ONE:
-                    wrong = "above" if side is Side.SELL else "below (or at twice)"
-                    raise InputError(f"book[{i}].price", f"{price} is {wrong} the mark {reference}")
-                if merged and offset < merged[-1][0]:
-                    raise InputError(f"book[{i}].price", f"{price} is better than the row before: list best first")
-                if merged and offset == merged[-1][0]:
-                    merged[-1] = (offset, merged[-1][1] + units)
-                else:
-                    merged.append((offset, units))
-        return cls(tuple(merged), permanent_impact)
+        return cls(book_levels(book, reference, side, "book"), permanent_impact)
 
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
         return walk_levels(self.levels, side, units, mark)

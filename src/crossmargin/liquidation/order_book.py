@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from crossmargin.liquidation.liquidity import LiquidityModel, Side, levels_within, walk_levels
+from crossmargin.liquidation.liquidity import LiquidityModel, Side, book_levels, levels_within, walk_levels
 from crossmargin.model.errors import InputError
 from crossmargin.model.numbers import ONE, ZERO, exact, finite, positive, within
 
@@ -38,26 +38,6 @@ def _check_side(levels: object, name: str) -> None:
             raise InputError(f"{where}.offset", f"must be above the offset before it, {previous}; got {offset}")
         positive(units, f"{where}.units")
         previous = offset
-
-
-def _offsets(rows: Sequence[tuple[Decimal, Decimal]], reference: Decimal, side: Side, name: str) -> Levels:
-    """Rows ``(price, units)`` of one side, best first, as levels from ``reference``; equal prices merge."""
-    direction = ONE if side is Side.BUY else -ONE
-    merged: list[tuple[Decimal, Decimal]] = []
-    for i, (price, units) in enumerate(rows):
-        positive(price, f"{name}[{i}].price")
-        positive(units, f"{name}[{i}].units")
-        offset = direction * (price - reference) / reference
-        if not ZERO <= offset < ONE:
-            where = "above" if side is Side.SELL else "below (or at twice)"
-            raise InputError(f"{name}[{i}].price", f"{price} is {where} the reference price {reference}")
-        if merged and offset < merged[-1][0]:
-            raise InputError(f"{name}[{i}].price", f"{price} is better than the row before: list best first")
-        if merged and offset == merged[-1][0]:
-            merged[-1] = (offset, merged[-1][1] + units)
-        else:
-            merged.append((offset, units))
-    return tuple(merged)
 
 
 @dataclass(frozen=True)
@@ -107,7 +87,8 @@ class OrderBook(LiquidityModel):
                 mid = (best_bid + best_ask) / 2
             else:
                 mid = positive(bids[0][0], "bids[0].price") if bids else positive(asks[0][0], "asks[0].price")
-            return cls(_offsets(bids, mid, Side.SELL, "bids"), _offsets(asks, mid, Side.BUY, "asks"), permanent_impact)
+            bid_levels = book_levels(bids, mid, Side.SELL, "bids", "reference price")
+            return cls(bid_levels, book_levels(asks, mid, Side.BUY, "asks", "reference price"), permanent_impact)
 
     def _side(self, side: Side) -> Levels:
         return self.bids if side is Side.SELL else self.asks
