@@ -377,3 +377,20 @@ def test_the_distressed_fraction_reaches_the_generated_book(tmp_path: Path) -> N
         assert [summaries[fraction][mode]["liquidations"] for mode in ("cross", "isolated")] == [0, 0]
     assert summaries["1"]["book"] == "synthetic_book(20, seed=3), generic rulebook, distressed share 1"
     assert all(summaries["1"][mode]["liquidations"] > 0 for mode in ("cross", "isolated"))
+
+
+def test_stress_with_agents_reports_their_trades_and_refuses_a_bad_file_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trader:\n  threshold: 3\n  target: 2\n")
+    refused = runner.invoke(app, ["stress", "flash-crash", "--generate", "20", "--agents", str(bad)])
+    assert refused.exit_code == 2
+    assert "error: --agents.trader.target: must be at least the threshold" in refused.output
+    good = tmp_path / "agents.yaml"
+    good.write_text("venue:\n  reference_volatility: 0.5\n")
+    result = runner.invoke(app, ["stress", "flash-crash", "--generate", "20", "--agents", str(good), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["runs"]["cross"]["agent_trades"] == 0  # the venue's agent trades nothing
+    steps = document["steps"]["cross"]
+    assert all("agents" in step for step in steps)
+    assert float(document["runs"]["cross"]["peak_margin_multiplier"]) >= 1

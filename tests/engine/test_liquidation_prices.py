@@ -36,7 +36,7 @@ from crossmargin.model import Asset, InputError, Portfolio, RuleChoices, WeightS
 from crossmargin.model.rules import PriceMove
 from crossmargin.sim.population import BookShape, synthetic_book
 from crossmargin.venues import available, rulebook
-from tests.builders import BINANCE_LIKE, GENERIC, D, book, div, inverse, linear, position
+from tests.builders import BINANCE_LIKE, GENERIC, D, book, div, inverse, linear, position, tiers
 from tests.engine.test_book import scaled
 from tests.margin.test_rule_properties import unquantized, venue_like
 
@@ -144,6 +144,27 @@ def test_a_liquidatable_pool_gets_the_price_it_recovers_at():
     )  # fmt: skip
     ((figure, _),) = figures_of(portfolio)
     assert_close(figure, div(20000, "0.996"), D(20000))
+
+
+def test_a_held_position_settled_in_the_moving_coin():
+    # 1000 USDT; short 10 BTC-PERP (USDT) from 100 and long 100 ETHBTC-PERP (underlying ETH, settled in BTC) from
+    # 0.1, both at their entry, mmr 5 %, BTC at 100 USD. BTC moves by s: the short's uPnL 1000 - 1000 s, its
+    # maintenance 50 s, the held ETHBTC position's 0.5 BTC = 50 s USD: H = 2000 - 1100 s, the BTC-PERP at
+    # 2000 / 11 (both paths; the exact one once held that 50 fixed: 1950 / 1050 x 100 = 185.71). ETH moves the
+    # ETHBTC mark m: H = 1000 + 100 (m - 0.1) x 100 - 100 m x 0.05 x 100 - 50 = 9500 m - 50, at 50 / 9500.
+    table = tiers((None, "0.05", "0.1"))
+    portfolio = book(
+        [USDT, BTC], [linear("BTC-PERP", table=table), linear("ETHBTC-PERP", "ETH", "BTC", table=table)],
+        {"USDT": "1", "BTC": "100", "ETH": "10"}, {"BTC-PERP": "100", "ETHBTC-PERP": "0.1"},
+        [("a", {"USDT": "1000"}, [position("BTC-PERP", "-10", "100"), position("ETHBTC-PERP", "100", "0.1")])],
+    )  # fmt: skip
+    expected = [div(2000, 11), div(50, 9500)]
+    (btc, btc_outcome), (eth, eth_outcome) = figures_of(portfolio)
+    assert btc_outcome == eth_outcome == Outcome.PRICED
+    assert_close(btc, expected[0], D(100))
+    assert_close(eth, expected[1], D("0.1"))
+    exact_prices = [p.liquidation_price for p in evaluate_account(portfolio.accounts[0], portfolio, GENERIC).positions]
+    assert all(x is not None and abs(x - y) < D("1e-40") for x, y in zip(exact_prices, expected, strict=True))
 
 
 def test_what_is_not_solved_and_empty_slots():

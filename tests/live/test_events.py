@@ -39,6 +39,9 @@ INBOUND: dict[type, st.SearchStrategy[live.Inbound]] = {
     ),
     live.Funding: st.builds(live.Funding, instrument=names, rate=decimals, **stamp),
     live.ParameterChange: st.builds(live.ParameterChange, depth=decimals, **stamp),
+    live.MarginMultipliers: st.builds(
+        live.MarginMultipliers, multipliers=st.dictionaries(names, decimals, max_size=3), **stamp
+    ),
 }
 OUTBOUND: dict[type, st.SearchStrategy[live.Outbound]] = {
     live.Rejected: st.builds(live.Rejected, field=names, message=names, **cause),
@@ -156,3 +159,9 @@ def test_a_bad_record_is_refused_naming_what_is_wrong(record: bytes, field: str,
     with pytest.raises(InputError) as err:
         live.decode_inbound(record)
     assert err.value.field == field and words in err.value.message
+
+
+def test_a_venues_margin_multipliers_round_trip_digit_for_digit():
+    event = live.MarginMultipliers(seq=4, time=Decimal("12.5"), id="venue|12.5", multipliers={"BTC": Decimal("1.35")})
+    assert live.decode_inbound(live.encode(event)) == event
+    assert b'"type":"margin_multipliers"' in live.encode(event)

@@ -140,6 +140,24 @@ def test_a_crash_liquidates_and_every_line_names_its_cause():
     assert [e.seq for e in out] == list(range(1, len(out) + 1))
 
 
+@pytest.mark.parametrize(("impact", "liquidated"), [(D(-100), False), (D(-150), True)])
+def test_a_trade_s_impact_moves_the_mark_and_liquidates_whom_it_pushes_under(impact: Decimal, liquidated: bool):
+    # ``usdc`` (100 USDC, long 0.5 from 20000) is liquidatable below 100 + 0.5 (m - 20000) = 0.5 m x 0.004, so
+    # m < 9900 / 0.498 = 19879.52. ``long`` sells 0.1 to the market at 19990 with an impact of -100: the mark goes
+    # to 19900, above it; with -150, to 19850, below it: ``usdc`` is liquidated in the trade's own event.
+    loop = new_loop()
+    feed = Feed(loop)
+    feed.prices(0, "BTC", a=20000, b=20000)
+    out = feed.send(
+        live.Trade, 1, buyer="@market", seller="long", instrument="BTC-PERP", size=D("0.1"), price=D(19990),
+        impact=impact,
+    )  # fmt: skip
+    moved = [(e.before, e.mark) for e in out if isinstance(e, live.MarkMoved)]
+    assert moved[0] == (D(20000), D(20000) + impact)
+    fills = {e.account for e in out if isinstance(e, live.LiquidationFill)}
+    assert fills == ({"usdc"} if liquidated else set())
+
+
 # ---------------------------------------------------------------------- OpenAccount
 
 
@@ -201,3 +219,79 @@ def test_the_realized_volatility_index_follows_the_index_prices():
     assert btc.variance_rate() == pytest.approx(expected, rel=1e-9) and btc.returns == 2
     # annualized: sqrt(6.6671e-6 x 31,536,000) = 14.50; the other priced assets have not moved: no estimate
     assert loop.volatility.annualized() == {"BTC": pytest.approx(math.sqrt(expected * 31_536_000), rel=1e-9)}
+
+
+# ------------------------------------------------------------------ a venue's margin multipliers
+
+
+def _multiplied_loop() -> EngineLoop:
+    from crossmargin.oracle.config import OracleConfig
+    from crossmargin.sim.population import synthetic_book
+
+    generic = rulebook("generic")
+    portfolio = synthetic_book(60, seed=3)
+    return EngineLoop(LoopConfig(portfolio, generic.rules, generic.liquidation, OracleConfig(), report_accounts=False))
+
+
+def test_a_margin_multiplier_scales_both_evaluators_alike():
+    loop = _multiplied_loop()
+    state = loop.state
+    factors = {"BTC": D("1.7"), "ETH": D("2.35")}
+    underlying = {name: spec.underlying for name, spec in state.instruments.items()}
+    # expected by a second method: each position's own tier figures before, times its underlying's factor
+    from crossmargin.model.numbers import exact
+
+    expected = {}
+    for account_id in state.account_ids:
+        figures = state.pool_figures(account_id)
+        with exact():
+            expected[account_id] = (
+                sum(
+                    f.maintenance_margin * factors.get(underlying[f.position.instrument], 1) for f in figures.positions
+                ),
+                sum(f.initial_margin * factors.get(underlying[f.position.instrument], 1) for f in figures.positions),
+            )
+    loop.handle(live.MarginMultipliers(seq=1, time=D(1), id="venue", multipliers=factors))
+    book = loop.book
+    for account_id in state.account_ids:
+        figures = state.pool_figures(account_id)
+        assert (figures.maintenance_margin, figures.initial_margin) == expected[account_id]
+        row = book.figures[book.cross_pool[account_id]]
+        assert math.isclose(row[2], float(figures.maintenance_margin), rel_tol=1e-9, abs_tol=1e-9)
+        assert math.isclose(row[0], float(figures.equity), rel_tol=1e-9, abs_tol=1e-9)
+    # back to 1: the tables as they were, in both
+    loop.handle(live.MarginMultipliers(seq=2, time=D(2), id="calm", multipliers={"BTC": D(1), "ETH": D(1)}))
+    assert state.market.margin_multipliers == {}
+    for account_id in state.account_ids:
+        row = book.figures[book.cross_pool[account_id]]
+        assert math.isclose(row[2], float(state.pool_figures(account_id).maintenance_margin), rel_tol=1e-9)
+
+
+def test_a_raised_multiplier_moves_the_liquidation_price_in_both_solvers():
+    from crossmargin.engine.liquidation_prices import book_liquidation_prices
+    from crossmargin.margin.account import evaluate_account
+
+    loop = new_loop()
+    loop.handle(live.MarginMultipliers(seq=1, time=D(1), id="venue", multipliers={"BTC": D(2)}))
+    # long: 1000 + 0.5 (P - 20000) - 2 x 0.004 x 0.5 P = 0: P = 9000 / 0.496 = 18145.161...
+    expected = D(9000) / D("0.496")
+    account = loop.state.account("long")
+    exact_price = evaluate_account(account, loop.state.portfolio_of([account]), loop.state.rules).positions[0]
+    assert exact_price.liquidation_price is not None
+    assert math.isclose(float(exact_price.liquidation_price), float(expected), rel_tol=1e-12)
+    prices = book_liquidation_prices(loop.book)
+    slot = loop.book.slot[(loop.book.cross_pool["long"], "BTC-PERP", True)]
+    assert math.isclose(prices.price[slot], float(expected), rel_tol=1e-9)
+
+
+def test_a_multiplier_for_no_instruments_underlying_is_refused_and_a_snapshot_keeps_one():
+    from crossmargin.live.snapshot import restored, snapshot
+
+    loop = new_loop()
+    (refused,) = loop.handle(live.MarginMultipliers(seq=1, time=D(1), id="m", multipliers={"ETH": D(2)}))
+    assert isinstance(refused, live.Rejected) and refused.field == "multipliers.ETH"
+    loop.handle(live.MarginMultipliers(seq=2, time=D(1), id="n", multipliers={"BTC": D("1.25")}))
+    again = restored(loop.config, snapshot(loop))
+    assert again.state.market.margin_multipliers == {"BTC": D("1.25")}
+    assert again.digest() == loop.digest()
+    assert again.state.pool_figures("long").maintenance_margin == D(50)  # 1.25 x 0.004 x 0.5 x 20000

@@ -385,3 +385,57 @@ def test_a_drift_toward_the_barrier_raises_the_chance():
     # one factor with a barrier: the closed form with drift at ln s* (drift per year, horizon in years)
     assert falling == pytest.approx(hit_probability(math.log(850 / 950), 0.8, 7 / 365, -2.0), rel=1e-9)
     assert falling > still
+
+
+def test_a_barrier_at_the_price_is_reached_at_once():
+    # "a" with 50 + 1e-20 USDT: 50 + 1e-20 + 10 (S - 100) - 5 % x 10 S = 9.5 S - 950 + 1e-20, a health of 1e-20
+    # now and 0 at s* = 1 - 1e-20 / 950: ln s* is 0 in float64, so no secant -H / ln s*. The factor is reached at
+    # once (probability 1) and its slope is the tangent: the health is 9.5 S, so the central difference at
+    # 100 x (1 +- 0.001) is 9.5 x 100 x 0.002 / ln(1.001 / 0.999) = 1.9 / 0.0020000006667 = 949.99968.
+    short_eth = position("ETH-PERP", "-100", "10")
+    portfolio = book(
+        [USDT], [BTC_PERP, ETH_PERP], {"BTC": "100", "ETH": "10"}, {"BTC-PERP": "100", "ETH-PERP": "10"},
+        [
+            ("a", {"USDT": "50.00000000000000000001"}, [position("BTC-PERP", "10", "100")]),
+            # beside a short 100 ETH-PERP from 10 (maintenance 50): ETH's barrier is at 1 + 1e-20 / 1050
+            ("b", {"USDT": "100.00000000000000000001"}, [position("BTC-PERP", "10", "100"), short_eth]),
+        ],
+        base="USDT",
+    )  # fmt: skip
+    vols = {"BTC": 0.8, "ETH": 1.0}
+    odds = liquidation_odds(account(portfolio, "a"), portfolio, GENERIC, DAY, vols)
+    (pool,) = odds.pools
+    (btc,) = pool.factors
+    assert not pool.liquidatable and pool.health == pytest.approx(1e-20)
+    assert (btc.barrier, btc.slope_kind, btc.probability, odds.probability) == (1.0, "tangent", 1.0, 1.0)
+    assert btc.slope == pytest.approx(1.9 / math.log(1.001 / 0.999), rel=1e-9)
+    # the median of the tangent's line: (1e-20 / (sigma_H z))^2 seconds, sigma_H = 949.99968 x 0.8 / sqrt(YEAR)
+    sigma_h = 1.9 / math.log(1.001 / 0.999) * 0.8 / math.sqrt(YEAR)
+    assert pool.median_time_s == pytest.approx((1e-20 / (sigma_h * MEDIAN_Z)) ** 2, rel=1e-6)
+    # two factors, both barriers at the price: the health's own line, 2 N(-1e-20 / (sigma_H sqrt T)) = 1
+    both = liquidation_odds(account(portfolio, "b"), portfolio, GENERIC, DAY, vols)
+    assert [(f.underlying, f.slope_kind, f.probability) for f in both.pools[0].factors] == [
+        ("BTC", "tangent", 1.0),
+        ("ETH", "tangent", 1.0),
+    ]
+    assert both.probability == 1.0
+
+
+@given(st.integers(1, 9), st.integers(10, 40))
+def test_a_sliver_of_health_gives_odds_not_an_error(digit: int, places: int):
+    # "a" with 50 + digit x 10^-places USDT: health digit x 10^-places > 0, the barrier at 1 - health / 950 (ln of
+    # it 0 in float64 from about 1e-13 of health down; below the exact figures' precision the health is 0 and the
+    # pool counts as at its barrier, with none to find). Always a probability in [0, 1], and 1 when the barrier
+    # is at the price in float64 or the health is 0.
+    cash = Decimal(50) + Decimal(digit).scaleb(-places)
+    portfolio = book(
+        [USDT], [BTC_PERP], {"BTC": "100"}, {"BTC-PERP": "100"},
+        [("a", {"USDT": str(cash)}, [position("BTC-PERP", "10", "100")])], base="USDT",
+    )  # fmt: skip
+    odds = liquidation_odds(portfolio.accounts[0], portfolio, GENERIC, DAY, {"BTC": 0.8})
+    (factor,) = odds.pools[0].factors
+    assert 0.0 <= odds.probability <= 1.0
+    if factor.barrier == 1.0:
+        assert (odds.probability, factor.slope_kind) == (1.0, "tangent")
+    if odds.pools[0].health == 0.0:
+        assert (odds.probability, factor.barrier) == (1.0, None)

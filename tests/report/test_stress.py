@@ -768,7 +768,8 @@ def test_summary_json_carries_every_step_of_each_run_by_hand() -> None:
 
 def test_a_step_record_has_every_field_but_the_wall_time() -> None:
     record = step_json(CROSS_STEPS[1])
-    assert set(record) == {f.name for f in fields(StepRecord)} - {"seconds"}
+    # ``agents`` only for a run with risk agents (tests/cli/test_stress.py has one)
+    assert set(record) == {f.name for f in fields(StepRecord)} - {"seconds", "agents"}
     # Runs that differ only in their steps' wall times give the same document, byte for byte.
     slow = run("cross", tuple(replace(s, seconds=s.seconds + 7.25) for s in CROSS_STEPS), CROSS.marks)
     text = json.dumps(summary_json(make_report(runs=(slow, ISOLATED))), indent=2)

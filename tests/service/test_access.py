@@ -59,6 +59,7 @@ ALLOWED: dict[tuple[str, str], tuple[bool, ...]] = {
     ("GET", "/v1/stress/{run_id}"):                     (Y,    N,     N,      N,    N),
     ("GET", "/v1/stress/{run_id}/report"):              (Y,    N,     N,      N,    N),
     ("GET", "/v1/stress/{run_id}/summary"):             (Y,    N,     N,      N,    N),
+    ("GET", "/v1/agents"):                              (Y,    N,     N,      N,    N),
 }  # fmt: skip
 
 #  topic                admin  feeder matcher own   other
@@ -67,6 +68,7 @@ TOPICS: dict[str, tuple[bool, ...]] = {
     "liquidations":     (Y,    N,     N,      N,    N),
     "prices":           (Y,    Y,     N,      N,    N),
     "book":             (Y,    N,     N,      N,    N),
+    "agents":           (Y,    N,     N,      N,    N),
 }  # fmt: skip
 
 _opened = itertools.count()
@@ -125,7 +127,7 @@ def test_the_table_covers_every_endpoint_and_topic(served: Served) -> None:
     }
     assert endpoints == set(ALLOWED)
     assert [r.path for r in routes if isinstance(r, APIWebSocketRoute)] == ["/v1/stream"]
-    assert {t.split(":")[0] for t in TOPICS} == {"account", "liquidations", "prices", "book"}
+    assert {t.split(":")[0] for t in TOPICS} == {"account", "liquidations", "prices", "book", "agents"}
 
 
 def _finished_run(served: Served) -> str:

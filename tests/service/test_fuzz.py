@@ -67,7 +67,7 @@ OPERATIONS = {
     "POST /v1/trades", "POST /v1/prices", "POST /v1/clock", "POST /v1/parameters", "POST /v1/funding",
     "GET /v1/accounts/{account_id}/history", "GET /v1/liquidation-map/{instrument}", "GET /v1/oracle",
     "GET /v1/stress/scenarios", "POST /v1/stress", "GET /v1/stress", "GET /v1/stress/{run_id}",
-    "GET /v1/stress/{run_id}/report", "GET /v1/stress/{run_id}/summary",
+    "GET /v1/stress/{run_id}/report", "GET /v1/stress/{run_id}/summary", "GET /v1/agents",
 }  # fmt: skip
 
 

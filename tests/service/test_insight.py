@@ -389,7 +389,8 @@ def test_the_account_detail_shows_weights_and_both_modes(sqlite_url: str) -> Non
     # Without ``detail`` the answer is the plain view, and the detail only adds to it.
     assert "modes" not in plain and "weight" not in plain["collateral"][0]
     unweighted = [{k: v for k, v in c.items() if "weight" not in k} for c in detail["collateral"]]
-    assert {**detail, "collateral": unweighted, "modes": None} == {**plain, "modes": None}
+    added = {"modes": None, "liquidation_odds": None}
+    assert {**detail, "collateral": unweighted, **added} == {**plain, **added}
     for position in detail["positions"]:  # the exact solver's liquidation price beside mark, uPnL, IM and MM
         assert {"mark", "unrealized_pnl", "initial_margin", "maintenance_margin", "liquidation_price"} <= set(position)
 

@@ -12,6 +12,9 @@ steps x 2, cross then isolated) and a flat path on a solvent book (nothing liqui
 import asyncio
 import html
 import json
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -272,3 +275,24 @@ def test_at_most_n_runs_are_kept_and_close_stops_the_one_running(host: BookHost)
     assert status["completed"] < status["total"] == 1736 * 2
     with pytest.raises(RuntimeError):
         small.start(snapshot(host), SCENARIO, SEED)
+
+
+def test_a_worker_killed_mid_run_fails_its_run_and_the_next_run_still_completes(host: BookHost):
+    # A worker killed at any moment (here SIGKILL while it runs; the same holds half-way through sending its
+    # outcome) ends its run's pipe: the run fails, nothing of the service waits on it, and the slot is free.
+    with StressRuns() as runs:
+        long = runs.start(snapshot(host), "luna-2022", SEED)
+        deadline = time.monotonic() + WAIT_S
+        while runs.status(long)["state"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (worker,) = [p for p in multiprocessing.active_children() if p.name == f"stress-{long}"]
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        while runs.status(long)["state"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        status = runs.status(long)
+        assert status["state"] == "failed" and "ended abruptly" in status["error"]
+        after = runs.start(snapshot(host), SCENARIO, SEED)
+        assert finished(runs, after)[0]["state"] == "done"

@@ -92,6 +92,13 @@ class PriceUpdate(msgspec.Struct, frozen=True, tag_field="type", tag="price_upda
     marks: dict[str, Decimal] = {}
 
 
+class MarginMultipliers(msgspec.Struct, frozen=True, tag_field="type", tag="margin_multipliers"):
+    """Underlying -> the multiplier (> 0) of the maintenance and initial requirements of every position on
+    it from now on, merged into the market's (1: back to the tables; an underlying not named keeps its own)."""
+
+    multipliers: dict[str, Decimal]
+
+
 class Guard(msgspec.Struct, frozen=True, tag_field="type", tag="guard"):
     """The oracle policy at the point of decision; it replaces the previous guard whole.
 
@@ -187,6 +194,7 @@ Event = (
     | Trade
     | Funding
     | PriceUpdate
+    | MarginMultipliers
     | Guard
     | LiquidationStart
     | LiquidationFill

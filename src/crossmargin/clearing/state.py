@@ -49,6 +49,7 @@ from crossmargin.clearing.events import (
     LiquidationEnd,
     LiquidationFill,
     LiquidationStart,
+    MarginMultipliers,
     OpenAccount,
     PriceUpdate,
     SocializedLoss,
@@ -60,7 +61,7 @@ from crossmargin.clearing.events import (
 from crossmargin.clearing.ledger import Book, Ledger, LedgerAccount, Posting, transfer
 from crossmargin.margin.account import cross_pool, depends_on, isolated_pool
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.pools import PoolFigures, PositionFigures, evaluate_pool
+from crossmargin.margin.pools import PoolFigures, PositionFigures, evaluate_pool, scaled_requirements
 from crossmargin.margin.positions import unrealized_pnl
 from crossmargin.margin.whatif import REDUCES, max_withdrawable, order_verdict
 from crossmargin.model import Account, InputError, Instrument, Market, Portfolio, Position, RuleChoices
@@ -156,6 +157,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True):
     vols: dict[str, tuple[tuple[Decimal, Decimal], ...]]
     rate: Decimal
     correlations: tuple[tuple[str, str, Decimal], ...]
+    margin_multipliers: dict[str, Decimal] = {}
 
     @classmethod
     def of(cls, market: Market) -> "MarketSnapshot":
@@ -163,6 +165,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True):
         return cls(
             market.base, dict(market.prices), dict(market.marks), dict(market.open_interest), market.valuation_time,
             dict(market.vols), market.rate, tuple((a, b, rho) for (a, b), rho in market.correlations.items()),
+            dict(market.margin_multipliers),
         )  # fmt: skip
 
     def market(self) -> Market:
@@ -170,6 +173,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True):
         return Market(
             self.base, dict(self.prices), dict(self.marks), dict(self.open_interest), self.valuation_time,
             dict(self.vols), self.rate, {(a, b): rho for a, b, rho in self.correlations},
+            dict(self.margin_multipliers),
         )  # fmt: skip
 
 
@@ -458,7 +462,7 @@ class ClearingState:
             ]
             chosen = isolated_pool(legs[0], portfolio) if legs else cross_pool(Account(account_id))
         figures = self._figures[target] = evaluate_pool(chosen, portfolio, self.rules, self._positions)
-        if self.rules.volatility_scaling is None:
+        if not scaled_requirements(self.rules, portfolio):
             self._positions.update((f.position, f) for f in figures.positions)
         return figures
 
@@ -506,6 +510,7 @@ class ClearingState:
                     )
             lines += [f"price|{a}|{v.normalize()}" for a, v in sorted(self.market.prices.items())]
             lines += [f"mark|{a}|{v.normalize()}" for a, v in sorted(self.market.marks.items())]
+            lines += [f"multiplier|{u}|{v.normalize()}" for u, v in sorted(self.market.margin_multipliers.items())]
             lines += [f"liquidating|{a}" for a in sorted(self.in_liquidation)]
             lines += [f"funding|{i}|{v.normalize()}" for i, v in sorted(self.funding_index.items())]
             lines += [f"guard|frozen|{s}" for s in sorted(self.guard.frozen)]
@@ -553,6 +558,7 @@ class ClearingState:
             Trade: self._trade,
             Funding: self._funding,
             PriceUpdate: self._price_update,
+            MarginMultipliers: self._margin_multipliers,
             Guard: self._guard,
             LiquidationStart: self._liquidation_start,
             LiquidationEnd: self._liquidation_end,
@@ -687,8 +693,10 @@ class ClearingState:
                 self._asset(asset, f"prices.{asset}")
         for name in event.marks:
             self._instrument(name, f"marks.{name}")
-        market = self.market
-        new = market.moved(prices=event.prices, marks=event.marks)
+        return self._market_change(self.market.moved(prices=event.prices, marks=event.marks))
+
+    def _market_change(self, new: Market) -> Change:
+        """The change that puts ``new`` in place of the market, forgetting every figure valued at the old one."""
 
         def change() -> None:
             self.market = new
@@ -697,6 +705,14 @@ class ClearingState:
             self._positions.clear()
 
         return change
+
+    def _margin_multipliers(self, event: MarginMultipliers) -> Change:
+        underlyings = {spec.underlying for spec in self.instruments.values()}
+        for underlying in event.multipliers:
+            if underlying not in underlyings:
+                raise InputError(f"multipliers.{underlying}", f"{underlying!r} is no instrument's underlying")
+        with field_prefix("multipliers"):
+            return self._market_change(self.market.with_multipliers(event.multipliers))
 
     def _guard(self, event: Guard) -> Change:
         self._check_guard(event)

@@ -23,6 +23,7 @@ from rich.progress import Progress
 from crossmargin import __version__
 from crossmargin.cli.bridge import import_command, reconcile
 from crossmargin.cli.feed import read_events, read_feed
+from crossmargin.cli.forecast import forecast
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import load_document
 from crossmargin.cli.output import emit_json, emit_view
@@ -408,6 +409,7 @@ def version() -> None:
 
 
 app.command()(stress)
+app.command()(forecast)
 app.command()(demo)
 app.command()(risk)
 app.command()(serve)

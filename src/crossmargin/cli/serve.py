@@ -8,6 +8,7 @@ import typer
 
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_SEED, MIN_ACCOUNTS, parse_count
 from crossmargin.cli.loading import read_text
+from crossmargin.cli.stress import agents_from_file
 from crossmargin.cli.user_input import user_errors
 from crossmargin.model import InputError
 from crossmargin.service.api import Limits, create_app
@@ -16,6 +17,7 @@ from crossmargin.service.history import CAPACITY
 from crossmargin.service.host import SNAPSHOT_EVERY, BookHost
 from crossmargin.service.keys import Scope, add_key
 from crossmargin.service.store import DEFAULT_DB, Store
+from crossmargin.sim.agents.config import AgentsConfig
 
 DbOption = Annotated[
     str, typer.Option("--db", help="Database URL: sqlite:///FILE (default) or postgresql://USER@HOST:PORT/DB.")
@@ -61,6 +63,14 @@ def serve(
             "3.9 GB at a million accounts once full).",
         ),
     ] = str(CAPACITY),
+    agents: Annotated[
+        Path | None,
+        typer.Option(
+            "--agents",
+            metavar="FILE",
+            help="Run these risk agents after each price batch (the YAML of stress --agents; see docs/agents.md).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the book over HTTP and WebSocket: every event logged before it is acknowledged."""
     import uvicorn
@@ -83,6 +93,7 @@ def serve(
                 raise InputError("--new-key", err.message) from None
         if book is not None and generate is not None:
             raise InputError("--generate", "give --book or --generate, not both")
+        policies: AgentsConfig | None = None if agents is None else agents_from_file(agents)
         document: tuple[str, str] | None = None
         if generate is not None:
             accounts = parse_count(generate, "--generate", MIN_ACCOUNTS, MAX_ACCOUNTS)
@@ -91,11 +102,13 @@ def serve(
             document = (book.name, read_text(book))
         store = Store(db)
         store.lock()
-        service = BookHost.open(store, document, every, points)
+        service = BookHost.open(store, document, every, points, policies)
         key = None if new_key is None else add_key(store, new_key, "serve --new-key")[1]
     typer.echo(f"crossmargin serving {len(service.loop.book.accounts)} accounts on http://{host}:{listen}")
     shown = store.engine.url.render_as_string(hide_password=True)  # a password in --db is not printed
     typer.echo(f"database {shown}, {service.loop.seq} events applied")
+    if policies is not None:
+        typer.echo(f"risk agents: {policies.label()} (GET /v1/agents)")
     if key is not None:
         typer.echo(f"new {new_key} key: {key}")
     app = create_app(service, Limits(rate=per_second, burst=2 * per_second))

@@ -94,6 +94,7 @@ def stress_report(
     rulebooks: list[str],
     parameter_files: list[Path],
     distressed: Decimal = Decimal(0),
+    agents_file: Path | None = None,
 ) -> Any:
     """Run the comparison (and the Monte Carlo with ``paths`` > 1); the :class:`StressReport`. Every
     parameter set is read and checked before the first run starts. ``distressed``: the generated book's
@@ -115,11 +116,14 @@ def stress_report(
         described = f"synthetic_book({generate or DEMO_ACCOUNTS}, seed={seed}), generic rulebook"
         if distressed:
             described += f", distressed share {distressed}"
+    agents = None if agents_file is None else agents_from_file(agents_file)
     configs = compared_configs(StressBook(portfolio, rules, terms, liquidity, fund, oracle), rulebooks)
     for path in parameter_files:
         document = load_document(path)
         with field_prefix(str(path)):
             configs.append(applied(configs[0], parameter_set(document, path.stem)))
+    if agents is not None:
+        configs = [replace(config, agents=agents) for config in configs]
     check_configs(configs)
     labels = [config.label for config in configs]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
@@ -132,6 +136,15 @@ def stress_report(
             return lambda k, n: progress.update(shown, completed=k, total=n)
 
         return stress_comparison(scenario, configs, described, seed, paths, scheduler, workers, task)
+
+
+def agents_from_file(path: Path) -> Any:
+    """The risk agents a YAML file describes (:func:`crossmargin.sim.agents.config.agents_from_dict`); an error
+    names ``--agents`` and the field."""
+    from crossmargin.sim.agents.config import agents_from_dict
+
+    with field_prefix("--agents"):
+        return agents_from_dict(load_document(path))
 
 
 REPORT_FILES = ("report.html", "summary.json")
@@ -232,6 +245,12 @@ def stress(
             "weights, tier tables or the insurance fund (repeatable; see docs/stress.md).",
         ),
     ] = None,
+    agents: Annotated[
+        Path | None,
+        typer.Option(
+            "--agents", help="Run every configuration with these risk agents: a YAML file (see docs/agents.md)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write report.html and summary.json here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     listing: Annotated[bool, typer.Option("--list", help="List the library's scenarios.")] = False,
@@ -260,7 +279,7 @@ def stress(
             check_scheduler(scheduler)
         report = stress_report(
             scenario, book, accounts, first_seed, n_paths, scheduler, processes, compare or [], parameter_files or [],
-            share,
+            share, agents,
         )  # fmt: skip
         if out is not None:
             write_report(report, out)

@@ -57,6 +57,7 @@ from crossmargin.engine.rule_arrays import (
     instrument_arrays,
     market_arrays,
     rule_arrays,
+    scales,
 )
 from crossmargin.model import Account, InputError, Portfolio, Position, RuleChoices
 from crossmargin.model.numbers import ZERO
@@ -501,12 +502,15 @@ class RiskBook:
         marks: Mapping[str, Decimal] | None = None,
         prices: Mapping[str, Decimal] | None = None,
         open_interest: Mapping[str, Decimal] | None = None,
+        multipliers: Mapping[str, Decimal] | None = None,
     ) -> None:
-        """New marks, asset prices or open interest: the exact market first, then the touched arrays. A mark or
-        open interest of an instrument the book does not know is refused before anything changes.
+        """New marks, asset prices, open interest or margin multipliers (underlying -> multiplier, merged as
+        :meth:`~crossmargin.model.Market.with_multipliers` does): the exact market first, then the touched
+        arrays. A mark or open interest of an instrument the book does not know is refused before anything
+        changes.
 
-        A mark or open interest touches only its instrument's block and the pools holding it; an asset
-        price touches the instruments settled in it and re-evaluates every pool.
+        A mark, open interest or multiplier touches only its instruments' blocks and the pools holding them;
+        an asset price touches the instruments settled in it and re-evaluates every pool.
         """
         marks, prices, open_interest = marks or {}, prices or {}, open_interest or {}
         for field, named in (("marks", marks), ("open_interest", open_interest)):
@@ -515,11 +519,16 @@ class RiskBook:
                 raise InputError(field, f"unknown instrument {unknown[0]!r}")
         market = self.market
         self.market = replace(
-            market,
+            market if not multipliers else market.with_multipliers(multipliers),
             prices={**market.prices, **prices},
             marks={**market.marks, **marks},
             open_interest={**market.open_interest, **open_interest},
         )
+        rescaled: set[int] = set()
+        if multipliers:
+            scale = scales(self.instruments.names, self.instrument_table, self.market, self.rules)
+            rescaled = {int(i) for i in np.flatnonzero(scale != self.scale)}
+            self.scale[:] = scale
         moved = {self.assets.index(a): float(price) for a, price in prices.items() if a in self.asset_table}
         if self.factors is not None and prices:
             self.factor_prices = self.factors.prices(self.market)
@@ -527,7 +536,7 @@ class RiskBook:
         old_prices = self.prices.copy()
         for index, price in moved.items():
             self.prices[index] = price
-        touched = {self.instruments.index(name) for name in (*marks, *open_interest)}
+        touched = {self.instruments.index(name) for name in (*marks, *open_interest)} | rescaled
         for name, mark in marks.items():
             self.marks[self.instruments.index(name)] = float(mark)
         if open_interest:

@@ -83,6 +83,7 @@ from crossmargin.engine.terms import MAINTENANCE
 from crossmargin.margin.account import evaluate_account, solver_follows, solver_prices
 from crossmargin.margin.positions import convex_maintenance
 from crossmargin.margin.scaling import Move
+from crossmargin.model.rules import PriceMove
 
 SCALE_MIN, SCALE_MAX = 1e-9, 1e9
 """The range of ``s`` searched: a liquidation price further than nine orders of magnitude from the mark is
@@ -139,11 +140,13 @@ class MoveArrays(NamedTuple):
     convex: B1
 
 
-def move_arrays(book: RiskBook) -> MoveArrays:
+def move_arrays(book: RiskBook, kind: PriceMove | None = None) -> MoveArrays:
     """The book's instruments grouped by what moves with each: :meth:`Move.of
-    <crossmargin.margin.scaling.Move.of>` under the rulebook's ``liquidation_price_moves``."""
+    <crossmargin.margin.scaling.Move.of>` under ``kind``, by default the rulebook's ``liquidation_price_moves``
+    (the liquidation odds move the underlying whatever the rulebook: :mod:`crossmargin.sim.forecast_odds`)."""
     portfolio = book.portfolio_of([])
-    moves = [Move.of(portfolio, name, book.rules.liquidation_price_moves) for name in book.instruments.names]
+    kind = book.rules.liquidation_price_moves if kind is None else kind
+    moves = [Move.of(portfolio, name, kind) for name in book.instruments.names]
     distinct = list(dict.fromkeys(moves))
     held = [[a for a in move.assets if a in book.asset_table] for move in distinct]
     return MoveArrays(
@@ -206,7 +209,8 @@ def _health(
         units = abs(q) * c
         margined = terms.margined_notional(terms.notional(units, mark, inverse), t.quantum[i])
         bracket = terms.bracket(terms.bracket_key(units, margined, i, t), i, slots.bracket[j], t.edges)
-        maintenance += terms.maintenance_requirement(margined, units, q, e, i, bracket, t) * market.prices[a] * moves
+        requirement = terms.maintenance_requirement(margined, units, q, e, i, bracket, t) * market.scale[i]
+        maintenance += requirement * market.prices[a] * moves
     if pr.folded:
         for a in range(amount.shape[0]):
             if amount[a] != 0.0:
@@ -714,9 +718,9 @@ def _price_pools_on_threads(
         price_pools(lo, hi, items, first, order, slots, pools, market, t, assets, choices, moves, price, outcome)
 
 
-def book_liquidation_prices(book: RiskBook) -> LiquidationPrices:
+def book_liquidation_prices(book: RiskBook, moves: MoveArrays | None = None) -> LiquidationPrices:
     """Every position's liquidation price at the book's market (module doc), by slot; on every core for a
-    large book."""
+    large book. ``moves``: what moves together (:func:`move_arrays`), by default as the rulebook says."""
     n_slots = book.size.shape[0]
     price = np.full(n_slots, np.nan)
     outcome = np.full(n_slots, Outcome.EMPTY, dtype=np.int8)
@@ -730,7 +734,8 @@ def book_liquidation_prices(book: RiskBook) -> LiquidationPrices:
         with numba.parallel_chunksize(1):  # the ranges taken as threads come free, not dealt out in advance
             kernels.on_cores(
                 price_pools, np.arange(count, dtype=np.int64), first, order, book.slot_arrays(), book.pool_arrays(),
-                book.market_arrays, line, rules.assets, rules.choices, move_arrays(book), price, outcome,
+                book.market_arrays, line, rules.assets, rules.choices, move_arrays(book) if moves is None else moves,
+                price, outcome,
                 spread=_price_pools_on_threads,
             )  # fmt: skip
     return LiquidationPrices(price, outcome, book.pool.copy(), book.instrument.copy())

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.margin.positions import open_interest_rate
-from crossmargin.margin.volatility import multiplier
+from crossmargin.margin.volatility import requirement_multiplier
 from crossmargin.model import Asset, Instrument, Market, RuleChoices, Side
 from crossmargin.model.instruments import TierBasis
 from crossmargin.model.numbers import ZERO, exact
@@ -179,8 +179,9 @@ class RuleArrays(NamedTuple):
 
 class MarketArrays(NamedTuple):
     """The market and the rule terms it sets, per instrument (``marks``, and per bracket ``initial_rate``: the
-    initial rate after open-interest scaling; ``scale``: the volatility multiplier of both requirements, 1
-    without volatility scaling) and per asset (``prices``, base currency)."""
+    initial rate after open-interest scaling; ``scale``: the multiplier of both requirements, volatility
+    scaling's x the market's margin multiplier of the underlying, 1 without either) and per asset (``prices``,
+    base currency)."""
 
     marks: F64
     prices: F64
@@ -323,19 +324,20 @@ def market_arrays(
 ) -> MarketArrays:
     """``market`` as the kernels read it: marks (1 for an instrument without one), prices (0 for an asset
     without one: :func:`unless_unpriced`), the initial rates
-    after open-interest scaling and each instrument's volatility multiplier (by the exact
-    :func:`~crossmargin.margin.volatility.multiplier`; ones without volatility scaling)."""
+    after open-interest scaling and each instrument's requirement multiplier (:func:`scales`)."""
     t = arrays.instruments
-    scaling = rules.volatility_scaling
     return MarketArrays(
         marks=np.array([float(market.marks.get(name, 1)) for name in t.names], dtype=np.float64),
         prices=np.array([unless_unpriced(market, a) for a in arrays.assets.names], dtype=np.float64),
         initial_rate=initial_rates(t, instruments, market),
-        scale=np.array(
-            [
-                1.0 if scaling is None else float(multiplier(market, instruments[n].underlying, scaling))
-                for n in t.names
-            ],
-            dtype=np.float64,
-        ),
+        scale=scales(t.names, instruments, market, rules),
     )
+
+
+def scales(names: Sequence[str], instruments: Mapping[str, Instrument], market: Market, rules: RuleChoices) -> F64:
+    """Each named instrument's requirement multiplier (volatility scaling x the market's margin multiplier of
+    its underlying), by the exact :func:`~crossmargin.margin.volatility.requirement_multiplier`."""
+    scaling = rules.volatility_scaling
+    with exact():
+        values = [float(requirement_multiplier(market, instruments[n].underlying, scaling)) for n in names]
+    return np.array(values, dtype=np.float64)

@@ -79,7 +79,10 @@ class Withdrawal(Inbound, frozen=True, kw_only=True, tag="withdrawal"):
 
 class Trade(Inbound, frozen=True, kw_only=True, tag="trade"):
     """``buyer`` buys ``size`` (> 0) contracts of ``instrument`` from ``seller`` at ``price``; fees in the
-    instrument's settle asset."""
+    instrument's settle asset. ``impact``: the permanent move of the instrument's mark the trade leaves (mark
+    units, signed; 0 by default: a trade reported from a venue, whose prices come from the oracle), for a
+    market order that walked the depth (a risk agent's sale): the mark moves by it as by a liquidation's fills,
+    displaced from the oracle's mark and fading with the resilience half-life."""
 
     buyer: str
     seller: str
@@ -88,6 +91,7 @@ class Trade(Inbound, frozen=True, kw_only=True, tag="trade"):
     price: Decimal
     buyer_fee: Decimal = Decimal(0)
     seller_fee: Decimal = Decimal(0)
+    impact: Decimal = Decimal(0)
 
 
 class Funding(Inbound, frozen=True, kw_only=True, tag="funding"):
@@ -105,7 +109,18 @@ class ParameterChange(Inbound, frozen=True, kw_only=True, tag="parameters"):
     depth: Decimal
 
 
-InboundEvent = Prices | Clock | OpenAccount | Deposit | Withdrawal | Trade | Funding | ParameterChange
+class MarginMultipliers(Inbound, frozen=True, kw_only=True, tag="margin_multipliers"):
+    """A venue's risk action from now on: underlying -> the multiplier (> 0) of the maintenance and initial
+    requirements of every position on it (its maximum leverage divided by the same), merged into those set
+    before; 1 puts the underlying back on its tables. Both evaluators apply it
+    (:func:`crossmargin.margin.volatility.requirement_multiplier`)."""
+
+    multipliers: dict[str, Decimal]
+
+
+InboundEvent = (
+    Prices | Clock | OpenAccount | Deposit | Withdrawal | Trade | Funding | ParameterChange | MarginMultipliers
+)
 
 
 class Outbound(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -6,7 +6,9 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    moves its clock (a source gone silent turns stale by time alone); account openings, deposits, withdrawals,
    trades and funding go to the clearing state (:class:`~crossmargin.clearing.state.ClearingState`, the exact ledger of
    record), which validates each completely and applies it or refuses it whole (a ``rejected`` event;
-   nothing else happens); a parameter change sets the liquidity depth multiplier.
+   nothing else happens); a parameter change sets the liquidity depth multiplier; a venue's margin
+   multipliers go to the clearing state's market and the risk book's requirement scale, and the pools they
+   reach are screened as after a price.
 2. **Price.** After an oracle event, every price and mark that changed (the oracle's, a mark moved by what
    is left of its liquidation displacement, step 4) goes into the clearing state and the risk book, and the
    policy's prescription goes into the clearing state as a :class:`~crossmargin.clearing.events.Guard`:
@@ -117,6 +119,8 @@ def _ledger_event(event: live.InboundEvent) -> ledger.Event | None:
         )
     if isinstance(event, live.Funding):
         return ledger.Funding(event.instrument, event.rate)
+    if isinstance(event, live.MarginMultipliers):
+        return ledger.MarginMultipliers(dict(event.multipliers))
     return None
 
 
@@ -192,7 +196,9 @@ class EngineLoop:
         changed = self._changed_accounts()
         self._mirror(changed)
         self._report(changed)
-        if isinstance(event, live.Prices | live.Clock):
+        if isinstance(event, live.Prices | live.Clock | live.MarginMultipliers) or (
+            isinstance(event, live.Trade) and event.impact
+        ):
             self._liquidate(among=changed, pools=self._ticked, whole=self._ticked is None)
         elif not isinstance(event, live.ParameterChange):
             self._liquidate(among=changed)
@@ -215,6 +221,11 @@ class EngineLoop:
         entry = _ledger_event(event)
         if entry is not None:
             self.state.apply(entry)
+            if isinstance(event, live.MarginMultipliers):
+                self.book.tick(multipliers=event.multipliers)
+                self._ticked = self.book.ticked
+            elif isinstance(event, live.Trade) and event.impact:
+                self._trade_impact(event.instrument, event.impact)
         elif isinstance(event, live.Prices):
             self._prices(event)
         elif isinstance(event, live.Clock):
@@ -222,6 +233,19 @@ class EngineLoop:
             self._sync()
         elif isinstance(event, live.ParameterChange):
             self.set_depth(event.depth)
+
+    def _trade_impact(self, instrument: str, impact: Decimal) -> None:
+        """Move ``instrument``'s mark by a trade's permanent ``impact`` as a liquidation's fills move it (a mark
+        that would not stay positive stays where it is), displaced from the oracle's mark from now."""
+        before = self.state.market.mark(instrument)
+        self.liquidator.pending[instrument] = self.liquidator.pending.get(instrument, ZERO) + impact
+        self.liquidator.apply_impact()
+        mark = self.state.market.mark(instrument)
+        if mark != before:
+            self._emit(live.MarkMoved, instrument=instrument, before=before, mark=mark)
+            self.book.tick(marks={instrument: mark})
+            self._ticked = self.book.ticked
+            self._record_displacement([instrument])
 
     def set_depth(self, depth: Decimal) -> None:
         """Fill liquidations against every instrument's configured depth times ``depth`` (> 0)."""

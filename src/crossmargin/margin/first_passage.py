@@ -38,6 +38,10 @@ currency). For each factor ``u``:
 - the *slope* ``g_u`` of ``H`` per unit log return of ``u`` (base currency): the secant to the barrier,
   ``-H_0 / ln s*_u`` (moving ``u`` alone to ``s*_u`` takes ``H`` to 0, as the exact solver says), or,
   without a barrier, the tangent (central difference of the exact health at ``1 +- 1e-3`` x the price).
+  A barrier so close to the price that ``ln s*_u`` is 0 in float64 (a health of a few units in the last
+  place of the pool's figures; analytically a healthy pool's barrier is never at distance 0) has no secant:
+  its one-factor probability is 1 (:func:`hit_probability` at distance 0, reached at once) and its slope the
+  tangent, as the whole-book odds take it (:mod:`crossmargin.sim.forecast_odds`).
 
 The pool's probability, over all its factors at once, reduces the account to one factor, its health:
 ``H_t = H_0 + sum_u g_u X_u,t``, a Brownian motion with volatility ``sigma_H = sqrt(g' C g)`` (``C`` the
@@ -308,6 +312,8 @@ def _factor_odds(
     if scale is not None:
         distance = math.log(float(scale))
         alone = hit_probability(distance, sigma, horizon_s, mu)
+        if distance == 0.0:  # a barrier within the float's resolution of the price: reached at once, no secant
+            return FactorOdds(u, volatility, drift, True, float(scale), tangent, "tangent", alone)
         return FactorOdds(u, volatility, drift, True, float(scale), -health / distance, "barrier", alone)
     # solved without a barrier: no move of this factor alone liquidates the pool; unsolved: the tangent's line
     linear = 0.0 if tangent == 0.0 else hit_probability(-health, abs(tangent) * sigma, horizon_s, tangent * mu)

@@ -13,7 +13,8 @@ uPnL weight below one turns from loss to profit): collateral on a moving asset i
 requirement ``(|q| c m s) x rate - amount`` (:class:`~crossmargin.margin.positions.Requirement`), or a
 constant in settle units where the rulebook values maintenance at the entry price (then its brackets give
 no breakpoints); an inverse contract's PnL is ``q c (1/e - 1/(m s)) p s^k`` with ``k`` one when its settle
-coin moves too.
+coin moves too. A position whose mark does not move keeps its uPnL and requirement fixed in settle units: in
+base currency both are ``x p s`` where its settle asset's price moves (a USDT move alone), else constants.
 The ``b`` and ``d`` parts never both appear (a move is an underlying, whose inverse contracts settle in
 the moving coin, or one instrument), so each segment's root is closed-form. The solver walks the
 segments away from the current price and decides at each root and breakpoint whether the pool's
@@ -149,11 +150,14 @@ class _Problem:
     def _requirement_terms(self, position: Position, scale: Decimal) -> _Terms:
         """``-threshold x maintenance`` of the position in base currency, on the segment of ``scale``."""
         threshold = self.rules.liquidation_threshold
-        if position.instrument not in self.move.instruments:
-            figures = position_figures(position, self.portfolio, self.rules.margin_valuation)
-            return _Terms(a=-threshold * figures.maintenance_margin)
         instrument = self.portfolio.instruments[position.instrument]
         market = self.portfolio.market
+        threshold *= market.margin_multiplier(instrument.underlying)  # a constant factor: the venue's multiplier
+        if position.instrument not in self.move.instruments:
+            # fixed in settle units, it moves in base currency with its settle asset's price
+            figures = position_figures(position, self.portfolio, self.rules.margin_valuation)
+            held = -threshold * figures.maintenance_margin
+            return _Terms(b=held) if instrument.settle in self.move.assets else _Terms(a=held)
         q, c, e = position.size, instrument.contract_size, position.entry_price
         m, p = market.mark(position.instrument), market.price(instrument.settle)
         if self.maintenance_at_entry(position):

@@ -22,7 +22,8 @@ a pool is in base currency:
   requirement of its positions (:mod:`crossmargin.margin.scenario`); under a VaR floor maintenance is
   at least the pool's VaR (:mod:`crossmargin.margin.var_floor`) and initial at least maintenance. Each
   position's own figures stay its tier figures, multiplied, under volatility scaling, by its
-  underlying's volatility multiplier (:mod:`crossmargin.margin.volatility`).
+  underlying's volatility multiplier, and by the market's margin multiplier of its underlying where a
+  venue's risk action set one (:func:`crossmargin.margin.volatility.requirement_multiplier`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from decimal import Decimal
 from crossmargin.margin import positions as pos
 from crossmargin.margin.scenario import scenario_requirement
 from crossmargin.margin.var_floor import var_requirement
-from crossmargin.margin.volatility import multiplier
+from crossmargin.margin.volatility import requirement_multiplier
 from crossmargin.model import Portfolio, Position, RuleChoices, Side
 from crossmargin.model.numbers import ZERO, exact
 from crossmargin.model.rules import MarginValuation, VolatilityScaling
@@ -191,12 +192,22 @@ def _settle_collateral_equity(
     )
 
 
-def _volatility_scaled(figures: PositionFigures, portfolio: Portfolio, terms: VolatilityScaling) -> PositionFigures:
-    """A position's figures with its requirements x its underlying's volatility multiplier."""
-    m = multiplier(portfolio.market, portfolio.instruments[figures.position.instrument].underlying, terms)
+def _scaled(figures: PositionFigures, portfolio: Portfolio, terms: VolatilityScaling | None) -> PositionFigures:
+    """A position's figures with its requirements x its underlying's requirement multiplier (volatility scaling
+    and the market's margin multiplier: :func:`~crossmargin.margin.volatility.requirement_multiplier`)."""
+    underlying = portfolio.instruments[figures.position.instrument].underlying
+    m = requirement_multiplier(portfolio.market, underlying, terms)
+    if m == 1:
+        return figures
     return replace(
         figures, initial_margin=figures.initial_margin * m, maintenance_margin=figures.maintenance_margin * m
     )
+
+
+def scaled_requirements(rules: RuleChoices, portfolio: Portfolio) -> bool:
+    """Whether a pool's position figures under ``rules`` at ``portfolio``'s market hold scaled requirements (then
+    they are not a position's own tier figures and are not reused across pools)."""
+    return rules.volatility_scaling is not None or bool(portfolio.market.margin_multipliers)
 
 
 def evaluate_pool(
@@ -207,10 +218,11 @@ def evaluate_pool(
     volatility scaling only (with it, a pool's figures hold the scaled requirements)."""
     with exact():
         collateral = _collateral(pool, portfolio)
-        reused = known if known is not None and rules.volatility_scaling is None else {}
+        scaled = scaled_requirements(rules, portfolio)
+        reused = known if known is not None and not scaled else {}
         figures = tuple(reused.get(p) or position_figures(p, portfolio, rules.margin_valuation) for p in pool.positions)
-        if rules.volatility_scaling is not None:
-            figures = tuple(_volatility_scaled(f, portfolio, rules.volatility_scaling) for f in figures)
+        if scaled:
+            figures = tuple(_scaled(f, portfolio, rules.volatility_scaling) for f in figures)
         collateral_value = sum((c.value for c in collateral), ZERO)
         initial_value = sum((c.initial_value for c in collateral), ZERO)
         upnl = sum((f.unrealized_pnl for f in figures), ZERO)

@@ -7,6 +7,10 @@ keeps the floor). :class:`VolatilityIndex` is its dynamic form: it smooths the o
 exponential moving average of half-life ``half_life_days`` and lets the multiplier fall by at most
 ``max_daily_fall`` of itself a day (rises apply at once), the anti-procyclicality that keeps margin from
 whipsawing with every calm hour after a shock.
+
+:func:`requirement_multiplier` is what both evaluators apply to a position's requirements: the static
+multiplier under volatility scaling (1 without it) times the market's margin multiplier of the underlying,
+which a venue's risk action sets (:attr:`crossmargin.model.Market.margin_multipliers`).
 """
 
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from decimal import Decimal
 
 from crossmargin.margin.valuation import atm_vol
 from crossmargin.model import Market
+from crossmargin.model.numbers import ONE
 from crossmargin.model.rules import VolatilityScaling
 
 SECONDS_PER_DAY = 86400.0
@@ -26,6 +31,13 @@ def multiplier(market: Market, underlying: str, terms: VolatilityScaling) -> Dec
         return terms.floor
     ratio = Decimal(f"{index / float(terms.reference):.6f}")
     return min(terms.cap, max(terms.floor, ratio))
+
+
+def requirement_multiplier(market: Market, underlying: str, terms: VolatilityScaling | None) -> Decimal:
+    """The multiplier of the requirements of a position on ``underlying``: :func:`multiplier` under ``terms``
+    (1 without volatility scaling) x the market's margin multiplier of ``underlying`` (1 when none is set)."""
+    scaled = ONE if terms is None else multiplier(market, underlying, terms)
+    return scaled * market.margin_multiplier(underlying)
 
 
 @dataclass

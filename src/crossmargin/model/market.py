@@ -22,6 +22,10 @@ class Market:
     ``rate``: the annual continuously compounded discount rate. ``correlations``: (asset, asset) -> the
     correlation of their returns, for the VaR floor; a pair left out is taken as 1 (no diversification).
 
+    ``margin_multipliers``: underlying -> the multiplier (> 0) of the maintenance and initial requirements of
+    every position on it, set by a venue's risk action (:class:`crossmargin.live.events.MarginMultipliers`);
+    an underlying left out is at 1 (its tables as they are).
+
     The base currency's own price is one and need not be given.
     """
 
@@ -33,6 +37,7 @@ class Market:
     vols: Mapping[str, tuple[tuple[Decimal, Decimal], ...]] = field(default_factory=dict)
     rate: Decimal = Decimal(0)
     correlations: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    margin_multipliers: Mapping[str, Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for asset, price in self.prices.items():
@@ -55,6 +60,8 @@ class Market:
         for (a, b), rho in self.correlations.items():
             if a == b or not -ONE <= finite(rho, f"correlations.{a}.{b}") <= ONE:
                 raise InputError(f"correlations.{a}.{b}", f"a correlation of two assets in [-1, 1], got {rho}")
+        for underlying, factor in self.margin_multipliers.items():
+            positive(factor, f"margin_multipliers.{underlying}")
         if self.base in self.prices and self.prices[self.base] != ONE:
             raise InputError(f"prices.{self.base}", f"the base currency is priced at 1, got {self.prices[self.base]}")
 
@@ -84,6 +91,18 @@ class Market:
             return self.marks[instrument]
         except KeyError:
             raise InputError(f"marks.{instrument}", "missing mark price") from None
+
+    def margin_multiplier(self, underlying: str) -> Decimal:
+        """The multiplier of the requirements of positions on ``underlying`` (1 when none is set)."""
+        return self.margin_multipliers.get(underlying, ONE)
+
+    def with_multipliers(self, multipliers: Mapping[str, Decimal]) -> "Market":
+        """The same market with ``multipliers`` (underlying -> multiplier > 0) merged into its margin
+        multipliers; a multiplier of exactly 1 removes the underlying's entry (its tables as they are)."""
+        for underlying, factor in multipliers.items():
+            positive(factor, f"margin_multipliers.{underlying}")
+        merged = {**self.margin_multipliers, **multipliers}
+        return replace(self, margin_multipliers={u: m for u, m in merged.items() if m != ONE})
 
     def moved(
         self, prices: Mapping[str, Decimal] | None = None, marks: Mapping[str, Decimal] | None = None

@@ -29,6 +29,7 @@ from rich.text import Text
 
 from crossmargin.report.numbers import float_string
 from crossmargin.sim.stress.results import (
+    AgentStep,
     Distribution,
     LiquidationMark,
     MonteCarloResult,
@@ -56,6 +57,7 @@ RUN_COLUMNS = (
     "IF max drawdown",
     "accounts",
 )
+AGENT_COLUMNS = ("run", "agents", "trades", "notional", "slippage", "peak multiplier")
 MONTE_CARLO_COLUMNS = (
     "run",
     "paths",
@@ -126,7 +128,7 @@ def _finite(values: Iterable[float]) -> NDArray[np.float64]:
 
 
 # Keys of a run's totals that are counts (JSON integers); every other total is money (a decimal string).
-COUNT_KEYS = frozenset({"liquidations", "adl_events", "accounts", "positions"})
+COUNT_KEYS = frozenset({"liquidations", "adl_events", "accounts", "positions", "agent_trades", "agent_refused"})
 
 
 def _json_totals(totals: dict[str, float | int]) -> dict[str, object]:
@@ -142,7 +144,8 @@ def step_json(step: StepRecord) -> dict[str, object]:
     ``marks`` (instrument -> mark), ``liquidated_notional``, ``slippage``, ``bad_debt`` (cumulative) and
     ``insurance_fund`` (balance after the step) are decimal strings (null where not finite);
     ``liquidations``, ``adl_events`` and ``accounts_at_risk`` are integers; ``volatility`` (asset -> annualized
-    realized volatility of its index price) holds decimal strings.
+    realized volatility of its index price) holds decimal strings; a run with risk agents adds ``agents``
+    (:func:`_agent_step_json`).
     """
     return {
         "t": float_string(step.t),
@@ -156,6 +159,18 @@ def step_json(step: StepRecord) -> dict[str, object]:
         "insurance_fund": float_string(step.insurance_fund),
         "accounts_at_risk": int(step.accounts_at_risk),
         "volatility": {asset: float_string(x) for asset, x in step.volatility.items()},
+    } | ({} if step.agents is None else {"agents": _agent_step_json(step.agents)})
+
+
+def _agent_step_json(agents: AgentStep) -> dict[str, object]:
+    """A step's ``agents`` object (runs with agents only): ``trades`` and ``refused`` integers, ``notional``
+    and ``slippage`` decimal strings (base currency), ``multipliers`` (underlying -> margin multiplier)."""
+    return {
+        "trades": int(agents.trades),
+        "notional": float_string(agents.notional),
+        "slippage": float_string(agents.slippage),
+        "refused": int(agents.refused),
+        "multipliers": {u: float_string(m) for u, m in agents.multipliers.items()},
     }
 
 
@@ -256,12 +271,28 @@ def monte_carlo_table(report: StressReport) -> Table:
     return table
 
 
+def agents_table(report: StressReport) -> Table:
+    """One row per run with risk agents: which ran, their trades, notional and slippage, and the peak margin
+    multiplier."""
+    table = _table("Risk agents (base currency)", AGENT_COLUMNS)
+    for label, run in _runs(report):
+        if run.agents:
+            table.add_row(
+                Text(label), run.agents, count(run.agent_trades), money(run.agent_notional),
+                money(run.agent_slippage), f"{run.peak_multiplier:.2f}",
+            )  # fmt: skip
+    return table
+
+
 def summary_renderable(report: StressReport) -> RenderableType:
-    """The terminal summary: :func:`summary_table`, followed by :func:`monte_carlo_table` when the report has
-    Monte Carlo results."""
-    if not report.monte_carlo:
-        return summary_table(report)
-    return Group(summary_table(report), monte_carlo_table(report))
+    """The terminal summary: :func:`summary_table`, followed by :func:`agents_table` when a run had risk agents
+    and :func:`monte_carlo_table` when the report has Monte Carlo results."""
+    parts: list[RenderableType] = [summary_table(report)]
+    if any(run.agents for run in report.runs):
+        parts.append(agents_table(report))
+    if report.monte_carlo:
+        parts.append(monte_carlo_table(report))
+    return parts[0] if len(parts) == 1 else Group(*parts)
 
 
 # ---------------------------------------------------------------------------------------------- JSON

@@ -41,7 +41,7 @@ from crossmargin.service.views import account_detail, account_view, json_bytes
 from crossmargin.sim.replay import line_of
 from crossmargin.sim.scenarios.load import library
 
-TOPICS = ("liquidations", "prices", "book")
+TOPICS = ("liquidations", "prices", "book", "agents")
 
 
 @dataclass(frozen=True)
@@ -75,19 +75,22 @@ def _error(status: int, field: str, message: str) -> Response:
 def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     """The API over ``host``; its lifespan runs the host's writer and the book topic's publisher."""
     limiter = RateLimiter(limits.rate, limits.burst)
-    stress: list[StressRuns] = []  # the stress runs while the app runs (made and closed by its lifespan)
+    stress: list[StressRuns] = []  # the stress runs, made by the first one asked for, closed by the lifespan
+    running: list[bool] = []  # holds True while the lifespan runs
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(host.run()), asyncio.create_task(host.publish_book())]
-        stress.append(StressRuns())
+        running.append(True)
         await asyncio.sleep(0)
         try:
             yield
         finally:
+            running.clear()
             for task in tasks:
                 task.cancel()
-            stress.pop().close()
+            while stress:
+                stress.pop().close()
 
     app = FastAPI(
         title="crossmargin", version=__version__, lifespan=lifespan,
@@ -180,13 +183,24 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         return _json({"status": "ok", "events": current().seq, "digest": host.digest()})
 
     @app.get("/v1/accounts/{account_id}")
-    async def account(account_id: str, who: Who, detail: bool = False) -> Response:
+    async def account(
+        account_id: str,
+        who: Who,
+        detail: bool = False,
+        horizon: Annotated[
+            Decimal, Query(gt=0, le=Decimal(3_153_600_000), description="the liquidation odds' horizon, seconds")
+        ] = Decimal(86400),
+    ) -> Response:
         """An account as one entry of ``crossmargin evaluate --json``, with ``frozen`` and ``statuses``;
-        ``detail``: also each collateral line's weights and the positions in cross and isolated margin side
-        by side (:func:`~crossmargin.service.views.account_detail`)."""
+        ``detail``: also each collateral line's weights, the positions in cross and isolated margin side by
+        side and the account's liquidation odds within ``horizon`` seconds (> 0, at most a century; a day by
+        default), on the loop's realized volatilities or the document's ``vols``
+        (:func:`~crossmargin.service.views.account_detail`; one account's exact evaluation, milliseconds)."""
         allow(who, account=account_id)
         known_account(account_id)
-        return _json((account_detail if detail else account_view)(current(), account_id))
+        if detail:
+            return _json(account_detail(current(), account_id, float(horizon)))
+        return _json(account_view(current(), account_id))
 
     @app.get("/v1/accounts/{account_id}/history")
     async def account_history(account_id: str, who: Who) -> Response:
@@ -228,6 +242,15 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         allow(who)
         current()
         return _json(host.book_figures())
+
+    @app.get("/v1/agents")
+    async def agents(who: Who) -> Response:
+        """Admin: the risk agents the service runs (``serve --agents``): each one's settings, its actions since
+        the service started and its latest ones (the venue's with the multipliers in force, the traders' with
+        their trades and slippage); see :meth:`~crossmargin.service.host.BookHost.agents_view`."""
+        allow(who)
+        current()
+        return _json(host.agents_view())
 
     @app.get("/v1/liquidation-map/{instrument}")
     async def liquidation_map_of(
@@ -280,14 +303,20 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     # ------------------------------------------------------------------ stress runs
 
     def stress_runs() -> StressRuns:
-        if not stress:
+        """The service's stress runs, started with the first run asked for (a service that never runs one
+        starts no worker pool, no thread and no pipe for them)."""
+        if not running:
             raise Unavailable("the stress runs start with the service")
+        if not stress:
+            stress.append(StressRuns())
         return stress[-1]
 
-    def stress_run(run_id: str, read: Callable[[str], Any]) -> Any:
-        """``read(run_id)``: 404 for a run not kept, 409 for one not done."""
+    def stress_run(run_id: str, read: Callable[[StressRuns, str], Any]) -> Any:
+        """``read(runs, run_id)``: 404 for a run not kept (none is before the first), 409 for one not done."""
         try:
-            return read(run_id)
+            if not stress:
+                raise UnknownRun(f"no stress run {run_id!r}: none was started")
+            return read(stress_runs(), run_id)
         except UnknownRun as err:
             raise ApiError(404, "run", str(err)) from None
         except RunNotDone as err:
@@ -318,26 +347,26 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
     async def stress_list(who: Who) -> Response:
         """Admin: every kept run's status, in the order they were started."""
         allow(who)
-        return _json(stress_runs().runs())
+        return _json(stress_runs().runs() if stress else [])
 
     @app.get("/v1/stress/{run_id}")
     async def stress_status(run_id: str, who: Who) -> Response:
         """Admin: a run's status: ``state`` (queued, running, done, failed), ``completed`` of ``total`` steps,
         ``error``, ``started_at`` and ``finished_at`` (unix seconds)."""
         allow(who)
-        return _json(stress_run(run_id, stress_runs().status))
+        return _json(stress_run(run_id, StressRuns.status))
 
     @app.get("/v1/stress/{run_id}/report")
     async def stress_report(run_id: str, who: Who) -> Response:
         """Admin: a done run's report, the HTML ``crossmargin stress --out`` writes."""
         allow(who)
-        return Response(stress_run(run_id, stress_runs().report_html), media_type="text/html")
+        return Response(stress_run(run_id, StressRuns.report_html), media_type="text/html")
 
     @app.get("/v1/stress/{run_id}/summary")
     async def stress_summary(run_id: str, who: Who) -> Response:
         """Admin: a done run's summary, the ``summary.json`` ``crossmargin stress --out`` writes."""
         allow(who)
-        return Response(stress_run(run_id, stress_runs().summary_text), media_type="application/json")
+        return Response(stress_run(run_id, StressRuns.summary_text), media_type="application/json")
 
     # ------------------------------------------------------------------ writing
 
@@ -420,8 +449,8 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         topic: Annotated[list[str] | None, Query()] = None,
         key: str | None = None,
     ) -> None:
-        """Topics ``account:<id>``, ``liquidations``, ``prices``, ``book`` (``?topic=...`` repeated); the key
-        in ``Authorization: Bearer`` or ``?key=``. Refusals close the socket: 4401 (no live key), 4403 (a topic
+        """Topics ``account:<id>``, ``liquidations``, ``prices``, ``book``, ``agents`` (``?topic=...`` repeated);
+        the key in ``Authorization: Bearer`` or ``?key=``. Refusals close the socket: 4401 (no live key), 4403 (a topic
         outside the scope), 4404 (an account topic of no account), 4422 (no or unknown topic), 4429 (rate). Messages
         are JSON text frames: first ``subscribed`` (its topics, and the ``events`` applied so far), then what
         the topics carry."""
@@ -431,7 +460,9 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
             who = await caller(header)
             wanted = frozenset(topic or ())
             if not wanted:
-                raise ApiError(422, "topic", "name at least one topic: account:<id>, liquidations, prices, book")
+                raise ApiError(
+                    422, "topic", "name at least one topic: account:<id>, liquidations, prices, book, agents"
+                )
             for name in sorted(wanted):
                 _check_topic(who, name)
         except ApiError as err:
@@ -455,7 +486,7 @@ def create_app(host: BookHost, limits: Limits = Limits()) -> FastAPI:
         elif name in TOPICS:
             allow(who)
         else:
-            raise ApiError(422, "topic", f"{name!r} is not a topic (account:<id>, liquidations, prices, book)")
+            raise ApiError(422, "topic", f"{name!r} is not a topic (account:<id>, liquidations, prices, book, agents)")
 
     return app
 

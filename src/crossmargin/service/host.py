@@ -12,6 +12,17 @@ takes the oracle's clock (the latest ``t`` seen), so the same log replays to the
 
 State = the latest snapshot + the log after it (:meth:`BookHost.open`); a snapshot is written with the
 batch that crosses each multiple of ``snapshot_every`` events.
+
+Risk agents (``agents``: :mod:`crossmargin.sim.agents`, docs/agents.md): after a batch that applied prices or
+a clock event is committed and answered, and before the writer takes the next batch, the agents look at the
+loop (the venue's first, then the traders') and each action's inbound event is numbered by the host, applied,
+and appended with what it caused in a transaction of its own, then published (its outbound events on their
+topics, the action on ``agents``). The log holds them as any other event: opening the host replays them and
+never runs the agents. Their cost per batch is the traders' float screen over the risk book plus the exact
+look at the few accounts it names (docs/agents.md, "In the service"). If an agent raises, its actions of that
+round are dropped (the loop is rebuilt from the log if it had applied any) and the agents stop until the
+service restarts (``GET /v1/agents`` shows why); if their transaction fails, the loop is rebuilt from the log
+and the agents start afresh.
 """
 
 import asyncio
@@ -31,6 +42,11 @@ from crossmargin.service.hub import Hub
 from crossmargin.service.insight import LiquidationPriceCache
 from crossmargin.service.store import LogEntry, Store
 from crossmargin.service.views import book_figures, json_bytes, message, mirror_figures, mirror_message
+from crossmargin.sim.agents.config import AgentsConfig
+from crossmargin.sim.agents.host import Applied, build_agents, run_agents
+from crossmargin.sim.agents.protocol import Agent
+from crossmargin.sim.agents.record import AgentActivity
+from crossmargin.sim.agents.trader import DeRiskingAgent
 
 MAX_BATCH = 4096
 """Requests one transaction takes at most."""
@@ -39,6 +55,8 @@ SNAPSHOT_EVERY = 10_000
 
 Maker = Callable[[int, Decimal], live.InboundEvent]
 """Builds a request's event given its ``seq`` and the time it takes (the oracle's clock)."""
+_TIMED = frozenset({"prices", "clock"})
+"""The events after whose batch the agents run (module doc)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,12 @@ def _moved(sent: tuple[float, float, float, bool] | None, now: tuple[float, floa
     return any(abs(a - b) > FLOAT_ERROR * (abs(a) + abs(b) + 1.0) for a, b in zip(sent[:3], now[:3], strict=True))
 
 
+def _entry(event: live.InboundEvent, caused: Sequence[live.OutboundEvent]) -> LogEntry:
+    """The log row of an event no request made (an agent's): no idempotency key."""
+    kind = type(event).__struct_config__.tag
+    return LogEntry(event.seq, str(kind), live.encode(event), [live.encode(e) for e in caused])
+
+
 def open_loop(store: Store, config: LoopConfig) -> EngineLoop:
     """The loop the store holds: its latest snapshot under ``config`` and the log after it applied."""
     saved = store.latest_snapshot()
@@ -98,7 +122,12 @@ class BookHost:
     """The engine loop, its store and its stream (see module doc)."""
 
     def __init__(
-        self, store: Store, config: LoopConfig, snapshot_every: int = SNAPSHOT_EVERY, history_points: int = CAPACITY
+        self,
+        store: Store,
+        config: LoopConfig,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        history_points: int = CAPACITY,
+        agents: AgentsConfig | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -118,6 +147,11 @@ class BookHost:
         self.history = MarginHistory(history_points)
         """Each account's margin-ratio history since this process started (:mod:`crossmargin.service.history`)."""
         self.history.record(self.loop, ())
+        self.agents_config = agents
+        """The risk agents this process runs (None: none); not stored: the log holds what they did."""
+        self.activity = None if agents is None else AgentActivity(agents)
+        self.agents: list[Agent] = []
+        self._start_agents()
 
     @classmethod
     def open(
@@ -126,10 +160,12 @@ class BookHost:
         document: tuple[str, str] | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
         history_points: int = CAPACITY,
+        agents: AgentsConfig | None = None,
     ) -> "BookHost":
         """The service's book on ``store``: resumed from the log, or on a new database started from
-        ``document`` (file name and text, or a generated book: :mod:`crossmargin.service.books`). A document
-        on a database holding another one, or none on a new database, raises InputError naming ``--book``."""
+        ``document`` (file name and text, or a generated book: :mod:`crossmargin.service.books`), run with the
+        risk ``agents`` (module doc). A document on a database holding another one, or none on a new database,
+        raises InputError naming ``--book``."""
         stored = store.book()
         if stored is None and document is None:
             raise InputError("--book", "the database holds no book yet: start the service with --book DOC")
@@ -142,7 +178,7 @@ class BookHost:
         config = book_config(name, text)
         if stored is None:
             store.set_book(name, text)
-        return cls(store, config, snapshot_every, history_points)
+        return cls(store, config, snapshot_every, history_points, agents)
 
     # ------------------------------------------------------------------ writing
 
@@ -201,6 +237,8 @@ class BookHost:
             if not pending.answer.done():
                 pending.answer.set_result(outcome)
         self._publish([o for _, outcome in answers if not outcome.repeated for o in outcome.outbound])
+        if any(entry.kind in _TIMED for entry in entries):
+            self.run_agents()
 
     def _discard(self, batch: list[_Pending], why: str) -> None:
         """The loop holds events of ``batch`` the log does not: answer its requests :class:`Unavailable` and
@@ -268,6 +306,63 @@ class BookHost:
                 )
             )  # fmt: skip
         return Outcome(tuple(e.seq for e in entries), tuple(outbound)), entries
+
+    # ------------------------------------------------------------------ agents
+
+    def _start_agents(self) -> None:
+        """Fresh agents over the loop as it is (nothing of theirs carried over)."""
+        config = self.agents_config
+        self.agents = [] if config is None else build_agents(config, self.loop)
+        self._covered = len(self.loop.state.account_ids)
+
+    def run_agents(self) -> None:
+        """One round of the agents on the loop now, their events applied, committed and published (module
+        doc); the writer calls it after a batch that moved the clock."""
+        if not self.agents or self.activity is None:
+            return
+        accounts = self.loop.state.account_ids
+        if len(accounts) != self._covered:  # accounts were opened: the traders watch them too
+            for agent in self.agents:
+                if isinstance(agent, DeRiskingAgent):
+                    agent.cover(accounts)
+            self._covered = len(accounts)
+        made: list[LogEntry] = []
+
+        def apply(event: live.InboundEvent) -> Sequence[live.OutboundEvent]:
+            made.append(_entry(event, ()))  # the loop may be half-way through it if handling raises
+            caused = self.loop.handle(event)
+            made[-1] = _entry(event, caused)
+            return caused
+
+        applied: list[Applied]
+        try:
+            applied, caused = run_agents(self.agents, self.loop, self.loop.oracle.clock, apply)
+        except Exception as err:  # a bug in an agent (or in the loop): stop the agents, keep the log's state
+            self.activity.error = f"the agents stopped: {err!r}"
+            self.agents = []
+            if made:
+                self._stale = self.activity.error
+                self._rebuilt()
+            return
+        if not made:
+            return
+        try:
+            self.store.append(made, self._snapshot_due(made))
+        except Exception as err:  # the database failed: what the loop applied is not in the log
+            self._stale = f"the agents' events could not be written: {err}"
+            if self._rebuilt():
+                self._start_agents()
+            return
+        self._publish(caused)
+        for record in self.activity.record(applied):
+            self.hub.publish("agents", json_bytes({"event": "agent_action", **record.as_dict()}))
+
+    def agents_view(self) -> dict[str, Any]:
+        """The agents' settings and latest actions (:meth:`~crossmargin.sim.agents.record.AgentActivity.view`);
+        ``{"running": false, "error": null, "agents": []}`` when the service runs none."""
+        if self.activity is None:
+            return {"running": False, "error": None, "agents": []}
+        return self.activity.view(self.agents, self.loop.state)
 
     def _snapshot_due(self, entries: list[LogEntry]) -> tuple[int, bytes] | None:
         if not entries:

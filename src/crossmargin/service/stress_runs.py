@@ -5,19 +5,21 @@ progress, ending in the two files ``crossmargin stress --out DIR`` writes (``rep
    loop's thread, between two batches of the writer: that is the consistent cut. The book moving on
    afterwards changes nothing in it.
 2. :meth:`StressRuns.start` checks the scenario (a library name, or an uploaded YAML scenario) and the seed,
-   records the run ``queued`` and returns its id. A launcher thread packs the snapshot
-   (:func:`~crossmargin.sim.stress.live_book.pack`, in small chunks) and hands it to a
-   :class:`~concurrent.futures.ProcessPoolExecutor` whose workers are started with ``spawn`` (never forked:
-   docs/stress.md, *Monte Carlo*), so no run holds the service's event loop or its interpreter lock.
-3. A worker unpacks the book, runs it all cross and all isolated through the scenario
+   records the run ``queued`` and returns its id. A thread of the run's own waits for one of the
+   ``max_workers`` slots, packs the snapshot (:func:`~crossmargin.sim.stress.live_book.pack`, in small chunks)
+   and starts a worker process for the run with ``spawn`` (never forked: docs/stress.md, *Monte Carlo*), so no
+   run holds the service's event loop or its interpreter lock.
+3. The worker unpacks the book, runs it all cross and all isolated through the scenario
    (:mod:`crossmargin.sim.stress.comparison`, the same core as the CLI's), renders the report
    (:func:`~crossmargin.report.stress.render_html`) and the summary text exactly as ``write_report`` writes
-   them, and returns them. Each worker uses Numba's threads divided by (workers + 1): the service keeps a
-   share of the cores.
+   them, sends them and ends. It uses Numba's threads divided by (workers + 1): the service keeps a share of
+   the cores.
 4. Progress: the worker says when it starts and, at most every :data:`PROGRESS_EVERY_S` and at the end of
-   each run, how many steps it has done, on a pipe a reader thread of the service drains as it comes (so a
-   worker never waits on it); what the run returns settles its end (state, steps, times), whatever of the
-   pipe is still unread then.
+   each run, how many steps it has done, on a pipe of its own that the run's thread reads as it comes; what the
+   run sends last settles its end (state, steps, times). The pipe is the run's alone and the service keeps
+   only its reading end: a worker that dies (killed, out of memory, or stopped by :meth:`StressRuns.close`),
+   even half-way through a message, ends the pipe, and its run fails; no lock or thread of the service can be
+   left waiting on it.
 
 Statuses (:meth:`StressRuns.status`): ``{"id", "scenario", "state", "completed", "total", "error",
 "started_at", "finished_at"}``. ``state`` is ``queued`` (waiting for a worker), ``running``, ``done`` or
@@ -34,10 +36,11 @@ by the API's body limit); :meth:`~StressRuns.status`, :meth:`~StressRuns.runs`, 
 and :meth:`~StressRuns.summary_text` read a record under a lock that is only ever held to copy a few fields,
 and never do I/O; :meth:`~StressRuns.summary` parses the summary text (megabytes for the longest scenarios:
 serve :meth:`~StressRuns.summary_text` as it is where that matters). Elsewhere in the service's process, a run
-holds the interpreter lock only while it is handed over: packing takes about 4 µs an account on the launcher
-thread (0.4 s at 100,000 accounts) in pieces of a few ms, between which the event loop runs; the pool then
-pickles the packed book in one piece (36 MB, about 35 ms at 100,000 accounts here), and the first run starts
-the worker process. :meth:`~StressRuns.close` waits for a snapshot being packed and for the workers to end.
+holds the interpreter lock only while it is handed over: packing takes about 4 µs an account on the run's
+thread (0.4 s at 100,000 accounts) in pieces of a few ms, between which the event loop runs; starting the
+worker pickles the packed book in one piece (36 MB, about 35 ms at 100,000 accounts here). Each run starts its
+own worker (a second or two of imports before its first step). :meth:`~StressRuns.close` stops the workers
+and waits for the runs' threads to see them end.
 """
 
 import json
@@ -45,10 +48,9 @@ import multiprocessing
 import secrets
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing.queues import SimpleQueue
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 import numba
@@ -70,6 +72,8 @@ PROGRESS_EVERY_S = 0.2
 """Seconds between a worker's progress messages at most (besides one at the end of each run)."""
 MAX_RUNS = 20
 """Runs kept by default (finished ones hold their report and summary: a few MB each)."""
+STOP_WAIT_S = 30.0
+"""How long :meth:`StressRuns.close` waits for each run's thread once its worker is stopped."""
 
 State = Literal["queued", "running", "done", "failed"]
 _FINISHED = ("done", "failed")
@@ -135,20 +139,13 @@ class _Outcome:
     error: str | None = None
 
 
-_channel: SimpleQueue[Any] | None = None
-"""The worker's end of the progress pipe (set as the worker starts)."""
-
-
-def _start_worker(channel: SimpleQueue[Any], threads: int) -> None:
-    """A worker's first act: keep the progress pipe, use ``threads`` threads for Numba's parallel kernels."""
-    global _channel
-    _channel = channel
-    numba.set_num_threads(threads)
+_channel: Connection | None = None
+"""The worker's end of its run's pipe (set as the worker starts)."""
 
 
 def _say(*message: object) -> None:
     assert _channel is not None, "a stress run runs in a worker started by StressRuns"
-    _channel.put(message)
+    _channel.send(message)
 
 
 class _Progress:
@@ -175,7 +172,7 @@ class _Progress:
 
 def _stress(run_id: str, packed: PackedBook, scenario: Scenario, seed: int) -> _Outcome:
     """The stress run (module doc, 3). Never raises: an error comes back as the outcome's ``error`` (an
-    InputError's text names its field), so nothing the pool cannot carry back breaks it."""
+    InputError's text names its field)."""
     started = time.time()
     _say("started", run_id, started)
     progress = _Progress(run_id, COMPARED)
@@ -190,6 +187,16 @@ def _stress(run_id: str, packed: PackedBook, scenario: Scenario, seed: int) -> _
     except Exception as err:  # a bug: its type and text, for the operator
         return _Outcome(started, progress.completed, progress.total, error=f"{type(err).__name__}: {err}")
     return _Outcome(started, progress.completed, progress.total, html, summary)
+
+
+def _worker(channel: Connection, threads: int, run_id: str, packed: PackedBook, scenario: Scenario, seed: int) -> None:
+    """A worker process: one run, its messages and then its outcome on ``channel``, with ``threads`` threads
+    for Numba's parallel kernels."""
+    global _channel
+    _channel = channel
+    numba.set_num_threads(threads)
+    _say("outcome", run_id, _stress(run_id, packed, scenario, seed))
+    channel.close()
 
 
 # ------------------------------------------------------------------ in the service
@@ -238,24 +245,16 @@ class StressRuns:
         self._runs: dict[str, _Run] = {}
         self._closed = False
         self._context = multiprocessing.get_context("spawn")
-        self._channel: SimpleQueue[Any] = self._context.SimpleQueue()
         self._threads = max(1, numba.get_num_threads() // (max_workers + 1))
-        self._max_workers = max_workers
-        self._pool = self._new_pool()
-        self._launcher = ThreadPoolExecutor(1, thread_name_prefix="stress-launcher")
-        self._reader = threading.Thread(target=self._read, name="stress-progress", daemon=True)
-        self._reader.start()
+        self._slots = threading.BoundedSemaphore(max_workers)
+        self._workers: dict[str, BaseProcess] = {}  # the runs' workers now running, by run id
+        self._serving: list[threading.Thread] = []
 
     def __enter__(self) -> "StressRuns":
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self._max_workers, self._context, _start_worker, (self._channel, self._threads)
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ asking
 
@@ -271,7 +270,9 @@ class StressRuns:
             self._make_room()
             run = _Run(secrets.token_hex(8), checked, seed, checked.steps * COMPARED, snapshot)
             self._runs[run.id] = run
-        self._launcher.submit(self._launch, run)
+            serving = threading.Thread(target=self._serve, args=(run,), name=f"stress-{run.id}", daemon=True)
+            self._serving = [t for t in self._serving if t.is_alive()] + [serving]
+        serving.start()
         return run.id
 
     def status(self, run_id: str) -> dict[str, Any]:
@@ -326,82 +327,78 @@ class StressRuns:
 
     # ------------------------------------------------------------------ running
 
-    def _launch(self, run: _Run) -> None:
-        """On the launcher thread: pack the run's snapshot and submit it to the pool, outside the lock (a
-        broken pool, after a worker died, is replaced once)."""
-        try:
-            book = run.book
-            assert book is not None
-            packed = pack(book)
-            with self._lock:
-                if self._closed:
-                    return
-                run.book = None
-                pool = self._pool
+    def _serve(self, run: _Run) -> None:
+        """On the run's own thread: wait for a slot, pack the snapshot, start the run's worker and apply what it
+        says until its outcome or its end (module doc, 2 and 4)."""
+        with self._slots:
             try:
-                future = pool.submit(_stress, run.id, packed, run.scenario, run.seed)
-            except BrokenProcessPool:
-                broken = pool
+                book = run.book
+                assert book is not None
+                packed = pack(book)
+                reader, writer = self._context.Pipe(duplex=False)
+                worker = self._context.Process(
+                    target=_worker, args=(writer, self._threads, run.id, packed, run.scenario, run.seed),
+                    name=f"stress-{run.id}", daemon=True,
+                )  # fmt: skip
+                worker.start()
+                writer.close()  # the worker holds the only writing end: its end is the pipe's
+            except Exception as err:
                 with self._lock:
-                    if self._closed:
-                        return
-                    if self._pool is broken:
-                        self._pool = self._new_pool()
-                    pool = self._pool
-                broken.shutdown(wait=False)
-                future = pool.submit(_stress, run.id, packed, run.scenario, run.seed)
-        except Exception as err:
+                    run.fail(f"could not be started: {type(err).__name__}: {err}")
+                return
             with self._lock:
-                run.fail(f"could not be started: {type(err).__name__}: {err}")
-            return
-        future.add_done_callback(lambda done: self._finished(run, done))
+                stopped = self._closed
+                if not stopped:
+                    run.book = None
+                    self._workers[run.id] = worker
+            if stopped:  # closed while it started: its run has failed already
+                worker.terminate()
+            try:
+                self._read(run, reader)
+            finally:
+                reader.close()
+                worker.join(STOP_WAIT_S)
+                if worker.is_alive():  # it sent its outcome but does not end
+                    worker.terminate()
+                    worker.join()
+                with self._lock:
+                    self._workers.pop(run.id, None)
 
-    def _finished(self, run: _Run, future: "Future[_Outcome]") -> None:
-        """The run's end as its worker returned it (or why there is none)."""
-        with self._lock:
-            if run.state in _FINISHED:
-                return
-            if future.cancelled():
-                run.fail("cancelled before it started")
-                return
-            failure = future.exception()
-            if isinstance(failure, BrokenProcessPool):
-                run.fail("its worker process ended abruptly (killed, or out of memory)")
-                return
-            if failure is not None:
-                run.fail(f"{type(failure).__name__}: {failure}")
-                return
-            outcome = future.result()
-            run.started_at, run.completed, run.total = outcome.started_at, outcome.completed, outcome.total
-            if outcome.error is not None:
-                run.fail(outcome.error)
-                return
-            run.state, run.finished_at = "done", time.time()
-            run.html, run.summary = outcome.html, outcome.summary
-
-    def _read(self) -> None:
-        """The reader thread: apply the workers' messages as they come, until :meth:`close` sends None."""
+    def _read(self, run: _Run, reader: Connection) -> None:
+        """Apply the worker's messages as they come, until its outcome or the pipe's end."""
         while True:
             try:
-                message = self._channel.get()
+                kind, _, *figures = reader.recv()
             except (EOFError, OSError):
+                with self._lock:
+                    run.fail("its worker process ended abruptly (killed, or out of memory)")
                 return
-            if message is None:
-                return
-            kind, run_id, *figures = message
             with self._lock:
-                run = self._runs.get(run_id)
-                if run is None or run.state in _FINISHED:
+                if run.state in _FINISHED:
                     continue
+                if kind == "outcome":
+                    self._finished(run, figures[0])
+                    return
                 run.state = "running"
                 if kind == "started":
                     run.started_at = figures[0]
                 else:
                     run.completed, run.total = max(run.completed, figures[0]), figures[1]
 
+    @staticmethod
+    def _finished(run: _Run, outcome: _Outcome) -> None:
+        """The run's end as its worker sent it (under the lock)."""
+        run.started_at, run.completed, run.total = outcome.started_at, outcome.completed, outcome.total
+        if outcome.error is not None:
+            run.fail(outcome.error)
+            return
+        run.state, run.finished_at = "done", time.time()
+        run.html, run.summary = outcome.html, outcome.summary
+
     def close(self) -> None:
         """Stop: every unfinished run fails (``stopped: the service's stress runs were closed``), a snapshot
-        being packed is dropped, the workers are ended (a run in progress with them) and the pool shut down."""
+        being packed is dropped, the workers are ended (a run in progress with them), and the runs' threads
+        are waited for (:data:`STOP_WAIT_S` each at most: they only wait for their worker's pipe to end)."""
         with self._lock:
             if self._closed:
                 return
@@ -409,13 +406,9 @@ class StressRuns:
             for run in self._runs.values():
                 if run.state not in _FINISHED:
                     run.fail("stopped: the service's stress runs were closed")
-            pool = self._pool
-        self._launcher.shutdown(wait=True)
-        self._channel.put(None)
-        self._reader.join()
-        workers = list((pool._processes or {}).values())  # the processes this pool started: nothing else
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
-            process.terminate()
-        pool.shutdown(wait=True)
-        self._channel.close()
+            workers = list(self._workers.values())
+            serving = list(self._serving)
+        for worker in workers:
+            worker.terminate()
+        for thread in serving:
+            thread.join(STOP_WAIT_S)

@@ -3,6 +3,7 @@ and the statuses of the prices it depends on), the book's aggregates, and stream
 a decimal string (:func:`~crossmargin.report.numbers.decimal_string`, as the CLI writes them)."""
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +13,10 @@ from crossmargin.clearing.state import BAD_DEBT, FEE_POOL, INSURANCE_FUND
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop
 from crossmargin.margin.account import evaluate_account
+from crossmargin.margin.first_passage import PoolOdds, liquidation_odds
+from crossmargin.margin.valuation import atm_vol
 from crossmargin.margin.whatif import compare_modes
-from crossmargin.model import Side
+from crossmargin.model import Account, InputError, Portfolio, Side
 from crossmargin.model.numbers import exact
 from crossmargin.report.numbers import decimal_string, float_string
 from crossmargin.report.results import account_dict, comparison_dict
@@ -50,14 +53,19 @@ def account_view(loop: EngineLoop, account_id: str) -> dict[str, Any]:
     return {**account_dict(result), "frozen": frozen, "statuses": statuses}
 
 
-def account_detail(loop: EngineLoop, account_id: str) -> dict[str, Any]:
+DEFAULT_HORIZON_S = 86400.0
+"""The horizon of an account's liquidation odds unless the request names one: a day, in seconds."""
+
+
+def account_detail(loop: EngineLoop, account_id: str, horizon_s: float = DEFAULT_HORIZON_S) -> dict[str, Any]:
     """:func:`account_view` with what the account's page shows beside it: on each collateral line its
     ``weight`` and ``initial_weight`` (value / (amount x price): the asset's weight at that amount, averaged
-    over its bands; for an amount owed, its liability weight, at least 1), and ``modes``: the account's
+    over its bands; for an amount owed, its liability weight, at least 1), ``modes``: the account's
     positions all in cross margin and all isolated on the margin a trader would post, side by side, as
     ``crossmargin what-if --compare`` shows them (:func:`~crossmargin.margin.whatif.compare_modes`: ``cross``
     and ``isolated``, each with its initial and maintenance margin and the collateral it needs in base
-    currency, the isolated margins in settle units and each leg's exact liquidation price)."""
+    currency, the isolated margins in settle units and each leg's exact liquidation price), and
+    ``liquidation_odds`` within ``horizon_s`` seconds (:func:`account_odds`)."""
     state = loop.state
     account = state.account(account_id)
     portfolio = state.portfolio_of((account,))
@@ -68,7 +76,95 @@ def account_detail(loop: EngineLoop, account_id: str) -> dict[str, Any]:
             line["weight"] = decimal_string(asset.weighted_amount(amount, Side.MAINTENANCE) / amount)
             line["initial_weight"] = decimal_string(asset.weighted_amount(amount, Side.INITIAL) / amount)
     compared = comparison_dict(portfolio.base, account_id, compare_modes(account, portfolio, loop.config.rules))
-    return {**view, "modes": {"cross": compared["cross"], "isolated": compared["isolated"]}}
+    modes = {"cross": compared["cross"], "isolated": compared["isolated"]}
+    return {**view, "modes": modes, "liquidation_odds": account_odds(loop, account, portfolio, horizon_s)}
+
+
+def odds_volatilities(loop: EngineLoop, portfolio: Portfolio) -> dict[str, dict[str, Any]]:
+    """Every asset with a volatility, annualized, and where it comes from: ``realized``, the engine loop's
+    realized-volatility index (:attr:`EngineLoop.volatility`) at its headline half-life (the first of
+    ``volatility_half_lives_s``, an hour by default), once it has an estimate (time has passed since the
+    asset's first index price), with ``half_life_s`` and the ``returns`` it has taken; else ``market``, the
+    document's ``vols`` at moneyness 1. Each entry: ``volatility`` (float), ``source`` and, for ``realized``,
+    ``half_life_s`` and ``returns``."""
+    index = loop.volatility
+    half_life = index.half_lives_s[0]
+    found: dict[str, dict[str, Any]] = {}
+    for name in sorted({*portfolio.market.prices, *portfolio.market.vols}):
+        realized = index.assets.get(name)
+        figure = None if realized is None else realized.annualized(half_life)
+        if realized is not None and figure is not None:
+            found[name] = {"volatility": figure, "source": "realized", "half_life_s": half_life,
+                           "returns": realized.returns}  # fmt: skip
+        elif (vol := atm_vol(portfolio.market, name)) is not None:
+            found[name] = {"volatility": vol, "source": "market"}
+    return found
+
+
+def _exposures(account: Account, portfolio: Portfolio) -> set[str]:
+    """The assets the account's value moves with: its positions' underlyings and settle assets and the assets
+    it holds or owes (not the base currency)."""
+    names = {a for a, amount in account.balances.items() if amount}
+    for position in account.positions:
+        instrument = portfolio.instruments[position.instrument]
+        names |= {instrument.underlying, instrument.settle}
+    return names - {portfolio.base}
+
+
+def _odds_pool(pool: PoolOdds, portfolio: Portfolio) -> dict[str, Any]:
+    factors = []
+    for f in pool.factors:
+        price = portfolio.market.prices.get(f.underlying)
+        barrier_price = None if f.barrier is None or price is None else float(price) * f.barrier
+        factors.append({
+            "asset": f.underlying, "barrier_scale": None if f.barrier is None else float_string(f.barrier),
+            "barrier_price": None if barrier_price is None else float_string(barrier_price),
+            "slope": float_string(f.slope), "slope_kind": f.slope_kind, "probability": float_string(f.probability),
+        })  # fmt: skip
+    return {
+        "pool": pool.pool, "isolated": pool.isolated, "liquidatable": pool.liquidatable,
+        "health": float_string(pool.health), "probability": float_string(pool.probability),
+        "median_time_s": float_string(pool.median_time_s), "dominant": pool.dominant, "factors": factors,
+    }  # fmt: skip
+
+
+def account_odds(loop: EngineLoop, account: Account, portfolio: Portfolio, horizon_s: float) -> dict[str, Any]:
+    """The account's chance of liquidation within ``horizon_s`` seconds (> 0) under the first-passage model
+    (:func:`~crossmargin.margin.first_passage.liquidation_odds`: driftless, the market's correlations), on the
+    volatilities of :func:`odds_volatilities`: ``horizon_s``; ``available``; ``probability`` (the largest of
+    its pools'), ``median_time_s`` (its likeliest pool's median first-passage time, seconds; null: more
+    likely never; the expected time of a driftless barrier is infinite, so the median is the time shown),
+    ``pool`` (the likeliest, null without a pool that can be liquidated), ``volatilities`` (each factor
+    used, annualized, with its source) and ``pools`` (each scored pool's health, probability, median time,
+    dominant factor and factors: each one's barrier as a scale of its price and as a price, base currency
+    per unit, the health's slope per unit log return, base currency, and its one-factor probability).
+    Where an asset the account is exposed to has no volatility from either source: ``available`` false,
+    ``reason`` and ``missing`` (the assets without one). Float model figures, as decimal strings."""
+    known = odds_volatilities(loop, portfolio)
+    answer: dict[str, Any] = {"horizon_s": float_string(horizon_s)}
+    try:
+        odds = liquidation_odds(
+            account, portfolio, loop.config.rules, horizon_s, {n: v["volatility"] for n, v in known.items()}
+        )
+    except InputError as err:  # a volatility missing, or correlations that cannot be: no odds, and why
+        missing = sorted(_exposures(account, portfolio) - set(known))
+        if err.field.startswith("volatilities."):
+            reason = (
+                f"no volatility for {err.field.removeprefix('volatilities.')}: the realized-volatility index has no "
+                "estimate (no index price yet, or no time since the first) and the document's vols no entry"
+            )
+        else:
+            reason = f"{err.field}: {err.message}"
+        return {**answer, "available": False, "reason": reason, "missing": missing}
+    used = sorted({f.underlying for p in odds.pools for f in p.factors})
+    likeliest = min(odds.pools, key=lambda p: (-p.probability, p.median_time_s), default=None)
+    volatilities = {n: {k: float_string(v) if isinstance(v, float) else v for k, v in known[n].items()} for n in used}
+    return {
+        **answer, "available": True, "probability": float_string(odds.probability),
+        "median_time_s": float_string(math.inf if likeliest is None else likeliest.median_time_s),
+        "pool": None if likeliest is None else likeliest.pool,
+        "volatilities": volatilities, "pools": [_odds_pool(p, portfolio) for p in odds.pools],
+    }  # fmt: skip
 
 
 def mirror_figures(loop: EngineLoop, account_id: str) -> tuple[float, float, float, bool]:

@@ -58,7 +58,7 @@ def test_a_steps_wall_time_is_not_part_of_its_identity():
     # every field but the wall time takes part in ==: the fields a step's JSON record carries
     assert [f.name for f in fields(StepRecord) if f.compare] == [
         "t", "prices", "marks", "liquidations", "liquidated_notional", "slippage", "adl_events", "bad_debt",
-        "insurance_fund", "accounts_at_risk", "volatility",
+        "insurance_fund", "accounts_at_risk", "volatility", "agents",
     ]  # fmt: skip
 
 

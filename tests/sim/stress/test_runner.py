@@ -48,3 +48,25 @@ def test_each_step_records_the_realized_volatility_by_hand():
     rate = (d * math.log(0.9) ** 2 + math.log(8 / 9) ** 2) / (60 * (1 + d))
     assert second.volatility["BTC"] == pytest.approx(math.sqrt(rate * 31_536_000), rel=1e-9)
     assert second.volatility["BTC"] == pytest.approx(81.04, abs=0.01)
+
+
+def test_without_agents_a_run_records_nothing_of_them_and_inert_agents_change_no_figure():
+    from dataclasses import replace
+
+    from crossmargin.report.stress import step_json
+    from crossmargin.sim.agents.config import agents_from_dict
+
+    plain = run(config(), CRASH)
+    assert plain.agents == "" and plain.actions == ()
+    assert all(step.agents is None and "agents" not in step_json(step) for step in plain.steps)
+    assert set(plain.summary()) == {
+        "liquidations", "liquidated_notional", "slippage", "adl_events", "bad_debt", "insurance_fund_start",
+        "insurance_fund_end", "insurance_fund_drawdown", "accounts", "positions",
+    }  # fmt: skip
+    # a venue whose reference no volatility reaches and traders who never find a buffer that low: both run,
+    # neither acts, and every figure of the run is the plain run's
+    inert = agents_from_dict({"venue": {"reference_volatility": 1e9}, "trader": {"threshold": 1e-9, "target": 1e-9}})
+    quiet = run(replace(config(), agents=inert), CRASH)
+    assert quiet.agents == "trader+venue" and quiet.actions == ()
+    assert [replace(step, agents=None) for step in quiet.steps] == list(plain.steps)
+    assert quiet.marks == plain.marks and quiet.equity_after == plain.equity_after

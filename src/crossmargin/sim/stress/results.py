@@ -12,6 +12,36 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class AgentStep:
+    """What the risk agents did in one step (:mod:`crossmargin.sim.agents`): their trades (count, notional at
+    the fill price and slippage against the mark, base currency), events the loop refused, and each
+    underlying's margin multiplier after the step (the venue agent's; 1 left out)."""
+
+    trades: int = 0
+    notional: float = 0.0
+    slippage: float = 0.0
+    refused: int = 0
+    multipliers: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """One action of an agent: a trade (``account``, ``instrument``, signed ``size`` in contracts, ``price``,
+    ``notional`` and ``slippage`` in base currency) or a venue action (``note`` says which multipliers)."""
+
+    t: float
+    agent: str
+    note: str
+    account: str | None = None
+    instrument: str | None = None
+    size: float = 0.0
+    price: float | None = None
+    notional: float = 0.0
+    slippage: float = 0.0
+    refused: bool = False
+
+
+@dataclass(frozen=True)
 class StepRecord:
     """One step of a run: the market after it and what the liquidation engine did in it."""
 
@@ -29,6 +59,7 @@ class StepRecord:
     # asset -> annualized realized volatility of its index price after the step (the loop's headline half-life,
     # crossmargin.margin.realized_volatility); an asset without an estimate yet is left out
     volatility: dict[str, float] = field(default_factory=dict)
+    agents: AgentStep | None = None  # what the risk agents did (None: the run has no agents)
 
 
 @dataclass(frozen=True)
@@ -56,6 +87,8 @@ class RunResult:
     accounts: int
     positions: int
     warnings: tuple[str, ...] = ()  # what of the scenario changed nothing on this book (runner.warnings_of)
+    agents: str = ""  # the risk agents that ran (trader, venue, trader+venue; empty: none)
+    actions: tuple[AgentRecord, ...] = ()  # every action of theirs, in order
 
     @property
     def liquidations(self) -> int:
@@ -87,8 +120,38 @@ class RunResult:
         low = min((s.insurance_fund for s in self.steps), default=self.insurance_fund_start)
         return max(0.0, self.insurance_fund_start - low)
 
+    @property
+    def agent_trades(self) -> int:
+        return sum(s.agents.trades for s in self.steps if s.agents is not None)
+
+    @property
+    def agent_notional(self) -> float:
+        return sum(s.agents.notional for s in self.steps if s.agents is not None)
+
+    @property
+    def agent_slippage(self) -> float:
+        return sum(s.agents.slippage for s in self.steps if s.agents is not None)
+
+    @property
+    def peak_multiplier(self) -> float:
+        """The highest margin multiplier any underlying had after a step (1 without the venue's agent)."""
+        return max((m for s in self.steps if s.agents is not None for m in s.agents.multipliers.values()), default=1.0)
+
     def summary(self) -> dict[str, float | int]:
-        """The totals (the ``cross`` / ``isolated`` objects of ``summary.json``)."""
+        """The totals (the ``cross`` / ``isolated`` objects of ``summary.json``); with agents, their trades,
+        notional, slippage, refused events and the peak margin multiplier too."""
+        totals = self._totals()
+        if self.agents:
+            totals |= {
+                "agent_trades": self.agent_trades,
+                "agent_notional": self.agent_notional,
+                "agent_slippage": self.agent_slippage,
+                "agent_refused": sum(s.agents.refused for s in self.steps if s.agents is not None),
+                "peak_margin_multiplier": self.peak_multiplier,
+            }
+        return totals
+
+    def _totals(self) -> dict[str, float | int]:
         return {
             "liquidations": self.liquidations,
             "liquidated_notional": self.liquidated_notional,

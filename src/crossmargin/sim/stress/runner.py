@@ -18,11 +18,18 @@ instruments' marks from the oracle's, and the displacement fades with the loop's
 (:mod:`crossmargin.liquidation.resilience`), so a liquidation wave moves a mark away from its index for a
 while, not for ever. Auto-deleveraging ranks at the marks the step's prices start from.
 
+3. **Agents.** With risk agents (:mod:`crossmargin.sim.agents`: ``StressConfig.agents``), after the prices
+   each agent's actions, each the loop's next inbound event (:func:`crossmargin.sim.agents.host.run_agents`):
+   the venue's margin multipliers first (the liquidations they set off count in the step), then the traders'
+   reductions against the market. Without agents nothing of this runs and the results are those of a run
+   before agents existed.
+
 The runner records per step: liquidations (count, notional at the fill price, slippage), ADL events, bad
 debt and the insurance fund (base currency), accounts at risk, each asset's realized volatility (the loop's
-index, annualized), the step's wall time.
+index, annualized), the step's wall time; with agents, their trades, notional and slippage and the margin
+multipliers after the step (:class:`~crossmargin.sim.stress.results.AgentStep`), and every action.
 
-A run is a pure function of (book, rules, terms, liquidity, fund, oracle settings, scenario, seed).
+A run is a pure function of (book, rules, terms, liquidity, fund, oracle settings, agents, scenario, seed).
 """
 
 import time
@@ -43,9 +50,11 @@ from crossmargin.model import Portfolio, RuleChoices
 from crossmargin.model.numbers import exact, from_float
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
+from crossmargin.sim.agents.config import AgentsConfig
+from crossmargin.sim.agents.host import Applied, build_agents, run_agents
 from crossmargin.sim.scenarios.model import Depeg, Scenario, ScenarioPath, Spike, StaleSource, ThinMarket, VenuePrice
 from crossmargin.sim.scenarios.paths import table_factor
-from crossmargin.sim.stress.results import LiquidationMark, RunResult, StepRecord
+from crossmargin.sim.stress.results import AgentRecord, AgentStep, LiquidationMark, RunResult, StepRecord
 
 SOURCES = ("s1", "s2", "s3")
 _MIN_DEPTH = 1e-6  # a depth multiplier is floored here (no market at all is not a model the fills can use)
@@ -64,6 +73,7 @@ class StressConfig:
     oracle: OracleConfig
     band: Decimal = DEFAULT_BAND
     resilience_half_life_s: Decimal = DEFAULT_HALF_LIFE_S
+    agents: AgentsConfig | None = None  # the risk agents that run (None: none)
 
     def loop_config(self) -> LoopConfig:
         """The engine loop's configuration (no per-account reports: a stress book can hold a million)."""
@@ -94,6 +104,8 @@ class Run:
         self.equity_before = self._equities()
         self.depth = 1.0
         self.k = 0
+        self.agents = [] if config.agents is None else build_agents(config.agents, self.loop)
+        self.actions: list[AgentRecord] = []
 
     @property
     def state(self) -> ClearingState:
@@ -146,10 +158,12 @@ class Run:
                     price = fault.price
         return price
 
-    def _quotes(self, t: float) -> tuple[live.Quote, ...]:
+    def _quotes(self, t: float, prices: Mapping[str, float] | None = None) -> tuple[live.Quote, ...]:
         quotes = []
         symbols = [(a, self.start_prices[a] * self._factor(a)) for a in sorted(self.start_prices)]
         symbols += [(n, self.start_marks[n] * self._factor(self.underlying[n])) for n in self.traded]
+        if prices:
+            symbols = [(symbol, prices.get(symbol, price)) for symbol, price in symbols]
         for symbol, price in symbols:
             for source in SOURCES:
                 reported = self._reported(symbol, source, price, t)
@@ -159,8 +173,9 @@ class Run:
 
     # ------------------------------------------------------------------ steps
 
-    def step(self) -> StepRecord:
-        """Advance one step of the path (see module doc)."""
+    def step(self, prices: Mapping[str, float] | None = None) -> StepRecord:
+        """Advance one step of the path (see module doc); ``prices``: symbol -> the price the sources report
+        before the faults, in place of the path's (the multi-venue runner's hook: :mod:`crossmargin.sim.contagion`)."""
         started = time.perf_counter()
         self.k += 1
         t = float(self.path.times[self.k])
@@ -174,7 +189,12 @@ class Run:
                 live.ParameterChange(seq=seq, time=clock, id=f"step-{self.k}-depth", depth=Decimal(f"{depth:.12g}"))
             )
         seq = self.loop.seq + 1
-        out += self.loop.handle(live.Prices(seq=seq, time=clock, id=f"step-{self.k}", quotes=self._quotes(t)))
+        out += self.loop.handle(live.Prices(seq=seq, time=clock, id=f"step-{self.k}", quotes=self._quotes(t, prices)))
+        agents = None
+        if self.config.agents is not None:
+            applied, caused = run_agents(self.agents, self.loop, clock, self.loop.handle)
+            out += caused
+            agents = self._agent_step(t, applied)
         notional = slippage = 0.0
         fills = adl = 0
         for event in out:
@@ -201,16 +221,45 @@ class Run:
             accounts_at_risk=self.loop.at_risk(),
             seconds=time.perf_counter() - started,
             volatility=self.loop.volatility.annualized(),
+            agents=agents,
         )
         self.steps.append(record)
         return record
 
+    def _agent_step(self, t: float, applied: list[Applied]) -> AgentStep:
+        """The agents' actions of a step, recorded, and their totals."""
+        trades = refused = 0
+        notional = slippage = 0.0
+        for item in applied:
+            action = item.action
+            value = price = None
+            if isinstance(item.event, live.Trade) and action.price is not None:
+                spec = self.config.portfolio.instruments[item.event.instrument]
+                value = self._value(spec.name, abs(float(action.size)), float(action.price))
+                price = float(action.price)
+            record = AgentRecord(
+                t, action.agent, action.note, action.account, action.instrument, float(action.size), price,
+                value or 0.0, float(action.slippage), item.refused,
+            )  # fmt: skip
+            self.actions.append(record)
+            if item.refused:
+                refused += 1
+            elif value is not None:
+                trades += 1
+                notional += value
+                slippage += record.slippage
+        multipliers = {u: float(m) for u, m in sorted(self.state.market.margin_multipliers.items())}
+        return AgentStep(trades, notional, slippage, refused, multipliers)
+
     def _notional(self, fill: live.LiquidationFill) -> float:
         """A fill's notional at its price, base currency."""
-        spec = self.config.portfolio.instruments[fill.instrument]
+        return self._value(fill.instrument, abs(float(fill.size)), float(fill.fill_price))
+
+    def _value(self, instrument: str, contracts: float, price: float) -> float:
+        """The notional of ``contracts`` of ``instrument`` at ``price``, base currency."""
+        spec = self.config.portfolio.instruments[instrument]
         settle_price = float(self.state.market.price(spec.settle))
-        units = abs(float(fill.size)) * float(spec.contract_size)
-        price = float(fill.fill_price)
+        units = contracts * float(spec.contract_size)
         return (units / price if spec.inverse else units * price) * settle_price
 
     def _money(self, account: LedgerAccount) -> float:
@@ -231,6 +280,8 @@ class Run:
             insurance_fund_start=float(self.config.insurance_fund),
             accounts=len(self.state.account_ids),
             positions=sum(len(self.state.legs[a]) for a in self.state.account_ids),
+            agents="" if self.config.agents is None else self.config.agents.label(),
+            actions=tuple(self.actions),
         )
 
 

@@ -200,6 +200,49 @@ function showCards(figures, basis) {
   standing.className = `standing${labels.length ? " danger" : ""}`;
 }
 
+// ------------------------------------------------------------------ liquidation odds
+
+/** A duration in seconds as its largest fitting unit (s, min, h, d), one decimal beyond a minute. */
+function duration(seconds) {
+  const s = Number(seconds);
+  if (s < 120) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} d`;
+}
+
+/** A horizon in seconds in its largest whole unit (1 d, 4 h, 30 min), else as a duration. */
+function horizonText(seconds) {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size} ${unit}`;
+  }
+  return duration(seconds);
+}
+
+/** The odds cards from the detail's `liquidation_odds`: the probability within the horizon and the median time
+ * of the likeliest pool ("never" when it is more likely never liquidated); "unavailable", with the reason as
+ * its title, when an asset has no volatility. */
+function showOdds(odds) {
+  const probability = document.querySelector('[data-odds="probability"]');
+  const median = document.querySelector('[data-odds="median"]');
+  if (!odds) return;
+  document.querySelector('[data-odds="horizon"]').textContent = horizonText(Number(odds.horizon_s));
+  if (!odds.available) {
+    for (const element of [probability, median]) {
+      element.textContent = "unavailable";
+      element.title = odds.reason;
+      element.dataset.value = "";
+    }
+    return;
+  }
+  setFigure(probability, odds.probability, "ratio");
+  const sources = Object.entries(odds.volatilities).map(([asset, v]) => `${asset} ${v.volatility} (${v.source})`);
+  probability.title = `${odds.probability}; volatilities: ${sources.join(", ")}`;
+  median.textContent = odds.median_time_s === null ? "never" : duration(odds.median_time_s);
+  median.dataset.value = odds.median_time_s ?? "";
+  median.title = odds.median_time_s === null ? "more likely never than reached" : `${odds.median_time_s} s`;
+}
+
 let knownAssets = "";
 let knownInstruments = "";
 
@@ -229,6 +272,7 @@ async function loadView() {
     showTables(view);
     showPools(view);
     showComparison(view.modes);
+    showOdds(view.liquidation_odds);
     fillWhatIf(view);
     const statuses = Object.entries(view.statuses || {}).filter(([, status]) => status !== "valid");
     document.getElementById("account-figures").dataset.loaded = "true";

@@ -1,0 +1,96 @@
+"""Which positions a cascade's marks have reached the liquidation price of: the book's liquidation prices
+sorted once and swept, and the prices the forecast works again as pools change (:mod:`crossmargin.sim.forecast`).
+
+:class:`Crossings` sorts every priced position's liquidation price once, per instrument (the book's
+:class:`~crossmargin.engine.liquidation_prices.LiquidationPrices`, by slot). A :class:`Sweep` follows one
+move: per instrument, the prices at or below the book's mark are taken from the mark down as the lowest
+mark reached falls, those above it from the mark up as the highest mark reached rises; a position is
+*crossed* once its price is reached (a price exactly at the mark reached counts). Two binary searches per
+instrument and sweep, whatever the book's size.
+
+Where the forecast works a pool's prices again (after a partial liquidation, or once a shock has moved the
+pool's other positions: :meth:`Sweep.restate`), the sorted prices of its positions are set aside and the
+new ones kept apart, each on the side of the mark it was found on, crossed when the instrument's mark is at
+or beyond it. Prices in mark units.
+"""
+
+import numpy as np
+
+from crossmargin.engine.liquidation_prices import LiquidationPrices, Outcome
+from crossmargin.engine.rule_arrays import B1, F64, I64
+
+
+class Crossings:
+    """Every priced position's liquidation price, sorted once per instrument (module doc): ``slots`` and
+    ``price`` in instrument order, each instrument's prices ascending in ``[start[i], end[i])``, its prices
+    above the book's mark from ``split[i]``."""
+
+    def __init__(self, prices: LiquidationPrices, marks: F64) -> None:
+        held = np.flatnonzero((prices.outcome == Outcome.PRICED) & (prices.pool >= 0))
+        instrument = prices.instrument[held].astype(np.int64)
+        order = np.lexsort((prices.price[held], instrument))
+        self.slots: I64 = held[order]
+        self.price: F64 = prices.price[self.slots]
+        by_instrument = instrument[order]
+        every = np.arange(len(marks))
+        self.start: I64 = np.searchsorted(by_instrument, every, side="left")
+        self.end: I64 = np.searchsorted(by_instrument, every, side="right")
+        self.split: I64 = np.array(
+            [s + np.searchsorted(self.price[s:e], marks[i], side="right")
+             for i, (s, e) in enumerate(zip(self.start.tolist(), self.end.tolist(), strict=True))],
+            dtype=np.int64,
+        )  # fmt: skip
+        self.slot_count = len(prices.price)
+
+
+class Sweep:
+    """One move's sweep of the :class:`Crossings` (module doc): what is crossed so far, the positions whose
+    sorted price is set aside, and the prices worked again."""
+
+    def __init__(self, crossings: Crossings) -> None:
+        self.crossings = crossings
+        self.down: I64 = crossings.split.copy()
+        self.up: I64 = crossings.split.copy()
+        self.set_aside: B1 = np.zeros(crossings.slot_count, dtype=np.bool_)
+        self.slot: I64 = np.zeros(0, dtype=np.int64)
+        self.price: F64 = np.zeros(0)
+        self.instrument: I64 = np.zeros(0, dtype=np.int64)
+        self.below: B1 = np.zeros(0, dtype=np.bool_)
+
+    def crossed(self, low: F64, high: F64, marks: F64) -> I64:
+        """The slots newly crossed now that each instrument's mark has reached ``low`` and ``high`` (the lowest
+        and highest marks so far) and stands at ``marks``; each is reported once."""
+        c = self.crossings
+        found = []
+        for i in range(len(low)):
+            s, m, e = int(c.start[i]), int(c.split[i]), int(c.end[i])
+            reach = s + int(np.searchsorted(c.price[s:m], low[i], side="left"))
+            if reach < self.down[i]:
+                found.append(c.slots[reach : self.down[i]])
+                self.down[i] = reach
+            reach = m + int(np.searchsorted(c.price[m:e], high[i], side="right"))
+            if reach > self.up[i]:
+                found.append(c.slots[self.up[i] : reach])
+                self.up[i] = reach
+        swept = np.concatenate([np.zeros(0, dtype=np.int64), *found])
+        swept = swept[~self.set_aside[swept]]
+        mark = marks[self.instrument]
+        hit = np.where(self.below, mark <= self.price, mark >= self.price)
+        restated = self.slot[hit]
+        self._keep(~hit)
+        return np.concatenate([swept, restated])
+
+    def restate(self, slots: I64, price: F64, instrument: I64, marks: F64) -> None:
+        """New liquidation prices for ``slots`` (every open position of the pools worked again; NaN: none),
+        found at ``marks``: they replace the sorted prices and any earlier restatement of those slots."""
+        self.set_aside[slots] = True
+        self._keep(~np.isin(self.slot, slots))
+        priced = ~np.isnan(price)
+        self.slot = np.concatenate([self.slot, slots[priced]])
+        self.price = np.concatenate([self.price, price[priced]])
+        self.instrument = np.concatenate([self.instrument, instrument[priced]])
+        self.below = np.concatenate([self.below, price[priced] <= marks[instrument[priced]]])
+
+    def _keep(self, keep: B1) -> None:
+        self.slot, self.price = self.slot[keep], self.price[keep]
+        self.instrument, self.below = self.instrument[keep], self.below[keep]

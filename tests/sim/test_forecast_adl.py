@@ -1,0 +1,80 @@
+"""Auto-deleveraging in a forecast (:mod:`crossmargin.sim.forecast_adl`): the rankings against the engine's own
+float figures (the upper bounds its ADL queues are ordered by), the queues' order and a take worked by hand."""
+
+import numpy as np
+import pytest
+
+from crossmargin.engine.book import RiskBook
+from crossmargin.engine.rule_arrays import InstrumentArrays
+from crossmargin.liquidation.mirror_scores import SLACK, pinned_scores
+from crossmargin.sim.forecast_adl import LAST, Ledger, Queues, deleverage, queues, scores
+from crossmargin.sim.population import synthetic_book
+from crossmargin.venues import rulebook
+from tests.builders import GENERIC, banded, book, linear, position
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    ["profit_x_leverage", "leverage_pnl", "mark_over_entry_x_notional_over_account_value", "pro_rata_base_size"],
+)
+def test_scores_as_the_engine_s_bounds(ranking: str) -> None:
+    risk = RiskBook(synthetic_book(300, seed=9), rulebook("generic").rules)
+    held = risk.pool >= 0
+    pool = risk.pool.astype(np.int64).clip(min=0)
+    mine = scores(ranking, risk.size, risk.entry, risk.instrument.astype(np.int64), pool,
+                  risk.balance[:, : risk.pool_count], risk.instruments, risk.marks, risk.prices)  # fmt: skip
+    bound = pinned_scores(risk, ranking).bound
+    finite = held & np.isfinite(bound) & (bound > -9e29)
+    # a bound is the score with each figure it is made of widened by SLACK (1e-12) of the gross amounts
+    # behind it: the score is at most the bound, and within 1e-7 of it (a small PnL on a large notional,
+    # or a pool's net value far below its gross, widen most)
+    assert np.all(mine[finite] <= bound[finite] + 1e-15 * np.abs(bound[finite]))
+    assert mine[finite] == pytest.approx(bound[finite], rel=1e-7, abs=1e-12)
+    assert finite.sum() > 0.9 * held.sum()
+    if ranking != "pro_rata_base_size":
+        assert np.all(mine[held & (bound == -9.99e29)] == LAST)
+    assert SLACK < 1e-9
+
+
+def test_the_queues_in_ranking_order() -> None:
+    # instrument 0: shorts scored 2, 5, 5 (accounts ranked 2, 1, 0), a long scored 7; instrument 1: a short
+    score = np.array([2.0, 5.0, 5.0, 7.0, 1.0])
+    found = queues(
+        score, np.array([0, 0, 0, 0, 1]), np.array([False, False, False, True, False]), np.array([2, 1, 0, 3, 4]), 2
+    )
+    # segments: (0, short), (0, long), (1, short), (1, long); ties of score by the account's rank
+    assert list(found.slot) == [2, 1, 0, 3, 4]
+    assert list(found.start) == [0, 3, 4, 5, 5] and list(found.head) == [0, 3, 4, 5]
+
+
+def test_a_bankrupt_long_taken_by_the_shorts_by_hand() -> None:
+    portfolio = book(
+        [banded("USDT", [("0", "1")])], [linear("X-PERP", underlying="X")], {"USDT": "1", "X": "100"},
+        {"X-PERP": "100"},
+        [("a", {"USDT": "100"}, [position("X-PERP", "-6", "120")]),
+         ("b", {"USDT": "100"}, [position("X-PERP", "-8", "105")]),
+         ("c", {"USDT": "100"}, [position("X-PERP", "-5", "100")])],
+    )  # fmt: skip
+    risk = RiskBook(portfolio, GENERIC)
+    slots = [risk.slot_range_of(name)[0] for name in ("a", "b", "c")]
+    size = risk.size.copy()
+    balance = risk.balance.copy()
+    count = risk.pool_count
+    ledger = Ledger(
+        size, risk.entry, risk.instrument.astype(np.int64), risk.pool.astype(np.int64), balance,
+        np.array([5, 0, 1], dtype=np.int64), np.zeros(count, dtype=np.bool_), np.zeros(count),
+    )  # fmt: skip
+    # the queue of X-PERP's shorts: c, a, b; the bankrupt long is an account of rank 1, as c's is (its own)
+    queue = Queues(np.array([slots[2], slots[0], slots[1]]), np.array([0, 3, 3]), np.array([0, 3]))
+    t: InstrumentArrays = risk.instruments
+    deleverage(10.0, 0, True, 110.0, 1, 100.0, queue, ledger, t, risk.prices)
+    # c is the bankrupt account's own (rank 1): skipped. a takes 6 at 110: it closes its short from 120 there,
+    # realizing -6 x (110 - 120) = 60 USDT; at the mark that part was worth -6 x (100 - 120) = 120: its net
+    # value falls by 60 (= 6 x (110 - 100)). b takes the other 4 at 110: -4 x (110 - 105) = -20 realized, worth
+    # 20 at the mark: down 40. a is used up: the queue's head moves past it only once c is (c is not).
+    a, b, c = (int(risk.pool[j]) for j in slots)
+    assert [size[j] for j in slots] == [0.0, -4.0, -5.0]
+    assert (balance[0, a], balance[0, b], balance[0, c]) == pytest.approx((160.0, 80.0, 100.0))
+    assert (ledger.shift[a], ledger.shift[b], ledger.shift[c]) == pytest.approx((-60.0, -40.0, 0.0))
+    assert list(ledger.touched[[a, b, c]]) == [True, True, False]
+    assert list(queue.head) == [0, 3]
