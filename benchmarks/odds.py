@@ -27,7 +27,7 @@ from crossmargin.sim.forecast_odds import book_odds
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 
-VOLS = {**{f"ALT{k}": 1.2 for k in range(1, 40)}, "BTC": 0.6, "ETH": 0.7, "SOL": 0.9, "USDT": 0.0, "USDC": 0.0}
+VOLS = {**{f"ALT{k}": 1.2 for k in range(1, 40)}, "BTC": 0.6, "ETH": 0.7, "SOL": 0.9, "USDT": 0.01, "USDC": 0.01}
 DAY = 86400.0
 
 

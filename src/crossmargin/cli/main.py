@@ -22,6 +22,7 @@ from rich.progress import Progress
 
 from crossmargin import __version__
 from crossmargin.cli.bridge import import_command, reconcile
+from crossmargin.cli.contagion import contagion
 from crossmargin.cli.feed import read_events, read_feed
 from crossmargin.cli.forecast import forecast
 from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_REPEATS, MAX_SEED, MIN_ACCOUNTS, parse_count
@@ -417,4 +418,5 @@ app.command()(log)
 app.command("import")(import_command)
 app.command()(reconcile)
 app.command()(watch)
+app.command()(contagion)
 app.add_typer(keys, name="keys")
