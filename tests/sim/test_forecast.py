@@ -187,3 +187,22 @@ def test_a_rulebook_without_liquidation_prices_is_refused() -> None:
     risk = RiskBook(synthetic_book(20, seed=1), grid.rules)
     with pytest.raises(InputError, match="rulebook: its requirement is not solved for liquidation prices"):
         prepare(risk, grid.liquidation, {}, 0.0)
+
+
+def test_a_close_at_the_market_realizes_its_pnl_into_the_pool_s_balance() -> None:
+    # p: 1000 USDT, long 100 X from 100 (mmr 1 %). X -9.2 %: mark 90.8, equity 1000 - 920 = 80 < MM 90.8, above
+    # zero: closed in part, at the mark (no depth model: no slippage, no impact, one round). The units closed,
+    # u = notional / 90.8, realize u x (90.8 - 100) into p's USDT, less the fees: a second reading of the same
+    # close, from the forecast's totals.
+    from crossmargin.sim.forecast import _Cascade
+
+    risk = RiskBook(hand_book(("p", "1000", "100")), GENERIC)
+    prepared = prepare(risk, TERMS, {}, 10_000.0)
+    cascade = _Cascade(prepared, shock_of(risk, "X"), -0.092, Orders.ACCOUNT)
+    result = cascade.result(-0.092, cascade.run(100))
+    assert result.converged and result.positions == 1 and result.slippage == 0.0
+    units = result.liquidated_notional / 90.8
+    assert 0.0 < units < 100.0
+    usdt = risk.assets.names.index("USDT")
+    expected = 1000.0 + units * (90.8 - 100.0) - result.fees
+    assert cascade.balance[usdt, risk.cross_pool["p"]] == pytest.approx(expected, abs=1e-6)

@@ -7,7 +7,7 @@ import pytest
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.rule_arrays import InstrumentArrays
 from crossmargin.liquidation.mirror_scores import SLACK, pinned_scores
-from crossmargin.sim.forecast_adl import LAST, Ledger, Queues, deleverage, queues, scores
+from crossmargin.sim.forecast_adl import LAST, Ledger, deleverage, queues, scores
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 from tests.builders import GENERIC, banded, book, linear, position
@@ -64,8 +64,13 @@ def test_a_bankrupt_long_taken_by_the_shorts_by_hand() -> None:
         size, risk.entry, risk.instrument.astype(np.int64), risk.pool.astype(np.int64), balance,
         np.array([5, 0, 1], dtype=np.int64), np.zeros(count, dtype=np.bool_), np.zeros(count),
     )  # fmt: skip
-    # the queue of X-PERP's shorts: c, a, b; the bankrupt long is an account of rank 1, as c's is (its own)
-    queue = Queues(np.array([slots[2], slots[0], slots[1]]), np.array([0, 3, 3]), np.array([0, 3]))
+    # the queue of X-PERP's shorts: c, a, b (scored 3, 2, 1; random: never scored again); the bankrupt long is
+    # an account of rank 1, as c's is (its own)
+    score = np.full(len(risk.size), -np.inf)  # a slot holding nothing last, as the forecast ranks it
+    score[slots] = [2.0, 1.0, 3.0]
+    queue = queues(score, np.zeros(len(risk.size), dtype=np.int64), np.zeros(len(risk.size), dtype=np.bool_),
+                   np.array([5, 0, 1], dtype=np.int64)[risk.pool.astype(np.int64).clip(min=0)], 1)  # fmt: skip
+    assert list(queue.slot[:3]) == [slots[2], slots[0], slots[1]]
     t: InstrumentArrays = risk.instruments
     deleverage(10.0, 0, True, 110.0, 1, 100.0, queue, ledger, t, risk.prices)
     # c is the bankrupt account's own (rank 1): skipped. a takes 6 at 110: it closes its short from 120 there,
@@ -77,4 +82,44 @@ def test_a_bankrupt_long_taken_by_the_shorts_by_hand() -> None:
     assert (balance[0, a], balance[0, b], balance[0, c]) == pytest.approx((160.0, 80.0, 100.0))
     assert (ledger.shift[a], ledger.shift[b], ledger.shift[c]) == pytest.approx((-60.0, -40.0, 0.0))
     assert list(ledger.touched[[a, b, c]]) == [True, True, False]
-    assert list(queue.head) == [0, 3]
+    assert queue.head[0] == 0
+
+
+def test_a_taker_left_with_part_is_scored_again_by_hand() -> None:
+    portfolio = book(
+        [banded("USDT", [("0", "1")])], [linear("X-PERP", underlying="X")], {"USDT": "1", "X": "100"},
+        {"X-PERP": "100"},
+        [("a", {"USDT": "100"}, [position("X-PERP", "-6", "120")]),
+         ("b", {"USDT": "100"}, [position("X-PERP", "-8", "105")]),
+         ("d", {"USDT": "100"}, [position("X-PERP", "-4", "110")]),
+         ("z", {"USDT": "100"}, [position("X-PERP", "18", "100")])],
+    )  # fmt: skip
+    risk = RiskBook(portfolio, GENERIC)
+    slots = [risk.slot_range_of(name)[0] for name in ("a", "b", "d", "z")]
+    size, balance, count = risk.size.copy(), risk.balance.copy(), risk.pool_count
+    rank = np.arange(count, dtype=np.int64)  # pools in account order: a 0, b 1, d 2, z 3
+    ledger = Ledger(size, risk.entry, risk.instrument.astype(np.int64), risk.pool.astype(np.int64), balance, rank,
+                    np.zeros(count, dtype=np.bool_), np.zeros(count))  # fmt: skip
+    # profit_x_leverage at the mark 100, score = PnL / entry notional x notional / net value:
+    #   a: 120 / 720 x 600 / (100 + 120) = 0.4545; b: 40 / 840 x 800 / 140 = 0.2721; d: 40 / 440 x 400 / 140 = 0.2597
+    score = np.full(len(size), -np.inf)
+    score[slots] = [120 / 720 * 600 / 220, 40 / 840 * 800 / 140, 40 / 440 * 400 / 140, LAST]
+    net = np.zeros(count)
+    net[[int(risk.pool[j]) for j in slots]] = [220.0, 140.0, 140.0, 100.0]
+    queue = queues(score, ledger.instrument, size > 0.0, rank[ledger.pool.clip(min=0)], 1, "profit_x_leverage",
+                   risk.marks, net)  # fmt: skip
+    t: InstrumentArrays = risk.instruments
+    # z's long of 10 bankrupt at 100 (the mark): a takes its 6, b 4 of its 8. b is scored again with what is left:
+    # -4 from 105, realized +20 (balance 120), PnL 20 on 420, notional 400, net value 140: 20 / 420 x 400 / 140 =
+    # 0.1361, now below d's 0.2597
+    deleverage(10.0, 0, True, 100.0, 3, 100.0, queue, ledger, t, risk.prices)
+    b = int(risk.pool[slots[1]])
+    assert queue.net[b] == pytest.approx(140.0)
+    assert [size[j] for j in slots[:3]] == [0.0, -4.0, -4.0]
+    # 2 more at 100: d takes them, not b (as a queue ranked once would have it)
+    deleverage(2.0, 0, True, 100.0, 3, 100.0, queue, ledger, t, risk.prices)
+    assert [size[j] for j in slots[:3]] == [0.0, -4.0, -2.0]
+    # 4 more: d's last 2 (its score after the first take: PnL 20 on 220, notional 200, net 100 + 20 + 20 = 140:
+    # 0.1299, below b's 0.1361: b first), so b takes 4 of its 4 and d none
+    deleverage(4.0, 0, True, 100.0, 3, 100.0, queue, ledger, t, risk.prices)
+    assert [size[j] for j in slots[:3]] == [0.0, 0.0, -2.0]

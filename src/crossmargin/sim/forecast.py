@@ -50,8 +50,9 @@ What it holds fixed, and so where it departs from the exact path:
   instrument-only shock reads prices that assume the underlying's other instruments and collateral move
   with it; the other way round, prices solved for the instrument alone do not see an underlying shock's
   move of the collateral. The pool is valued at the round's real marks before it is liquidated.
-- **Auto-deleveraging** takes at the pinned ranking of float figures (:mod:`.forecast_adl`; ``random`` by
-  account id) and the takers are liquidated, if at all, from the next round, as the engine loop screens them.
+- **Auto-deleveraging** takes at the ranking of float figures at the pinned marks (:mod:`.forecast_adl`; a
+  taker left with part of its position scored again, as the engine scores it; ``random`` by account id) and
+  the takers are liquidated, if at all, from the next round, as the engine loop screens them.
 - **Closes in closed form** (:mod:`.forecast_sizing`): requirements proportional to what is left, no size
   steps; the ``fill_price`` rule is read as ``market`` (a ``fillable`` limit and a ``bankruptcy`` settlement
   are not followed); a pool is sized at the round's marks, not at the mark the accounts before it left.
@@ -465,7 +466,7 @@ class _Cascade:
         closed = self.holdings.size[slots] * filled.share
         realized = unrealized_pnl(closed, t.contract_size[i], self.holdings.entry[slots], self.marks[i], t.inverse[i])
         realized += filled.slippage / self.prices[settle]
-        amounts = np.array(self.book.balance[:, pools])
+        amounts = np.array(self.balance[:, pools])
         np.add.at(amounts, (settle, values.owner), realized)
         valued = amounts * self.prices[:, None]
         return np.maximum(-valued, 0.0).sum(axis=0), np.maximum(valued, 0.0).sum(axis=0)
@@ -549,7 +550,8 @@ class _Cascade:
 
     def _queues_for(self, needed: bool) -> None:
         """The auto-deleveraging queues, ranked at the shocked market when first ``needed`` in the move (the
-        engine pins its ranking at the event's start), where the terms deleverage."""
+        engine pins the market it ranks at at the event's start), where the terms deleverage; each pool's net
+        value there with what it holds now, for the takers scored again."""
         if self.queues is not None or not needed or self.terms.shortfall is not Shortfall.ADL:
             return
         book, ledger = self.book, self.ledger
@@ -559,12 +561,22 @@ class _Cascade:
         )  # fmt: skip
         score = np.where((ledger.pool >= 0) & (self.shocked_size != 0.0), score, -np.inf)
         rank = self.prepared.rank[ledger.pool.clip(min=0)]
-        self.queues = queues(score, ledger.instrument, self.shocked_size > 0.0, rank, len(book.instruments.names))
+        held = (ledger.pool >= 0) & (ledger.size != 0.0)
+        pnl = unrealized_pnl(ledger.size, self.t.contract_size[ledger.instrument], ledger.entry,
+                             self.shocked_marks[ledger.instrument], self.t.inverse[ledger.instrument])  # fmt: skip
+        pnl = np.where(held, pnl * self.prices[self.t.settle[ledger.instrument]], 0.0)
+        count = book.pool_count
+        net = ledger.balance[:, :count].T @ self.prices + summed(ledger.pool.clip(min=0), pnl, count)
+        self.queues = queues(
+            score, ledger.instrument, self.shocked_size > 0.0, rank, len(book.instruments.names),
+            self.terms.adl_ranking, self.shocked_marks, net,
+        )  # fmt: skip
 
     def _settle_round(self, number: int, pools: I64, values: PoolValues, fees: F64, turns: Turns, marks: F64) -> None:
-        """Book what the round's turns did (``fees``: each pool's): positions closed, notional, shortfall and
-        who paid it, the pools closed out, the marks; the prices of the pools it changed, and of the takers
-        auto-deleveraging reached, worked again."""
+        """Book what the round's turns did (``fees``: each pool's): positions closed (the PnL of what went to the
+        market realized at its fill price into the pool's settle balance, as the ledger books a fill), notional,
+        shortfall and who paid it, the pools closed out, the marks; the prices of the pools it changed, and of the
+        takers auto-deleveraging reached, worked again."""
         book, t, slots = self.book, self.t, values.slots
         i = self.holdings.instrument[slots].astype(np.int64)
         c, inverse, entry = t.contract_size[i], t.inverse[i], self.holdings.entry[slots]
@@ -576,6 +588,9 @@ class _Cascade:
         slip = unrealized_pnl(closed, c, entry, turns.price, inverse) - unrealized_pnl(
             closed, c, entry, turns.met, inverse
         )
+        market_closed = np.where(market, closed, 0.0)  # its PnL at the fill price realized into the settle asset
+        realized = unrealized_pnl(market_closed, c, entry, turns.price, inverse)
+        np.add.at(self.balance, (t.settle[i].astype(np.int64), pools[values.owner]), realized)
         closes = closed != 0.0
         self.closed[slots[closes]] = True
         liquidated = summed(values.owner, closes, len(pools)) > 0

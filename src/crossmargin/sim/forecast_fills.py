@@ -46,7 +46,7 @@ from crossmargin.engine import terms
 from crossmargin.engine.rule_arrays import B1, F64, I64, InstrumentArrays
 from crossmargin.liquidation.liquidity import LiquidityModel, Side
 from crossmargin.model.numbers import from_float
-from crossmargin.sim.forecast_adl import Ledger, Queues, deleverage
+from crossmargin.sim.forecast_adl import Ledger, Queues, deleverage, no_queues
 from crossmargin.sim.forecast_pools import summed
 
 EXACT = 32
@@ -277,7 +277,7 @@ def in_turn(
     count = len(pools.net_value)
     taken, draw, beyond = np.zeros(count, dtype=np.bool_), np.zeros(count), np.zeros(count)
     moved = marks.copy()
-    queue = adl if adl is not None else Queues(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
+    queue = adl if adl is not None else no_queues()
     left = _in_turn(
         pools, positions, relative.average, relative.move, fund, socialized, marks, queue, adl is not None, ledger,
         t, prices, moved, met, price, closed, taken, draw, beyond,
