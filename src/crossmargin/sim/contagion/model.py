@@ -73,6 +73,7 @@ from crossmargin.model.document_text import MAX_BYTES, decoded, parse_document, 
 from crossmargin.model.errors import InputError, field_prefix
 from crossmargin.model.numbers import ZERO, bounded, exact
 from crossmargin.oracle.config import OracleConfig
+from crossmargin.sim.scenarios import fields
 from crossmargin.sim.scenarios.load import library as stress_library
 from crossmargin.sim.scenarios.load import scenario_from_dict
 from crossmargin.sim.scenarios.model import SOURCES, Fault, Scenario
@@ -251,22 +252,24 @@ def _read(entry: Traversable, origin: str, base: str | None) -> ContagionScenari
 def contagion_from_dict(raw: Any, base: str | None = None) -> ContagionScenario:
     """The scenario ``raw`` describes (a parsed mapping in the module doc's format); ``base``: the directory
     book documents are looked up in first."""
-    doc = _mapping(raw, "")
-    _keys(doc, "", _TOP, ("name", "market", "venues"))
-    name = _text(doc["name"], "name")
+    doc = fields.mapping(raw, "")
+    fields.keys(doc, "", _TOP, ("name", "market", "venues"))
+    name = fields.text(doc["name"], "name")
     if not _NAME.match(name):
         raise InputError("name", f"use letters, digits, '.', '_' and '-', got {name!r}")
     market = _market(doc["market"])
-    venues_raw = _mapping(doc["venues"], "venues")
+    venues_raw = fields.mapping(doc["venues"], "venues")
     if not 1 <= len(venues_raw) <= MAX_VENUES:
         raise InputError("venues", f"give 1 to {MAX_VENUES} venues, got {len(venues_raw)}")
     venues = tuple(_venue(str(key), value) for key, value in venues_raw.items())
     names = [v.name for v in venues]
     links: list[Link] = []
     for venue in venues:
-        for i, entry in enumerate(_list(venues_raw[venue.name].get("oracle", []), f"venues.{venue.name}.oracle")):
+        for i, entry in enumerate(
+            fields.listed(venues_raw[venue.name].get("oracle", []), f"venues.{venue.name}.oracle")
+        ):
             links.append(_oracle_entry(entry, f"venues.{venue.name}.oracle[{i}]", venue.name, names))
-    raw_links = _list(doc.get("links", []), "links")
+    raw_links = fields.listed(doc.get("links", []), "links")
     if len(raw_links) + len(links) > MAX_LINKS:
         raise InputError("links", f"at most {MAX_LINKS} links (oracle entries counted)")
     for i, entry in enumerate(raw_links):
@@ -277,13 +280,15 @@ def contagion_from_dict(raw: Any, base: str | None = None) -> ContagionScenario:
             raise InputError("links", f"two links are named {link.name!r}: give each a distinct name")
         seen.add(link.name)
     sources = []
-    for i, item in enumerate(_list(doc.get("sources", []), "sources")):
-        entry = _mapping(item, f"sources[{i}]")
-        _keys(entry, f"sources[{i}]", ("what", "where"), ("what", "where"))
-        sources.append((_text(entry["what"], f"sources[{i}].what"), _text(entry["where"], f"sources[{i}].where")))
+    for i, item in enumerate(fields.listed(doc.get("sources", []), "sources")):
+        entry = fields.mapping(item, f"sources[{i}]")
+        fields.keys(entry, f"sources[{i}]", ("what", "where"), ("what", "where"))
+        sources.append(
+            (fields.text(entry["what"], f"sources[{i}].what"), fields.text(entry["where"], f"sources[{i}].where"))
+        )
     return ContagionScenario(
         name=name,
-        title=_text(doc.get("title", name), "title"),
+        title=fields.text(doc.get("title", name), "title"),
         description=str(doc.get("description", "")).strip(),
         sources=tuple(sources),
         market=market,
@@ -300,23 +305,23 @@ def _market(raw: Any) -> Scenario:
             raise InputError("market", f"unknown library scenario {raw!r}; known: {', '.join(sorted(scenarios))}")
         return scenarios[raw]
     with field_prefix("market"):
-        return scenario_from_dict(_mapping(raw, ""))
+        return scenario_from_dict(fields.mapping(raw, ""))
 
 
 def _venue(name: str, raw: Any) -> VenueSpec:
     field = f"venues.{name}"
     if not _NAME.match(name):
         raise InputError(field, f"a venue's name uses letters, digits, '.', '_' and '-', got {name!r}")
-    body = _mapping(raw, field)
-    _keys(body, field, _VENUE, ("book",))
-    book = _mapping(body["book"], f"{field}.book")
-    _keys(book, f"{field}.book", ("document", "generate", "seed"), ())
+    body = fields.mapping(raw, field)
+    fields.keys(body, field, _VENUE, ("book",))
+    book = fields.mapping(body["book"], f"{field}.book")
+    fields.keys(book, f"{field}.book", ("document", "generate", "seed"), ())
     if ("document" in book) == ("generate" in book):
         raise InputError(f"{field}.book", "give exactly one of document, generate")
     if "document" in book and "seed" in book:
         raise InputError(f"{field}.book.seed", "a seed goes with generate, not with a document")
     source = BookSource(
-        document=_text(book["document"], f"{field}.book.document") if "document" in book else None,
+        document=fields.text(book["document"], f"{field}.book.document") if "document" in book else None,
         generate=_whole(book["generate"], f"{field}.book.generate", 10, MAX_GENERATED) if "generate" in book else None,
         seed=_whole(book.get("seed", 0), f"{field}.book.seed", 0, 2**32 - 1),
     )
@@ -330,7 +335,7 @@ def _venue(name: str, raw: Any) -> VenueSpec:
         raise InputError(f"{field}.depth", f"must be positive, got {depth}")
     params = None
     if "params" in body:
-        params = dict(_mapping(body["params"], f"{field}.params"))
+        params = dict(fields.mapping(body["params"], f"{field}.params"))
         with field_prefix(f"{field}.params"):
             parameter_set(params, name)
     faults: tuple[Fault, ...] = ()
@@ -339,20 +344,20 @@ def _venue(name: str, raw: Any) -> VenueSpec:
             faults = scenario_from_dict({"name": name, "step_seconds": 1, "steps": 1, "faults": body["faults"]}).faults
     collateral = _collateral(body["collateral"], f"{field}.collateral") if "collateral" in body else None
     own_book = []
-    for symbol, feed in _mapping(body.get("own_book", {}), f"{field}.own_book").items():
+    for symbol, feed in fields.mapping(body.get("own_book", {}), f"{field}.own_book").items():
         at = f"{field}.own_book.{symbol}"
-        if _text(feed, at) not in SOURCES:
+        if fields.text(feed, at) not in SOURCES:
             raise InputError(at, f"a source is one of {', '.join(SOURCES)}, got {feed!r}")
         own_book.append((str(symbol), feed))
     return VenueSpec(
-        name, source, _text(body.get("rulebook", "generic"), f"{field}.rulebook"), fund, depth, params, faults,
+        name, source, fields.text(body.get("rulebook", "generic"), f"{field}.rulebook"), fund, depth, params, faults,
         collateral, tuple(own_book),
     )  # fmt: skip
 
 
 def _collateral(raw: Any, field: str) -> CollateralSwap:
-    body = _mapping(raw, field)
-    _keys(body, field, ("asset", "part", "weight", "price", "from"), ("asset", "part", "weight"))
+    body = fields.mapping(raw, field)
+    fields.keys(body, field, ("asset", "part", "weight", "price", "from"), ("asset", "part", "weight"))
     part = _decimal(body["part"], f"{field}.part")
     if not 0 < part <= 1:
         raise InputError(f"{field}.part", f"must be above 0 and at most 1, got {part}")
@@ -362,36 +367,40 @@ def _collateral(raw: Any, field: str) -> CollateralSwap:
     price = _decimal(body.get("price", 1), f"{field}.price")
     if price <= 0:
         raise InputError(f"{field}.price", f"must be positive, got {price}")
-    asset, source = _text(body["asset"], f"{field}.asset"), _text(body.get("from", "USDT"), f"{field}.from")
+    asset, source = fields.text(body["asset"], f"{field}.asset"), fields.text(body.get("from", "USDT"), f"{field}.from")
     if asset == source:
         raise InputError(f"{field}.asset", f"is the asset it comes from ({source}): name another")
     return CollateralSwap(asset, part, weight, price, source)
 
 
 def _oracle_entry(raw: Any, field: str, reader: str, venues: Sequence[str]) -> PriceLink:
-    body = _mapping(raw, field)
-    _keys(body, field, ("name", "venue", "weight", "symbols"), ("venue", "weight"))
+    body = fields.mapping(raw, field)
+    fields.keys(body, field, ("name", "venue", "weight", "symbols"), ("venue", "weight"))
     source = _venue_name(body["venue"], f"{field}.venue", venues)
     if source == reader:
         raise InputError(f"{field}.venue", "a venue's own price is its index already: name another venue")
     symbols = None
     if "symbols" in body:
-        symbols = tuple(_text(s, f"{field}.symbols[{j}]") for j, s in enumerate(_list(body["symbols"], field)))
-    name = _text(body.get("name", f"oracle:{reader}<-{source}"), f"{field}.name")
+        symbols = tuple(
+            fields.text(s, f"{field}.symbols[{j}]") for j, s in enumerate(fields.listed(body["symbols"], field))
+        )
+    name = fields.text(body.get("name", f"oracle:{reader}<-{source}"), f"{field}.name")
     return PriceLink(name, "oracle", (reader,), source, symbols, _weight(body["weight"], f"{field}.weight"))
 
 
 def _link(raw: Any, field: str, venues: Sequence[str]) -> Link:
-    entry = _mapping(raw, field)
-    _keys(entry, field, _LINKS, ())
+    entry = fields.mapping(raw, field)
+    fields.keys(entry, field, _LINKS, ())
     if len(entry) != 1:
         raise InputError(field, f"a link is one of {', '.join(_LINKS)}, got {len(entry)} keys")
     kind = next(iter(entry))
     here = f"{field}.{kind}"
-    body = _mapping(entry[kind], here)
+    body = fields.mapping(entry[kind], here)
     if kind == "arbitrage":
-        _keys(body, here, ("name", "venues", "capacity", "delay", "collateral", "assets"), ("venues", "capacity"))
-        pair = tuple(_venue_name(v, f"{here}.venues[{j}]", venues) for j, v in enumerate(_list(body["venues"], here)))
+        fields.keys(body, here, ("name", "venues", "capacity", "delay", "collateral", "assets"), ("venues", "capacity"))
+        pair = tuple(
+            _venue_name(v, f"{here}.venues[{j}]", venues) for j, v in enumerate(fields.listed(body["venues"], here))
+        )
         if len(pair) != 2 or pair[0] == pair[1]:
             raise InputError(f"{here}.venues", "an arbitrage links two different venues")
         capacity = _number(body["capacity"], f"{here}.capacity")
@@ -407,27 +416,29 @@ def _link(raw: Any, field: str, venues: Sequence[str]) -> Link:
                 raise InputError(f"{here}.collateral", f"must be positive, got {collateral}")
         assets = None
         if "assets" in body:
-            listed = _list(body["assets"], f"{here}.assets")
-            assets = tuple(_text(a, f"{here}.assets[{j}]") for j, a in enumerate(listed))
+            listed = fields.listed(body["assets"], f"{here}.assets")
+            assets = tuple(fields.text(a, f"{here}.assets[{j}]") for j, a in enumerate(listed))
             if not assets:
                 raise InputError(f"{here}.assets", "name at least one asset (or leave it out for every one)")
-        name = _text(body.get("name", f"arbitrage:{pair[0]}-{pair[1]}"), f"{here}.name")
+        name = fields.text(body.get("name", f"arbitrage:{pair[0]}-{pair[1]}"), f"{here}.name")
         return Arbitrage(name, (pair[0], pair[1]), capacity, delay, collateral, assets)
     if kind == "shared_collateral":
-        _keys(body, here, ("name", "asset", "priced_by", "venues", "weight"), ("asset", "priced_by", "venues"))
-        asset = _text(body["asset"], f"{here}.asset")
+        fields.keys(body, here, ("name", "asset", "priced_by", "venues", "weight"), ("asset", "priced_by", "venues"))
+        asset = fields.text(body["asset"], f"{here}.asset")
         source = _venue_name(body["priced_by"], f"{here}.priced_by", venues)
         readers = tuple(
-            _venue_name(v, f"{here}.venues[{j}]", venues) for j, v in enumerate(_list(body["venues"], f"{here}.venues"))
+            _venue_name(v, f"{here}.venues[{j}]", venues)
+            for j, v in enumerate(fields.listed(body["venues"], f"{here}.venues"))
         )
         if not readers or source in readers:
             raise InputError(f"{here}.venues", "name the venues that read the price, not the one that makes it")
-        name = _text(body.get("name", f"collateral:{asset}"), f"{here}.name")
+        name = fields.text(body.get("name", f"collateral:{asset}"), f"{here}.name")
         weight = _weight(body.get("weight", 1), f"{here}.weight")
         return PriceLink(name, "collateral", readers, source, (asset,), weight)
-    _keys(body, here, ("name", "venues", "owners", "share", "transfer_delay", "asset"), ("venues",))
+    fields.keys(body, here, ("name", "venues", "owners", "share", "transfer_delay", "asset"), ("venues",))
     members = tuple(
-        _venue_name(v, f"{here}.venues[{j}]", venues) for j, v in enumerate(_list(body["venues"], f"{here}.venues"))
+        _venue_name(v, f"{here}.venues[{j}]", venues)
+        for j, v in enumerate(fields.listed(body["venues"], f"{here}.venues"))
     )
     if len(set(members)) < 2 or len(set(members)) != len(members):
         raise InputError(f"{here}.venues", "shared traders are on two or more different venues")
@@ -436,15 +447,15 @@ def _link(raw: Any, field: str, venues: Sequence[str]) -> Link:
     owners: list[tuple[str, tuple[tuple[str, str], ...]]] = []
     share = None
     if "owners" in body:
-        for owner, accounts in _mapping(body["owners"], f"{here}.owners").items():
+        for owner, accounts in fields.mapping(body["owners"], f"{here}.owners").items():
             at = f"{here}.owners.{owner}"
-            placed = _mapping(accounts, at)
+            placed = fields.mapping(accounts, at)
             for venue in placed:
                 if venue not in members:
                     raise InputError(f"{at}.{venue}", f"is not one of the link's venues ({', '.join(members)})")
             if len(placed) < 2:
                 raise InputError(at, "an owner holds accounts on two or more venues")
-            owners.append((str(owner), tuple((str(v), _text(a, f"{at}.{v}")) for v, a in placed.items())))
+            owners.append((str(owner), tuple((str(v), fields.text(a, f"{at}.{v}")) for v, a in placed.items())))
     else:
         share = _number(body["share"], f"{here}.share")
         if not 0 < share <= 1:
@@ -453,8 +464,8 @@ def _link(raw: Any, field: str, venues: Sequence[str]) -> Link:
     transfer = None if delay is None or delay == "none" else _number(delay, f"{here}.transfer_delay")
     if transfer is not None and transfer < 0:
         raise InputError(f"{here}.transfer_delay", f"must not be negative (or none), got {transfer:g}")
-    name = _text(body.get("name", f"traders:{'-'.join(members)}"), f"{here}.name")
-    asset = _text(body.get("asset", "USDT"), f"{here}.asset")
+    name = fields.text(body.get("name", f"traders:{'-'.join(members)}"), f"{here}.name")
+    asset = fields.text(body.get("asset", "USDT"), f"{here}.asset")
     return SharedTraders(name, members, tuple(owners), share, transfer, asset)
 
 
@@ -558,36 +569,8 @@ def swapped(portfolio: Portfolio, swap: CollateralSwap) -> Portfolio:
 # --- small validators ---------------------------------------------------------------------------
 
 
-def _mapping(raw: Any, field: str) -> Mapping[Any, Any]:
-    if not isinstance(raw, Mapping):
-        raise InputError(field, f"expected a mapping of keys, got {type(raw).__name__}")
-    return raw
-
-
-def _list(raw: Any, field: str) -> list[Any]:
-    if not isinstance(raw, list | tuple):
-        raise InputError(field, f"expected a list, got {type(raw).__name__}")
-    return list(raw)
-
-
-def _keys(raw: Mapping[Any, Any], field: str, allowed: Sequence[str], required: Sequence[str]) -> None:
-    prefix = f"{field}." if field else ""
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"{prefix}{key}", f"unknown key; expected one of {', '.join(allowed)}")
-    for key in required:
-        if key not in raw:
-            raise InputError(f"{prefix}{key}", "is required")
-
-
-def _text(raw: Any, field: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise InputError(field, f"expected a non-empty string, got {type(raw).__name__}")
-    return raw
-
-
 def _venue_name(raw: Any, field: str, venues: Sequence[str]) -> str:
-    name = _text(raw, field)
+    name = fields.text(raw, field)
     if name not in venues:
         raise InputError(field, f"unknown venue {name!r}; the scenario's venues: {', '.join(venues)}")
     return name

@@ -77,6 +77,7 @@ from typing import Any, TypeVar
 from crossmargin.model.document_text import MAX_BYTES, decoded, parse_yaml
 from crossmargin.model.errors import InputError, field_prefix
 from crossmargin.model.numbers import bounded, shown
+from crossmargin.sim.scenarios import fields
 from crossmargin.sim.scenarios.model import (
     OTHERS,
     Clustering,
@@ -215,24 +216,24 @@ def _library_scenario(name: str) -> Scenario:
 
 
 def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scenario:
-    doc = _mapping(raw, "")
-    _keys(doc, "", _TOP, required=("name", "step_seconds"))
-    name = _text(doc["name"], "name")
+    doc = fields.mapping(raw, "")
+    fields.keys(doc, "", _TOP, required=("name", "step_seconds"))
+    name = fields.text(doc["name"], "name")
     if not _NAME.match(name):
         raise InputError(
             "name", f"use letters, digits, '.', '_' and '-' (starting with a letter or digit), got {name!r}"
         )
     step_seconds = _whole(doc["step_seconds"], "step_seconds", MAX_STEP_SECONDS)
     given_steps = _whole(doc["steps"], "steps", MAX_STEPS) if "steps" in doc else None
-    named = len(_mapping(doc.get("assets", {}), "assets")) + len(_list(doc.get("fixed", []), "fixed"))
+    named = len(fields.mapping(doc.get("assets", {}), "assets")) + len(fields.listed(doc.get("fixed", []), "fixed"))
     _at_most(named, MAX_ASSETS, "assets", "assets named (under assets and fixed)")
-    _at_most(len(_list(doc.get("faults", []), "faults")), MAX_FAULTS, "faults", "faults")
+    _at_most(len(fields.listed(doc.get("faults", []), "faults")), MAX_FAULTS, "faults", "faults")
     includes = _includes(doc.get("include", []), resolve)
 
     own = _assets(doc.get("assets", {}), bases)
     others = own.pop(OTHERS, None)
-    for i, item in enumerate(_list(doc.get("fixed", []), "fixed")):
-        asset = _text(item, f"fixed[{i}]")
+    for i, item in enumerate(fields.listed(doc.get("fixed", []), "fixed")):
+        asset = fields.text(item, f"fixed[{i}]")
         if asset == OTHERS or asset in own:
             raise InputError(f"fixed[{i}]", f"{asset!r} is also given a path under assets")
         own[asset] = Table((0.0,), (1.0,), "hold", "fixed")
@@ -276,8 +277,8 @@ def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scen
 
     return Scenario(
         name=name,
-        title=_text(doc.get("title", name), "title"),
-        description=_text(doc.get("description", ""), "description", empty=True).strip(),
+        title=fields.text(doc.get("title", name), "title"),
+        description=fields.text(doc.get("description", ""), "description", empty=True).strip(),
         sources=tuple(sources),
         step_seconds=step_seconds,
         steps=steps,
@@ -292,19 +293,19 @@ def _scenario(raw: Any, resolve: Resolver, bases: Sequence[Traversable]) -> Scen
 
 def _includes(raw: Any, resolve: Resolver) -> list[Scenario]:
     included: list[Scenario] = []
-    for i, item in enumerate(_list(raw, "include")):
+    for i, item in enumerate(fields.listed(raw, "include")):
         with field_prefix(f"include[{i}]"):
-            included.append(resolve(_text(item, "")))
+            included.append(resolve(fields.text(item, "")))
     return included
 
 
 def _sources(raw: Any) -> list[tuple[str, str]]:
     sources: list[tuple[str, str]] = []
-    for i, item in enumerate(_list(raw, "sources")):
+    for i, item in enumerate(fields.listed(raw, "sources")):
         field = f"sources[{i}]"
-        entry = _mapping(item, field)
-        _keys(entry, field, ("what", "where"), required=("what", "where"))
-        sources.append((_text(entry["what"], f"{field}.what"), _text(entry["where"], f"{field}.where")))
+        entry = fields.mapping(item, field)
+        fields.keys(entry, field, ("what", "where"), required=("what", "where"))
+        sources.append((fields.text(entry["what"], f"{field}.what"), fields.text(entry["where"], f"{field}.where")))
     return sources
 
 
@@ -313,7 +314,7 @@ def _sources(raw: Any) -> list[tuple[str, str]]:
 
 def _assets(raw: Any, bases: Sequence[Traversable]) -> dict[str, PathSpec]:
     specs: dict[str, PathSpec] = {}
-    for asset, value in _mapping(raw, "assets").items():
+    for asset, value in fields.mapping(raw, "assets").items():
         if not isinstance(asset, str) or not asset:
             raise InputError("assets", f"asset names are non-empty strings, got {asset!r}")
         specs[asset] = _spec(value, f"assets.{asset}", bases)
@@ -321,28 +322,28 @@ def _assets(raw: Any, bases: Sequence[Traversable]) -> dict[str, PathSpec]:
 
 
 def _spec(raw: Any, field: str, bases: Sequence[Traversable]) -> PathSpec:
-    spec = _mapping(raw, field)
+    spec = fields.mapping(raw, field)
     if "follow" in spec:
-        _keys(spec, field, ("follow", "beta", "sigma"), required=("follow",))
-        target = _text(spec["follow"], f"{field}.follow")
+        fields.keys(spec, field, ("follow", "beta", "sigma"), required=("follow",))
+        target = fields.text(spec["follow"], f"{field}.follow")
         beta, sigma = _number(spec.get("beta", 1), f"{field}.beta"), _number(spec.get("sigma", 0), f"{field}.sigma")
         return _build(field, lambda: Follow(target, beta, sigma))
     kinds = [key for key in spec if key in _KINDS]
-    _keys(spec, field, _KINDS, required=())
+    fields.keys(spec, field, _KINDS, required=())
     if len(kinds) != 1:
         raise InputError(field, f"give exactly one of {', '.join(_KINDS)}, got {len(kinds)}")
     kind = kinds[0]
     here = f"{field}.{kind}"
     if kind == "table":
         return _table(spec[kind], here, bases)
-    body = _mapping(spec[kind], here)
+    body = fields.mapping(spec[kind], here)
     jump_keys = ("intensity", "mean", "sd")
     if kind == "gbm":
-        _keys(body, here, ("sigma", "mu"), required=("sigma",))
+        fields.keys(body, here, ("sigma", "mu"), required=("sigma",))
     elif kind == "jump":
-        _keys(body, here, ("sigma", "mu", *jump_keys), required=("sigma", *jump_keys))
+        fields.keys(body, here, ("sigma", "mu", *jump_keys), required=("sigma", *jump_keys))
     else:
-        _keys(body, here, ("sigma", "mu", "alpha", "beta", *jump_keys), required=("sigma", "alpha", "beta"))
+        fields.keys(body, here, ("sigma", "mu", "alpha", "beta", *jump_keys), required=("sigma", "alpha", "beta"))
         given = [key for key in jump_keys if key in body]
         if given and len(given) != len(jump_keys):
             raise InputError(here, f"jumps need all of {', '.join(jump_keys)}, got only {', '.join(given)}")
@@ -356,8 +357,8 @@ def _table(raw: Any, field: str, bases: Sequence[Traversable]) -> Table:
     if isinstance(raw, list):
         times, factors = zip(*_points(raw, field, factors=True), strict=True)
         return _build(field, lambda: Table(times, factors, "linear", "inline"))
-    body = _mapping(raw, field)
-    _keys(body, field, ("points", "prices", "file", "interpolate"), required=())
+    body = fields.mapping(raw, field)
+    fields.keys(body, field, ("points", "prices", "file", "interpolate"), required=())
     given = [key for key in ("points", "prices", "file") if key in body]
     if len(given) != 1:
         raise InputError(field, f"give exactly one of points, prices, file, got {len(given)}")
@@ -371,7 +372,7 @@ def _table(raw: Any, field: str, bases: Sequence[Traversable]) -> Table:
     elif form == "prices":
         times, values = zip(*_points(body["prices"], f"{field}.prices", factors=False), strict=True)
     else:
-        origin = _text(body["file"], f"{field}.file")
+        origin = fields.text(body["file"], f"{field}.file")
         times, values = _series(origin, f"{field}.file", bases)
     if form != "points":
         values = tuple(value / values[0] for value in values)
@@ -380,7 +381,7 @@ def _table(raw: Any, field: str, bases: Sequence[Traversable]) -> Table:
 
 def _points(raw: Any, field: str, factors: bool) -> list[tuple[float, float]]:
     """``[[t, value], ...]`` from t = 0, times increasing, values positive (factors: the first is 1)."""
-    items = _list(raw, field)
+    items = fields.listed(raw, field)
     if not items:
         raise InputError(field, "needs at least one [t, value] point")
     points: list[tuple[float, float]] = []
@@ -405,8 +406,8 @@ def _points(raw: Any, field: str, factors: bool) -> list[tuple[float, float]]:
 def _correlation(raw: Any, assets: Mapping[str, PathSpec]) -> list[tuple[str, str, float]]:
     pairs: dict[tuple[str, str], str] = {}
     correlation: list[tuple[str, str, float]] = []
-    for a, row in _mapping(raw, "correlation").items():
-        for b, value in _mapping(row, f"correlation.{a}").items():
+    for a, row in fields.mapping(raw, "correlation").items():
+        for b, value in fields.mapping(row, f"correlation.{a}").items():
             field = f"correlation.{a}.{b}"
             for asset in (a, b):
                 if not isinstance(assets.get(asset), Process):
@@ -429,14 +430,14 @@ def _correlation(raw: Any, assets: Mapping[str, PathSpec]) -> list[tuple[str, st
 
 def _faults(raw: Any, bases: Sequence[Traversable]) -> list[Fault]:
     faults: list[Fault] = []
-    for i, item in enumerate(_list(raw, "faults")):
+    for i, item in enumerate(fields.listed(raw, "faults")):
         field = f"faults[{i}]"
-        entry = _mapping(item, field)
-        _keys(entry, field, _FAULTS, required=())
+        entry = fields.mapping(item, field)
+        fields.keys(entry, field, _FAULTS, required=())
         if len(entry) != 1:
             raise InputError(field, f"a fault is one of {', '.join(_FAULTS)}, got {len(entry)} keys")
         kind = next(iter(entry))
-        faults += _fault(kind, _mapping(entry[kind], f"{field}.{kind}"), f"{field}.{kind}", bases)
+        faults += _fault(kind, fields.mapping(entry[kind], f"{field}.{kind}"), f"{field}.{kind}", bases)
     return faults
 
 
@@ -448,16 +449,19 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
         return _number(body[key], f"{field}.{key}")
 
     def text(key: str) -> str:
-        return _text(body[key], f"{field}.{key}")
+        return fields.text(body[key], f"{field}.{key}")
 
     if kind == "stale":
-        _keys(body, field, ("symbol", "symbols", "source", "start", "end"), required=("source", "start", "end"))
+        fields.keys(body, field, ("symbol", "symbols", "source", "start", "end"), required=("source", "start", "end"))
         if ("symbol" in body) == ("symbols" in body):
             raise InputError(field, "give exactly one of symbol, symbols")
         symbols = (
             [text("symbol")]
             if "symbol" in body
-            else [_text(s, f"{field}.symbols[{j}]") for j, s in enumerate(_list(body["symbols"], f"{field}.symbols"))]
+            else [
+                fields.text(s, f"{field}.symbols[{j}]")
+                for j, s in enumerate(fields.listed(body["symbols"], f"{field}.symbols"))
+            ]
         )
 
         source, start, end = text("source"), num("start"), num("end")
@@ -467,16 +471,16 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
 
         return [stale(symbol) for symbol in symbols]
     if kind == "spike":
-        _keys(body, field, ("symbol", "source", "at", "factor"), required=("symbol", "source", "at", "factor"))
+        fields.keys(body, field, ("symbol", "source", "at", "factor"), required=("symbol", "source", "at", "factor"))
         symbol, source, at, factor = text("symbol"), text("source"), num("at"), num("factor")
         return [_build(field, lambda: Spike(symbol, source, at, factor))]
     if kind == "thin_market":
-        _keys(body, field, ("symbol", "start", "end", "factor"), required=("symbol", "start", "end", "factor"))
+        fields.keys(body, field, ("symbol", "start", "end", "factor"), required=("symbol", "start", "end", "factor"))
         symbol, start, end, factor = text("symbol"), num("start"), num("end"), num("factor")
         return [_build(field, lambda: ThinMarket(symbol, start, end, factor))]
     if kind == "venue_price":
         keys = ("asset", "source", "start", "end")
-        _keys(body, field, (*keys, "price", "factors"), required=keys)
+        fields.keys(body, field, (*keys, "price", "factors"), required=keys)
         if ("price" in body) == ("factors" in body):
             raise InputError(field, "give exactly one of price, factors")
         asset, source, start, end = text("asset"), text("source"), num("start"), num("end")
@@ -485,7 +489,7 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
             return [_build(field, lambda: VenuePrice(asset, source, start, end, price=price))]
         table = _table(body["factors"], f"{field}.factors", bases)
         return [_build(field, lambda: VenuePrice(asset, source, start, end, factors=table))]
-    _keys(
+    fields.keys(
         body,
         field,
         ("asset", "source", "start", "end", "price", "series"),
@@ -498,9 +502,9 @@ def _fault(kind: str, body: Mapping[str, Any], field: str, bases: Sequence[Trave
         price = num("price")
         return [_build(field, lambda: Depeg(asset, source, start, end, price))]
     here = f"{field}.series"
-    series = _mapping(body["series"], here)
-    _keys(series, here, ("file", "every"), required=("file", "every"))
-    times, prices = _series(_text(series["file"], f"{here}.file"), f"{here}.file", bases)
+    series = fields.mapping(body["series"], here)
+    fields.keys(series, here, ("file", "every"), required=("file", "every"))
+    times, prices = _series(fields.text(series["file"], f"{here}.file"), f"{here}.file", bases)
     every = _number(series["every"], f"{here}.every")
     if every <= 0:
         raise InputError(f"{here}.every", f"must be positive, got {every:g}")
@@ -613,46 +617,18 @@ def _build(field: str, make: Callable[[], _T]) -> _T:
         return make()
 
 
-def _mapping(raw: Any, field: str) -> Mapping[Any, Any]:
-    if not isinstance(raw, Mapping):
-        raise InputError(field, f"expected a mapping of keys, got {_kind(raw)}")
-    return raw
-
-
-def _list(raw: Any, field: str) -> list[Any]:
-    if not isinstance(raw, list | tuple):
-        raise InputError(field, f"expected a list, got {_kind(raw)}")
-    return list(raw)
-
-
-def _keys(raw: Mapping[Any, Any], field: str, allowed: Sequence[str], required: Sequence[str]) -> None:
-    prefix = f"{field}." if field else ""
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"{prefix}{key}", f"unknown key; expected one of {', '.join(allowed)}")
-    for key in required:
-        if key not in raw:
-            raise InputError(f"{prefix}{key}", "is required")
-
-
-def _text(raw: Any, field: str, empty: bool = False) -> str:
-    if not isinstance(raw, str) or (not empty and not raw.strip()):
-        raise InputError(field, f"expected {'a' if empty else 'a non-empty'} string, got {_kind(raw)}")
-    return raw
-
-
 def _number(raw: Any, field: str) -> float:
     """A number as a float, once it has passed the input boundary exactly
     (:func:`crossmargin.model.numbers.bounded`)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
-        raise InputError(field, f"expected a number, got {_kind(raw)}")
+        raise InputError(field, f"expected a number, got {fields.kind_of(raw)}")
     return float(bounded(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw), field))
 
 
 def _whole(raw: Any, field: str, most: int | None = None) -> int:
     """A whole number from 1 (to ``most``)."""
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-        raise InputError(field, f"must be a whole number >= 1, got {_kind(raw)}")
+        raise InputError(field, f"must be a whole number >= 1, got {fields.kind_of(raw)}")
     if most is not None and raw > most:
         raise InputError(field, f"must be at most {most:,}, got {shown(raw)}")
     return raw
@@ -662,9 +638,3 @@ def _at_most(count: int, most: int, field: str, what: str) -> None:
     """Refuse ``count`` of ``what`` beyond ``most``, before any of them is built."""
     if count > most:
         raise InputError(field, f"{count:,} {what}: at most {most:,}")
-
-
-def _kind(raw: Any) -> str:
-    if isinstance(raw, int | Decimal) and not isinstance(raw, bool):
-        return shown(raw)
-    return repr(raw) if isinstance(raw, float | str) else type(raw).__name__
