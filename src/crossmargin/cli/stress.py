@@ -8,7 +8,6 @@ The report's two files are written under temporary names and renamed into place 
 
 import json
 import os
-import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,6 +30,7 @@ from crossmargin.model.errors import field_prefix
 from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.oracle.document import oracle_config
+from crossmargin.report.files import write_files
 from crossmargin.venues import rulebook
 from crossmargin.venues.placement import require_one_venue
 
@@ -176,20 +176,7 @@ def write_report(report: Any, out: Path) -> None:
     from crossmargin.report.stress import render_html, summary_json
 
     texts = (render_html(report), json.dumps(summary_json(report), indent=2) + "\n")
-    written: list[Path] = []
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in zip(REPORT_FILES, texts, strict=True):
-            written.append(out / f".{name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-            with written[-1].open("x", encoding="utf-8") as handle:
-                handle.write(text)
-        for name, path in zip(REPORT_FILES, written, strict=True):
-            path.replace(out / name)
-    except OSError as err:
-        raise InputError("--out", f"cannot write {out}: {err.strerror or err}") from None
-    finally:
-        for path in written:
-            path.unlink(missing_ok=True)
+    write_files(out, tuple(zip(REPORT_FILES, texts, strict=True)))
 
 
 def show(report: Any) -> None:

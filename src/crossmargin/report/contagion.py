@@ -14,13 +14,11 @@ with several paths, the Monte Carlo distributions of the totals.
 """
 
 import json
-import os
-import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from crossmargin.model import InputError
+from crossmargin.report.files import write_files
 from crossmargin.report.stress import _STYLE, _e, _empty, _Figures, _html_table, _section, count, money
 from crossmargin.sim.contagion.measures import FIGURES, ContagionMeasures
 from crossmargin.sim.stress.results import Distribution
@@ -281,16 +279,4 @@ def write_report(summary: dict[str, Any], out: Path) -> None:
     """``out/report.html`` and ``out/summary.json``, each written whole under a temporary name then renamed
     into place; a failure raises InputError on ``--out`` and leaves neither half-written."""
     texts = (render_html(summary), json.dumps(summary, indent=2) + "\n")
-    written: list[Path] = []
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in zip(FILES, texts, strict=True):
-            written.append(out / f".{name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-            written[-1].write_text(text, encoding="utf-8")
-        for name, path in zip(FILES, written, strict=True):
-            path.replace(out / name)
-    except OSError as err:
-        raise InputError("--out", f"cannot write {out}: {err.strerror or err}") from None
-    finally:
-        for path in written:
-            path.unlink(missing_ok=True)
+    write_files(out, tuple(zip(FILES, texts, strict=True)))
