@@ -1,7 +1,7 @@
 """The cascade forecast against the stress runner's exact cascade, on generated books: seconds, and how close.
 
     NUMBA_CACHE_DIR=... .venv/bin/python benchmarks/forecast.py [--accounts 100000 1000000]
-        [--runner-up-to 100000] [--spread-up-to 20000] [--out benchmarks/forecast.json]
+        [--runner-up-to 100000] [--spread-up-to 20000] [--scenarios NAME ...] [--out benchmarks/forecast.json]
 
 For each size: a synthetic book (``synthetic_book(N, seed)``, generic rulebook, the calibrated default depth
 and the default insurance fund) with every instrument marked on its underlying's index
@@ -17,6 +17,11 @@ the figures of both compared: the reference mark's error, the liquidated notiona
 each figure recorded: how much the exact cascade itself moves for a move a hundredth of a percent off. Ratios
 are the runner's step over the forecast (with and without the liquidation prices, which the moves share). The
 machine is shared: each row records the load average when it was measured.
+
+``--runner-from FILE ...`` takes the runner's figures (and its spread) for a size and scenario from earlier
+JSONs of this benchmark (a later file's row first), same seed, instead of running it again (the runner is the
+exact path, unchanged by work on the forecast: its cascade step costs minutes at 100,000 accounts); each such
+row says ``runner_from``.
 """
 
 import argparse
@@ -49,10 +54,13 @@ SPREAD = 1e-4
 """How far the runner's move is nudged either way to see its own sensitivity (a hundredth of a percent)."""
 
 
-def largest_moves(portfolio: Portfolio, seed: int) -> dict[str, float]:
-    """Each shipped scenario's largest move of BTC: its path's factor furthest from 1, less 1."""
+def largest_moves(portfolio: Portfolio, seed: int, chosen: list[str] | None = None) -> dict[str, float]:
+    """Each shipped scenario's largest move of BTC (those ``chosen``, default all): its path's factor furthest
+    from 1, less 1."""
     moves = {}
     for name, scenario in sorted(library().items()):
+        if chosen and name not in chosen:
+            continue
         factors = scenario.path(seed, assets_of(portfolio)).factors[ASSET]
         far = factors[int(np.argmax(np.abs(factors - 1.0)))]
         moves[name] = round(float(far) - 1.0, 4)
@@ -63,9 +71,28 @@ def relative(mine: float, theirs: float) -> float | None:
     return None if theirs == 0.0 else mine / theirs - 1.0
 
 
+RUNNER_KEYS = ("runner_s", "runner_accounts", "runner_price", "runner_notional", "runner_shortfall")
+
+
+def earlier_runner(paths: list[Path], seed: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """The runner's figures by (accounts, scenario) from earlier JSONs of this benchmark (a later file's row
+    replaces an earlier one's)."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for path in paths:
+        found = json.loads(path.read_text())
+        if found.get("seed", seed) != seed:
+            raise SystemExit(f"--runner-from {path}: measured with seed {found['seed']}, not {seed}")
+        for row in found["rows"]:
+            if "runner_s" in row:
+                kept = {k: v for k, v in row.items() if k in RUNNER_KEYS or k.endswith("_range")}
+                rows[(row["accounts"], row["scenario"])] = kept
+    return rows
+
+
 def measure(
-    accounts: int, seed: int, repeats: int, runner_up_to: int, spread_up_to: int, console: Console
-) -> list[dict[str, Any]]:
+    accounts: int, seed: int, repeats: int, runner_up_to: int, spread_up_to: int, console: Console,
+    scenarios: list[str] | None = None, runner_from: dict[tuple[int, str], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """One size's rows: one per scenario (module doc)."""
     generic = rulebook("generic")
     portfolio = on_the_index(synthetic_book(accounts, seed))
@@ -92,7 +119,7 @@ def measure(
     console.log(f"{accounts:,} accounts: book {build:.1f} s, prices {prices_s:.2f} s, prepared {prepare_s:.2f} s")
     config = StressConfig("bench", portfolio, generic.rules, generic.liquidation, liquidity, Decimal(fund), NO_BREAKER)
     rows = []
-    for name, move in largest_moves(portfolio, seed).items():
+    for name, move in largest_moves(portfolio, seed, scenarios).items():
         row: dict[str, Any] = {"accounts": accounts, "positions": book.position_count, "scenario": name, "move": move}
         row |= {"book_s": build, "prices_first_call_s": first_call, "prices_s": prices_s, "prepare_s": prepare_s}
         row["first_forecast_s"] = warm_up
@@ -109,30 +136,37 @@ def measure(
             "forecast_round_notional": results[Orders.ROUND].liquidated_notional,
             "load_average": os.getloadavg()[0],
         }  # fmt: skip
-        if accounts <= runner_up_to:
+        earlier = (runner_from or {}).get((accounts, name))
+        if earlier is not None:
+            row |= earlier | {"runner_from": True}
+        elif accounts <= runner_up_to:
             exact = run_exact(config, instant_shock(ASSET, move))
             if accounts <= spread_up_to:  # the runner's own sensitivity: the move nudged by SPREAD either way
                 runs = [exact, *(run_exact(config, instant_shock(ASSET, move + d)) for d in (-SPREAD, SPREAD))]
-                for name, seen in (
+                for figure, seen in (
                     ("price", [e.marks[mine.instrument] for e in runs]),
                     ("notional", [e.liquidated_notional for e in runs]),
                     ("shortfall", [e.shortfall for e in runs]),
                 ):
-                    row[f"runner_{name}_range"] = [min(seen), max(seen)]
-            runner_price = exact.marks[mine.instrument]
+                    row[f"runner_{figure}_range"] = [min(seen), max(seen)]
+            row |= {
+                "runner_s": exact.seconds, "runner_accounts": exact.accounts,
+                "runner_price": exact.marks[mine.instrument], "runner_notional": exact.liquidated_notional,
+                "runner_shortfall": exact.shortfall,
+            }  # fmt: skip
+        if "runner_s" in row:
+            runner_price, runner_notional = row["runner_price"], row["runner_notional"]
             total = prices_s + row["forecast_account_s"]
             row |= {
-                "runner_s": exact.seconds, "runner_accounts": exact.accounts, "runner_price": runner_price,
-                "runner_notional": exact.liquidated_notional, "runner_shortfall": exact.shortfall,
                 "price_error": mine.final_price / runner_price - 1.0,
                 "round_price_error": results[Orders.ROUND].final_price / runner_price - 1.0,
-                "notional_error": relative(mine.liquidated_notional, exact.liquidated_notional),
-                "round_notional_error": relative(results[Orders.ROUND].liquidated_notional, exact.liquidated_notional),
-                "shortfall_error": relative(mine.shortfall, exact.shortfall),
-                "shortfall_error_of_notional": (mine.shortfall - exact.shortfall) / exact.liquidated_notional
-                if exact.liquidated_notional else None,
-                "runner_over_forecast": exact.seconds / total,
-                "runner_over_forecast_move": exact.seconds / row["forecast_account_s"],
+                "notional_error": relative(mine.liquidated_notional, runner_notional),
+                "round_notional_error": relative(results[Orders.ROUND].liquidated_notional, runner_notional),
+                "shortfall_error": relative(mine.shortfall, row["runner_shortfall"]),
+                "shortfall_error_of_notional": (mine.shortfall - row["runner_shortfall"]) / runner_notional
+                if runner_notional else None,
+                "runner_over_forecast": row["runner_s"] / total,
+                "runner_over_forecast_move": row["runner_s"] / row["forecast_account_s"],
             }  # fmt: skip
         console.log(row)
         rows.append(row)
@@ -152,13 +186,21 @@ def main() -> None:
     parser.add_argument(
         "--spread-up-to", type=int, default=20_000, help="run it with the move nudged either way up to this size"
     )
+    parser.add_argument("--scenarios", nargs="+", help="only these shipped scenarios (default: every one)")
+    parser.add_argument(
+        "--runner-from", type=Path, nargs="*", default=[], help="the runner's figures from earlier JSONs (module doc)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/forecast.json"))
     args = parser.parse_args()
+    runner_from = earlier_runner(args.runner_from, args.seed)
     console = Console()
     rows = []
     for accounts in args.accounts:
-        rows += measure(accounts, args.seed, args.repeats, args.runner_up_to, args.spread_up_to, console)
-        args.out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+        rows += measure(
+            accounts, args.seed, args.repeats, args.runner_up_to, args.spread_up_to, console, args.scenarios,
+            runner_from,
+        )  # fmt: skip
+        args.out.write_text(json.dumps({"machine": machine(), "seed": args.seed, "rows": rows}, indent=2) + "\n")
     table = Table(title="cascade forecast vs the stress runner's cascade step, same book and instantaneous shock")
     for name in ("accounts", "scenario", "BTC move", "prices s", "forecast s", "runner s", "runner / forecast",
                  "rounds", "price err", "notional err", "shortfall err", "accounts (f / r)", "round-orders price err",

@@ -4,7 +4,8 @@ Forty fresh processes build risk books against one cache directory (``NUMBA_CACH
 the folded (uPnL inside the settle collateral) and the scenario-grid rules, each once in this thread and
 once with the parallel thresholds lowered to one item (``kernels.PARALLEL_ITEMS`` and the book's slot
 threshold) so that every spreading kernel runs on two threads; then a tick, a balance change, every position's
-liquidation price, the whole book's liquidation odds (generic rules) and the benchmark's plain read. Every
+liquidation price, the whole book's liquidation odds and a cascade forecast (generic rules) and the benchmark's
+plain read. Every
 process must succeed; after the first, no cached kernel may miss its cache and the cache directory must not
 change. A kernel that misses in every process (as
 one typed by its dispatcher object does) adds an entry to its index each time, and from about the 33rd
@@ -35,6 +36,7 @@ from crossmargin.engine import kernels
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.liquidation_prices import book_liquidation_prices
 from crossmargin.sim.benchmark import plain_read
+from crossmargin.sim.forecast import forecast_move, prepare, shock_of
 from crossmargin.sim.forecast_odds import book_odds
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
@@ -55,6 +57,7 @@ for thresholds in (serial, (1, 1)):
         if name == "generic":
             exposed = {*book.assets.names, *(spec.underlying for spec in book.instrument_table.values())}
             book_odds(book, 86400.0, dict.fromkeys(exposed, 0.5))
+            forecast_move(prepare(book, rulebook(name).liquidation, {}, 0.0), shock_of(book, "BTC"), -0.5)
 plain_read(book.size, book.entry, book.instrument, book.pool)
 stats = {}
 for module_name in sys.argv[1:]:

@@ -6,10 +6,12 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossmargin.liquidation.amm import ConstantProduct
 from crossmargin.liquidation.liquidity import (
     AtMark,
     DepthLevels,
@@ -353,3 +355,29 @@ def test_levels_agree_with_a_rational_fill_per_level(levels, side, units, mark):
     assert Fraction(q.filled) == filled
     assert close(q.average_price, sum(t * p for t, p in zip(takes, prices, strict=True)) / filled)
     assert Fraction(q.worst_price) == prices[reached[0] if reached else -1]
+
+
+@given(models, st.sampled_from(Side), st.lists(amounts, min_size=1, max_size=6), marks)
+def test_the_float_mirror_is_the_exact_quote_over_the_mark(model, side, orders, mark):
+    # second method: the exact quote at the mark, divided by it; the mirror prices every order at once
+    mirrored = model.fractions(side, np.array([float(units) for units in orders]))
+    for k, units in enumerate(orders):
+        q = model.quote(side, units, mark)
+        exact = (q.average_price / mark, q.filled / units, model.impacted_mark(q) / mark)
+        for mine, theirs in zip((mirrored.average[k], mirrored.share[k], mirrored.after[k]), exact, strict=True):
+            assert mine == pytest.approx(float(theirs), rel=1e-12, abs=1e-12)
+
+
+def test_the_float_mirror_of_a_square_root_sell_by_hand():
+    # I(n) = 0.5 sqrt(n / 100): n = 4 -> I = 0.1, average 0.9 of the mark, last unit 1 - 1.5 x 0.1 = 0.85, the mark
+    # after 1 + 0.4 x (0.85 - 1) = 0.94; the cap 4 x 100 / (9 x 0.25) = 177.78 units fills 177.78 of 400, the last
+    # unit at zero, the average at 1 - 0.5 sqrt(1.7778) = 1/3
+    mirrored = SquareRootImpact(D("0.5"), D(100), D("0.4")).fractions(SELL, np.array([4.0, 400.0]))
+    assert mirrored.average == pytest.approx([0.9, 1 / 3], rel=1e-12)
+    assert mirrored.share == pytest.approx([1.0, (1600 / 9) / 400], rel=1e-12)
+    assert mirrored.after == pytest.approx([0.94, 0.6], rel=1e-12)
+
+
+def test_depth_at_prices_has_no_float_mirror():
+    pool = ConstantProduct(D(100), D(1_000_000))
+    assert pool.fractions(SELL, np.array([1.0])) is None

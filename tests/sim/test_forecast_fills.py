@@ -4,11 +4,13 @@ The depth: ``DepthLevels(((0.01, 10), (0.02, 10)), permanent_impact=0.5)``, the 
 units at 99 then 10 at 98; a buy 10 at 101 then 10 at 102; the mark keeps half of the move to the last fill.
 """
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
 from crossmargin.engine.rule_arrays import instrument_arrays
-from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact
+from crossmargin.liquidation.liquidity import AtMark, DepthLevels, LinearImpact, LiquidityModel, Side
 from crossmargin.model.rules import Shortfall
 from crossmargin.sim.forecast_adl import Ledger
 from crossmargin.sim.forecast_fills import (
@@ -88,26 +90,52 @@ def test_depth_that_runs_out_fills_a_share() -> None:
     assert filled.marks == pytest.approx([99.0], rel=REL)
 
 
+class QuotedOnly(LiquidityModel):
+    """A linear book without a float mirror: quoted exactly, as depth at prices is."""
+
+    def __init__(self, depth_units: Decimal, permanent_impact: Decimal) -> None:
+        self.linear = LinearImpact(depth_units, permanent_impact)
+        self.permanent_impact = permanent_impact
+
+    def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        return self.linear._fill(side, units, mark)
+
+    def _scaled(self, factor: Decimal) -> LiquidityModel:
+        return self.linear._scaled(factor)
+
+    def _units_within(self, side: Side, mark: Decimal, offset: Decimal) -> Decimal:
+        return self.linear._units_within(side, mark, offset)
+
+
+def exact_sells(units: list[float]) -> tuple[list[float], float]:
+    # LinearImpact(1000, permanent 1): a sell of n at mark m averages m (1 - n / 2000) and moves the mark to
+    # m (1 - n / 1000); in turn:
+    mark, prices = 100.0, []
+    for n in units:
+        prices.append(mark * (1 - n / 2000))
+        mark *= 1 - n / 1000
+    return prices, mark
+
+
 def test_account_orders_each_quoted_or_read_off_a_grid() -> None:
-    linear = LinearImpact(D(1000), permanent_impact=D(1))
-
-    def exact(units: list[float]) -> tuple[list[float], float]:
-        # a sell of n at mark m averages m (1 - n / 2000) and moves the mark to m (1 - n / 1000); in turn:
-        mark, prices = 100.0, []
-        for n in units:
-            prices.append(mark * (1 - n / 2000))
-            mark *= 1 - n / 1000
-        return prices, mark
-
+    linear = QuotedOnly(D(1000), permanent_impact=D(1))
     few = [1.0, 3.0, 10.0, 40.0]  # up to EXACT distinct sizes: each quoted, so exact
     filled = fill_round(closes(*((True, u, k) for k, u in enumerate(few))), [linear], MARKS, Orders.ACCOUNT)
-    prices, mark = exact(few)
+    prices, mark = exact_sells(few)
     assert filled.price == pytest.approx(prices, rel=REL) and filled.marks == pytest.approx([mark], rel=REL)
     many = [0.6 + 0.37 * k for k in range(EXACT + 8)]  # more: read off the grid STEP ** k, within 0.1 %
     filled = fill_round(closes(*((True, u, k) for k, u in enumerate(many))), [linear], MARKS, Orders.ACCOUNT)
-    prices, mark = exact(many)
+    prices, mark = exact_sells(many)
     assert filled.price == pytest.approx(prices, rel=1e-3) and filled.marks == pytest.approx([mark], rel=1e-3)
     assert filled.price[0] != pytest.approx(prices[0], rel=REL)  # read off the grid, not quoted
+
+
+def test_account_orders_on_a_float_mirror_are_each_priced() -> None:
+    linear = LinearImpact(D(1000), permanent_impact=D(1))
+    many = [0.6 + 0.37 * k for k in range(EXACT + 8)]  # beyond EXACT sizes, still each order its own price
+    filled = fill_round(closes(*((True, u, k) for k, u in enumerate(many))), [linear], MARKS, Orders.ACCOUNT)
+    prices, mark = exact_sells(many)
+    assert filled.price == pytest.approx(prices, rel=REL) and filled.marks == pytest.approx([mark], rel=REL)
 
 
 def test_the_grid_of_sizes() -> None:

@@ -718,6 +718,19 @@ def _price_pools_on_threads(
         price_pools(lo, hi, items, first, order, slots, pools, market, t, assets, choices, moves, price, outcome)
 
 
+def price_pools_on_cores(
+    items: INDEX, first: I64, order: I64, slots: SlotArrays, pools: PoolArrays, market: Market, t: InstrumentArrays,
+    assets: AssetArrays, choices: ChoiceArrays, moves: MoveArrays, price: F64, outcome: I8,
+) -> None:  # fmt: skip
+    """:func:`price_pools` over every one of ``items``, on every core when there are enough of them, each range
+    of pools to the next free thread."""
+    with numba.parallel_chunksize(1):  # the ranges taken as threads come free, not dealt out in advance
+        kernels.on_cores(
+            price_pools, items, first, order, slots, pools, market, t, assets, choices, moves, price, outcome,
+            spread=_price_pools_on_threads,
+        )  # fmt: skip
+
+
 def book_liquidation_prices(book: RiskBook, moves: MoveArrays | None = None) -> LiquidationPrices:
     """Every position's liquidation price at the book's market (module doc), by slot; on every core for a
     large book. ``moves``: what moves together (:func:`move_arrays`), by default as the rulebook says."""
@@ -731,13 +744,11 @@ def book_liquidation_prices(book: RiskBook, moves: MoveArrays | None = None) -> 
     else:
         rules = book.rule_arrays
         line = rules.instruments._replace(quantum=np.zeros_like(rules.instruments.quantum))
-        with numba.parallel_chunksize(1):  # the ranges taken as threads come free, not dealt out in advance
-            kernels.on_cores(
-                price_pools, np.arange(count, dtype=np.int64), first, order, book.slot_arrays(), book.pool_arrays(),
-                book.market_arrays, line, rules.assets, rules.choices, move_arrays(book) if moves is None else moves,
-                price, outcome,
-                spread=_price_pools_on_threads,
-            )  # fmt: skip
+        price_pools_on_cores(
+            np.arange(count, dtype=np.int64), first, order, book.slot_arrays(), book.pool_arrays(),
+            book.market_arrays, line, rules.assets, rules.choices, move_arrays(book) if moves is None else moves,
+            price, outcome,
+        )  # fmt: skip
     return LiquidationPrices(price, outcome, book.pool.copy(), book.instrument.copy())
 
 

@@ -19,7 +19,11 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import NamedTuple
 
+import numpy as np
+
+from crossmargin.engine.rule_arrays import F64
 from crossmargin.model.errors import InputError
 from crossmargin.model.numbers import ONE, ZERO, exact, finite, non_negative, positive, within
 
@@ -73,6 +77,28 @@ class Quote:
             return self.filled * self.average_price
 
 
+class Fractions(NamedTuple):
+    """Orders' quotes as fractions of the mark they meet, in float64 (the float mirror of :meth:`LiquidityModel.quote`
+    and :meth:`LiquidityModel.impacted_mark` for depth set in offsets from the mark): per order, the ``average``
+    price over the mark, the ``share`` of it filled and the mark ``after`` it over the mark before."""
+
+    average: F64
+    share: F64
+    after: F64
+
+
+def _sign(side: Side) -> float:
+    return -1.0 if side is Side.SELL else 1.0
+
+
+def _fractions(model: "LiquidityModel", units: F64, filled: F64, average: F64, worst: F64) -> Fractions:
+    """The quotes of orders of ``units`` that fill ``filled`` at ``average`` with the last unit at ``worst`` (all
+    fractions of the mark), the mark left after each by the model's permanent impact."""
+    impact = float(model.permanent_impact)
+    after = np.clip(1.0 + impact * (worst - 1.0), np.minimum(worst, 1.0), np.maximum(worst, 1.0))
+    return Fractions(average, filled / units, after)
+
+
 def _check_impact(value: Decimal) -> None:
     within(value, ZERO, ONE, "permanent_impact")
 
@@ -95,6 +121,13 @@ class LiquidityModel(ABC):
         with exact():
             filled, average, worst = self._fill(side, units, mark)
         return Quote(requested=units, filled=filled, average_price=average, worst_price=worst, mark=mark)
+
+    def fractions(self, side: Side, units: F64) -> Fractions | None:
+        """Orders of ``units`` (each > 0, underlying) on ``side`` quoted in float64 as fractions of the mark, for
+        depth set in offsets from the mark (the quote at mark m is m times the quote at mark 1): the float mirror
+        of :meth:`quote` and :meth:`impacted_mark`, within 1e-12 of them; None for depth at prices (an AMM's
+        reserves, an order book), which only the exact quote prices."""
+        return None
 
     @abstractmethod
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
@@ -144,6 +177,10 @@ class AtMark(LiquidityModel):
 
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
         return units, mark, mark
+
+    def fractions(self, side: Side, units: F64) -> Fractions:
+        one = np.ones(len(units))
+        return Fractions(one, one.copy(), one.copy())
 
     def _scaled(self, factor: Decimal) -> "AtMark":
         return self
@@ -258,6 +295,18 @@ class DepthLevels(LiquidityModel):
     def _fill(self, side: Side, units: Decimal, mark: Decimal) -> tuple[Decimal, Decimal, Decimal]:
         return walk_levels(self.levels, side, units, mark)
 
+    def fractions(self, side: Side, units: F64) -> Fractions:
+        """The levels walked for every order at once: the level each order ends in, the cumulative units and
+        proceeds of the levels before it."""
+        price = 1.0 + _sign(side) * np.array([float(offset) for offset, _ in self.levels])
+        depth = np.array([float(available) for _, available in self.levels])
+        before = np.concatenate([[0.0], np.cumsum(depth)])
+        paid = np.concatenate([[0.0], np.cumsum(depth * price)])
+        filled = np.minimum(units, before[-1])
+        last = np.minimum(np.searchsorted(before, filled, side="left") - 1, len(depth) - 1).clip(min=0)
+        proceeds = paid[last] + (filled - before[last]) * price[last]
+        return _fractions(self, units, filled, proceeds / filled, price[last])
+
     def _scaled(self, factor: Decimal) -> "DepthLevels":
         return replace(self, levels=tuple((offset, units * factor) for offset, units in self.levels))
 
@@ -287,6 +336,12 @@ class LinearImpact(LiquidityModel):
         filled = min(units, self.depth_units) if side is Side.SELL else units
         move = filled / self.depth_units
         return filled, mark * (ONE + direction * move / 2), mark * (ONE + direction * move)
+
+    def fractions(self, side: Side, units: F64) -> Fractions:
+        depth = float(self.depth_units)
+        filled = np.minimum(units, depth) if side is Side.SELL else units
+        move = _sign(side) * filled / depth
+        return _fractions(self, units, filled, 1.0 + move / 2.0, 1.0 + move)
 
     def _scaled(self, factor: Decimal) -> "LinearImpact":
         return replace(self, depth_units=self.depth_units * factor)
@@ -329,6 +384,14 @@ class SquareRootImpact(LiquidityModel):
         # a sell within the last rounding step of the cap could compute 1.5 I a hair above 1
         worst = max(ZERO, mark * (ONE + direction * 3 * impact / 2))
         return units, mark * (ONE + direction * impact), worst
+
+    def fractions(self, side: Side, units: F64) -> Fractions:
+        c, depth = float(self.coefficient), float(self.depth_units)
+        filled = np.minimum(units, 4.0 * depth / (9.0 * c * c)) if side is Side.SELL else units
+        impact = _sign(side) * c * np.sqrt(filled / depth)
+        capped = filled < units
+        worst = np.where(capped, 0.0, np.maximum(0.0, 1.0 + 1.5 * impact))
+        return _fractions(self, units, filled, 1.0 + impact, worst)
 
     def _scaled(self, factor: Decimal) -> "SquareRootImpact":
         return replace(self, depth_units=self.depth_units * factor)

@@ -214,6 +214,15 @@ def prepare(
     )  # fmt: skip
 
 
+def _distinct(count: int, *parts: I64) -> I64:
+    """The pools in any of ``parts`` (indices below ``count``), each once, ascending: a mark per pool of the book,
+    cheaper than sorting the parts once they are large."""
+    marked = np.zeros(count, dtype=np.bool_)
+    for part in parts:
+        marked[part] = True
+    return np.flatnonzero(marked).astype(np.int64)
+
+
 class Liquidated(NamedTuple):
     """Every pool a forecast liquidated, round by round: its ``pool`` (index in the book), its ``account``
     (the account's cross pool), the ``round`` (from 1), the ``trigger`` (the slot whose liquidation price was
@@ -379,10 +388,13 @@ class _Cascade:
     def _candidates(self, number: int) -> I64:
         """The pools to value this round: newly crossed, waiting, and (first round) due before any move."""
         crossed = self.sweep.crossed(self.low, self.high, self.marks)
-        pools, at = np.unique(self.book.pool[crossed].astype(np.int64), return_index=True)
-        self.trigger[pools] = crossed[at]
+        count = self.book.pool_count
+        at = np.full(count, len(crossed), dtype=np.int64)  # each pool's first crossed slot, by place in ``crossed``
+        np.minimum.at(at, self.book.pool[crossed].astype(np.int64), np.arange(len(crossed), dtype=np.int64))
+        pools = np.flatnonzero(at < len(crossed))
+        self.trigger[pools] = crossed[at[pools]]
         due = self.prepared.due if number == 1 else pools[:0]
-        found: I64 = np.unique(np.concatenate([pools, self.waiting, due]))
+        found = _distinct(count, pools, self.waiting, due)
         return found[~self.closed_out[found]]
 
     def _exposed(self) -> I64:
@@ -409,7 +421,7 @@ class _Cascade:
         slots, price, due = liquidation_prices(pools, self.holdings, self.market(), rules, self.prepared.moves)
         instrument = self.holdings.instrument[slots].astype(np.int64)
         self.sweep.restate(slots, price, instrument, self.marks)
-        self.waiting = np.union1d(self.waiting, pools[due])
+        self.waiting = _distinct(self.book.pool_count, self.waiting, pools[due])
 
     def _closes(self, values: PoolValues, share: F64, account: I64, skip: B1) -> tuple[Closes, B1]:
         """The orders closing ``share`` of the positions of ``values`` (``skip``: taken over, off the market),
@@ -625,7 +637,7 @@ class _Cascade:
         )
         takers = np.flatnonzero(self.ledger.touched)
         self.ledger.touched[:] = False
-        again = np.union1d(pools[liquidated & left_open], takers[~self.closed_out[takers]])
+        again = _distinct(book.pool_count, pools[liquidated & left_open], takers[~self.closed_out[takers]])
         self._restate(again)
 
     def result(self, move: float, converged: bool) -> MoveForecast:

@@ -1,9 +1,10 @@
 """A forecast round's liquidation orders filled against the instruments' depth, and the marks they leave.
 
-Through the :class:`~crossmargin.liquidation.liquidity.LiquidityModel` interface only (``quote`` and
-``impacted_mark``: any depth model, the AMMs' too), a few exact quotes per instrument and side a round, never
-one per fill. A close of a long sells (walks the bids, below the mark), a close of a short buys. Two ways to
-cut a round's closes into orders (:class:`Orders`):
+Through the :class:`~crossmargin.liquidation.liquidity.LiquidityModel` interface only: its float mirror
+(``fractions``, the level, linear and square-root books, whose depth is set in offsets from the mark) for every
+order at once, no exact work; else (the AMMs, an order book) ``quote`` and ``impacted_mark``, a few exact quotes
+per instrument and side a round, never one per fill. A close of a long sells (walks the bids, below the mark), a
+close of a short buys. Two ways to cut a round's closes into orders (:class:`Orders`):
 
 - ``round``: one order per instrument and side, the round's summed units, quoted at the round's mark; every
   close fills at that order's average price, and the mark moves by the order's permanent impact
@@ -14,15 +15,14 @@ cut a round's closes into orders (:class:`Orders`):
   before it left, and the mark moves after each account by the sum of its orders' impacts: the liquidation
   engine's own sequence (:meth:`~crossmargin.liquidation.engine.Liquidator.apply_impact` after each
   account). :func:`fill_round` fills every close so; :func:`in_turn` takes the pools one after the other and
-  lets the insurance fund decide, pool by pool, which go to the market at all. The quotes of an
-  instrument and side are made once a round at the round's mark, for each distinct order size (up to
-  :data:`EXACT` of them) or on a grid of sizes spanning the round's (:func:`sizes`) and read between grid
-  points linearly in log size, as fractions of the mark: an order's fill, average price and impact are taken
-  to scale with the mark it meets, and each later account's mark is the one before times (1 + its impact).
-  That is exact for the level, linear and square-root books of :mod:`~crossmargin.liquidation.liquidity`,
-  whose offsets are fractions of the mark; for depth that depends on the price (a pool of
-  :mod:`~crossmargin.liquidation.amm` holds more of the base at a lower price, an order book's levels stand
-  at prices), the quotes at the round's mark stand for the whole round.
+  lets the insurance fund decide, pool by pool, which go to the market at all. An order's fill, average price and
+  impact are taken as fractions of the mark it meets, and each later account's mark is the one before times
+  (1 + its impact): exact for depth set in offsets from the mark, read from its float mirror order by order.
+  Other depth is quoted exactly once a round at the round's mark, for each distinct order size (up to
+  :data:`EXACT` of them) or on a grid of sizes spanning the round's (:func:`sizes`) read between grid points
+  linearly in log size; its depth depends on the price (a pool of :mod:`~crossmargin.liquidation.amm` holds
+  more of the base at a lower price, an order book's levels stand at prices), so the quotes at the round's
+  mark stand for the whole round.
 
 Where the depth runs out (``filled < requested``) each close fills its share of what the order filled; the
 rest is not liquidated in this round. A mark the impact would take to zero or below is left where it is (as
@@ -60,7 +60,8 @@ then within some 0.1 % of their own value (a square-root impact's curvature over
 
 class Quotes:
     """Quotes already made in a round, as :func:`fill_round` takes them (fractions of the mark), kept by
-    (instrument, side, units, mark): the round's passes ask again for most of them."""
+    (instrument, side, units, mark): the round's passes ask again for most of them. A model with a float mirror
+    (:meth:`~crossmargin.liquidation.liquidity.LiquidityModel.fractions`) is read from it, not quoted."""
 
     def __init__(self) -> None:
         self.made: dict[tuple[int, Side, float, float], tuple[float, float, float]] = {}
@@ -69,6 +70,9 @@ class Quotes:
         self, i: int, model: LiquidityModel, side: Side, units: float, mark: float
     ) -> tuple[float, float, float]:
         """(average price, share filled, mark after) of one order, as fractions of ``mark``."""
+        mirrored = model.fractions(side, np.array([units]))
+        if mirrored is not None:
+            return float(mirrored.average[0]), float(mirrored.share[0]), float(mirrored.after[0])
         key = (i, side, units, mark)
         found = self.made.get(key)
         if found is None:
@@ -155,8 +159,9 @@ class Relative(NamedTuple):
 
 
 def relative_quotes(closes: Closes, models: Sequence[LiquidityModel], marks: F64, quotes: Quotes) -> Relative:
-    """Each close's order quoted at its instrument's mark in ``marks``, alone, as fractions of it (each
-    distinct size quoted, or read off :func:`sizes`' grid: module doc)."""
+    """Each close's order quoted at its instrument's mark in ``marks``, alone, as fractions of it: from the model's
+    float mirror where it has one, else each distinct size quoted or read off :func:`sizes`' grid (module
+    doc)."""
     n = len(closes.units)
     found = Relative(np.empty(n), np.empty(n), np.empty(n))
     for i in np.unique(closes.instrument).tolist():
@@ -165,8 +170,13 @@ def relative_quotes(closes: Closes, models: Sequence[LiquidityModel], marks: F64
             if not len(chosen):
                 continue
             units = closes.units[chosen]
-            grid = sizes(units)
             side = Side.SELL if long else Side.BUY
+            mirrored = models[i].fractions(side, units)
+            if mirrored is not None:
+                found.average[chosen], found.share[chosen] = mirrored.average, mirrored.share
+                found.move[chosen] = mirrored.after - 1.0
+                continue
+            grid = sizes(units)
             sampled = np.array([quotes.quoted(i, models[i], side, float(u), float(marks[i])) for u in grid])
             at, logs = np.log(units), np.log(grid)
             found.average[chosen] = np.interp(at, logs, sampled[:, 0])

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from crossmargin.engine import kernels
 from crossmargin.engine.kernels import PoolArrays, SlotArrays
-from crossmargin.engine.liquidation_prices import MoveArrays, Outcome, price_pools
+from crossmargin.engine.liquidation_prices import MoveArrays, Outcome, price_pools_on_cores
 from crossmargin.engine.rule_arrays import B1, F64, I64, INDEX, RuleArrays
 from crossmargin.engine.rule_arrays import MarketArrays as Market
 
@@ -170,8 +170,8 @@ def liquidation_prices(pools: I64, holdings: Holdings, market: Market, rules: Ru
     price = np.full(len(book.slots), np.nan)
     outcome = np.full(len(book.slots), Outcome.EMPTY, dtype=np.int8)
     line = rules.instruments._replace(quantum=np.zeros_like(rules.instruments.quantum))
-    price_pools(
-        0, n, np.arange(n, dtype=np.int64), first, order, book.slot_arrays, book.pool_arrays, market, line,
-        rules.assets, rules.choices, moves, price, outcome,
+    price_pools_on_cores(
+        np.arange(n, dtype=np.int64), first, order, book.slot_arrays, book.pool_arrays, market, line, rules.assets,
+        rules.choices, moves, price, outcome,
     )  # fmt: skip
     return book.slots, np.where(outcome == Outcome.PRICED, price, np.nan), book.pool_arrays.liquidatable

@@ -15,6 +15,7 @@ or beyond it. Prices in mark units.
 """
 
 import numpy as np
+from numba import njit
 
 from crossmargin.engine.liquidation_prices import LiquidationPrices, Outcome
 from crossmargin.engine.rule_arrays import B1, F64, I64
@@ -45,13 +46,17 @@ class Crossings:
 
 class Sweep:
     """One move's sweep of the :class:`Crossings` (module doc): what is crossed so far, the positions whose
-    sorted price is set aside, and the prices worked again."""
+    sorted price is set aside, and the prices worked again (the first ``held`` entries of ``slot``, ``price``,
+    ``instrument`` and ``below``: buffers that grow by doubling and are compacted in place, so a round costs one
+    pass over the prices worked again, not copies of them)."""
 
     def __init__(self, crossings: Crossings) -> None:
         self.crossings = crossings
         self.down: I64 = crossings.split.copy()
         self.up: I64 = crossings.split.copy()
         self.set_aside: B1 = np.zeros(crossings.slot_count, dtype=np.bool_)
+        self.restating: B1 = np.zeros(crossings.slot_count, dtype=np.bool_)
+        self.held = 0
         self.slot: I64 = np.zeros(0, dtype=np.int64)
         self.price: F64 = np.zeros(0)
         self.instrument: I64 = np.zeros(0, dtype=np.int64)
@@ -74,23 +79,60 @@ class Sweep:
                 self.up[i] = reach
         swept = np.concatenate([np.zeros(0, dtype=np.int64), *found])
         swept = swept[~self.set_aside[swept]]
-        mark = marks[self.instrument]
-        hit = np.where(self.below, mark <= self.price, mark >= self.price)
-        restated = self.slot[hit]
-        self._keep(~hit)
-        return np.concatenate([swept, restated])
+        hits = np.empty(self.held, dtype=np.int64)
+        found_hits, self.held = _take_hits(self.held, self.slot, self.price, self.instrument, self.below, marks, hits)
+        return np.concatenate([swept, hits[:found_hits]])
 
     def restate(self, slots: I64, price: F64, instrument: I64, marks: F64) -> None:
         """New liquidation prices for ``slots`` (every open position of the pools worked again; NaN: none),
         found at ``marks``: they replace the sorted prices and any earlier restatement of those slots."""
         self.set_aside[slots] = True
-        self._keep(~np.isin(self.slot, slots))
+        self.restating[slots] = True
+        self.held = _drop(self.held, self.slot, self.price, self.instrument, self.below, self.restating)
+        self.restating[slots] = False
         priced = ~np.isnan(price)
-        self.slot = np.concatenate([self.slot, slots[priced]])
-        self.price = np.concatenate([self.price, price[priced]])
-        self.instrument = np.concatenate([self.instrument, instrument[priced]])
-        self.below = np.concatenate([self.below, price[priced] <= marks[instrument[priced]]])
+        k = int(priced.sum())
+        if self.held + k > len(self.slot):
+            self._grow(self.held + k)
+        end = self.held + k
+        self.slot[self.held : end] = slots[priced]
+        self.price[self.held : end] = price[priced]
+        self.instrument[self.held : end] = instrument[priced]
+        self.below[self.held : end] = price[priced] <= marks[instrument[priced]]
+        self.held = end
 
-    def _keep(self, keep: B1) -> None:
-        self.slot, self.price = self.slot[keep], self.price[keep]
-        self.instrument, self.below = self.instrument[keep], self.below[keep]
+    def _grow(self, needed: int) -> None:
+        size = max(needed, 2 * len(self.slot))
+        for name in ("slot", "price", "instrument", "below"):
+            old = getattr(self, name)
+            new = np.empty(size, dtype=old.dtype)
+            new[: self.held] = old[: self.held]
+            setattr(self, name, new)
+
+
+@njit(cache=True)
+def _take_hits(held: int, slot: I64, price: F64, instrument: I64, below: B1, marks: F64, hits: I64) -> tuple[int, int]:
+    """The first ``held`` prices worked again that ``marks`` has reached (at or beyond) written to ``hits``, the
+    rest compacted in place, in order; (hits written, prices left)."""
+    n_hits = kept = 0
+    for k in range(held):
+        mark = marks[instrument[k]]
+        if mark <= price[k] if below[k] else mark >= price[k]:
+            hits[n_hits] = slot[k]
+            n_hits += 1
+        else:
+            slot[kept], price[kept], instrument[kept], below[kept] = slot[k], price[k], instrument[k], below[k]
+            kept += 1
+    return n_hits, kept
+
+
+@njit(cache=True)
+def _drop(held: int, slot: I64, price: F64, instrument: I64, below: B1, dropped: B1) -> int:
+    """The first ``held`` prices worked again less those of the slots ``dropped`` marks, compacted in place, in
+    order; how many are left."""
+    kept = 0
+    for k in range(held):
+        if not dropped[slot[k]]:
+            slot[kept], price[kept], instrument[kept], below[kept] = slot[k], price[k], instrument[k], below[k]
+            kept += 1
+    return kept
