@@ -19,11 +19,13 @@ Passes over the same synthetic book (generic rulebook), on both cores and on one
   positions (the book's own :func:`~crossmargin.engine.kernels.position_money`, every rule term compiled in),
   then its balances and its verdict, its figures written once;
 - *account-major (``RiskBook.revalue``)*: the book's full revaluation
-  (:func:`~crossmargin.engine.kernels.revalue_pools`): chunks of pools, in each the positions' money added into
-  their pools in one loop, then the balances asset by asset and each pool's verdict, compiled without the rule
-  terms no instrument uses (:func:`~crossmargin.engine.rule_arrays.trimmed`), eight ranges of pools a thread
-  taken as the threads come free; the same with every term compiled in (*every term*: what leaving them out
-  saves); and with the copy built again first (the cost an event pays that leaves the copy stale).
+  (:func:`~crossmargin.engine.kernels.revalue_pools`): chunks of pools, in each the positions' money added in
+  one loop (the counted PnL into the chunk's contiguous room, the loop compiled apart for a rulebook valuing no
+  requirement at entry), then the balances asset by asset (an asset of several bands visited only where held,
+  its holders marked 64 pools to a word) and each pool's verdict, compiled without the rule terms no instrument
+  uses (:func:`~crossmargin.engine.rule_arrays.trimmed`), eight ranges of pools a thread taken as the threads
+  come free; the same with every term compiled in (*every term*: what leaving them out saves); and with the
+  copy built again first (the cost an event pays that leaves the copy stale).
 
 Beside them the ticks (a new BTC-PERP mark and the median instrument's, 0.1 % down and up) and the mirror's
 bytes per position, with and without the copy. Figures: medians of repeats, milliseconds.
