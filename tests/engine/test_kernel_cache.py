@@ -4,8 +4,8 @@ Forty fresh processes build risk books against one cache directory (``NUMBA_CACH
 the folded (uPnL inside the settle collateral) and the scenario-grid rules, each once in this thread and
 once with the parallel thresholds lowered to one item (``kernels.PARALLEL_ITEMS`` and the book's slot
 threshold) so that every spreading kernel runs on two threads; then a tick, a balance change, every position's
-liquidation price, the whole book's liquidation odds and a cascade forecast (generic rules) and the benchmark's
-plain read. Every
+liquidation price, the whole book's liquidation odds and a forecast's sweep of the liquidation prices (generic
+rules) and the benchmark's plain read. Every
 process must succeed; after the first, no cached kernel may miss its cache and the cache directory must not
 change. A kernel that misses in every process (as
 one typed by its dispatcher object does) adds an entry to its index each time, and from about the 33rd
@@ -29,6 +29,7 @@ import importlib, json, sys
 from dataclasses import replace
 from decimal import Decimal
 
+import numpy as np
 from numba.core.dispatcher import Dispatcher
 
 from crossmargin.engine import book as book_module
@@ -36,8 +37,8 @@ from crossmargin.engine import kernels
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.liquidation_prices import book_liquidation_prices
 from crossmargin.sim.benchmark import plain_read
-from crossmargin.sim.forecast import forecast_move, prepare, shock_of
 from crossmargin.sim.forecast_odds import book_odds
+from crossmargin.sim.forecast_sweep import Crossings, Sweep
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 
@@ -53,11 +54,13 @@ for thresholds in (serial, (1, 1)):
         book.tick(marks=marks, prices=prices)
         account = book.accounts[holder]
         book.set_account(replace(account, balances={**account.balances, "USDT": Decimal(100)}))
-        book_liquidation_prices(book)
+        priced = book_liquidation_prices(book)
         if name == "generic":
             exposed = {*book.assets.names, *(spec.underlying for spec in book.instrument_table.values())}
             book_odds(book, 86400.0, dict.fromkeys(exposed, 0.5))
-            forecast_move(prepare(book, rulebook(name).liquidation, {}, 0.0), shock_of(book, "BTC"), -0.5)
+            sweep = Sweep(Crossings(priced, book.marks))
+            sweep.restate(np.array([0]), np.array([1.0]), np.array([0]), book.marks)
+            sweep.crossed(book.marks * 0.5, book.marks, book.marks * 0.5)
 plain_read(book.size, book.entry, book.instrument, book.pool)
 stats = {}
 for module_name in sys.argv[1:]:
