@@ -301,6 +301,24 @@ def _next_pool(p: int, j: int, first: INDEX) -> int:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _money_at(
+    j: int, p: int, copy: AccountMajor, haircut: B1, market: MarketArrays, t: InstrumentArrays, at_entry: B1,
+    any_at_entry: bool,
+) -> tuple[float, float, float, float, int]:  # fmt: skip
+    """The money of the copy's open position ``j`` in pool ``p`` (settle units: counted PnL, initial counted PnL,
+    maintenance and initial margin) and its settle asset; its bracket written back only where it moved (an
+    unchanged one leaves its cache line clean)."""
+    bracket = copy.bracket
+    i = copy.instrument[j]
+    new0, new1, new2, new3, k = position_money(
+        copy.size[j], copy.entry[j], i, bracket[j], not haircut[p], any_at_entry, market, t, at_entry
+    )
+    if k != bracket[j]:
+        bracket[j] = k
+    return new0, new1, new2, new3, t.settle[i]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _money_into_figures(
     start: int,
     stop: int,
@@ -315,10 +333,9 @@ def _money_into_figures(
     """The first pass of :func:`revalue_pools` over pools ``[start, stop)`` (unsigned) where the figures are
     linear: each position's money (base currency) added into its pool's counted PnL ``equity[0 | 1, p -
     start]`` (``[2, CHUNK]``, where the second pass adds the balances) and its requirements ``pools.sums[p, 2
-    | 3]``, each cleared first. A bracket is written back only where it moved (an unchanged one leaves its
-    cache line clean). Added in memory, not kept in registers and stored at every position: that measured some
-    10 % slower."""
-    size, entry, instrument, bracket, first = copy
+    | 3]``, each cleared first (:func:`_money_at`). Added in memory, not kept in registers and stored at every
+    position: that measured some 10 % slower."""
+    size, first = copy.size, copy.first
     haircut, figures, prices = pools.haircut, pools.sums, market.prices
     for x in range(stop - start):
         equity[0, x] = equity[1, x] = 0.0
@@ -327,16 +344,10 @@ def _money_into_figures(
     p = start
     for j in range(unsigned(first[start]), unsigned(first[stop])):
         p = _next_pool(p, j, first)
-        q = size[j]
-        if q == 0.0:
+        if size[j] == 0.0:
             continue
-        i = instrument[j]
-        new0, new1, new2, new3, k = position_money(
-            q, entry[j], i, bracket[j], not haircut[p], any_at_entry, market, t, at_entry
-        )
-        if k != bracket[j]:
-            bracket[j] = k
-        price = prices[t.settle[i]]
+        new0, new1, new2, new3, a = _money_at(j, p, copy, haircut, market, t, at_entry, any_at_entry)
+        price = prices[a]
         equity[0, p - start] += new0 * price
         equity[1, p - start] += new1 * price
         figures[p, 2] += new2 * price
@@ -356,8 +367,8 @@ def _money_into_assets(
 ) -> None:
     """The first pass of :func:`revalue_pools` over pools ``[start, stop)`` (unsigned) where uPnL is counted
     inside the settle collateral: each position's money added into ``pools.pool_money[asset, 0..3, p]`` (settle
-    units, cleared first)."""
-    size, entry, instrument, bracket, first = copy
+    units, cleared first; :func:`_money_at`)."""
+    size, first = copy.size, copy.first
     money, haircut = pools.pool_money, pools.haircut
     for p in range(start, stop):
         for a in range(money.shape[0]):
@@ -365,16 +376,9 @@ def _money_into_assets(
     p = start
     for j in range(unsigned(first[start]), unsigned(first[stop])):
         p = _next_pool(p, j, first)
-        q = size[j]
-        if q == 0.0:
+        if size[j] == 0.0:
             continue
-        i = instrument[j]
-        new0, new1, new2, new3, k = position_money(
-            q, entry[j], i, bracket[j], not haircut[p], any_at_entry, market, t, at_entry
-        )
-        if k != bracket[j]:
-            bracket[j] = k
-        a = t.settle[i]
+        new0, new1, new2, new3, a = _money_at(j, p, copy, haircut, market, t, at_entry, any_at_entry)
         money[a, 0, p] += new0
         money[a, 1, p] += new1
         money[a, 2, p] += new2
