@@ -124,7 +124,7 @@ def test_self_contained_and_escaped(page):
 
 
 def test_the_monte_carlo_section_with_several_paths(found):
-    from crossmargin.report.stress import money
+    from crossmargin.report.numbers import money
     from crossmargin.sim.contagion.measures import monte_carlo
 
     spread = monte_carlo(TWO, venue_configs(TWO), [1, 2], workers=1)

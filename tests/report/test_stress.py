@@ -16,11 +16,10 @@ import pytest
 from rich.console import Console, RenderableType
 from rich.table import Table
 
+from crossmargin.report.numbers import count, money
 from crossmargin.report.stress import (
     MAX_ASSETS,
-    count,
     level_name,
-    money,
     render_html,
     step_json,
     summary_json,

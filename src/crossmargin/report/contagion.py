@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from crossmargin.report.files import write_files
-from crossmargin.report.stress import _STYLE, _e, _empty, _Figures, _html_table, _section, count, money
+from crossmargin.report.html_page import STYLE, Figures, empty, escaped, html_table, section
+from crossmargin.report.numbers import count, money
 from crossmargin.sim.contagion.measures import FIGURES, ContagionMeasures
 from crossmargin.sim.stress.results import Distribution
 
@@ -114,7 +115,7 @@ def _venues_table(summary: dict[str, Any]) -> str:
     for figure in FIGURES:
         cells = [summary["total"][figure] if n == "total" else summary["venues"][n][figure] for n in names]
         rows.append([LABELS[figure], *(_figure_value(figure, v) for v in cells)])
-    return _html_table(["figure", *names], rows)
+    return html_table(["figure", *names], rows)
 
 
 def _amplification_table(summary: dict[str, Any]) -> str:
@@ -129,7 +130,7 @@ def _amplification_table(summary: dict[str, Any]) -> str:
                 [name, LABELS[figure], _figure_value(figure, linked[figure]), _figure_value(figure, alone[figure]),
                  _ratio(ratio)]
             )  # fmt: skip
-    return _html_table(["venue", "figure", "linked", "apart", "amplification"], rows)
+    return html_table(["venue", "figure", "linked", "apart", "amplification"], rows)
 
 
 def _propagation(summary: dict[str, Any]) -> str:
@@ -143,7 +144,7 @@ def _propagation(summary: dict[str, Any]) -> str:
             f"The first liquidation came on {p['origin']} at {p['first_s']:,.0f} s; the first induced one, on "
             f"{p['induced_venue']} at {p['induced_s']:,.0f} s: a propagation time of {p['delay_s']:,.0f} s."
         )
-    return f'<p id="propagation">{_e(text)}</p>'
+    return f'<p id="propagation">{escaped(text)}</p>'
 
 
 def _links_table(summary: dict[str, Any]) -> str:
@@ -153,18 +154,18 @@ def _links_table(summary: dict[str, Any]) -> str:
          count(int(link["carried"]["adl_events"]))]
         for link in summary["links"]
     ]  # fmt: skip
-    table = _html_table(["link", "kind", "loss carried", "notional carried", "liquidations", "ADL events"], rows)
+    table = html_table(["link", "kind", "loss carried", "notional carried", "liquidations", "ADL events"], rows)
     carrier = summary["carrier"]
     said = f"The link that carried most of the loss: {carrier}." if carrier else "No link carried any loss."
-    return f'<p id="carrier">{_e(said)}</p>\n{table}'
+    return f'<p id="carrier">{escaped(said)}</p>\n{table}'
 
 
-def _price_chart(figures: _Figures, summary: dict[str, Any]) -> str:
+def _price_chart(figures: Figures, summary: dict[str, Any]) -> str:
     """One figure: the chart asset's own price on each venue over time, a marker at each step with
     liquidation fills (sized by their notional)."""
     asset = chart_asset(summary)
     if asset is None:
-        return _empty("No asset is priced by every venue: no chart.")
+        return empty("No asset is priced by every venue: no chart.")
     go = figures.go
     fig = go.Figure()
     largest = max((s["liquidated_notional"] for r in summary["steps"].values() for s in r), default=0.0) or 1.0
@@ -173,22 +174,22 @@ def _price_chart(figures: _Figures, summary: dict[str, Any]) -> str:
         times = [s["t"] for s in records]
         fig.add_trace(
             go.Scatter(
-                x=times, y=[s["own"][asset] for s in records], mode="lines", name=_e(name), line={"color": colour}
+                x=times, y=[s["own"][asset] for s in records], mode="lines", name=escaped(name), line={"color": colour}
             )
         )
         fills = [s for s in records if s["liquidations"]]
         fig.add_trace(
             go.Scatter(
                 x=[s["t"] for s in fills], y=[s["own"][asset] for s in fills], mode="markers",
-                name=_e(f"{name}: liquidations"),
+                name=escaped(f"{name}: liquidations"),
                 marker={"size": [6 + 18 * (s["liquidated_notional"] / largest) ** 0.5 for s in fills],
                         "symbol": "x", "color": colour, "line": {"width": 1, "color": colour}},
                 text=[f"{s['liquidations']} fills, {money(s['liquidated_notional'])}" for s in fills],
-                hovertemplate="%{text}<br>t %{x} s<extra>" + _e(name) + "</extra>",
+                hovertemplate="%{text}<br>t %{x} s<extra>" + escaped(name) + "</extra>",
             )
         )  # fmt: skip
     fig.update_xaxes(title_text="time from the path's start (s)")
-    fig.update_yaxes(title_text=_e(f"{asset} own price (base currency per {asset})"))
+    fig.update_yaxes(title_text=escaped(f"{asset} own price (base currency per {asset})"))
     return figures.write(fig, "prices", 460)
 
 
@@ -209,36 +210,36 @@ def _monte_carlo(summary: dict[str, Any]) -> str:
             )  # fmt: skip
     columns = ["figure", "run", "paths", "mean", *(f"VaR {level}" for level in levels)]
     columns += [f"ES {level}" for level in levels]
-    return _html_table(columns, rows)
+    return html_table(columns, rows)
 
 
 def render_html(summary: dict[str, Any]) -> str:
     """The report as one self-contained page (plotly.js inlined, no network needed): the venues side by side,
     the chart asset's own price on each venue with its liquidations marked, the amplification table, the
     propagation time and the links, each switched off in turn; all text escaped."""
-    figures = _Figures()
+    figures = Figures()
     title = summary["title"]
     sections = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="note">Contagion scenario <code>{_e(summary["scenario"])}</code>, seed {summary["seed"]}. '
+        f"<h1>{escaped(title)}</h1>",
+        f'<p class="note">Contagion scenario <code>{escaped(summary["scenario"])}</code>, seed {summary["seed"]}. '
         "Linked: the venues stepped together with their links; apart: the same venues on the same path, every "
         "link off.</p>",
-        _section("venues", "Venues side by side", "The linked run's figures on each venue.", _venues_table(summary)),
-        _section(
+        section("venues", "Venues side by side", "The linked run's figures on each venue.", _venues_table(summary)),
+        section(
             "prices", "Prices and liquidations",
             "Each venue's own price (its mark of its first linear instrument on the asset, else its index) after "
             "each step; a cross marks a step with liquidation fills on that venue (any instrument), sized by their "
             "notional. Each venue's book sets its own start price.",
             _price_chart(figures, summary),
         ),
-        _section(
+        section(
             "amplification", "Amplification",
             "Each figure linked over apart; '-' where the apart figure is 0 (no ratio from nothing).",
             _amplification_table(summary),
         ),
-        _section("propagation-time", "Propagation", "From the first liquidation to the first induced elsewhere "
+        section("propagation-time", "Propagation", "From the first liquidation to the first induced elsewhere "
                  "(an account the venue run apart had not liquidated by then).", _propagation(summary)),
-        _section(
+        section(
             "links", "Links",
             "The linked run again with each link off: what its totals lose without it (loss: bad debt + insurance "
             "fund drawdown).",
@@ -247,7 +248,7 @@ def render_html(summary: dict[str, Any]) -> str:
     ]  # fmt: skip
     if "monte_carlo" in summary:
         sections.append(
-            _section(
+            section(
                 "monte-carlo", "Monte Carlo",
                 "The totals over the seeded paths (seed, seed + 1, ...), linked and apart: the mean, the value at "
                 "risk and the expected shortfall at each level (base currency).",
@@ -261,8 +262,8 @@ def render_html(summary: dict[str, Any]) -> str:
             "<head>",
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(title)}: contagion report</title>",
-            f"<style>{_STYLE}</style>",
+            f"<title>{escaped(title)}: contagion report</title>",
+            f"<style>{STYLE}</style>",
             "</head>",
             "<body>",
             *sections,

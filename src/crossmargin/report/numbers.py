@@ -11,6 +11,8 @@ import math
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal
 
 SIGNIFICANT_DIGITS = 20
+NONE_MARK = "-"
+"""A missing figure in a table."""
 
 
 def decimal_string(x: Decimal, significant: int = SIGNIFICANT_DIGITS) -> str:
@@ -40,3 +42,17 @@ def float_string(x: float) -> str | None:
     if not math.isfinite(value):
         return None
     return decimal_string(Decimal(repr(value)))
+
+
+def money(x: float | None) -> str:
+    """An amount of money to cents with thousands separators (``1234567.891`` is ``1,234,567.89``); no sign on
+    a zero (``-0.001`` is ``0.00``); ``-`` for none or a non-finite value."""
+    if x is None or not math.isfinite(x):
+        return NONE_MARK
+    rounded = round(float(x), 2)
+    return f"{(rounded if rounded != 0 else 0.0):,.2f}"
+
+
+def count(n: int) -> str:
+    """A count with thousands separators (``12345`` is ``12,345``)."""
+    return f"{n:,}"

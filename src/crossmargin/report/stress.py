@@ -15,7 +15,6 @@ steps and shown fills only. ``summary.json`` carries every step of every run (:f
 with steps x (assets + instruments) x runs, not with the accounts.
 """
 
-import html
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -27,7 +26,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from crossmargin.report.numbers import float_string
+from crossmargin.report.html_page import STYLE, Figures, empty, escaped, html_table, section
+from crossmargin.report.numbers import NONE_MARK, count, float_string, money
 from crossmargin.sim.stress.results import (
     AgentStep,
     Distribution,
@@ -38,7 +38,6 @@ from crossmargin.sim.stress.results import (
     StressReport,
 )
 
-NONE_MARK = "-"
 ALERT_STYLE = "bold red"
 
 MAX_INSTRUMENTS = 4  # price-path panels: the instruments with the most liquidations
@@ -81,22 +80,6 @@ OTHER_TAKER_COLOUR = "#555555"
 LEVEL_COLOURS = ("#e76f51", "#9b2226", "#264653", "#6a994e")
 BEFORE_COLOUR = "#8c9fb7"
 AFTER_COLOUR = "#e4572e"
-
-# ------------------------------------------------------------------------------------------ numbers
-
-
-def money(x: float | None) -> str:
-    """An amount of money to cents with thousands separators (``1234567.891`` is ``1,234,567.89``); no sign on
-    a zero (``-0.001`` is ``0.00``); ``-`` for none or a non-finite value."""
-    if x is None or not math.isfinite(x):
-        return NONE_MARK
-    rounded = round(float(x), 2)
-    return f"{(rounded if rounded != 0 else 0.0):,.2f}"
-
-
-def count(n: int) -> str:
-    """A count with thousands separators (``12345`` is ``12,345``)."""
-    return f"{n:,}"
 
 
 def level_name(level: str) -> str:
@@ -355,126 +338,21 @@ def summary_json(report: StressReport) -> dict[str, object]:
 
 # ---------------------------------------------------------------------------------------------- HTML
 
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; margin: 0 auto;
-       max-width: 1180px; padding: 1.5rem 2rem 3rem; line-height: 1.45; }
-h1 { margin-bottom: 0.2rem; }
-h2 { margin-top: 2.2rem; border-bottom: 1px solid #d9dee7; padding-bottom: 0.2rem; }
-p.note { color: #4a5568; margin-top: 0.2rem; }
-p.empty { color: #4a5568; font-style: italic; }
-code { background: #f1f3f7; padding: 0 0.25rem; border-radius: 3px; }
-table.figures { border-collapse: collapse; margin: 0.8rem 0 1.2rem; font-variant-numeric: tabular-nums; }
-table.figures th, table.figures td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #e4e7ee; }
-table.figures thead th { text-align: right; background: #f6f7fa; font-weight: 600; }
-table.figures thead th:first-child, table.figures tbody th { text-align: left; }
-table.figures td { text-align: right; white-space: nowrap; }
-td.alert { color: #b3001b; font-weight: 600; }
-footer { margin-top: 3rem; color: #718096; font-size: 0.85rem; }
-"""
-
-_LAYOUT: dict[str, Any] = {
-    "template": "none",
-    "font": {"family": "system-ui, -apple-system, sans-serif", "size": 12, "color": "#1d2330"},
-    "margin": {"l": 80, "r": 20, "t": 50, "b": 50},
-    "paper_bgcolor": "white",
-    "plot_bgcolor": "white",
-    "hovermode": "closest",
-}
-_AXES: dict[str, Any] = {
-    "showgrid": True,
-    "gridcolor": "#e8ebf0",
-    "zeroline": False,
-    "showline": True,
-    "linecolor": "#9aa3b2",
-    "ticks": "outside",
-    "tickcolor": "#9aa3b2",
-}
-
-
-def _e(text: object) -> str:
-    """Text for HTML and for chart labels (Plotly reads the entities back)."""
-    return html.escape(str(text), quote=True)
-
-
-def _plotly() -> tuple[Any, Any]:
-    """``plotly.graph_objects`` and ``plotly.subplots.make_subplots``, imported only when a page is drawn."""
-    import plotly.graph_objects as go  # type: ignore[import-untyped]
-    from plotly.subplots import make_subplots  # type: ignore[import-untyped]
-
-    return go, make_subplots
-
-
-class _Figures:
-    """Writes figures as ``<div>``s: the first carries plotly.js inline, the rest refer to it."""
-
-    def __init__(self) -> None:
-        self.go, self._make_subplots = _plotly()
-        self._plotlyjs_written = False
-
-    def subplots(self, rows: int, cols: int = 1, **kwargs: Any) -> Any:
-        if rows > 1 and "vertical_spacing" not in kwargs:
-            kwargs["vertical_spacing"] = min(0.1, 0.45 / (rows - 1))
-        return self._make_subplots(rows=rows, cols=cols, **kwargs)
-
-    def write(self, fig: Any, name: str, height: int) -> str:
-        fig.update_layout(**_LAYOUT, height=height)
-        fig.update_xaxes(**_AXES)
-        fig.update_yaxes(**_AXES)
-        fig.update_annotations(font_size=13)  # subplot titles
-        div = fig.to_html(
-            full_html=False,
-            include_plotlyjs=not self._plotlyjs_written,
-            div_id=f"figure-{name}",
-            default_height=f"{height}px",
-            config={"displaylogo": False, "responsive": True},
-        )
-        self._plotlyjs_written = True
-        return str(div)
-
-
-def _section(anchor: str, heading: str, explanation: str, body: str, notes: Sequence[str] = ()) -> str:
-    lines = [f'<section id="{anchor}">', f"<h2>{_e(heading)}</h2>", f'<p class="note">{_e(explanation)}</p>']
-    lines.extend(f'<p class="note">{_e(note)}</p>' for note in notes)
-    lines.append(body)
-    lines.append("</section>")
-    return "\n".join(lines)
-
-
-def _empty(text: str) -> str:
-    return f'<p class="empty">{_e(text)}</p>'
-
-
-def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], alert: Sequence[set[int]] = ()) -> str:
-    head = "".join(f'<th scope="col">{_e(c)}</th>' for c in columns)
-    body: list[str] = []
-    for i, row in enumerate(rows):
-        flagged = alert[i] if i < len(alert) else set()
-        cells = "".join(
-            f'<td class="alert">{_e(v)}</td>' if j in flagged else f"<td>{_e(v)}</td>"
-            for j, v in enumerate(row[1:], start=1)
-        )
-        body.append(f'<tr><th scope="row">{_e(row[0])}</th>{cells}</tr>')
-    if not rows:
-        body.append(f'<tr><td colspan="{len(columns)}">none</td></tr>')
-    return (
-        f'<table class="figures">\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody>\n</table>"
-    )
-
 
 def _link(where: str) -> str:
     if where.startswith(("https://", "http://")):
-        return f'<a href="{_e(where)}">{_e(where)}</a>'
-    return _e(where)
+        return f'<a href="{escaped(where)}">{escaped(where)}</a>'
+    return escaped(where)
 
 
 def _header(report: StressReport) -> str:
     paragraphs = [p.strip() for p in report.description.split("\n\n") if p.strip()]
-    description = "\n".join(f"<p>{_e(p)}</p>" for p in paragraphs)
+    description = "\n".join(f"<p>{escaped(p)}</p>" for p in paragraphs)
     return "\n".join(
         [
             "<header>",
-            f"<h1>{_e(report.title)}</h1>",
-            f'<p class="note">Stress test of scenario <code>{_e(report.scenario)}</code>.</p>',
+            f"<h1>{escaped(report.title)}</h1>",
+            f'<p class="note">Stress test of scenario <code>{escaped(report.scenario)}</code>.</p>',
             description,
             "</header>",
         ]
@@ -483,31 +361,31 @@ def _header(report: StressReport) -> str:
 
 def _sources(report: StressReport) -> str:
     if report.sources:
-        items = "\n".join(f"<li>{_e(what)}: {_link(where)}</li>" for what, where in report.sources)
+        items = "\n".join(f"<li>{escaped(what)}: {_link(where)}</li>" for what, where in report.sources)
         body = f"<ul>\n{items}\n</ul>"
     else:
-        body = _empty("No sources cited.")
-    return _section("sources", "Sources", "Where the scenario's moves and parameters come from.", body)
+        body = empty("No sources cited.")
+    return section("sources", "Sources", "Where the scenario's moves and parameters come from.", body)
 
 
 def _book(report: StressReport, runs: Sequence[tuple[str, RunResult]]) -> str:
     sizes = "; ".join(f"{label}: {count(r.accounts)} accounts, {count(r.positions)} positions" for label, r in runs)
-    body = f"<p>{_e(report.book)}</p>" + (f"\n<p>{_e(sizes)}.</p>" if sizes else "")
-    return _section("book", "Book", "How the book of accounts and positions put through the scenario was made.", body)
+    body = f"<p>{escaped(report.book)}</p>" + (f"\n<p>{escaped(sizes)}.</p>" if sizes else "")
+    return section("book", "Book", "How the book of accounts and positions put through the scenario was made.", body)
 
 
 def _summary(report: StressReport, runs: Sequence[tuple[str, RunResult]]) -> str:
     rows = [(label, *_run_cells(run)) for label, run in runs]
     alert = [{5} if run.bad_debt > 0 else set() for _, run in runs]
-    body = _html_table(RUN_COLUMNS, rows, alert)
+    body = html_table(RUN_COLUMNS, rows, alert)
     if report.monte_carlo:
         body += "\n<h3>Monte Carlo tail measures</h3>\n"
         body += (
             '<p class="note">Value at risk (the level\'s quantile) and expected shortfall (the mean beyond it) of '
             "bad debt and of the insurance fund's drawdown over the seeded paths.</p>\n"
         )
-        body += _html_table(MONTE_CARLO_COLUMNS, _monte_carlo_rows(report))
-    return _section(
+        body += html_table(MONTE_CARLO_COLUMNS, _monte_carlo_rows(report))
+    return section(
         "summary",
         "Summary",
         "Totals per run in the base currency: liquidation fills, their notional and slippage against the mark, "
@@ -551,12 +429,12 @@ def _fill_hover(label: str, taker: str, instrument: str) -> str:
     """The hover text of a run's fills by one taker on one instrument (account and notional per fill come from
     ``customdata``)."""
     return (
-        f"{_e(label)} · {_e(taker)}<br>t %{{x:,.1f}} s<br>{_e(instrument)} @ %{{y:,.2f}}"
+        f"{escaped(label)} · {escaped(taker)}<br>t %{{x:,.1f}} s<br>{escaped(instrument)} @ %{{y:,.2f}}"
         "<br>account %{customdata[0]}<br>notional %{customdata[1]:,.2f}<extra></extra>"
     )
 
 
-def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _price_path(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     heading = "Price path and liquidations"
     explanation = (
         "Each instrument's mark over time (solid: the first run; other runs dashed where their marks differ), "
@@ -564,7 +442,7 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
     )
     instruments = _instruments(runs)
     if not instruments:
-        return _section("price-path", heading, explanation, _empty("No marks or liquidations were recorded."))
+        return section("price-path", heading, explanation, empty("No marks or liquidations were recorded."))
     liquidations = Counter(m.instrument for _, run in runs for m in run.marks)
     shown = sorted(instruments, key=lambda name: -liquidations[name])[:MAX_INSTRUMENTS]  # stable: ties by order
     notes: list[str] = []
@@ -577,7 +455,7 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
         default=0.0,
     )
     go = figures.go
-    fig = figures.subplots(len(shown), shared_xaxes=True, subplot_titles=[_e(name) for name in shown])
+    fig = figures.subplots(len(shown), shared_xaxes=True, subplot_titles=[escaped(name) for name in shown])
     in_legend: set[str] = set()
     truncated = False
 
@@ -602,11 +480,11 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
                     x=t,
                     y=y,
                     mode="lines" if len(t) > 1 else "lines+markers",
-                    name=_e(f"{label} mark"),
+                    name=escaped(f"{label} mark"),
                     legendgroup=group,
                     showlegend=legend(group),
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": RUN_DASHES[k % len(RUN_DASHES)]},
-                    hovertemplate=f"{_e(label)}<br>t %{{x:,.1f}} s<br>mark %{{y:,.2f}}<extra></extra>",
+                    hovertemplate=f"{escaped(label)}<br>t %{{x:,.1f}} s<br>mark %{{y:,.2f}}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -627,7 +505,7 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
                         x=_series(m.t for m in fills),
                         y=_series(m.price for m in fills),
                         mode="markers",
-                        name=_e(f"{label} {taker}"),
+                        name=escaped(f"{label} {taker}"),
                         legendgroup=group,
                         showlegend=legend(group),
                         marker={
@@ -637,7 +515,7 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
                             "opacity": 0.85,
                             "line": {"width": 0.6, "color": "#ffffff"},
                         },
-                        customdata=[[_e(m.account), round(m.notional, 2)] for m in fills],
+                        customdata=[[escaped(m.account), round(m.notional, 2)] for m in fills],
                         hovertemplate=_fill_hover(label, taker, name),
                     ),
                     row=row,
@@ -647,7 +525,7 @@ def _price_path(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
     fig.update_xaxes(title_text="time (s)", row=len(shown), col=1)
     if truncated:
         notes.append(f"Markers: the {count(MAX_MARKERS)} largest fills per run and instrument.")
-    return _section("price-path", heading, explanation, figures.write(fig, "price-path", 110 + 250 * len(shown)), notes)
+    return section("price-path", heading, explanation, figures.write(fig, "price-path", 110 + 250 * len(shown)), notes)
 
 
 def _assets(runs: Sequence[tuple[str, RunResult]]) -> list[str]:
@@ -669,7 +547,7 @@ def _index_move(runs: Sequence[tuple[str, RunResult]], asset: str) -> float:
     return largest
 
 
-def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _index_prices(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     heading = "Index prices"
     explanation = (
         "Each asset's index price after every step of each run (base currency), as the oracle made it from "
@@ -677,14 +555,14 @@ def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> s
     )
     assets = _assets(runs)
     if not assets:
-        return _section("index-prices", heading, explanation, _empty("No index prices were recorded."))
+        return section("index-prices", heading, explanation, empty("No index prices were recorded."))
     moves = {asset: _index_move(runs, asset) for asset in assets}
     shown = sorted(assets, key=lambda asset: -moves[asset])[:MAX_ASSETS]  # stable: ties by order
     notes: list[str] = []
     if len(shown) < len(assets):
         notes.append(f"Showing the {len(shown)} assets whose index moved most, of {len(assets)}.")
     go = figures.go
-    fig = figures.subplots(len(shown), shared_xaxes=True, subplot_titles=[_e(asset) for asset in shown])
+    fig = figures.subplots(len(shown), shared_xaxes=True, subplot_titles=[escaped(asset) for asset in shown])
     in_legend: set[str] = set()
     for row, asset in enumerate(shown, start=1):
         # (labels, first run's index, times, prices): runs with equal series share one line
@@ -709,11 +587,11 @@ def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> s
                     x=t,
                     y=y,
                     mode="lines" if len(t) > 1 else "lines+markers",
-                    name=_e(name),
-                    legendgroup=f"price-{_e(name)}",
+                    name=escaped(name),
+                    legendgroup=f"price-{escaped(name)}",
                     showlegend=name not in in_legend,
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": RUN_DASHES[k % len(RUN_DASHES)]},
-                    hovertemplate=f"{_e(name)}<br>t %{{x:,.1f}} s<br>{_e(asset)} %{{y:,.6~g}}<extra></extra>",
+                    hovertemplate=f"{escaped(name)}<br>t %{{x:,.1f}} s<br>{escaped(asset)} %{{y:,.6~g}}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -721,7 +599,7 @@ def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> s
             in_legend.add(name)
         fig.update_yaxes(title_text="index", row=row, col=1)
     fig.update_xaxes(title_text="time (s)", row=len(shown), col=1)
-    return _section(
+    return section(
         "index-prices", heading, explanation, figures.write(fig, "index-prices", 110 + 250 * len(shown)), notes
     )
 
@@ -729,14 +607,14 @@ def _index_prices(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> s
 def _bars(go: Any, values: NDArray[np.float64], edges: NDArray[np.float64], name: str, colour: str, unit: str) -> Any:
     counts, _ = np.histogram(values, bins=edges)
     text = [
-        f"{_e(name)}<br>{money(lo)} to {money(hi)}: {count(int(n))} {unit}"
+        f"{escaped(name)}<br>{money(lo)} to {money(hi)}: {count(int(n))} {unit}"
         for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)
     ]
     return go.Bar(
         x=(edges[:-1] + edges[1:]) / 2,
         y=counts,
         width=np.diff(edges),
-        name=_e(name),
+        name=escaped(name),
         marker={"color": colour, "line": {"width": 0}},
         opacity=0.65,
         hovertext=text,
@@ -744,7 +622,7 @@ def _bars(go: Any, values: NDArray[np.float64], edges: NDArray[np.float64], name
     )
 
 
-def _equity(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _equity(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     heading = "Equity before and after"
     explanation = (
         "How every account's equity was spread at the start and at the end of each run (base currency, binned): "
@@ -753,10 +631,10 @@ def _equity(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     samples = [(label, _finite(run.equity_before), _finite(run.equity_after)) for label, run in runs]
     samples = [s for s in samples if s[1].size or s[2].size]
     if not samples:
-        return _section("equity", heading, explanation, _empty("No account equity was recorded."))
+        return section("equity", heading, explanation, empty("No account equity was recorded."))
     edges = np.histogram_bin_edges(np.concatenate([v for s in samples for v in s[1:]]), bins=HISTOGRAM_BINS)
     go = figures.go
-    titles = [_e(f"{label}: {count(max(before.size, after.size))} accounts") for label, before, after in samples]
+    titles = [escaped(f"{label}: {count(max(before.size, after.size))} accounts") for label, before, after in samples]
     fig = figures.subplots(len(samples), shared_xaxes=True, subplot_titles=titles)
     for row, (_, before, after) in enumerate(samples, start=1):
         for name, values, colour in (("before", before, BEFORE_COLOUR), ("after", after, AFTER_COLOUR)):
@@ -766,7 +644,7 @@ def _equity(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
         fig.update_yaxes(title_text="accounts", row=row, col=1)
     fig.update_xaxes(title_text="equity (base currency)", row=len(samples), col=1)
     fig.update_layout(barmode="overlay")
-    return _section("equity", heading, explanation, figures.write(fig, "equity", 110 + 230 * len(samples)))
+    return section("equity", heading, explanation, figures.write(fig, "equity", 110 + 230 * len(samples)))
 
 
 def _with_start(
@@ -778,14 +656,14 @@ def _with_start(
     return _series([t0, *(s.t for s in run.steps)]), _series([start, *values])
 
 
-def _fund(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _fund(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     heading = "Insurance fund and bad debt"
     explanation = (
         "The insurance fund's balance after each step of each run, from its starting balance, and the bad debt "
         "left over so far (cumulative), both in the base currency."
     )
     if not any(run.steps for _, run in runs):
-        return _section("insurance-fund", heading, explanation, _empty("No steps were recorded."))
+        return section("insurance-fund", heading, explanation, empty("No steps were recorded."))
     go = figures.go
     fig = figures.subplots(2, shared_xaxes=True, subplot_titles=["insurance fund", "bad debt (cumulative)"])
     for k, (label, run) in enumerate(runs):
@@ -799,11 +677,11 @@ def _fund(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
                     y=y,
                     mode="lines",
                     line_shape="hv",
-                    name=_e(label),
+                    name=escaped(label),
                     legendgroup=f"run-{k}",
                     showlegend=row == 1,
                     line={"color": colour, "dash": dash},
-                    hovertemplate=f"{_e(label)}<br>t %{{x:,.1f}} s<br>%{{y:,.2f}}<extra></extra>",
+                    hovertemplate=f"{escaped(label)}<br>t %{{x:,.1f}} s<br>%{{y:,.2f}}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -811,18 +689,18 @@ def _fund(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     fig.update_yaxes(title_text="balance", row=1, col=1)
     fig.update_yaxes(title_text="bad debt", row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
-    return _section("insurance-fund", heading, explanation, figures.write(fig, "insurance-fund", 560))
+    return section("insurance-fund", heading, explanation, figures.write(fig, "insurance-fund", 560))
 
 
-def _per_step(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _per_step(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     heading = "Liquidations per step"
     explanation = (
         "Liquidation fills in each step of each run, as a count and as notional at the fill price (base currency)."
     )
     if not any(run.steps for _, run in runs):
-        return _section("liquidations", heading, explanation, _empty("No steps were recorded."))
+        return section("liquidations", heading, explanation, empty("No steps were recorded."))
     if not any(s.liquidations for _, run in runs for s in run.steps):
-        return _section("liquidations", heading, explanation, _empty("No liquidations in any run."))
+        return section("liquidations", heading, explanation, empty("No liquidations in any run."))
     go = figures.go
     fig = figures.subplots(2, shared_xaxes=True, subplot_titles=["liquidation fills", "liquidated notional"])
     for k, (label, run) in enumerate(runs):
@@ -835,11 +713,11 @@ def _per_step(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
                 go.Bar(
                     x=t,
                     y=y,
-                    name=_e(label),
+                    name=escaped(label),
                     legendgroup=f"run-{k}",
                     showlegend=row == 1,
                     marker={"color": RUN_COLOURS[k % len(RUN_COLOURS)]},
-                    hovertemplate=f"{_e(label)}<br>t %{{x:,.1f}} s<br>{fmt}<extra></extra>",
+                    hovertemplate=f"{escaped(label)}<br>t %{{x:,.1f}} s<br>{fmt}<extra></extra>",
                 ),
                 row=row,
                 col=1,
@@ -848,10 +726,10 @@ def _per_step(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     fig.update_yaxes(title_text="notional", row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
     fig.update_layout(barmode="group", bargap=0.15)
-    return _section("liquidations", heading, explanation, figures.write(fig, "liquidations", 560))
+    return section("liquidations", heading, explanation, figures.write(fig, "liquidations", 560))
 
 
-def _comparison(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
+def _comparison(figures: Figures, runs: Sequence[tuple[str, RunResult]]) -> str:
     labels = [label for label, _ in runs]
     heading = "Run comparison" + (": " + " vs ".join(labels) if len(labels) > 1 else "")
     explanation = (
@@ -859,7 +737,7 @@ def _comparison(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
         "closing balance (money in the base currency)."
     )
     if not runs:
-        return _section("comparison", heading, explanation, _empty("No runs."))
+        return section("comparison", heading, explanation, empty("No runs."))
     # (title, figure per run, the figure as written), one panel each
     metrics: list[tuple[str, list[float], list[str]]] = [
         ("liquidations", [r.liquidations for _, r in runs], [count(r.liquidations) for _, r in runs]),
@@ -877,20 +755,20 @@ def _comparison(figures: _Figures, runs: Sequence[tuple[str, RunResult]]) -> str
         for k, (label, _) in enumerate(runs):
             fig.add_trace(
                 go.Bar(
-                    x=[_e(label)],
+                    x=[escaped(label)],
                     y=[values[k]],
-                    name=_e(label),
+                    name=escaped(label),
                     showlegend=False,
                     marker={"color": RUN_COLOURS[k % len(RUN_COLOURS)]},
                     text=[written[k]],
                     textposition="auto",
-                    hovertext=[f"{_e(label)}: {written[k]}"],
+                    hovertext=[f"{escaped(label)}: {written[k]}"],
                     hoverinfo="text",
                 ),
                 row=1,
                 col=col,
             )
-    return _section("comparison", heading, explanation, figures.write(fig, "comparison", 400))
+    return section("comparison", heading, explanation, figures.write(fig, "comparison", 400))
 
 
 def _level_lines(go: Any, distribution: Distribution, top: float, show: set[str]) -> list[Any]:
@@ -910,11 +788,11 @@ def _level_lines(go: Any, distribution: Distribution, top: float, show: set[str]
                     x=[x, x],
                     y=[0, top],
                     mode="lines",
-                    name=_e(name),
+                    name=escaped(name),
                     legendgroup=name,
                     showlegend=name not in show,
                     line={"color": colour, "dash": dash, "width": 2},
-                    hovertext=[f"{_e(name)}: {money(x)}"] * 2,
+                    hovertext=[f"{escaped(name)}: {money(x)}"] * 2,
                     hoverinfo="text",
                 )
             )
@@ -922,7 +800,7 @@ def _level_lines(go: Any, distribution: Distribution, top: float, show: set[str]
     return lines
 
 
-def _monte_carlo_section(figures: _Figures, report: StressReport) -> str:
+def _monte_carlo_section(figures: Figures, report: StressReport) -> str:
     heading = "Monte Carlo"
     explanation = (
         "Bad debt and the insurance fund's drawdown over the seeded paths of each configuration (base currency, "
@@ -933,7 +811,7 @@ def _monte_carlo_section(figures: _Figures, report: StressReport) -> str:
     titles: list[str] = []
     for label, result in results:
         paths = count(len(result.bad_debt.values))
-        titles += [_e(f"{label}: bad debt ({paths} paths)"), _e(f"{label}: insurance fund drawdown")]
+        titles += [escaped(f"{label}: bad debt ({paths} paths)"), escaped(f"{label}: insurance fund drawdown")]
     fig = figures.subplots(len(results), 2, subplot_titles=titles, horizontal_spacing=0.1)
     shown: set[str] = set()
     for row, (_, result) in enumerate(results, start=1):
@@ -954,7 +832,7 @@ def _monte_carlo_section(figures: _Figures, report: StressReport) -> str:
             fig.update_yaxes(title_text="paths", row=row, col=col)
     fig.update_xaxes(title_text="base currency", row=len(results))
     fig.update_layout(barmode="overlay")
-    return _section("monte-carlo", heading, explanation, figures.write(fig, "monte-carlo", 110 + 280 * len(results)))
+    return section("monte-carlo", heading, explanation, figures.write(fig, "monte-carlo", 110 + 280 * len(results)))
 
 
 def render_html(report: StressReport) -> str:
@@ -965,7 +843,7 @@ def render_html(report: StressReport) -> str:
     inlined once (no network needed to open it); all text from the report is escaped.
     """
     runs = _runs(report)
-    figures = _Figures()
+    figures = Figures()
     parts = [
         _header(report),
         _sources(report),
@@ -987,8 +865,8 @@ def render_html(report: StressReport) -> str:
             "<head>",
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(report.title)}: stress report</title>",
-            f"<style>{_STYLE}</style>",
+            f"<title>{escaped(report.title)}: stress report</title>",
+            f"<style>{STYLE}</style>",
             "</head>",
             "<body>",
             *parts,

@@ -17,12 +17,11 @@ from crossmargin.margin.account import AccountResult, PositionResult
 from crossmargin.margin.owners import OwnerView, VenueExposure
 from crossmargin.margin.pools import PoolFigures
 from crossmargin.margin.whatif import ModeComparison, OrderCheck
-from crossmargin.report.numbers import decimal_string
+from crossmargin.report.numbers import NONE_MARK, decimal_string
 from crossmargin.report.results import signed_max_size
 
 TABLE_DIGITS = 10
 PERCENT_DIGITS = 4
-NONE_MARK = "-"
 ALERT_STYLE = "bold red"
 
 
