@@ -48,3 +48,17 @@ def test_restated_prices_replace_the_sorted_ones() -> None:
     s.restate(np.array([1]), np.array([96.0]), np.array([0]), np.array([93.0, 12.0]))
     assert list(s.crossed(np.array([93.0, 10.0]), np.array([100.0, 12.0]), np.array([95.0, 12.0]))) == []
     assert list(s.crossed(np.array([93.0, 10.0]), np.array([100.0, 12.0]), np.array([96.0, 12.0]))) == [1]
+
+
+def test_a_price_worked_again_twice_keeps_only_the_last() -> None:
+    s = sweep()
+    at = np.array([100.0, 10.0])
+    # slot 0 worked again at 100: 93; again before any sweep: 80; slot 5 worked again: 9.5, then no price
+    s.restate(np.array([0, 5]), np.array([93.0, 9.5]), np.array([0, 1]), at)
+    s.restate(np.array([0, 5]), np.array([80.0, np.nan]), np.array([0, 1]), at)
+    # the marks at 93 and 9.5 reach the replaced prices (93, 9.5); slot 0's sorted 95 is set aside
+    assert list(s.crossed(np.array([93.0, 9.5]), np.array([100.0, 10.0]), np.array([93.0, 9.5]))) == []
+    # 80 reaches the live one, after the sorted 90 of slot 1 (sorted crossings first, then prices worked again);
+    # each reported once
+    assert list(s.crossed(np.array([80.0, 9.0]), np.array([100.0, 10.0]), np.array([80.0, 9.0]))) == [1, 0]
+    assert list(s.crossed(np.array([80.0, 9.0]), np.array([100.0, 10.0]), np.array([80.0, 9.0]))) == []

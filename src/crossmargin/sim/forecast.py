@@ -380,9 +380,13 @@ class _Cascade:
             self.waiting = candidates[~due]
             if not due.any():
                 return True
-            self._liquidate(number, candidates[due], _subset(values, due))
-            if number == 1:
-                self._restate(self._exposed())
+            changed = self._liquidate(number, candidates[due], _subset(values, due))
+            if number == 1:  # the pools the shock moved worked again with those the round changed, once each
+                exposed = self._exposed()
+                also = np.ones(self.book.pool_count, dtype=np.bool_)
+                also[exposed] = False
+                changed = np.concatenate([changed[also[changed]], exposed])
+            self._restate(changed)
         return False
 
     def _candidates(self, number: int) -> I64:
@@ -478,13 +482,14 @@ class _Cascade:
         closed = self.holdings.size[slots] * filled.share
         realized = unrealized_pnl(closed, t.contract_size[i], self.holdings.entry[slots], self.marks[i], t.inverse[i])
         realized += filled.slippage / self.prices[settle]
-        amounts = np.array(self.balance[:, pools])
+        amounts = self.balance.take(pools, axis=1)
         np.add.at(amounts, (settle, values.owner), realized)
         valued = amounts * self.prices[:, None]
         return np.maximum(-valued, 0.0).sum(axis=0), np.maximum(valued, 0.0).sum(axis=0)
 
-    def _liquidate(self, number: int, pools: I64, values: PoolValues) -> None:
-        """Liquidate the due ``pools`` (valued: ``values``) at this round's marks (module doc, step 3)."""
+    def _liquidate(self, number: int, pools: I64, values: PoolValues) -> I64:
+        """Liquidate the due ``pools`` (valued: ``values``) at this round's marks (module doc, step 3); the pools
+        whose prices are to be worked again (:meth:`_settle_round`)."""
         book, terms, holdings = self.book, self.terms, self.holdings
         rank = self.prepared.rank[pools]
         order = np.lexsort((pools, rank))
@@ -492,7 +497,7 @@ class _Cascade:
         n = len(pools)
         instrument = holdings.instrument[slots].astype(np.int64)
         long = holdings.size[slots] > 0.0
-        owed = -(self.balance[:, pools].clip(max=0.0).T @ self.prices)
+        owed = -(self.balance.take(pools, axis=1).clip(max=0.0).T @ self.prices)
         rate = fee_rate(terms)
         cross = book.haircut[pools]
         quotes = Quotes()
@@ -549,7 +554,7 @@ class _Cascade:
         )  # fmt: skip
         self.fund = turns.fund
         marks = turns.marks if self.orders is Orders.ACCOUNT else filled.marks
-        self._settle_round(number, pools, values, np.where(turns.taken_over, 0.0, left.fees), turns, marks)
+        return self._settle_round(number, pools, values, np.where(turns.taken_over, 0.0, left.fees), turns, marks)
 
     def _prices_of(self, values: PoolValues, filled: _Fills) -> F64:
         """The average fill price of each position of ``values`` that ``filled`` closed (mark units)."""
@@ -584,11 +589,11 @@ class _Cascade:
             self.terms.adl_ranking, self.shocked_marks, net,
         )  # fmt: skip
 
-    def _settle_round(self, number: int, pools: I64, values: PoolValues, fees: F64, turns: Turns, marks: F64) -> None:
+    def _settle_round(self, number: int, pools: I64, values: PoolValues, fees: F64, turns: Turns, marks: F64) -> I64:
         """Book what the round's turns did (``fees``: each pool's): positions closed (the PnL of what went to the
         market realized at its fill price into the pool's settle balance, as the ledger books a fill), notional,
-        shortfall and who paid it, the pools closed out, the marks; the prices of the pools it changed, and of the
-        takers auto-deleveraging reached, worked again."""
+        shortfall and who paid it, the pools closed out, the marks; the pools whose prices are to be worked again
+        (those it changed and left open, and the takers auto-deleveraging reached)."""
         book, t, slots = self.book, self.t, values.slots
         i = self.holdings.instrument[slots].astype(np.int64)
         c, inverse, entry = t.contract_size[i], t.inverse[i], self.holdings.entry[slots]
@@ -637,8 +642,7 @@ class _Cascade:
         )
         takers = np.flatnonzero(self.ledger.touched)
         self.ledger.touched[:] = False
-        again = _distinct(book.pool_count, pools[liquidated & left_open], takers[~self.closed_out[takers]])
-        self._restate(again)
+        return _distinct(book.pool_count, pools[liquidated & left_open], takers[~self.closed_out[takers]])
 
     def result(self, move: float, converged: bool) -> MoveForecast:
         """The forecast of the cascade so far."""

@@ -103,11 +103,14 @@ def queues(
     net: F64 | None = None,
 ) -> Queues:  # fmt: skip
     """The queues of the positions ``score``d (their ``instrument``, ``long``, and their accounts' ``rank`` by
-    id, ties broken by it), ``count`` instruments; a taker left with part of its position is scored again under
-    ``ranking`` at the pinned ``marks`` with its pool's ``net`` value there (per pool, base currency; copied)."""
-    segment = 2 * instrument + long.astype(np.int64)
-    slot = np.lexsort((rank, -score, segment)).astype(np.int64)
-    start = np.searchsorted(segment[slot], np.arange(2 * count + 1)).astype(np.int64)
+    id, ties broken by it; a score of -inf: no position, left out), ``count`` instruments; a taker left with
+    part of its position is scored again under ``ranking`` at the pinned ``marks`` with its pool's ``net`` value
+    there (per pool, base currency; copied)."""
+    held = np.flatnonzero(score > -np.inf)
+    segment = 2 * instrument[held] + long[held].astype(np.int64)
+    ranked = np.lexsort((rank[held], -score[held], segment))
+    slot = held[ranked]
+    start = np.searchsorted(segment[ranked], np.arange(2 * count + 1)).astype(np.int64)
     n, capacity = len(score), 2 * len(score)
     return Queues(
         slot, start, start[:-1].copy(), score[slot].astype(np.float64), RESCORED.get(ranking, 0),

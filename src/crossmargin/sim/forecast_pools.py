@@ -115,7 +115,7 @@ def compact(pools: I64, holdings: Holdings, market: Market, rules: RuleArrays) -
         holdings.bracket[slots], np.zeros((k, 4)),
     )  # fmt: skip
     pool_arrays = PoolArrays(
-        np.ascontiguousarray(holdings.balance[:, pools]),
+        holdings.balance.take(pools, axis=1),
         np.zeros((holdings.balance.shape[0] if choices.folded else 0, 4, n)),
         np.ascontiguousarray(holdings.haircut[pools]),
         np.bincount(owner, minlength=n).astype(np.int32),
