@@ -111,7 +111,7 @@ def queues(
     ranked = np.lexsort((rank[held], -score[held], segment))
     slot = held[ranked]
     start = np.searchsorted(segment[ranked], np.arange(2 * count + 1)).astype(np.int64)
-    n, capacity = len(score), 2 * len(score)
+    n, capacity = len(score), 2 * len(held)  # segment s's heap: entries 2 start[s] to 2 start[s + 1]
     return Queues(
         slot, start, start[:-1].copy(), score[slot].astype(np.float64), RESCORED.get(ranking, 0),
         np.zeros(count) if marks is None else marks.copy(), np.zeros(0) if net is None else net.copy(),
