@@ -4,7 +4,9 @@ Every number crossmargin prints (JSON results and tables alike) goes through :fu
 so a figure reads the same wherever it appears and parses back as the ``Decimal`` it stands for,
 rounded only past its 20th significant digit (tables ask for fewer digits, for reading). A figure computed
 in floats (a stress run's totals, a Monte Carlo tail measure) is written by :func:`float_string`: the
-shortest decimal that reads back as the same float, in the same fixed-point form.
+shortest decimal that reads back as the same float, in the same fixed-point form. The HTML and terminal
+reports' tables of float figures write money to cents (:func:`money`) and counts (:func:`count`) with thousands
+separators, for reading; :data:`NONE_MARK` stands for a missing figure in any table.
 """
 
 import math
