@@ -1,5 +1,7 @@
 """Risk agents on every shipped real-crash scenario: agents off, the traders' de-risking agent, the venue's
-risk agent, both; liquidations, liquidated notional, bad debt, ADL and the agents' own trades and slippage.
+risk agent, both, the traders' agent hedging first (alone and with the venue's), and the traders' agent acting
+earlier (reducing, and hedging first); liquidations, liquidated notional, bad debt, ADL and the agents' own
+trades, hedges and slippage.
 
     NUMBA_CACHE_DIR=... .venv/bin/python benchmarks/agents.py [--accounts 1000] [--seed 7] [--workers 2]
         [--agents FILE.yaml] [--json benchmarks/agents.json] [--doc docs/agents.md]
@@ -7,7 +9,9 @@ risk agent, both; liquidations, liquidated notional, bad debt, ADL and the agent
 The book is ``synthetic_book(accounts, seed)`` under the generic rulebook, the calibrated default depth and the
 default insurance fund (what ``crossmargin stress --generate N`` stresses), cross margin; each scenario's path
 is drawn with the same seed. The agents are those of ``--agents`` (default: :data:`AGENTS`, the settings
-docs/agents.md states): "trader" runs the traders' part alone, "venue" the venue's, "both" both. Writes every
+docs/agents.md states): "trader" runs the traders' part alone, "venue" the venue's, "both" both; "hedger" is
+the traders' part with ``hedge`` on, "hedger+venue" that with the venue's; "early trader" and "early hedger"
+act at the buffer :data:`EARLY` (threshold, target) instead. Writes every
 run's totals to the JSON file and the table into the doc between its ``<!-- agents-table -->`` markers (the
 prose around it is the doc's own). Runs go to ``--workers`` local processes; the machine is shared, so the
 wall time is reported, not compared.
@@ -22,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from crossmargin.oracle.config import OracleConfig
@@ -37,19 +42,27 @@ AGENTS: dict[str, Any] = {
     "trader": {"share": 1.0, "seed": 0, "reaction_s": 60, "threshold": 2, "target": 3, "min_volatility": 0.2},
     "venue": {"reference_volatility": 0.8, "cap": 3, "max_daily_fall": 0.25, "step": 0.05},
 }
-VARIANTS = ("off", "trader", "venue", "both")
+VARIANTS = ("off", "trader", "venue", "both", "hedger", "hedger+venue", "early trader", "early hedger")
+EARLY = (8.0, 10.0)
+"""The threshold and target of the "early" variants: a buffer a hedge can still be margined at (at the default
+2, most alarmed accounts are below their initial margin, so a hedge is refused)."""
 MARKERS = ("<!-- agents-table -->", "<!-- /agents-table -->")
 
 
 def variant(config: AgentsConfig, name: str) -> AgentsConfig | None:
     """The agents of one variant of the table."""
+    trader = config.trader
     if name == "off":
         return None
-    if name == "trader":
-        return AgentsConfig(trader=config.trader)
     if name == "venue":
         return AgentsConfig(venue=config.venue)
-    return config
+    if name == "both" or trader is None:
+        return config
+    if name.startswith("early"):
+        trader = msgspec.structs.replace(trader, threshold=EARLY[0], target=EARLY[1])
+    if "hedger" in name:
+        trader = msgspec.structs.replace(trader, hedge=True)
+    return AgentsConfig(trader=trader, venue=config.venue if name.endswith("+venue") else None)
 
 
 def one_run(accounts: int, seed: int, scenario: str, name: str, config: AgentsConfig) -> dict[str, Any]:
@@ -70,6 +83,7 @@ def one_run(accounts: int, seed: int, scenario: str, name: str, config: AgentsCo
         "adl_events": result.adl_events,
         "insurance_fund_drawdown": result.insurance_fund_drawdown,
         "agent_trades": result.agent_trades,
+        "agent_hedges": result.agent_hedges,
         "agent_notional": result.agent_notional,
         "agent_slippage": result.agent_slippage,
         "peak_margin_multiplier": result.peak_multiplier,
@@ -84,15 +98,16 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table: one row per scenario and variant, with each figure's change from agents off."""
     head = (
         "| scenario | agents | liquidations | liquidated notional | bad debt | ADL | fund drawdown | agent trades "
-        "| agent notional | agent slippage | peak multiplier |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        "| hedges | agent notional | agent slippage | peak multiplier |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     lines = []
     for row in rows:
         lines.append(
             f"| {row['scenario']} | {row['agents']} | {row['liquidations']:,} | {money(row['liquidated_notional'])} "
             f"| {money(row['bad_debt'])} | {row['adl_events']:,} | {money(row['insurance_fund_drawdown'])} "
-            f"| {row['agent_trades']:,} | {money(row['agent_notional'])} | {money(row['agent_slippage'])} "
+            f"| {row['agent_trades']:,} | {row['agent_hedges']:,} | {money(row['agent_notional'])} "
+            f"| {money(row['agent_slippage'])} "
             f"| {row['peak_margin_multiplier']:.2f} |"
         )
     return head + "\n".join(lines) + "\n"

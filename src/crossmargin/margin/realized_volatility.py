@@ -72,7 +72,18 @@ def per_sqrt_second(volatility: float) -> float:
     return volatility / math.sqrt(SECONDS_PER_YEAR)
 
 
-def _check_positive(value: float, name: str) -> float:
+def interval_weights(dt: float, half_life_s: float) -> tuple[float, float]:
+    """``(d, s)`` of an interval of ``dt`` seconds (>= 0) under a half-life of ``half_life_s`` seconds (module
+    doc): ``d = 2 ** (-dt / h)``, the decay of what came before, and ``s = (h / ln 2)(1 - d)``, the interval's
+    own weight in seconds."""
+    if not (math.isfinite(dt) and dt >= 0.0):
+        raise InputError("dt", f"must be a finite number of seconds >= 0, got {dt!r}")
+    exponent = -dt * _LN2 / half_life_s
+    return math.exp(exponent), -math.expm1(exponent) * half_life_s / _LN2
+
+
+def check_positive(value: float, name: str) -> float:
+    """``value`` if it is a finite number > 0, else an InputError naming ``name``."""
     if not (math.isfinite(value) and value > 0.0):
         raise InputError(name, f"must be a finite number > 0, got {value!r}")
     return value
@@ -88,27 +99,19 @@ class EwmaVarianceRate:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_positive(self.half_life_s, "half_life_s")
-
-    def _decay(self, dt: float) -> tuple[float, float]:
-        """``(d, s)`` of an interval of ``dt`` seconds (>= 0): the decay of what came before and the interval's
-        own weight."""
-        if not (math.isfinite(dt) and dt >= 0.0):
-            raise InputError("dt", f"must be a finite number of seconds >= 0, got {dt!r}")
-        exponent = -dt * _LN2 / self.half_life_s
-        return math.exp(exponent), -math.expm1(exponent) * self.half_life_s / _LN2
+        check_positive(self.half_life_s, "half_life_s")
 
     def add(self, log_return: float, dt: float) -> None:
         """Take a log return spanning ``dt`` seconds (>= 0) after the last."""
         if not math.isfinite(log_return):
             raise InputError("log_return", f"must be finite, got {log_return!r}")
-        keep, weight = self._decay(dt)
+        keep, weight = interval_weights(dt, self.half_life_s)
         self.squares = keep * self.squares + (weight / dt if dt > 0.0 else 1.0) * log_return * log_return
         self.seconds = keep * self.seconds + weight
 
     def skip(self, dt: float) -> None:
         """Let ``dt`` seconds pass with no estimate (a gap): what came before decays."""
-        keep, _ = self._decay(dt)
+        keep, _ = interval_weights(dt, self.half_life_s)
         self.squares *= keep
         self.seconds *= keep
 
@@ -138,9 +141,9 @@ class Bar:
     close: float
 
     def __post_init__(self) -> None:
-        _check_positive(self.seconds, "seconds")
+        check_positive(self.seconds, "seconds")
         for name in ("open", "high", "low", "close"):
-            _check_positive(getattr(self, name), name)
+            check_positive(getattr(self, name), name)
         if not self.low <= min(self.open, self.close) <= max(self.open, self.close) <= self.high:
             raise InputError("high", f"a bar needs low <= open, close <= high, got {self}")
 
@@ -168,7 +171,7 @@ class RangeVarianceRate:
     end: float | None = None
 
     def __post_init__(self) -> None:
-        _check_positive(self.half_life_s, "half_life_s")
+        check_positive(self.half_life_s, "half_life_s")
 
     def add(self, bar: Bar) -> None:
         """Take the next bar (starting at or after the last one's end): what came before decays over the time
@@ -201,13 +204,13 @@ class RealizedVolatility:
     def __post_init__(self) -> None:
         if not self.half_lives_s:
             raise InputError("half_lives_s", "needs at least one half-life")
-        _check_positive(self.max_gap_s, "max_gap_s")
+        check_positive(self.max_gap_s, "max_gap_s")
         self.estimators = tuple(EwmaVarianceRate(h) for h in self.half_lives_s)
 
     def observe(self, t: float, price: float) -> None:
         """Take the price at ``t`` seconds (not before the last update's time); the first only starts the
         index, one after a gap longer than :attr:`max_gap_s` starts it again (history decayed, kept)."""
-        _check_positive(price, "price")
+        check_positive(price, "price")
         if not math.isfinite(t) or (self.t is not None and t < self.t):
             raise InputError("t", f"a finite time not before {self.t}, got {t!r}")
         if self.price is not None and self.t is not None:
@@ -245,8 +248,8 @@ class RealizedVolatilityIndex:
         if not half_lives_s:
             raise InputError("half_lives_s", "needs at least one half-life")
         for h in half_lives_s:
-            _check_positive(h, "half_lives_s")
-        _check_positive(max_gap_s, "max_gap_s")
+            check_positive(h, "half_lives_s")
+        check_positive(max_gap_s, "max_gap_s")
         self.half_lives_s = half_lives_s
         self.max_gap_s = max_gap_s
         self.assets: dict[str, RealizedVolatility] = {}

@@ -56,7 +56,7 @@ RUN_COLUMNS = (
     "IF max drawdown",
     "accounts",
 )
-AGENT_COLUMNS = ("run", "agents", "trades", "notional", "slippage", "peak multiplier")
+AGENT_COLUMNS = ("run", "agents", "trades", "hedges", "notional", "slippage", "peak multiplier")
 MONTE_CARLO_COLUMNS = (
     "run",
     "paths",
@@ -111,7 +111,9 @@ def _finite(values: Iterable[float]) -> NDArray[np.float64]:
 
 
 # Keys of a run's totals that are counts (JSON integers); every other total is money (a decimal string).
-COUNT_KEYS = frozenset({"liquidations", "adl_events", "accounts", "positions", "agent_trades", "agent_refused"})
+COUNT_KEYS = frozenset(
+    {"liquidations", "adl_events", "accounts", "positions", "agent_trades", "agent_hedges", "agent_refused"}
+)
 
 
 def _json_totals(totals: dict[str, float | int]) -> dict[str, object]:
@@ -146,10 +148,12 @@ def step_json(step: StepRecord) -> dict[str, object]:
 
 
 def _agent_step_json(agents: AgentStep) -> dict[str, object]:
-    """A step's ``agents`` object (runs with agents only): ``trades`` and ``refused`` integers, ``notional``
-    and ``slippage`` decimal strings (base currency), ``multipliers`` (underlying -> margin multiplier)."""
+    """A step's ``agents`` object (runs with agents only): ``trades``, ``hedges`` (of the trades, the delta
+    hedges) and ``refused`` integers, ``notional`` and ``slippage`` decimal strings (base currency),
+    ``multipliers`` (underlying -> margin multiplier)."""
     return {
         "trades": int(agents.trades),
+        "hedges": int(agents.hedges),
         "notional": float_string(agents.notional),
         "slippage": float_string(agents.slippage),
         "refused": int(agents.refused),
@@ -255,13 +259,13 @@ def monte_carlo_table(report: StressReport) -> Table:
 
 
 def agents_table(report: StressReport) -> Table:
-    """One row per run with risk agents: which ran, their trades, notional and slippage, and the peak margin
-    multiplier."""
+    """One row per run with risk agents: which ran, their trades (of them the delta hedges), notional and
+    slippage, and the peak margin multiplier."""
     table = _table("Risk agents (base currency)", AGENT_COLUMNS)
     for label, run in _runs(report):
         if run.agents:
             table.add_row(
-                Text(label), run.agents, count(run.agent_trades), money(run.agent_notional),
+                Text(label), run.agents, count(run.agent_trades), count(run.agent_hedges), money(run.agent_notional),
                 money(run.agent_slippage), f"{run.peak_multiplier:.2f}",
             )  # fmt: skip
     return table

@@ -52,3 +52,16 @@ def loop_of(doc: dict[str, Any], liquidity: dict[str, LiquidityModel] | None = N
     return EngineLoop(
         LoopConfig(portfolio, generic.rules, generic.liquidation, oracle_config(doc), liquidity or {}, D(0))
     )
+
+
+def hedged_document(balance: Any = 2000, correlation: Any = "0.9") -> dict[str, Any]:
+    """``document(balance)`` with an ETH-PERP beside BTC-PERP (1 contract = 1 ETH, the same tier), ETH 1000 and
+    the market's BTC/ETH ``correlation`` (None: not given)."""
+    doc = document(balance)
+    doc["instruments"]["ETH-PERP"] = {**doc["instruments"]["BTC-PERP"], "underlying": "ETH"}
+    doc["assets"]["ETH"] = {"weight": "0.9"}
+    doc["prices"]["ETH"] = "1000"
+    doc["marks"]["ETH-PERP"] = "1000"
+    if correlation is not None:
+        doc["correlations"] = {"BTC": {"ETH": str(correlation)}}
+    return doc

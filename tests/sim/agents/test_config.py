@@ -12,6 +12,9 @@ def test_a_document_gives_both_agents_and_defaults_fill_the_rest():
     assert config.venue == VenueAgentConfig(cap=2.0)
     assert config.label() == "trader+venue"
     assert AgentsConfig(venue=VenueAgentConfig()).label() == "venue"
+    hedging = agents_from_dict({"trader": {"hedge": True, "hedge_instruments": ["ETH-PERP"]}}).trader
+    assert hedging == TraderAgentConfig(hedge=True, hedge_instruments=("ETH-PERP",))
+    assert hedging.correlation_half_life_s == 3600.0
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,9 @@ def test_a_document_gives_both_agents_and_defaults_fill_the_rest():
         ({"bots": {}}, "bots"),
         ({}, "agents"),
         ({"trader": {"name": "risk"}, "venue": {"name": "risk"}}, "trader.name"),
+        ({"trader": {"hedge": "maybe"}}, "trader.hedge"),
+        ({"trader": {"hedge_instruments": []}}, "trader.hedge_instruments"),
+        ({"trader": {"correlation_half_life_s": 0}}, "trader.correlation_half_life_s"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_its_field(data, field):

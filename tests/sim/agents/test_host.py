@@ -3,7 +3,10 @@ reported."""
 
 from decimal import Decimal
 
+import pytest
+
 from crossmargin.live import events as live
+from crossmargin.model import InputError
 from crossmargin.sim.agents.config import agents_from_dict
 from crossmargin.sim.agents.host import build_agents, run_agents
 from crossmargin.sim.agents.protocol import Action, AgentView
@@ -32,6 +35,13 @@ def test_the_venues_agent_runs_before_the_traders():
     assert [type(a) for a in agents] == [VenueRiskAgent, DeRiskingAgent]
     assert agents[1].accounts == ["a"]  # type: ignore[attr-defined]
     assert list(agents[0].paths) == ["BTC"]  # type: ignore[attr-defined]
+
+
+def test_a_hedge_instrument_the_book_does_not_list_is_refused_naming_the_field():
+    loop = loop_of(document())
+    with pytest.raises(InputError) as caught:
+        build_agents(agents_from_dict({"trader": {"hedge": True, "hedge_instruments": ["ETH-PERP"]}}), loop)
+    assert caught.value.field == "trader.hedge_instruments" and "ETH-PERP" in caught.value.message
 
 
 def test_each_action_is_the_loops_next_event_and_a_refused_one_is_reported():

@@ -1,13 +1,15 @@
 """The de-risking agent: a one-account reduction worked by hand, the reaction time, the share chosen by seed,
 and the property that it never leaves an account closer to liquidation than it found it."""
 
+import math
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.clearing.events import MARKET
-from crossmargin.liquidation.liquidity import DepthLevels
+from crossmargin.liquidation.liquidity import DepthLevels, LiquidityModel
 from crossmargin.live import events as live
 from crossmargin.margin.pools import PoolFigures
 from crossmargin.model.numbers import exact
@@ -15,7 +17,7 @@ from crossmargin.sim.agents.buffer import exact_buffer
 from crossmargin.sim.agents.config import TraderAgentConfig
 from crossmargin.sim.agents.protocol import AgentView, numbered
 from crossmargin.sim.agents.trader import DeRiskingAgent, runs_agent
-from tests.sim.agents.conftest import REACTION_S, document, loop_of
+from tests.sim.agents.conftest import REACTION_S, document, hedged_document, loop_of
 
 D = Decimal
 CONFIG = TraderAgentConfig(reaction_s=REACTION_S, threshold=2, target=3, min_volatility=0.5)
@@ -147,3 +149,119 @@ def test_the_sale_s_permanent_impact_moves_the_mark_as_a_liquidation_s_fills_do(
     assert [(e.instrument, e.before, e.mark) for e in moved] == [("BTC-PERP", D(20000), D(19990))]
     assert loop.state.market.mark("BTC-PERP") == D(19990)
     assert loop.book.marks[loop.book.instruments.index("BTC-PERP")] == 19990.0
+
+
+HEDGER = TraderAgentConfig(reaction_s=REACTION_S, threshold=2, target=3, min_volatility=0.5, hedge=True)
+DEPTHS: dict[str, LiquidityModel] = {
+    "BTC-PERP": DepthLevels(((D("0.001"), D(10)),)),
+    "ETH-PERP": DepthLevels(((D("0.001"), D(100)),)),
+}
+
+
+def hedge_of(loop, config=HEDGER, history=None):
+    """The agent's actions at its reaction time (its alarm at 0), after the price ``history`` it was shown."""
+    agent = DeRiskingAgent(config, loop.state.account_ids)
+    for t, prices in history or ():
+        agent.correlations.observe(t, prices)
+    agent.act(AgentView(D(0), loop))
+    return agent, agent.act(AgentView(D(REACTION_S), loop))
+
+
+def correlated_buffer(loop, rho) -> Decimal:
+    sigmas = {"BTC": D("0.05"), "ETH": D("0.05")}
+    figures = loop.state.pool_figures("a")
+    return exact_buffer(figures, loop.state.rules, loop.state.instruments, sigmas, lambda u, v: rho).value
+
+
+def test_a_hand_worked_hedge_shorts_the_correlated_underlying_before_any_sale():
+    # 2000 USDT, long 1 BTC-PERP: health 2000 - 80 = 1920, risk 20000 x 0.05 = 1000, buffer 1.92 < 2. ETH is
+    # unheld and its correlation with BTC given (0.9): b = 20000 x 0.05 x 0.9 x 0.05 = 45, c = 0.05^2 = 0.0025.
+    # To reach risk 1920 / 3 = 640: x^2 c + 2 x b + (1000^2 - 640^2) = 0, room = 45^2 - 0.0025 x 590,400
+    # = 2025 - 1476 = 549, x = (-45 + sqrt(549)) / 0.0025 = -8627.70 USD: short 8.627 ETH (steps of 0.001).
+    loop = loop_of(hedged_document(), DEPTHS)
+    _, actions = hedge_of(loop)
+    hedge = actions[0]
+    event = hedge.event
+    assert isinstance(event, live.Trade)
+    assert (event.instrument, event.seller, event.buyer) == ("ETH-PERP", "a", MARKET)
+    assert (event.size, event.price, hedge.size, hedge.slippage) == (D("8.627"), D(999), D("-8.627"), D("8.627"))
+    assert hedge.note.startswith("hedge 1.92 -> ")
+    loop.handle(numbered(event, loop.seq + 1))
+    # equity 2000 - 8.627 x (1000 - 999) = 1991.373, MM 80 + 0.004 x 8627 = 114.508: health 1876.865; risk^2
+    # 1000^2 + 431.35^2 - 2 x 0.9 x 1000 x 431.35 = 409,632.8225
+    with exact():
+        assert correlated_buffer(loop, D("0.9")) == D("1876.865") / D("409632.8225").sqrt()
+    # still short of 3 (2.93): the agent then sells BTC, each trade raising the buffer
+    before = correlated_buffer(loop, D("0.9"))
+    for action in actions[1:]:
+        assert action.instrument == "BTC-PERP" and action.size < 0
+        loop.handle(numbered(action.event, loop.seq + 1))
+        assert correlated_buffer(loop, D("0.9")) > before
+
+
+def test_a_correlation_measured_from_the_prices_it_was_shown_sizes_the_hedge():
+    # No correlation in the document; the agent saw BTC and ETH move by 0.01 and 0.02 together, then stand
+    # still: measured 1. b = 1000 x 0.05 = 50, room 2500 - 1476 = 1024, x = (-50 + 32) / 0.0025 = -7200: 7.2 ETH
+    loop = loop_of(hedged_document(correlation=None), DEPTHS)
+    history = [
+        (-2.0, {"BTC": 20000 * math.exp(-0.01), "ETH": 1000 * math.exp(-0.02)}),
+        (-1.0, {"BTC": 20000.0, "ETH": 1000.0}),
+    ]
+    agent, actions = hedge_of(loop, history=history)
+    assert agent.correlations.correlation("BTC", "ETH") == pytest.approx(1.0)
+    assert (actions[0].instrument, actions[0].size) == ("ETH-PERP", D("-7.2"))
+
+
+def test_an_unmeasured_correlation_is_not_hedged_on():
+    loop = loop_of(hedged_document(correlation=None), DEPTHS)
+    _, actions = hedge_of(loop)
+    assert actions and all(a.instrument == "BTC-PERP" for a in actions)
+
+
+def test_a_hedge_needs_its_initial_margin_and_is_halved_until_it_is_met():
+    # ETH-PERP margined at imr 0.5 (2x): 8.627 ETH would need 0.5 x 8627 + 0.008 x 20000 = 4473.5 of equity
+    # 1991.373, and 4.313 needs 2316.5 of 1995.687; 2.156 needs 1078 + 160 = 1238 of 1997.844: taken. Its
+    # buffer: health 1997.844 - 80 - 8.624 = 1909.22, risk^2 = 1000^2 + 107.8^2 - 1.8 x 1000 x 107.8
+    # = 1,011,620.84 - 194,040 = 817,580.84 (buffer 2.11 > 1.92)
+    doc = hedged_document()
+    doc["instruments"]["ETH-PERP"]["tiers"] = [{"max_notional": None, "mmr": "0.004", "imr": "0.5"}]
+    loop = loop_of(doc, DEPTHS)
+    _, actions = hedge_of(loop)
+    assert (actions[0].instrument, actions[0].size) == ("ETH-PERP", D("-2.156"))
+    loop.handle(numbered(actions[0].event, loop.seq + 1))
+    assert loop.state.pool_figures("a").free_collateral >= 0
+    with exact():
+        assert correlated_buffer(loop, D("0.9")) == D("1909.22") / D("817580.84").sqrt()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    balance=st.decimals(D(300), D(8000), places=2),
+    size=st.decimals(D("0.1"), D(3), places=3),
+    short=st.booleans(),
+    rho=st.decimals(D("-0.9"), D("0.95"), places=2),
+    depth=levels,
+    threshold=st.floats(0.5, 4),
+    extra=st.floats(0, 3),
+)
+def test_a_hedging_agent_never_leaves_an_account_closer_to_liquidation_nor_short_of_its_initial_margin(
+    balance, size, short, rho, depth, threshold, extra
+):
+    doc = hedged_document(balance, rho)
+    doc["accounts"][0]["positions"][0]["size"] = str(-size if short else size)
+    loop = loop_of(doc, {"BTC-PERP": DepthLevels(depth), "ETH-PERP": DepthLevels(depth)})
+    if loop.state.pool_figures("a").liquidatable:
+        return
+    config = TraderAgentConfig(
+        reaction_s=REACTION_S, threshold=threshold, target=threshold + extra, min_volatility=0.5, hedge=True
+    )
+    _, actions = hedge_of(loop, config)
+    before = correlated_buffer(loop, rho)
+    for action in actions:
+        out = loop.handle(numbered(action.event, loop.seq + 1))
+        assert not [e for e in out if isinstance(e, live.Rejected)]
+        after = correlated_buffer(loop, rho)  # at the same marks: the prices it acted on
+        assert after > before
+        if action.instrument == "ETH-PERP":
+            assert loop.state.pool_figures("a").free_collateral >= 0
+        before = after

@@ -70,3 +70,27 @@ def test_without_agents_a_run_records_nothing_of_them_and_inert_agents_change_no
     assert quiet.agents == "trader+venue" and quiet.actions == ()
     assert [replace(step, agents=None) for step in quiet.steps] == list(plain.steps)
     assert quiet.marks == plain.marks and quiet.equity_after == plain.equity_after
+
+
+def test_hedging_traders_hedge_in_a_generated_book_and_the_run_counts_their_hedges():
+    from dataclasses import replace
+
+    from crossmargin.oracle.config import OracleConfig
+    from crossmargin.sim.agents.config import agents_from_dict
+    from crossmargin.sim.population import synthetic_book
+    from crossmargin.sim.scenarios.load import load_scenario
+    from crossmargin.sim.stress.comparison import StressBook, compared_configs
+    from crossmargin.venues import rulebook
+
+    generic = rulebook("generic")
+    book = StressBook(synthetic_book(30, 7), generic.rules, generic.liquidation, {}, None, OracleConfig())
+    agents = agents_from_dict({"trader": {"hedge": True, "threshold": 8, "target": 10}})
+    hedging = replace(compared_configs(book)[0], agents=agents)
+    result = run(hedging, load_scenario("flash-crash"), 7)
+    hedges = [a for a in result.actions if a.note.startswith("hedge ")]
+    assert hedges and result.agent_hedges == len(hedges) == result.summary()["agent_hedges"]
+    assert all(not a.refused for a in result.actions)
+    opened = {(a.account, a.instrument) for a in hedges}
+    held = {(account.id, p.instrument) for account in book.portfolio.accounts for p in account.positions}
+    assert not opened & held  # a hedge opens an instrument the account did not hold
+    assert run(hedging, load_scenario("flash-crash"), 7) == result

@@ -15,12 +15,23 @@ exact distance is ``H / (|N| x (1 - threshold x mmr))`` (the requirement falls w
 buffer is conservative by that factor. ``H <= 0`` is a liquidatable account (buffer <= 0). Isolated
 positions are left out: their own margin secures them, not the account's health.
 
+An agent that hedges counts diversification, or a hedge could never raise the buffer: the *correlated* risk
+nets each underlying's positions into its signed exposure ``g_u = sum_(p on u) sign(size_p) |N_p|`` (base
+currency, long positive: the first-order change of the health per unit log move of ``u``, for inverse
+contracts too) and takes the standard deviation of their sum::
+
+    risk = sqrt(sum_u sum_v g_u g_v rho_uv s_u s_v)
+
+with ``rho`` the correlations of the underlyings' moves. With ``|rho| <= 1`` it is never above the gross
+``sum_p |N_p| s_p``, so a gross buffer below a threshold names every account whose correlated buffer is: the
+float screen stays the gross one. Collateral balances are left out of both (their haircut prices them).
+
 :func:`exact_buffer` is the figure decisions use (exact, on the clearing state's figures);
 :func:`screened_buffers` is the float screen over the risk book that names the accounts worth the exact look.
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -58,13 +69,43 @@ class Buffer:
             return self.health / self.risk
 
 
+Correlation = Callable[[str, str], Decimal]
+"""The correlation of two underlyings' moves (1 for one underlying)."""
+
+
+def exposures(figures: PoolFigures, instruments: Mapping[str, Instrument]) -> dict[str, Decimal]:
+    """Each underlying's signed exposure ``g_u`` in a pool valued ``figures`` (base currency, long positive;
+    module doc), underlyings sorted by name."""
+    found: dict[str, Decimal] = {}
+    with exact():
+        for f in figures.positions:
+            underlying = instruments[f.position.instrument].underlying
+            signed = abs(f.notional) if f.position.size > 0 else -abs(f.notional)
+            found[underlying] = found.get(underlying, ZERO) + signed
+    return dict(sorted(found.items()))
+
+
+def correlated_risk(
+    exposure: Mapping[str, Decimal], sigmas: Mapping[str, Decimal], correlation: Correlation
+) -> Decimal:
+    """``sqrt(g' C g)`` of the signed ``exposure`` by underlying (module doc), ``C_uv = rho_uv s_u s_v``; a
+    rounding below zero is read as zero."""
+    moves = [(g * sigmas[u], u) for u, g in exposure.items()]
+    with exact():
+        variance = sum((a * b * (correlation(u, v) if u != v else 1) for a, u in moves for b, v in moves), ZERO)
+        return max(variance, ZERO).sqrt()
+
+
 def exact_buffer(
-    figures: PoolFigures, rules: RuleChoices, instruments: Mapping[str, Instrument], sigmas: Mapping[str, Decimal]
-) -> Buffer:
+    figures: PoolFigures, rules: RuleChoices, instruments: Mapping[str, Instrument], sigmas: Mapping[str, Decimal],
+    correlation: Correlation | None = None,
+) -> Buffer:  # fmt: skip
     """The buffer of a cross pool valued ``figures`` (module doc), ``sigmas`` by underlying
-    (:func:`move_sigmas`)."""
+    (:func:`move_sigmas`): the gross risk, or with a ``correlation`` the correlated one."""
     with exact():
         health = figures.equity - rules.liquidation_threshold * figures.maintenance_margin
+        if correlation is not None:
+            return Buffer(health, correlated_risk(exposures(figures, instruments), sigmas, correlation))
         risk = sum(
             (abs(f.notional) * sigmas[instruments[f.position.instrument].underlying] for f in figures.positions), ZERO
         )

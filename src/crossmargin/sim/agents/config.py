@@ -10,6 +10,9 @@ A document::
       threshold: 2            # act when the buffer (in sigma x sqrt(reaction_s)) is below this
       target: 3               # reduce until the buffer is back at this (>= threshold)
       min_volatility: 0.2     # annualized volatility floor of the buffer's sigma
+      hedge: false            # first hedge in a correlated underlying the account does not hold
+      hedge_instruments: [ETH-PERP]   # the instruments a hedge may trade (default: every instrument)
+      correlation_half_life_s: 3600   # half-life of the realized correlations a hedge is sized on
     venue:                    # the venue's risk agent (crossmargin.sim.agents.venue)
       reference_volatility: 0.8   # annualized; the multiplier is volatility / reference, at least 1
       cap: 3                      # the multiplier's ceiling
@@ -29,7 +32,8 @@ from crossmargin.model import InputError
 
 class TraderAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The de-risking agent's settings (module doc); ``half_life_s``: the volatility index's half-life it
-    reads (None: the loop's headline one)."""
+    reads (None: the loop's headline one); ``hedge``, ``hedge_instruments`` (None: every instrument) and
+    ``correlation_half_life_s`` as :mod:`crossmargin.sim.agents.trader` states them."""
 
     name: str = "trader"
     share: float = 1.0
@@ -39,6 +43,9 @@ class TraderAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     target: float = 3.0
     min_volatility: float = 0.2
     half_life_s: float | None = None
+    hedge: bool = False
+    hedge_instruments: tuple[str, ...] | None = None
+    correlation_half_life_s: float = 3600.0
 
 
 class VenueAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -79,6 +86,9 @@ def _check_trader(config: TraderAgentConfig) -> None:
         raise InputError("trader.target", f"must be at least the threshold {config.threshold}, got {config.target}")
     if config.half_life_s is not None:
         _positive(config.half_life_s, "trader.half_life_s")
+    _positive(config.correlation_half_life_s, "trader.correlation_half_life_s")
+    if config.hedge_instruments is not None and not config.hedge_instruments:
+        raise InputError("trader.hedge_instruments", "names no instrument: leave it out for every instrument")
 
 
 def _check_venue(config: VenueAgentConfig) -> None:

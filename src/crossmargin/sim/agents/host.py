@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from crossmargin.live import events as live
 from crossmargin.live.loop import EngineLoop
+from crossmargin.model import InputError
 from crossmargin.sim.agents.config import AgentsConfig
 from crossmargin.sim.agents.protocol import Action, Agent, AgentView, numbered
 from crossmargin.sim.agents.trader import DeRiskingAgent
@@ -24,7 +25,11 @@ Apply = Callable[[live.InboundEvent], Sequence[live.OutboundEvent]]
 
 def build_agents(config: AgentsConfig, loop: EngineLoop) -> list[Agent]:
     """Fresh agents for a run of ``loop``'s book: the venue's over every instrument's underlying, the traders'
-    over the accounts the state holds now (venue first: module doc)."""
+    over the accounts the state holds now (venue first: module doc). A hedge instrument the book does not list
+    raises InputError naming ``trader.hedge_instruments``."""
+    unknown = sorted(set(config.trader.hedge_instruments or ()) - set(loop.state.instruments)) if config.trader else []
+    if unknown:
+        raise InputError("trader.hedge_instruments", f"unknown instrument {unknown[0]!r}")
     agents: list[Agent] = []
     if config.venue is not None:
         underlyings = sorted({spec.underlying for spec in loop.state.instruments.values()})

@@ -58,7 +58,8 @@ class AgentView:
 class Action:
     """One thing an agent does: ``event`` (``seq`` 0) and, for the record, whose ``account`` and which
     ``instrument`` it trades (None for a venue action), the signed ``size`` in contracts (negative sells), its
-    ``price`` and the ``slippage`` paid against the mark (base currency, >= 0), and a ``note`` (why)."""
+    ``price`` and the ``slippage`` paid against the mark (base currency, >= 0), and a ``note`` (why);
+    ``hedge``: the trade opens a position in an underlying the account held none of (a delta hedge)."""
 
     agent: str
     event: live.InboundEvent
@@ -68,6 +69,7 @@ class Action:
     size: Decimal = Decimal(0)
     price: Decimal | None = None
     slippage: Decimal = Decimal(0)
+    hedge: bool = False
 
 
 class Agent(Protocol):

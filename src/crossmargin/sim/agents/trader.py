@@ -22,13 +22,30 @@ Each step (:meth:`DeRiskingAgent.act`):
    leaves an account closer to liquidation than it found it at the prices it acted on. It stops at the
    target.
 
-Each reduction is a :class:`~crossmargin.live.events.Trade` between the account and the market's account
-``@market`` at the fill price: the ledger books it as any trade. Its slippage against the mark (base
+With ``hedge`` on, the buffer is the correlated one (:mod:`crossmargin.sim.agents.buffer`: exposures netted
+per underlying, diversified by the underlyings' realized correlations) and the agent first tries a delta
+hedge, then reduces as above if the buffer is still short of the target:
+
+4. **Hedge.** The correlations are the agent's own realized ones (:mod:`crossmargin.margin.realized_correlation`),
+   from the index prices it is shown at every call, at ``correlation_half_life_s``; a pair not measured yet
+   is the market's (1 if the document gives none). Candidates are the ``hedge_instruments`` (default: every
+   instrument) on an underlying ``v`` the account holds no cross position on and whose correlation with every
+   underlying it does hold has been measured (or given in the market). Adding an exposure ``x`` on ``v``
+   moves the variance from ``R ** 2`` to ``R ** 2 + 2 x b + x ** 2 c``, with ``b = (C g)_v`` and
+   ``c = s_v ** 2``: the candidate that can take most variance off (``b ** 2 / c``; ties by name) is traded,
+   ``x`` the root nearest zero that brings the risk to ``health / target`` if the health held, else the
+   minimum-variance ``-b / c``; in contracts at the mark, rounded down to a thousandth-of-the-size step. It
+   fills against the depth as a sale does; the hedge is taken if, with its slippage and new requirements,
+   the account's exact buffer rises and its initial margin is met (``free collateral >= 0``, the venue's
+   multipliers in force: a venue raising them refuses new risk). Else half the size is tried, four sizes
+   at most.
+
+Each reduction or hedge is a :class:`~crossmargin.live.events.Trade` between the account and the market's
+account ``@market`` at the fill price: the ledger books it as any trade. Its slippage against the mark (base
 currency) is reported, and the fill's permanent impact (the depth's impacted mark less the mark) rides on the
-event (``Trade.impact``): the loop moves the mark by it as by a liquidation's fills, so agents' sales push
-other accounts as liquidations do. The buffers an account's sales are sized on are at the marks the step
-found (its own sales' impact on its remaining positions is not foreseen). What it leaves out: a delta hedge
-in a correlated instrument (it only reduces).
+event (``Trade.impact``): the loop moves the mark by it as by a liquidation's fills, so agents' trades push
+other accounts as liquidations do. The buffers an account's trades are sized on are at the marks the step
+found (its own trades' impact on its remaining positions is not foreseen).
 """
 
 import hashlib
@@ -44,15 +61,28 @@ from crossmargin.liquidation.liquidity import Quote, Side
 from crossmargin.live import events as live
 from crossmargin.margin.account import cross_pool
 from crossmargin.margin.fills import apply_fill
-from crossmargin.margin.pools import evaluate_pool
-from crossmargin.margin.positions import unrealized_pnl
+from crossmargin.margin.pools import PoolFigures, evaluate_pool
+from crossmargin.margin.positions import notional_per_contract, unrealized_pnl
+from crossmargin.margin.realized_correlation import RealizedCorrelations
 from crossmargin.model import Account, Position
-from crossmargin.model.numbers import ZERO, exact
-from crossmargin.sim.agents.buffer import Buffer, cross_pools, exact_buffer, move_sigmas, screened_buffers
+from crossmargin.model.numbers import ONE, ZERO, exact, from_float
+from crossmargin.sim.agents.buffer import (
+    Buffer,
+    Correlation,
+    cross_pools,
+    exact_buffer,
+    exposures,
+    move_sigmas,
+    screened_buffers,
+)
 from crossmargin.sim.agents.config import TraderAgentConfig
 from crossmargin.sim.agents.protocol import Action, AgentView
 
 _SCREEN_MARGIN = 1.01  # the float screen looks this much above the threshold
+_HEDGE_TRIES = 4  # sizes a hedge tries, each half the one before
+
+Trial = tuple[Account, Buffer, Action]
+"""A trade tried: the account after it, its buffer and the action."""
 
 
 def runs_agent(seed: int, account_id: str, share: float) -> bool:
@@ -74,6 +104,8 @@ class DeRiskingAgent:
         self.alarms: dict[str, Decimal] = {}
         """Account -> the time its buffer was first found below the threshold (cleared when it acts or
         recovers)."""
+        self.correlations = RealizedCorrelations(config.correlation_half_life_s)
+        """The underlyings' realized correlations, from the index prices at each call (``hedge`` only)."""
 
     def cover(self, accounts: Sequence[str]) -> None:
         """Watch those of ``accounts`` the seed picks (a host whose book opens accounts calls this again with
@@ -96,22 +128,55 @@ class DeRiskingAgent:
         volatility = view.volatility(self.config.half_life_s)
         return move_sigmas(volatility, underlyings, self.config.min_volatility, self.config.reaction_s)
 
-    def buffer(self, view: AgentView, account: Account, sigmas: Mapping[str, Decimal]) -> Buffer:
-        """The exact buffer of ``account`` (as it is, or as it would be) at the state's market."""
+    def correlation(self, view: AgentView) -> Correlation | None:
+        """The correlations the buffer counts (module doc, 4): None without ``hedge`` (the gross buffer)."""
+        if not self.config.hedge:
+            return None
+        market = view.state.market
+        found: dict[tuple[str, str], Decimal] = {}
+
+        def rho(u: str, v: str) -> Decimal:
+            if (u, v) not in found:
+                measured = self.correlations.correlation(u, v)
+                found[u, v] = market.correlation(u, v) if measured is None else from_float(measured)
+            return found[u, v]
+
+        return rho
+
+    def known(self, view: AgentView, u: str, v: str) -> bool:
+        """Whether the correlation of ``u`` and ``v`` is measured or given in the market (module doc, 4)."""
+        given = view.state.market.correlations
+        return self.correlations.correlation(u, v) is not None or (u, v) in given or (v, u) in given
+
+    def figures(self, view: AgentView, account: Account) -> PoolFigures:
+        """The exact figures of ``account``'s cross pool (as it is, or as it would be) at the state's market."""
         state = view.state
-        figures = evaluate_pool(cross_pool(account), state.portfolio_of([account]), state.rules)
-        return exact_buffer(figures, state.rules, state.instruments, sigmas)
+        return evaluate_pool(cross_pool(account), state.portfolio_of([account]), state.rules)
+
+    def buffer(
+        self, view: AgentView, account: Account, sigmas: Mapping[str, Decimal], correlation: Correlation | None = None
+    ) -> Buffer:
+        """The exact buffer of ``account`` (as it is, or as it would be) at the state's market: the gross one,
+        or with a ``correlation`` the correlated one."""
+        state = view.state
+        return exact_buffer(self.figures(view, account), state.rules, state.instruments, sigmas, correlation)
 
     def act(self, view: AgentView) -> list[Action]:
-        """The reductions due now (module doc)."""
+        """The hedges and reductions due now (module doc)."""
         config = self.config
+        if config.hedge:
+            market = view.state.market
+            prices = {a: float(p) for a, p in market.prices.items() if a != market.base}
+            self.correlations.observe(float(view.time), prices)
         sigmas = self.sigmas(view)
+        correlation = self.correlation(view)
         floats = screened_buffers(view.book, self.accounts, sigmas, self._cross_pools(view.book))
         low = {self.accounts[i] for i in np.flatnonzero(floats < config.threshold * _SCREEN_MARGIN)}
         threshold = Decimal(repr(config.threshold))
         actions: list[Action] = []
         for account_id in sorted(low | set(self.alarms)):
-            found = self.buffer(view, view.state.account(account_id), sigmas)
+            account = view.state.account(account_id)
+            found = self.buffer(view, account, sigmas, correlation)
             if found.health <= 0 or found.value >= threshold:
                 self.alarms.pop(account_id, None)
                 continue
@@ -119,15 +184,62 @@ class DeRiskingAgent:
             if view.time - since < Decimal(repr(config.reaction_s)):
                 continue
             del self.alarms[account_id]
-            actions += self.reduce(view, account_id, found, sigmas)
+            hedged = None if correlation is None else self.hedge(view, account, found, sigmas, correlation)
+            if hedged is not None:
+                account, found, action = hedged
+                actions.append(action)
+            actions += self.reduce(view, account, found, sigmas, correlation)
         return actions
 
-    def reduce(self, view: AgentView, account_id: str, found: Buffer, sigmas: Mapping[str, Decimal]) -> list[Action]:
-        """The trades that bring ``account_id`` from buffer ``found`` back to the target (module doc, 3)."""
+    def hedge(
+        self, view: AgentView, account: Account, found: Buffer, sigmas: Mapping[str, Decimal], correlation: Correlation
+    ) -> Trial | None:
+        """The delta hedge of ``account`` at buffer ``found`` (module doc, 4): the account after, its buffer
+        and the action; None where no candidate raises the buffer with the initial margin met."""
+        state = view.state
+        exposure = exposures(self.figures(view, account), state.instruments)
+        target = Decimal(repr(self.config.target))
+        names = self.config.hedge_instruments or tuple(state.instruments)
+        best: tuple[Decimal, str, Decimal, Decimal] | None = None
+        with exact():
+            for name in sorted(names):
+                v = state.instruments[name].underlying
+                if v in exposure or not all(self.known(view, u, v) for u in exposure):
+                    continue
+                b = sum((g * sigmas[u] * correlation(u, v) for u, g in exposure.items()), ZERO) * sigmas[v]
+                c = sigmas[v] * sigmas[v]
+                if b != 0 and c > 0 and (best is None or b * b / c > best[0]):
+                    best = (b * b / c, name, b, c)
+            if best is None:
+                return None
+            _, name, b, c = best
+            room = b * b - c * (found.risk * found.risk - (found.health / target) ** 2)
+            added = (-b + ONE.copy_sign(b) * room.sqrt()) / c if room >= 0 else -b / c
+            spec = state.instruments[name]
+            per_contract = notional_per_contract(spec, state.market.mark(name)) * state.market.price(spec.settle)
+            size = abs(added) / per_contract
+        for _ in range(_HEDGE_TRIES):
+            step = Decimal(1).scaleb(size.adjusted() - 3)  # a power of ten no bigger than a thousandth of it
+            size = (size / step).to_integral_value(ROUND_DOWN) * step
+            if size <= 0:
+                return None
+            tried = self._traded(view, account, name, size.copy_sign(added), sigmas, correlation, found)
+            raised = tried is not None and tried[1].value > found.value
+            if tried is not None and raised and self.figures(view, tried[0]).free_collateral >= 0:
+                return tried
+            size = size / 2
+        return None
+
+    def reduce(
+        self, view: AgentView, account: Account, found: Buffer, sigmas: Mapping[str, Decimal],
+        correlation: Correlation | None,
+    ) -> list[Action]:  # fmt: skip
+        """The sales that bring ``account`` from buffer ``found`` back to the target (module doc, 3): of the
+        positions the state holds (not a hedge this call opened)."""
         state = view.state
         target = Decimal(repr(self.config.target))
-        account = state.account(account_id)
-        figures = evaluate_pool(cross_pool(account), state.portfolio_of([account]), state.rules)
+        original = state.account(account.id)
+        figures = self.figures(view, original)
         by_risk = sorted(
             figures.positions,
             key=lambda f: (-abs(f.notional) * sigmas[state.instruments[f.position.instrument].underlying], f.position),
@@ -139,7 +251,7 @@ class DeRiskingAgent:
                 break
             position = next(p for p in account.positions if p.instrument == line.position.instrument and not p.isolated)
             risk = abs(line.notional) * sigmas[state.instruments[position.instrument].underlying]
-            chosen = self._best_size(view, account, position, now, risk, target, sigmas)
+            chosen = self._best_size(view, account, position, now, risk, target, sigmas, correlation)
             if chosen is None:
                 continue
             account, now, action = chosen
@@ -148,17 +260,18 @@ class DeRiskingAgent:
 
     def _best_size(
         self, view: AgentView, account: Account, position: Position, now: Buffer, risk: Decimal, target: Decimal,
-        sigmas: Mapping[str, Decimal],
-    ) -> tuple[Account, Buffer, Action] | None:  # fmt: skip
+        sigmas: Mapping[str, Decimal], correlation: Correlation | None,
+    ) -> Trial | None:  # fmt: skip
         """The size of ``position`` to sell (module doc, 3): the account after, its buffer and the action."""
         whole = abs(position.size)
         step = size_quantum(position.size)
         with exact():
             wanted = (now.risk - now.health / target) / risk * whole if risk > 0 else whole
             size = min(whole, max(step, (wanted / step).to_integral_value(ROUND_DOWN) * step))
-        best: tuple[Account, Buffer, Action] | None = None
+        best: Trial | None = None
         while True:
-            tried = self._sold(view, account, position, size, sigmas, now)
+            signed = -size if position.size > 0 else size
+            tried = self._traded(view, account, position.instrument, signed, sigmas, correlation, now)
             if tried is not None and tried[1].value > now.value:
                 if best is None or tried[1].value > best[1].value:
                     best = tried
@@ -168,52 +281,55 @@ class DeRiskingAgent:
                 return best
             size = min(whole, size * 2)
 
-    def _sold(
-        self, view: AgentView, account: Account, position: Position, size: Decimal, sigmas: Mapping[str, Decimal],
-        before: Buffer,
-    ) -> tuple[Account, Buffer, Action] | None:  # fmt: skip
-        """``size`` contracts of ``position`` sold into the depth: the account after, its buffer and the action
+    def _traded(
+        self, view: AgentView, account: Account, instrument: str, signed: Decimal, sigmas: Mapping[str, Decimal],
+        correlation: Correlation | None, before: Buffer,
+    ) -> Trial | None:  # fmt: skip
+        """``signed`` contracts of ``instrument`` (negative sells) traded into the depth by ``account`` (a
+        sale of its cross position, or a hedge opening one): the account after, its buffer and the action
         (None when the depth fills nothing)."""
         state = view.state
-        spec = state.instruments[position.instrument]
-        mark = state.market.mark(position.instrument)
-        long = position.size > 0
-        model = view.liquidity.get(position.instrument)
+        spec = state.instruments[instrument]
+        mark = state.market.mark(instrument)
+        position = next((p for p in account.positions if p.instrument == instrument and not p.isolated), None)
+        model = view.liquidity.get(instrument)
+        size = abs(signed)
         with exact():
             units = size * spec.contract_size / mark if spec.inverse else size * spec.contract_size
         quote = (
             Quote(units, units, mark, mark, mark)
             if model is None
-            else model.quote(Side.SELL if long else Side.BUY, units, mark)
+            else model.quote(Side.BUY if signed > 0 else Side.SELL, units, mark)
         )
         if quote.filled < units:
-            step = size_quantum(position.size)
+            step = size_quantum(signed if position is None else position.size)
             with exact():
                 whole = quote.filled * mark / spec.contract_size if spec.inverse else quote.filled / spec.contract_size
                 size = (whole / step).to_integral_value(ROUND_DOWN) * step
             if size <= 0:
                 return None
+            signed = size.copy_sign(signed)
         price = quote.average_price
         impact = ZERO if model is None else model.impacted_mark(quote) - mark
-        signed = -size if long else size
         outcome = apply_fill(spec, position, signed, price)
+        entry = mark if position is None else position.entry_price
         with exact():
             balances = dict(account.balances)
             balances[spec.settle] = balances.get(spec.settle, Decimal(0)) + outcome.realized_pnl
             slippage = abs(
-                unrealized_pnl(spec, -signed, position.entry_price, mark)
-                - unrealized_pnl(spec, -signed, position.entry_price, price)
+                unrealized_pnl(spec, -signed, entry, mark) - unrealized_pnl(spec, -signed, entry, price)
             ) * state.market.price(spec.settle)
         positions = tuple(p for p in account.positions if p is not position) + (
             () if outcome.position is None else (outcome.position,)
         )
         after = Account(account.id, balances, positions)
-        buffer = self.buffer(view, after, sigmas)
+        buffer = self.buffer(view, after, sigmas, correlation)
         event = live.Trade(
-            seq=0, time=view.time, id=f"{self.name}|{view.time.normalize():f}|{account.id}|{position.instrument}",
-            buyer=MARKET if long else account.id, seller=account.id if long else MARKET,
-            instrument=position.instrument, size=size, price=price, impact=impact,
+            seq=0, time=view.time, id=f"{self.name}|{view.time.normalize():f}|{account.id}|{instrument}",
+            buyer=account.id if signed > 0 else MARKET, seller=MARKET if signed > 0 else account.id,
+            instrument=instrument, size=size, price=price, impact=impact,
         )  # fmt: skip
-        note = f"buffer {float(before.value):.3g} -> {float(buffer.value):.3g}"
-        action = Action(self.name, event, note, account.id, position.instrument, signed, price, slippage)
+        kind = "hedge" if position is None else "buffer"
+        note = f"{kind} {float(before.value):.3g} -> {float(buffer.value):.3g}"
+        action = Action(self.name, event, note, account.id, instrument, signed, price, slippage, position is None)
         return after, buffer, action

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class AgentStep:
     """What the risk agents did in one step (:mod:`crossmargin.sim.agents`): their trades (count, notional at
-    the fill price and slippage against the mark, base currency), events the loop refused, and each
-    underlying's margin multiplier after the step (the venue agent's; 1 left out)."""
+    the fill price and slippage against the mark, base currency), events the loop refused, each
+    underlying's margin multiplier after the step (the venue agent's; 1 left out) and how many of the trades
+    were delta hedges."""
 
     trades: int = 0
     notional: float = 0.0
     slippage: float = 0.0
     refused: int = 0
     multipliers: dict[str, float] = field(default_factory=dict)
+    hedges: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,10 @@ class RunResult:
         return sum(s.agents.trades for s in self.steps if s.agents is not None)
 
     @property
+    def agent_hedges(self) -> int:
+        return sum(s.agents.hedges for s in self.steps if s.agents is not None)
+
+    @property
     def agent_notional(self) -> float:
         return sum(s.agents.notional for s in self.steps if s.agents is not None)
 
@@ -138,12 +144,13 @@ class RunResult:
         return max((m for s in self.steps if s.agents is not None for m in s.agents.multipliers.values()), default=1.0)
 
     def summary(self) -> dict[str, float | int]:
-        """The totals (the ``cross`` / ``isolated`` objects of ``summary.json``); with agents, their trades,
-        notional, slippage, refused events and the peak margin multiplier too."""
+        """The totals (the ``cross`` / ``isolated`` objects of ``summary.json``); with agents, their trades (and
+        of them the delta hedges), notional, slippage, refused events and the peak margin multiplier too."""
         totals = self._totals()
         if self.agents:
             totals |= {
                 "agent_trades": self.agent_trades,
+                "agent_hedges": self.agent_hedges,
                 "agent_notional": self.agent_notional,
                 "agent_slippage": self.agent_slippage,
                 "agent_refused": sum(s.agents.refused for s in self.steps if s.agents is not None),

@@ -228,7 +228,7 @@ class Run:
 
     def _agent_step(self, t: float, applied: list[Applied]) -> AgentStep:
         """The agents' actions of a step, recorded, and their totals."""
-        trades = refused = 0
+        trades = refused = hedges = 0
         notional = slippage = 0.0
         for item in applied:
             action = item.action
@@ -246,10 +246,11 @@ class Run:
                 refused += 1
             elif value is not None:
                 trades += 1
+                hedges += action.hedge
                 notional += value
                 slippage += record.slippage
         multipliers = {u: float(m) for u, m in sorted(self.state.market.margin_multipliers.items())}
-        return AgentStep(trades, notional, slippage, refused, multipliers)
+        return AgentStep(trades, notional, slippage, refused, multipliers, hedges)
 
     def _notional(self, fill: live.LiquidationFill) -> float:
         """A fill's notional at its price, base currency."""
