@@ -10,8 +10,8 @@ The book is ``synthetic_book(accounts, seed)`` under the generic rulebook, the c
 default insurance fund (what ``crossmargin stress --generate N`` stresses), cross margin; each scenario's path
 is drawn with the same seed. The agents are those of ``--agents`` (default: :data:`AGENTS`, the settings
 docs/agents.md states): "trader" runs the traders' part alone, "venue" the venue's, "both" both; "hedger" is
-the traders' part with ``hedge`` on, "hedger+venue" that with the venue's; "early trader" and "early hedger"
-act at the buffer :data:`EARLY` (threshold, target) instead. Writes every
+the traders' part with ``hedge`` on, "hedger+venue" that with the venue's; "early trader", "early hedger" and
+"early hedger+venue" act at the buffer :data:`EARLY` (threshold, target) instead. Writes every
 run's totals to the JSON file and the table into the doc between its ``<!-- agents-table -->`` markers (the
 prose around it is the doc's own). Runs go to ``--workers`` local processes; the machine is shared, so the
 wall time is reported, not compared.
@@ -40,9 +40,25 @@ from crossmargin.venues import rulebook
 SCENARIOS = ("march-2020", "may-2021", "luna-2022", "ftx-2022", "usdc-depeg-2023", "october-2025")
 AGENTS: dict[str, Any] = {
     "trader": {"share": 1.0, "seed": 0, "reaction_s": 60, "threshold": 2, "target": 3, "min_volatility": 0.2},
-    "venue": {"reference_volatility": 0.8, "cap": 3, "max_daily_fall": 0.25, "step": 0.05},
+    "venue": {
+        "reference_volatility": 0.8,
+        "cap": 3,
+        "max_daily_fall": 0.25,
+        "step": 0.05,
+        "open_interest_headroom": 0.1,
+    },
 }
-VARIANTS = ("off", "trader", "venue", "both", "hedger", "hedger+venue", "early trader", "early hedger")
+VARIANTS = (
+    "off",
+    "trader",
+    "venue",
+    "both",
+    "hedger",
+    "hedger+venue",
+    "early trader",
+    "early hedger",
+    "early hedger+venue",
+)
 EARLY = (8.0, 10.0)
 """The threshold and target of the "early" variants: a buffer a hedge can still be margined at (at the default
 2, most alarmed accounts are below their initial margin, so a hedge is refused)."""

@@ -13,6 +13,7 @@ from crossmargin.clearing.events import (
     LiquidationFill,
     LiquidationStart,
     OpenAccount,
+    OpenInterestLimits,
     PriceUpdate,
     Trade,
     Withdraw,
@@ -143,6 +144,8 @@ def test_closing_an_isolated_position_returns_its_margin_to_the_cross_balance():
         (Guard(owed={"BTC": D(1)}), "owed.BTC"),  # BTC has no price in this book
         (LiquidationStart("a"), "account"),
         (LiquidationFill("a", "BTC-PERP", True, D(1), D(100), MARKET), "account"),
+        (OpenInterestLimits({"ETH-PERP": D(1)}), "limits.ETH-PERP"),
+        (OpenInterestLimits({"BTC-PERP": D(-1)}), "limits.BTC-PERP"),
     ],
 )
 def test_bad_events_name_their_field_and_change_nothing(event, field):
@@ -225,3 +228,38 @@ def test_opening_an_account_changes_the_digest():
     before = state.digest()
     state.apply(OpenAccount("n"))
     assert state.digest() != before
+
+
+def test_an_open_interest_limit_refuses_a_trade_that_raises_it_and_lets_one_that_lowers_it():
+    state = opening()
+    # long open interest 3 (i's isolated long; the market is short 3); limit 4
+    state.apply(OpenInterestLimits({"BTC-PERP": D(4)}))
+    assert state.open_interest_limits == {"BTC-PERP": D(4)}
+    state.apply(Trade("a", "b", "BTC-PERP", D(1), D(100)))  # a opens long 1 against b: 3 + 1 = 4, at the limit
+    before = state.digest()
+    with pytest.raises(InputError) as caught:
+        state.apply(Trade("b", MARKET, "BTC-PERP", D("1.5"), D(100)))  # b from short 1 to long 0.5: 4.5
+    assert caught.value.field == "size" and "to 4.5, above its limit 4" in caught.value.message
+    assert state.digest() == before
+    # the same buy from a (long 1 to short 0.5) lowers it: 3 + 0.5 (b) = 3.5
+    state.apply(Trade("b", "a", "BTC-PERP", D("1.5"), D(100)))
+    assert state.open_interest("BTC-PERP") == (D("3.5"), D("3.5"))
+    state.apply(Trade("b", MARKET, "BTC-PERP", D("0.5"), D(100)))  # b long 1: 4, at the limit again
+    with pytest.raises(InputError):
+        state.apply(Trade("b", MARKET, "BTC-PERP", D("0.1"), D(100)))
+    state.apply(OpenInterestLimits({"BTC-PERP": None}))  # lifted
+    state.apply(Trade("b", MARKET, "BTC-PERP", D("0.1"), D(100)))
+    assert state.open_interest_limits == {} and state.open_interest("BTC-PERP")[0] == D("4.1")
+
+
+def test_open_interest_limits_change_the_digest_survive_a_snapshot_and_replay():
+    from crossmargin.clearing.state import decode_snapshot, encode_snapshot
+
+    state = opening()
+    plain = state.digest()
+    state.apply(OpenInterestLimits({"BTC-PERP": D("3.5")}))
+    assert state.digest() != plain
+    portfolio, rules, _ = state.origin
+    again = ClearingState.restored(portfolio, rules, decode_snapshot(encode_snapshot(state.snapshot())))
+    assert again.open_interest_limits == {"BTC-PERP": D("3.5")} and again.digest() == state.digest()
+    assert state.rebuilt().digest() == state.digest()

@@ -42,6 +42,9 @@ INBOUND: dict[type, st.SearchStrategy[live.Inbound]] = {
     live.MarginMultipliers: st.builds(
         live.MarginMultipliers, multipliers=st.dictionaries(names, decimals, max_size=3), **stamp
     ),
+    live.OpenInterestLimits: st.builds(
+        live.OpenInterestLimits, limits=st.dictionaries(names, st.none() | decimals, max_size=3), **stamp
+    ),
 }
 OUTBOUND: dict[type, st.SearchStrategy[live.Outbound]] = {
     live.Rejected: st.builds(live.Rejected, field=names, message=names, **cause),
@@ -165,3 +168,10 @@ def test_a_venues_margin_multipliers_round_trip_digit_for_digit():
     event = live.MarginMultipliers(seq=4, time=Decimal("12.5"), id="venue|12.5", multipliers={"BTC": Decimal("1.35")})
     assert live.decode_inbound(live.encode(event)) == event
     assert b'"type":"margin_multipliers"' in live.encode(event)
+
+
+def test_a_venues_open_interest_limits_round_trip_with_a_lifted_one():
+    limits = {"BTC-PERP": Decimal("12.50000000"), "ETH-PERP": None}
+    event = live.OpenInterestLimits(seq=5, time=Decimal("13"), id="venue|13|open-interest", limits=limits)
+    assert live.decode_inbound(live.encode(event)) == event
+    assert b'"type":"open_interest_limits"' in live.encode(event) and b'"ETH-PERP":null' in live.encode(event)

@@ -99,6 +99,14 @@ class MarginMultipliers(msgspec.Struct, frozen=True, tag_field="type", tag="marg
     multipliers: dict[str, Decimal]
 
 
+class OpenInterestLimits(msgspec.Struct, frozen=True, tag_field="type", tag="open_interest_limits"):
+    """Instrument -> the long open interest (contracts, >= 0; the market's positions counted) above which a
+    trade that raises it is refused from now on, merged into the limits set before; None lifts the
+    instrument's limit. Trades that lower the open interest, and liquidations, are never refused by it."""
+
+    limits: dict[str, Decimal | None]
+
+
 class Guard(msgspec.Struct, frozen=True, tag_field="type", tag="guard"):
     """The oracle policy at the point of decision; it replaces the previous guard whole.
 
@@ -195,6 +203,7 @@ Event = (
     | Funding
     | PriceUpdate
     | MarginMultipliers
+    | OpenInterestLimits
     | Guard
     | LiquidationStart
     | LiquidationFill

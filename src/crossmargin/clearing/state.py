@@ -22,6 +22,9 @@ An isolated position's margin is its own ledger account: realized PnL settles in
 position is closed what is left goes back to the cross balance (a deficit left by a liquidation stays
 until it is covered).
 
+A venue's open-interest limits (:class:`~crossmargin.clearing.events.OpenInterestLimits`, kept in
+``open_interest_limits``) refuse a trade that would raise an instrument's long open interest above its limit.
+
 The oracle policy reaches the state as a :class:`~crossmargin.clearing.events.Guard` event (kept in
 ``guard`` until the next replaces it): withdrawals and the initial-margin check of trades are made at the
 account's guarded market, and an account that depends on a frozen price may neither withdraw nor add risk.
@@ -51,6 +54,7 @@ from crossmargin.clearing.events import (
     LiquidationStart,
     MarginMultipliers,
     OpenAccount,
+    OpenInterestLimits,
     PriceUpdate,
     SocializedLoss,
     Taker,
@@ -182,7 +186,7 @@ class ClearingSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     instruments, rules) and its log: every ledger balance (zero ones too, in the order first posted), every
     account's legs (accounts and legs in order, the market's account included), the holders of each leg in
     opening order, the owners of isolated margins, who is in liquidation, the funding indexes (settle units
-    per contract), the market and the guard."""
+    per contract), the market, the guard and the open-interest limits (contracts)."""
 
     version: int = SNAPSHOT_VERSION
     balances: tuple[Balance, ...]
@@ -193,6 +197,7 @@ class ClearingSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     funding_index: dict[str, Decimal]
     market: MarketSnapshot
     guard: Guard
+    open_interest_limits: dict[str, Decimal] = {}
 
 
 _SNAPSHOT_ENCODER = msgspec.json.Encoder(order="deterministic")
@@ -253,6 +258,7 @@ class ClearingState:
         self.rulebook = portfolio.rulebook
         self.market = market
         self.guard = Guard()
+        self.open_interest_limits: dict[str, Decimal] = {}
         self.ledger = Ledger()
         self.legs: dict[str, dict[tuple[str, bool], Leg]] = {}
         self.in_liquidation: set[str] = set()
@@ -290,6 +296,7 @@ class ClearingState:
             funding_index=dict(self.funding_index),
             market=MarketSnapshot.of(self.market),
             guard=self.guard,
+            open_interest_limits=dict(self.open_interest_limits),
         )
 
     @classmethod
@@ -332,6 +339,9 @@ class ClearingState:
         with field_prefix("guard"):
             state._check_guard(snapshot.guard)
         state.guard = snapshot.guard
+        with field_prefix("open_interest_limits"):
+            state._check_limits(dict(snapshot.open_interest_limits))
+        state.open_interest_limits = dict(snapshot.open_interest_limits)
         return state
 
     def _restore_legs(self, snapshot: ClearingSnapshot) -> None:
@@ -499,7 +509,7 @@ class ClearingState:
 
     def digest(self) -> str:
         """SHA-256 of the ledger, every account and its positions, the market's prices and marks, who is in
-        liquidation, the funding indexes and the guard (each part sorted)."""
+        liquidation, the funding indexes, the guard and the open-interest limits (each part sorted)."""
         with exact():  # normalize() rounds to the context's precision: the exact one keeps every digit
             lines = [self.ledger.digest()]
             for account_id in sorted(self.legs):
@@ -516,6 +526,7 @@ class ClearingState:
             lines += [f"guard|frozen|{s}" for s in sorted(self.guard.frozen)]
             lines += [f"guard|held|{a}|{v.normalize()}" for a, v in sorted(self.guard.held.items())]
             lines += [f"guard|owed|{a}|{v.normalize()}" for a, v in sorted(self.guard.owed.items())]
+            lines += [f"oi_limit|{i}|{v.normalize()}" for i, v in sorted(self.open_interest_limits.items())]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def rebuilt(self) -> "ClearingState":
@@ -559,6 +570,7 @@ class ClearingState:
             Funding: self._funding,
             PriceUpdate: self._price_update,
             MarginMultipliers: self._margin_multipliers,
+            OpenInterestLimits: self._open_interest_limits,
             Guard: self._guard,
             LiquidationStart: self._liquidation_start,
             LiquidationEnd: self._liquidation_end,
@@ -625,6 +637,7 @@ class ClearingState:
         positive(event.price, "price")
         non_negative(event.buyer_fee, "buyer_fee")
         non_negative(event.seller_fee, "seller_fee")
+        self._check_open_interest(event)
         changes = []
         for role, account_id, signed, fee in (
             ("buyer", event.buyer, event.size, event.buyer_fee),
@@ -713,6 +726,43 @@ class ClearingState:
                 raise InputError(f"multipliers.{underlying}", f"{underlying!r} is no instrument's underlying")
         with field_prefix("multipliers"):
             return self._market_change(self.market.with_multipliers(event.multipliers))
+
+    def _open_interest_limits(self, event: OpenInterestLimits) -> Change:
+        with field_prefix("limits"):
+            self._check_limits(event.limits)
+        limits = {**self.open_interest_limits, **event.limits}
+        kept = {name: limit for name, limit in sorted(limits.items()) if limit is not None}
+
+        def change() -> None:
+            self.open_interest_limits = kept
+
+        return change
+
+    def _check_limits(self, limits: Mapping[str, Decimal | None]) -> None:
+        """Refuse a limit on an instrument the state does not list, or one below zero."""
+        for name, limit in limits.items():
+            self._instrument(name, name)
+            if limit is not None:
+                non_negative(limit, name)
+
+    def _check_open_interest(self, event: Trade) -> None:
+        """Refuse ``event`` if it raises its instrument's long open interest above the instrument's limit."""
+        limit = self.open_interest_limits.get(event.instrument)
+        if limit is None:
+            return
+        with exact():
+            raised = ZERO
+            for role, account_id, signed in (("buyer", event.buyer, event.size), ("seller", event.seller, -event.size)):
+                legs = self._legs(account_id, role)
+                held = sum((leg.size for (i, _), leg in legs.items() if i == event.instrument), ZERO)
+                raised += max(held + signed, ZERO) - max(held, ZERO)
+            if raised <= 0:
+                return
+            after = self.open_interest(event.instrument)[0] + raised
+        if after > limit:
+            raise InputError(
+                "size", f"would raise the open interest of {event.instrument} to {after}, above its limit {limit}"
+            )
 
     def _guard(self, event: Guard) -> Change:
         self._check_guard(event)

@@ -118,8 +118,25 @@ class MarginMultipliers(Inbound, frozen=True, kw_only=True, tag="margin_multipli
     multipliers: dict[str, Decimal]
 
 
+class OpenInterestLimits(Inbound, frozen=True, kw_only=True, tag="open_interest_limits"):
+    """A venue's risk action from now on: instrument -> the long open interest (contracts, >= 0) above which a
+    trade that raises it is refused, merged into the limits set before; None lifts the instrument's limit.
+    Trades that lower the open interest, and liquidations, pass whatever the limit."""
+
+    limits: dict[str, Decimal | None]
+
+
 InboundEvent = (
-    Prices | Clock | OpenAccount | Deposit | Withdrawal | Trade | Funding | ParameterChange | MarginMultipliers
+    Prices
+    | Clock
+    | OpenAccount
+    | Deposit
+    | Withdrawal
+    | Trade
+    | Funding
+    | ParameterChange
+    | MarginMultipliers
+    | OpenInterestLimits
 )
 
 

@@ -121,6 +121,8 @@ def _ledger_event(event: live.InboundEvent) -> ledger.Event | None:
         return ledger.Funding(event.instrument, event.rate)
     if isinstance(event, live.MarginMultipliers):
         return ledger.MarginMultipliers(dict(event.multipliers))
+    if isinstance(event, live.OpenInterestLimits):
+        return ledger.OpenInterestLimits(dict(event.limits))
     return None
 
 

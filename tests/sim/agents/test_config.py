@@ -35,6 +35,7 @@ def test_a_document_gives_both_agents_and_defaults_fill_the_rest():
         ({"trader": {"hedge": "maybe"}}, "trader.hedge"),
         ({"trader": {"hedge_instruments": []}}, "trader.hedge_instruments"),
         ({"trader": {"correlation_half_life_s": 0}}, "trader.correlation_half_life_s"),
+        ({"venue": {"open_interest_headroom": -0.1}}, "venue.open_interest_headroom"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_its_field(data, field):

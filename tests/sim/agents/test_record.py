@@ -39,9 +39,11 @@ def test_the_view_shows_settings_multipliers_alarms_and_why_the_agents_stopped()
     agents = build_agents(config, loop)
     activity = AgentActivity(config)
     loop.handle(live.MarginMultipliers(seq=1, time=D(5), id="m", multipliers={"BTC": D("1.5")}))
+    loop.handle(live.OpenInterestLimits(seq=2, time=D(5), id="l", limits={"BTC-PERP": D("0.5")}))
     agents[1].alarms["a"] = D(5)  # type: ignore[attr-defined]
     venue, trader = activity.view(agents, loop.state)["agents"]
     assert (venue["kind"], venue["settings"]["cap"], venue["multipliers"]) == ("venue", 2.0, {"BTC": D("1.5")})
+    assert venue["open_interest_limits"] == {"BTC-PERP": D("0.5")}
     assert (trader["kind"], trader["settings"]["threshold"], trader["accounts"], trader["alarms"]) == (
         "trader", 1.5, 1, {"a": D(5)},
     )  # fmt: skip

@@ -265,3 +265,18 @@ def test_a_hedging_agent_never_leaves_an_account_closer_to_liquidation_nor_short
         if action.instrument == "ETH-PERP":
             assert loop.state.pool_figures("a").free_collateral >= 0
         before = after
+
+
+def test_a_hedge_stays_under_the_venues_open_interest_limit():
+    # ETH-PERP's long open interest is 0 (nobody holds it); a short hedge makes the market long. Limited to 5
+    # contracts: 8.627 is refused, half of it (4.313) passes; limited to 0: no hedge, sales only
+    for limit, first in ((D(5), ("ETH-PERP", D("-4.313"))), (D(0), None)):
+        loop = loop_of(hedged_document(), DEPTHS)
+        limits = live.OpenInterestLimits(seq=1, time=D(0), id="venue", limits={"ETH-PERP": limit})
+        assert not [e for e in loop.handle(limits) if isinstance(e, live.Rejected)]
+        _, actions = hedge_of(loop)
+        hedges = [(a.instrument, a.size) for a in actions if a.hedge]
+        assert hedges == ([] if first is None else [first])
+        for action in actions:
+            out = loop.handle(numbered(action.event, loop.seq + 1))
+            assert not [e for e in out if isinstance(e, live.Rejected)]

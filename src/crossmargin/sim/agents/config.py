@@ -18,6 +18,7 @@ A document::
       cap: 3                      # the multiplier's ceiling
       max_daily_fall: 0.25        # release: the multiplier falls by at most this share of itself a day
       step: 0.05                  # multipliers are published in steps of this (rounded up)
+      open_interest_headroom: 0.1 # limit open interest to (1 + this) x its level / multiplier (left out: none)
 
 Either part may be left out, not both. Volatilities are annualized fractions (0.8 = 80 %), times in seconds.
 """
@@ -50,7 +51,8 @@ class TraderAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 
 class VenueAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The venue risk agent's settings (module doc); ``underlyings``: the underlyings it margins (None: every
-    instrument's); ``half_life_s`` as for the trader."""
+    instrument's); ``half_life_s`` as for the trader; ``open_interest_headroom`` (None: no limits) as
+    :mod:`crossmargin.sim.agents.venue` states it."""
 
     name: str = "venue"
     reference_volatility: float = 0.8
@@ -59,6 +61,7 @@ class VenueAgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     step: float = 0.05
     half_life_s: float | None = None
     underlyings: tuple[str, ...] | None = None
+    open_interest_headroom: float | None = None
 
 
 class AgentsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -100,6 +103,9 @@ def _check_venue(config: VenueAgentConfig) -> None:
         raise InputError("venue.max_daily_fall", f"must be from 0 to 1, got {config.max_daily_fall}")
     if config.half_life_s is not None:
         _positive(config.half_life_s, "venue.half_life_s")
+    headroom = config.open_interest_headroom
+    if headroom is not None and not 0 <= headroom < float("inf"):
+        raise InputError("venue.open_interest_headroom", f"must be a share of at least 0, got {headroom}")
 
 
 def agents_from_dict(data: Mapping[str, Any]) -> AgentsConfig:

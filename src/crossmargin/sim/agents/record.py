@@ -86,7 +86,8 @@ class AgentActivity:
     def view(self, agents: Sequence[Agent], state: ClearingState) -> dict[str, Any]:
         """Each agent's ``name``, ``kind``, ``settings`` (as its file gives them, defaults filled in), the
         ``actions`` and ``slippage`` since the host started and its latest ``recent`` actions, newest last; the
-        venue's with the ``multipliers`` the state holds (underlying -> multiplier, 1 left out), the traders'
+        venue's with the ``multipliers`` and ``open_interest_limits`` the state holds (underlying -> multiplier, 1
+        left out; instrument -> contracts), the traders'
         with the ``accounts`` it watches and its ``alarms`` (account -> the time its buffer was first found
         low); and the ``error`` that stopped the agents, if one did (``running`` false)."""
         watched = {agent.name: agent for agent in agents}
@@ -101,6 +102,7 @@ class AgentActivity:
             }  # fmt: skip
             if kind == "venue":
                 entry["multipliers"] = dict(sorted(state.market.margin_multipliers.items()))
+                entry["open_interest_limits"] = dict(state.open_interest_limits)
             agent = watched.get(part.name)
             if isinstance(agent, DeRiskingAgent):
                 entry["accounts"] = len(agent.accounts)

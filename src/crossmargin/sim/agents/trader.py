@@ -36,9 +36,9 @@ hedge, then reduces as above if the buffer is still short of the target:
    ``x`` the root nearest zero that brings the risk to ``health / target`` if the health held, else the
    minimum-variance ``-b / c``; in contracts at the mark, rounded down to a thousandth-of-the-size step. It
    fills against the depth as a sale does; the hedge is taken if, with its slippage and new requirements,
-   the account's exact buffer rises and its initial margin is met (``free collateral >= 0``, the venue's
-   multipliers in force: a venue raising them refuses new risk). Else half the size is tried, four sizes
-   at most.
+   the account's exact buffer rises, its initial margin is met (``free collateral >= 0``, the venue's
+   multipliers in force: a venue raising them refuses new risk) and the loop would take the trade (under
+   the venue's open-interest limit, no price frozen). Else half the size is tried, four sizes at most.
 
 Each reduction or hedge is a :class:`~crossmargin.live.events.Trade` between the account and the market's
 account ``@market`` at the fill price: the ledger books it as any trade. Its slippage against the mark (base
@@ -64,7 +64,7 @@ from crossmargin.margin.fills import apply_fill
 from crossmargin.margin.pools import PoolFigures, evaluate_pool
 from crossmargin.margin.positions import notional_per_contract, unrealized_pnl
 from crossmargin.margin.realized_correlation import RealizedCorrelations
-from crossmargin.model import Account, Position
+from crossmargin.model import Account, InputError, Position
 from crossmargin.model.numbers import ONE, ZERO, exact, from_float
 from crossmargin.sim.agents.buffer import (
     Buffer,
@@ -224,11 +224,21 @@ class DeRiskingAgent:
             if size <= 0:
                 return None
             tried = self._traded(view, account, name, size.copy_sign(added), sigmas, correlation, found)
-            raised = tried is not None and tried[1].value > found.value
-            if tried is not None and raised and self.figures(view, tried[0]).free_collateral >= 0:
+            if tried is not None and tried[1].value > found.value and self._allowed(view, tried):
                 return tried
             size = size / 2
         return None
+
+    def _allowed(self, view: AgentView, tried: Trial) -> bool:
+        """Whether a hedge ``tried`` leaves the initial margin met and the loop would take its trade now (not
+        above an open-interest limit, not on a frozen price: :meth:`~crossmargin.live.loop.EngineLoop.check`)."""
+        if self.figures(view, tried[0]).free_collateral < 0:
+            return False
+        try:
+            view.loop.check(tried[2].event)
+        except InputError:
+            return False
+        return True
 
     def reduce(
         self, view: AgentView, account: Account, found: Buffer, sigmas: Mapping[str, Decimal],
