@@ -234,6 +234,26 @@ def test_figures_and_a_tick_by_hand():
     assert result.liquidatable == ("a",) and result.total_equity == 50.0 and result.total_maintenance == 36.0
 
 
+def test_a_ticks_pools_are_its_instruments_holders_kept_until_its_block_changes():
+    risk = small_book()
+    a, b = risk.cross_pool["a"], risk.cross_pool["b"]
+    risk.tick(marks={"BTC-PERP": D(19000)})
+    assert risk.ticked is not None and list(risk.ticked) == [a]  # only a holds BTC-PERP
+    kept = risk.ticked
+    risk.tick(marks={"BTC-PERP": D(19500)})
+    assert risk.ticked is kept and not risk.ticked.flags.writeable  # the block did not change: the same pools
+    risk.set_account(replace(risk.accounts["b"], positions=(position("BTC-PERP", "-1", "19500"),)))
+    risk.tick(marks={"BTC-PERP": D(19400)})
+    assert risk.ticked is not None and list(risk.ticked) == [a, b]  # b's new leg is in the block
+    risk.set_account(replace(risk.accounts["a"], positions=()))
+    risk.tick(marks={"BTC-PERP": D(19300)})
+    assert risk.ticked is not None and list(risk.ticked) == [b]  # a's leg left it
+    risk.tick(marks={"BTC-PERP": D(19200), "ETH-PERP": D(900)})
+    assert risk.ticked is not None and list(risk.ticked) == [b]  # nobody holds ETH-PERP: the union is b's alone
+    risk.tick(prices={"USDT": D(1)})
+    assert risk.ticked is not None and list(risk.ticked) == [a, b]  # the settle asset's price: every holder
+
+
 def test_an_account_set_and_a_new_account_by_hand():
     risk = small_book()
     # the ledger took 400 USDT out of a: equity 1000 - 400 = 600

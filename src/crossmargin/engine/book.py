@@ -145,7 +145,8 @@ class RiskBook:
         self.dirty = np.zeros(0, dtype=np.bool_)
         self.index_stale = True
         self.ticked: np.ndarray | None = None
-        """The pools whose figures the last :meth:`tick` may have moved (None: every pool)."""
+        """The pools whose figures the last :meth:`tick` may have moved, ascending and read-only (None: every
+        pool)."""
         self.first = np.zeros(1, dtype=np.int64)
         self.by_pool = np.zeros(0, dtype=np.int64)
         self.liquidatable = np.zeros(0, dtype=np.bool_)
@@ -175,6 +176,10 @@ class RiskBook:
     def _layout(self, counts: Mapping[str, int]) -> None:
         """Allocate one block per instrument with room for ``counts`` positions and spare slots."""
         sizes = [counts.get(name, 0) + counts.get(name, 0) // 4 + _SPARE for name in self.instruments.names]
+        self.block_pools: dict[int, I64] = {}
+        """Instrument -> the distinct pools of its block, ascending (read-only), kept until a position is placed
+        in the block or leaves it: a quiet tick of one instrument reads its pools here, not by a pass over
+        every pool."""
         self.block_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.block_used = np.zeros(len(sizes), dtype=np.int64)
         total = int(sum(sizes))
@@ -207,6 +212,7 @@ class RiskBook:
         self.block_used[i] += 1
         self.size[j], self.entry[j], self.pool[j] = size, entry, pool
         self.slot[(pool, self.instruments.names[i], size > 0)] = j
+        self.block_pools.pop(i, None)
         self.index_stale = True
         return j
 
@@ -286,6 +292,7 @@ class RiskBook:
         self.size[last], self.entry[last], self.pool[last] = 0.0, 1.0, -1
         self.cached[last] = 0.0
         self.block_used[i] -= 1
+        self.block_pools.pop(i, None)
         self.index_stale = True
 
     def _emptied(self, pool: int) -> None:
@@ -495,6 +502,14 @@ class RiskBook:
         start = int(self.block_start[i])
         return self.pool[start : start + int(self.block_used[i])]
 
+    def _distinct_pools(self, i: int) -> I64:
+        """The distinct pools of instrument ``i``'s block, ascending (:attr:`block_pools`)."""
+        found = self.block_pools.get(i)
+        if found is None:
+            found = self.block_pools[i] = _union([self._block_pools(i)], self.pool_count)
+            found.flags.writeable = False
+        return found
+
     # ------------------------------------------------------------------ events
 
     def tick(
@@ -547,10 +562,10 @@ class RiskBook:
             self._revalue_slots(start, start + int(self.block_used[i]))
         count = self.pool_count
         everything = (self.factors is not None and bool(prices)) or (self.folded and bool(moved))
-        reached: list[np.ndarray] = [self._block_pools(i).astype(np.int64) for i in touched]
+        reached: list[np.ndarray] = [self._distinct_pools(i) for i in touched]
         if not self.folded:
             reached += [np.flatnonzero(self.balance[index, :count]) for index in moved]
-        self.ticked = None if everything else _union(reached, count)
+        self.ticked = None if everything else reached[0] if len(reached) == 1 else _union(reached, count)
         if self.folded:
             if moved:
                 self._evaluate(np.arange(count, dtype=np.int64))
