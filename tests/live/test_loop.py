@@ -295,3 +295,25 @@ def test_a_multiplier_for_no_instruments_underlying_is_refused_and_a_snapshot_ke
     assert again.state.market.margin_multipliers == {"BTC": D("1.25")}
     assert again.digest() == loop.digest()
     assert again.state.pool_figures("long").maintenance_margin == D(50)  # 1.25 x 0.004 x 0.5 x 20000
+
+
+def test_an_open_interest_limit_moves_no_figure_runs_no_liquidation_pass_and_a_snapshot_keeps_it():
+    from crossmargin.live.snapshot import restored, snapshot
+
+    loop = new_loop()
+    before = loop.state.pool_figures("long")
+
+    def no_pass(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an open-interest limit changes no figure: nothing to screen")
+
+    loop._liquidate = no_pass  # type: ignore[method-assign]
+    limits = live.OpenInterestLimits(seq=1, time=D(1), id="l", limits={"BTC-PERP": D("0.75")})
+    assert loop.handle(limits) == []
+    (refused,) = loop.handle(
+        live.OpenInterestLimits(seq=2, time=D(1), id="m", limits={"ETH-PERP": D(1)})
+    )  # no such instrument
+    assert isinstance(refused, live.Rejected) and refused.field == "limits.ETH-PERP"
+    assert loop.state.open_interest_limits == {"BTC-PERP": D("0.75")}
+    assert loop.state.pool_figures("long") == before
+    again = restored(loop.config, snapshot(loop))
+    assert again.state.open_interest_limits == {"BTC-PERP": D("0.75")} and again.digest() == loop.digest()

@@ -30,10 +30,10 @@ For each inbound event, in ``seq`` order (:meth:`EngineLoop.handle`):
    ``cascade_rounds`` rounds. A mark so moved stays displaced from the oracle's mark by that fraction, which
    fades at later price and clock events with the resilience half-life
    (:mod:`crossmargin.liquidation.resilience`): the mark comes back to the oracle's, which is anchored to the
-   index. A parameter change moves no figure and liquidates nobody: a liquidation left waiting for depth
-   goes on at the next event that does (a price, the clock, the account's own money). The accounts a round's
-   liquidations changed are mirrored together at its end: nothing in the round reads the book after its
-   screen (confirmation is exact, ADL's bounds pinned).
+   index. A parameter change or an open-interest limit moves no figure and liquidates nobody: a liquidation
+   left waiting for depth goes on at the next event that does (a price, the clock, the account's own
+   money). The accounts a round's liquidations changed are mirrored together at its end: nothing in the
+   round reads the book after its screen (confirmation is exact, ADL's bounds pinned).
 5. **Report.** Outbound events name the inbound event that caused them: price statuses, accounts that turned
    liquidatable, suppressed, frozen or unfrozen, every liquidation line, mark moves, and the exact figures of
    every account the event changed on the ledger.
@@ -202,7 +202,7 @@ class EngineLoop:
             isinstance(event, live.Trade) and event.impact
         ):
             self._liquidate(among=changed, pools=self._ticked, whole=self._ticked is None)
-        elif not isinstance(event, live.ParameterChange):
+        elif not isinstance(event, live.ParameterChange | live.OpenInterestLimits):
             self._liquidate(among=changed)
         if isinstance(event, live.Prices | live.Clock):
             self._report_frozen()

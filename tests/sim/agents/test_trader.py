@@ -15,6 +15,7 @@ from crossmargin.margin.pools import PoolFigures
 from crossmargin.model.numbers import exact
 from crossmargin.sim.agents.buffer import exact_buffer
 from crossmargin.sim.agents.config import TraderAgentConfig
+from crossmargin.sim.agents.host import run_agents
 from crossmargin.sim.agents.protocol import AgentView, numbered
 from crossmargin.sim.agents.trader import DeRiskingAgent, runs_agent
 from tests.sim.agents.conftest import REACTION_S, document, hedged_document, loop_of
@@ -33,9 +34,9 @@ def test_a_hand_worked_reduction_sells_into_a_one_level_depth_until_the_buffer_i
     loop = loop_of(document(), {"BTC-PERP": DepthLevels(((D("0.001"), D(10)),))})
     agent = DeRiskingAgent(CONFIG, loop.state.account_ids)
     # buffer 920 / 1000 = 0.92 < 2: the alarm starts at t = 0, nothing is done before the reaction time
-    assert agent.act(AgentView(D(0), loop)) == []
-    assert agent.act(AgentView(D(1000), loop)) == []
-    actions = agent.act(AgentView(D(REACTION_S), loop))
+    assert list(agent.act(AgentView(D(0), loop))) == []
+    assert list(agent.act(AgentView(D(1000), loop))) == []
+    actions = list(agent.act(AgentView(D(REACTION_S), loop)))
     # risk to reach: health / target = 920 / 3 = 306.67; size = (1000 - 306.67) / 1000 x 1 BTC = 0.69333, in steps
     # of 0.001 (a thousandth of the size): 0.693. Fill 0.693 at 19980: realized 0.693 x -20 = -13.86, balance
     # 986.14; left 0.307 BTC: MM 0.004 x 0.307 x 20000 = 24.56, health 961.58, risk 0.307 x 20000 x 0.05 = 307,
@@ -64,21 +65,21 @@ def test_when_slippage_keeps_the_buffer_short_the_agent_sells_more_up_to_the_who
     # left, buffer infinite).
     loop = loop_of(document(), {"BTC-PERP": DepthLevels(((D("0.01"), D(10)),))})
     agent = DeRiskingAgent(CONFIG, loop.state.account_ids)
-    agent.act(AgentView(D(0), loop))
-    (action,) = agent.act(AgentView(D(REACTION_S), loop))
+    list(agent.act(AgentView(D(0), loop)))
+    (action,) = list(agent.act(AgentView(D(REACTION_S), loop)))
     assert (action.size, action.price, action.slippage) == (D(-1), D(19800), D(200))
 
 
 def test_an_account_above_the_threshold_or_recovered_before_its_reaction_time_is_left_alone():
     loop = loop_of(document(balance=5000))  # health 4920, buffer 4.92 > 2
     agent = DeRiskingAgent(CONFIG, loop.state.account_ids)
-    assert agent.act(AgentView(D(0), loop)) == [] and agent.alarms == {}
+    assert list(agent.act(AgentView(D(0), loop))) == [] and agent.alarms == {}
     low = loop_of(document())
     agent = DeRiskingAgent(CONFIG, low.state.account_ids)
-    agent.act(AgentView(D(0), low))
+    list(agent.act(AgentView(D(0), low)))
     assert agent.alarms == {"a": D(0)}
     low.handle(live.Deposit(seq=1, time=D(1), id="d", account="a", asset="USDT", amount=D(4000)))
-    assert agent.act(AgentView(D(REACTION_S), low)) == [] and agent.alarms == {}
+    assert list(agent.act(AgentView(D(REACTION_S), low))) == [] and agent.alarms == {}
 
 
 def test_the_share_of_accounts_that_run_the_agent_is_chosen_by_seed():
@@ -123,7 +124,7 @@ def test_an_agent_never_leaves_an_account_closer_to_liquidation_than_it_found_it
         return
     config = TraderAgentConfig(reaction_s=REACTION_S, threshold=threshold, target=threshold + extra, min_volatility=0.5)
     agent = DeRiskingAgent(config, ["a"])
-    agent.act(AgentView(D(0), loop))
+    list(agent.act(AgentView(D(0), loop)))
     view = AgentView(D(REACTION_S), loop)
     sigmas = agent.sigmas(view)
     before = state_buffer(loop, agent, sigmas)
@@ -140,8 +141,8 @@ def test_the_sale_s_permanent_impact_moves_the_mark_as_a_liquidation_s_fills_do(
     # worst price; the mark moves by 0.5 x (19980 - 20000) = -10, to 19990.
     loop = loop_of(document(), {"BTC-PERP": DepthLevels(((D("0.001"), D(10)),), permanent_impact=D("0.5"))})
     agent = DeRiskingAgent(CONFIG, loop.state.account_ids)
-    agent.act(AgentView(D(0), loop))
-    (action,) = agent.act(AgentView(D(REACTION_S), loop))
+    list(agent.act(AgentView(D(0), loop)))
+    (action,) = list(agent.act(AgentView(D(REACTION_S), loop)))
     event = action.event
     assert isinstance(event, live.Trade) and (event.size, event.price, event.impact) == (D("0.693"), D(19980), D(-10))
     out = loop.handle(numbered(event, loop.seq + 1))
@@ -163,8 +164,8 @@ def hedge_of(loop, config=HEDGER, history=None):
     agent = DeRiskingAgent(config, loop.state.account_ids)
     for t, prices in history or ():
         agent.correlations.observe(t, prices)
-    agent.act(AgentView(D(0), loop))
-    return agent, agent.act(AgentView(D(REACTION_S), loop))
+    list(agent.act(AgentView(D(0), loop)))
+    return agent, list(agent.act(AgentView(D(REACTION_S), loop)))
 
 
 def correlated_buffer(loop, rho) -> Decimal:
@@ -280,3 +281,57 @@ def test_a_hedge_stays_under_the_venues_open_interest_limit():
         for action in actions:
             out = loop.handle(numbered(action.event, loop.seq + 1))
             assert not [e for e in out if isinstance(e, live.Rejected)]
+
+
+def test_a_planned_sale_is_dropped_once_a_liquidation_the_sales_before_it_set_off_has_taken_the_position():
+    # a (1000 USDT) and b (250 USDT) each long 1 BTC-PERP from 20000; depth 10 BTC at 1 %, the whole move
+    # permanent. Both are below the threshold; planned at 20000, each sells its whole 1 BTC at 19800 (b: 0.943
+    # would leave its buffer at 1.0 < 3). a sells first: the mark moves to 19800 and b, with 250 - 200 = 50
+    # below MM 0.004 x 19800 = 79.2, is liquidated. b's planned sale of 1 BTC would now outgrow what is left:
+    # it is not made.
+    doc = document()
+    doc["accounts"].append({**doc["accounts"][0], "id": "b", "balances": {"USDT": "250"}})
+    depth = DepthLevels(((D("0.01"), D(10)),), permanent_impact=D(1))
+    loop = loop_of(doc, {"BTC-PERP": depth})
+    agent, planner = DeRiskingAgent(CONFIG, loop.state.account_ids), DeRiskingAgent(CONFIG, loop.state.account_ids)
+    for each in (agent, planner):
+        list(each.act(AgentView(D(0), loop)))
+    planned = list(planner.act(AgentView(D(REACTION_S), loop)))  # taken whole, nothing applied in between
+    assert [(a.account, a.size) for a in planned] == [("a", D(-1)), ("b", D(-1))]
+    applied, _ = run_agents([agent], loop, D(REACTION_S), loop.handle)
+    assert [(a.action.account, a.action.size) for a in applied] == [("a", D(-1))]
+    assert loop.state.market.mark("BTC-PERP") < D(20000)
+    left = [p.size for p in loop.state.account("b").positions]
+    assert all(0 < size < 1 for size in left)  # liquidated in part or in full, never turned short
+
+
+def test_an_accounts_later_sale_is_dropped_when_its_first_sale_set_off_its_own_liquidation():
+    # 2000 USDT, long 3 BTC-PERP and 2 ETH-PERP; depth: 1 coin within 0.1 %, then 100 at 5 %, the whole move
+    # permanent. Planned at the marks it found: 2.516 BTC, then the 2 ETH. The BTC sale's worst fill (5 % off)
+    # moves BTC-PERP to 19000, the 0.484 BTC left loses with it and the account is liquidated, which takes
+    # positions of its own; the planned ETH sale, made on 2 ETH it no longer holds whole, is dropped.
+    doc = hedged_document(2000, None)
+    doc["accounts"][0]["positions"][0]["size"] = "3"
+    doc["accounts"][0]["positions"].append({"instrument": "ETH-PERP", "size": "2", "entry_price": "1000"})
+    depth = DepthLevels(((D("0.001"), D(1)), (D("0.05"), D(100))), permanent_impact=D(1))
+    loop = loop_of(doc, {"BTC-PERP": depth, "ETH-PERP": depth})
+    agent, planner = DeRiskingAgent(CONFIG, ["a"]), DeRiskingAgent(CONFIG, ["a"])
+    for each in (agent, planner):
+        list(each.act(AgentView(D(0), loop)))
+    planned = list(planner.act(AgentView(D(REACTION_S), loop)))
+    assert [(a.instrument, a.size) for a in planned] == [("BTC-PERP", D("-2.516")), ("ETH-PERP", D(-2))]
+    applied, out = run_agents([agent], loop, D(REACTION_S), loop.handle)
+    assert [(a.action.instrument, a.action.size) for a in applied] == [("BTC-PERP", D("-2.516"))]
+    assert any(isinstance(e, live.LiquidationFill) and e.account == "a" for e in out)
+    assert all(p.size > 0 for p in loop.state.account("a").positions)  # nothing turned short
+
+
+def test_positions_of_equal_risk_are_sold_in_instrument_order():
+    # long 1 BTC-PERP (20000 x 0.05 = 1000) and 20 ETH-PERP (20 x 1000 x 0.05 = 1000): a tie, BTC-PERP first
+    doc = hedged_document(2000, None)
+    doc["accounts"][0]["positions"].append({"instrument": "ETH-PERP", "size": "20", "entry_price": "1000"})
+    loop = loop_of(doc, DEPTHS)
+    agent = DeRiskingAgent(CONFIG, ["a"])
+    list(agent.act(AgentView(D(0), loop)))
+    actions = list(agent.act(AgentView(D(REACTION_S), loop)))
+    assert actions and actions[0].instrument == "BTC-PERP"

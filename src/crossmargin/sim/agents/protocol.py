@@ -11,7 +11,7 @@ An agent may keep state between calls (an alarm, a level released slowly); it mu
 what it was shown, in order (no clock, no randomness but a seeded one).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -77,8 +77,9 @@ class Agent(Protocol):
 
     name: str
 
-    def act(self, view: AgentView) -> Sequence[Action]:
-        """The actions to take now (possibly none), in the order the host applies them."""
+    def act(self, view: AgentView) -> Iterable[Action]:
+        """The actions to take now (possibly none), in the order the host applies them: the host applies each
+        before it takes the next, so an agent that yields them may look at the state each one left."""
         ...
 
 

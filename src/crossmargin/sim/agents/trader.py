@@ -49,7 +49,7 @@ found (its own trades' impact on its remaining positions is not foreseen).
 """
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
@@ -83,6 +83,11 @@ _HEDGE_TRIES = 4  # sizes a hedge tries, each half the one before
 
 Trial = tuple[Account, Buffer, Action]
 """A trade tried: the account after it, its buffer and the action."""
+
+
+def _cross_size(account: Account, instrument: str) -> Decimal:
+    """``account``'s cross position in ``instrument`` (signed contracts; 0 without one)."""
+    return next((p.size for p in account.positions if p.instrument == instrument and not p.isolated), ZERO)
 
 
 def runs_agent(seed: int, account_id: str, share: float) -> bool:
@@ -161,8 +166,12 @@ class DeRiskingAgent:
         state = view.state
         return exact_buffer(self.figures(view, account), state.rules, state.instruments, sigmas, correlation)
 
-    def act(self, view: AgentView) -> list[Action]:
-        """The hedges and reductions due now (module doc)."""
+    def act(self, view: AgentView) -> Iterator[Action]:
+        """The hedges and reductions due now (module doc), account after account. The host applies each action
+        before asking for the next, so the trades of one account can set off liquidations of another before
+        its own are made: an account whose position in the instrument an action trades is no longer the one
+        it was planned on (a liquidation took part of it) gets none of its remaining actions, so a sale never
+        outgrows the position it reduces."""
         config = self.config
         if config.hedge:
             market = view.state.market
@@ -173,7 +182,6 @@ class DeRiskingAgent:
         floats = screened_buffers(view.book, self.accounts, sigmas, self._cross_pools(view.book))
         low = {self.accounts[i] for i in np.flatnonzero(floats < config.threshold * _SCREEN_MARGIN)}
         threshold = Decimal(repr(config.threshold))
-        actions: list[Action] = []
         for account_id in sorted(low | set(self.alarms)):
             account = view.state.account(account_id)
             found = self.buffer(view, account, sigmas, correlation)
@@ -184,12 +192,18 @@ class DeRiskingAgent:
             if view.time - since < Decimal(repr(config.reaction_s)):
                 continue
             del self.alarms[account_id]
+            planned = account
+            actions: list[Action] = []
             hedged = None if correlation is None else self.hedge(view, account, found, sigmas, correlation)
             if hedged is not None:
                 account, found, action = hedged
                 actions.append(action)
             actions += self.reduce(view, account, found, sigmas, correlation)
-        return actions
+            for action in actions:
+                instrument = str(action.instrument)
+                if _cross_size(view.state.account(account_id), instrument) != _cross_size(planned, instrument):
+                    break
+                yield action
 
     def hedge(
         self, view: AgentView, account: Account, found: Buffer, sigmas: Mapping[str, Decimal], correlation: Correlation
@@ -252,7 +266,11 @@ class DeRiskingAgent:
         figures = self.figures(view, original)
         by_risk = sorted(
             figures.positions,
-            key=lambda f: (-abs(f.notional) * sigmas[state.instruments[f.position.instrument].underlying], f.position),
+            key=lambda f: (
+                -abs(f.notional) * sigmas[state.instruments[f.position.instrument].underlying],
+                f.position.instrument,
+                f.position.size,
+            ),
         )
         actions: list[Action] = []
         now = found
