@@ -14,6 +14,7 @@ unified trades by ccxt's own ``parse_trade`` (offline), so the watcher reads wha
 
 import asyncio
 import copy
+import signal
 import socket
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -26,6 +27,8 @@ from crossmargin.bridge.writing import yaml_text
 from tests.bridge.support import recording, responses
 
 FIXTURE = "binanceusdm-cross"
+SCRIPT_TIMEOUT_S = 60.0
+"""Seconds a stand-in's script may take (a few tenths in a passing run) before it stops the watch as failed."""
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 WALLET = Decimal("100284.61735942")
 """The fixture's cross wallet (USDT)."""
@@ -178,8 +181,28 @@ class StreamingVenue(RestVenue):
 
     def _queue(self, method: str) -> "asyncio.Queue[tuple[Any, asyncio.Event]]":
         if self.script is not None and self.script_task is None:
-            self.script_task = asyncio.get_running_loop().create_task(self.script(self))
+            self.script_task = asyncio.get_running_loop().create_task(self._scripted(self.script))
         return self.queues.setdefault(method, asyncio.Queue())
+
+    async def _scripted(self, script: Script) -> None:
+        """Run ``script``; one that fails, or stalls past :data:`SCRIPT_TIMEOUT_S`, stops the watch with Ctrl-C
+        (the command's own way out) instead of leaving it waiting for updates that never come, and keeps its
+        error on :attr:`script_task` for the test to raise."""
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                await script(self)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            signal.raise_signal(signal.SIGINT)
+            raise
+
+    def script_error(self) -> BaseException | None:
+        """What the script raised (its stall past the timeout included); None if it ended well or never ran."""
+        task = self.script_task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return task.exception()
 
     def _called(self, method: str) -> None:
         self._queue(method)

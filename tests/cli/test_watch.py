@@ -13,6 +13,7 @@ The account and its fills are those of tests/bridge/test_watch.py (fixture binan
 
 import json
 import signal
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,9 @@ async def script(venue: StreamingVenue) -> None:
 
 
 @pytest.fixture
-def venue(monkeypatch: pytest.MonkeyPatch) -> StreamingVenue:
-    """The stand-in the command gets instead of a ccxt.pro exchange, with the venue keys in the environment."""
+def venue(monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamingVenue]:
+    """The stand-in the command gets instead of a ccxt.pro exchange, with the venue keys in the environment;
+    afterwards, what its script raised (a stall included) fails the test."""
     stand_in = StreamingVenue(script=script)
 
     def exchange(venue_id: str, secrets: dict[str, str]) -> StreamingVenue:
@@ -79,7 +81,10 @@ def venue(monkeypatch: pytest.MonkeyPatch) -> StreamingVenue:
     monkeypatch.delenv("CROSSMARGIN_SERVICE_KEY", raising=False)
     monkeypatch.delenv("CROSSMARGIN_MATCHER_KEY", raising=False)
     monkeypatch.setattr(watch_command, "streaming_exchange", exchange)
-    return stand_in
+    yield stand_in
+    error = stand_in.script_error()
+    if error is not None:
+        raise error
 
 
 def lines_of(output: str) -> list[dict[str, Any]]:
