@@ -67,8 +67,10 @@ async def script(venue: StreamingVenue) -> None:
 
 @pytest.fixture
 def venue(monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamingVenue]:
-    """The stand-in the command gets instead of a ccxt.pro exchange, with the venue keys in the environment;
-    afterwards, what its script raised (a stall included) fails the test."""
+    """The stand-in the command gets instead of a ccxt.pro exchange, with the venue keys in the environment, and
+    Ctrl-C at Python's own handler for the test (a run started as a background job of a non-interactive shell,
+    as CI may be, inherits SIGINT ignored: the script's Ctrl-C would then never stop the watch); afterwards,
+    what its script raised (a stall included) fails the test."""
     stand_in = StreamingVenue(script=script)
 
     def exchange(venue_id: str, secrets: dict[str, str]) -> StreamingVenue:
@@ -81,7 +83,11 @@ def venue(monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamingVenue]:
     monkeypatch.delenv("CROSSMARGIN_SERVICE_KEY", raising=False)
     monkeypatch.delenv("CROSSMARGIN_MATCHER_KEY", raising=False)
     monkeypatch.setattr(watch_command, "streaming_exchange", exchange)
-    yield stand_in
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield stand_in
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     error = stand_in.script_error()
     if error is not None:
         raise error
