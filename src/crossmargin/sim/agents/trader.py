@@ -167,11 +167,12 @@ class DeRiskingAgent:
         return exact_buffer(self.figures(view, account), state.rules, state.instruments, sigmas, correlation)
 
     def act(self, view: AgentView) -> Iterator[Action]:
-        """The hedges and reductions due now (module doc), account after account. The host applies each action
-        before asking for the next, so the trades of one account can set off liquidations of another before
-        its own are made: an account whose position in the instrument an action trades is no longer the one
-        it was planned on (a liquidation took part of it) gets none of its remaining actions, so a sale never
-        outgrows the position it reduces."""
+        """The hedges and reductions due now (module doc), account after account, each account planned once the
+        host has applied the actions before it (a generator: the host takes the next action only after applying
+        the last, so an account another's trades liquidated is planned on what is left). An account whose
+        position in the instrument of its next action is no longer the one its plan was made on (its own
+        earlier trade set off its liquidation) gets none of its remaining actions: a sale never outgrows the
+        position it reduces."""
         config = self.config
         if config.hedge:
             market = view.state.market
