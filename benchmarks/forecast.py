@@ -45,6 +45,7 @@ from crossmargin.sim.forecast import Orders, forecast_move, prepare, shock_of
 from crossmargin.sim.forecast_check import NO_BREAKER, instant_shock, on_the_index, run_exact
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.scenarios.load import library
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.runner import StressConfig, assets_of
 from crossmargin.venues import rulebook
@@ -61,7 +62,7 @@ def largest_moves(portfolio: Portfolio, seed: int, chosen: list[str] | None = No
     for name, scenario in sorted(library().items()):
         if chosen and name not in chosen:
             continue
-        factors = scenario.path(seed, assets_of(portfolio)).factors[ASSET]
+        factors = generate(scenario, seed, assets_of(portfolio)).factors[ASSET]
         far = factors[int(np.argmax(np.abs(factors - 1.0)))]
         moves[name] = round(float(far) - 1.0, 4)
     return moves

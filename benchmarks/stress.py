@@ -24,6 +24,7 @@ from rich.table import Table
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.scenarios.load import load_scenario
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.runner import Run, assets_of
 from crossmargin.venues import rulebook
@@ -38,7 +39,7 @@ def measure(accounts: int, steps: int, seed: int, budget: float, console: Consol
     )[0]  # fmt: skip
     scenario = load_scenario("flash-crash")
     started = time.perf_counter()
-    current = Run(config, scenario.path(seed, assets_of(config.portfolio)))
+    current = Run(config, generate(scenario, seed, assets_of(config.portfolio)))
     build = time.perf_counter() - started
     console.log(f"{accounts:,} accounts: built in {build:.1f} s")
     times, made_fills, fills, filling = [], [], 0, 0.0

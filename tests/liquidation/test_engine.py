@@ -21,6 +21,7 @@ from crossmargin.margin.pools import PoolFigures
 from crossmargin.model import Account, InputError, exact
 from crossmargin.model.rules import LiquidationTerms, Shortfall
 from crossmargin.oracle.config import OracleConfig
+from crossmargin.sim.scenarios.paths import generate
 from tests.builders import GENERIC, D, banded, book, div, linear, position, tiers
 
 USDT = banded("USDT", [("0", "1")])
@@ -293,7 +294,7 @@ def test_the_fast_exact_path_liquidates_a_crash_as_the_plain_one_does(venue, see
             if plain:
                 patch.setattr("crossmargin.live.loop.ClearingState", _Unremembering)
                 patch.setattr("crossmargin.liquidation.sizing.fewest_steps", _bisected)
-            run = Run(config, load_scenario("flash-crash").path(seed, assets_of(config.portfolio)))
+            run = Run(config, generate(load_scenario("flash-crash"), seed, assets_of(config.portfolio)))
             records = [run.step() for _ in range(6)]
         return [
             (r.liquidations, r.adl_events, r.bad_debt, r.insurance_fund, r.marks) for r in records

@@ -18,6 +18,7 @@ from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.scenarios.load import load_scenario, scenario_from_dict
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.runner import Run, StressConfig, assets_of, run
 from crossmargin.venues import rulebook
@@ -96,7 +97,7 @@ def test_mirror_ordered_queues_equal_the_exact_ranking_through_a_crash(seed: int
         portfolio, generic.rules, terms, default_liquidity(portfolio), default_insurance_fund(portfolio) / 50,
         OracleConfig(),
     )[0]  # fmt: skip
-    run = Run(config, load_scenario("flash-crash").path(seed, assets_of(config.portfolio)))
+    run = Run(config, generate(load_scenario("flash-crash"), seed, assets_of(config.portfolio)))
     queues = run.liquidator.adl
     assert queues.mirror is run.book
     reached = 0

@@ -15,6 +15,7 @@ from crossmargin.oracle.feed import SourceUpdate
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.replay import Replay, line_of
 from crossmargin.sim.scenarios.load import load_scenario
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.runner import Run, assets_of
 from crossmargin.venues import rulebook
@@ -72,7 +73,7 @@ def test_the_stress_runner_is_the_loop_fed_its_steps():
         portfolio, generic.rules, generic.liquidation, default_liquidity(portfolio),
         default_insurance_fund(portfolio) / 20, OracleConfig(),
     )[0]  # fmt: skip
-    run = Run(cross, load_scenario("flash-crash").path(3, assets_of(cross.portfolio)))
+    run = Run(cross, generate(load_scenario("flash-crash"), 3, assets_of(cross.portfolio)))
     sent: list[live.InboundEvent] = []
     received: list[live.OutboundEvent] = []
     handle = run.loop.handle

@@ -11,6 +11,7 @@ from crossmargin.liquidation.amm import ConstantProduct
 from crossmargin.sim.forecast import Orders
 from crossmargin.sim.forecast_check import check, instant_shock, on_the_index
 from crossmargin.sim.population import synthetic_book
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import default_insurance_fund, default_liquidity
 from crossmargin.venues import rulebook
 from tests.builders import D
@@ -55,7 +56,7 @@ def test_a_small_generated_book_within_the_measured_tolerance() -> None:
 
 def test_the_shock_s_scenario_and_the_book_on_the_index() -> None:
     scenario = instant_shock("BTC", -0.25)
-    path = scenario.path(0, ["BTC", "ETH"])
+    path = generate(scenario, 0, ["BTC", "ETH"])
     assert list(path.times) == [0.0, 1.0]
     assert list(path.factors["BTC"]) == [1.0, 0.75] and list(path.factors["ETH"]) == [1.0, 1.0]
     portfolio = synthetic_book(20, seed=1)

@@ -41,6 +41,7 @@ from crossmargin.oracle.config import Guards, OracleConfig
 from crossmargin.sim.forecast import MoveForecast, Orders, forecast_move, prepare, shock_of
 from crossmargin.sim.scenarios.load import scenario_from_dict
 from crossmargin.sim.scenarios.model import Scenario
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.runner import Run, StressConfig, assets_of
 
 NO_BREAKER = OracleConfig(default=Guards(max_jump=None))
@@ -125,7 +126,7 @@ def _relative(mine: float, theirs: float) -> float:
 
 def run_exact(config: StressConfig, scenario: Scenario) -> Exact:
     """The runner's one step of ``scenario`` on ``config``, its shortfall read from the ledger (module doc)."""
-    current = Run(config, scenario.path(0, assets_of(config.portfolio)))
+    current = Run(config, generate(scenario, 0, assets_of(config.portfolio)))
     state = current.state
     start = len(state.log)
     record = current.step()

@@ -22,6 +22,7 @@ from crossmargin.sim.contagion.model import (
 )
 from crossmargin.sim.population import synthetic_book
 from crossmargin.sim.scenarios.model import Depeg, StaleSource
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import default_insurance_fund
 
 BASE: dict[str, Any] = {
@@ -155,7 +156,7 @@ def test_the_shipped_incident_scenarios_cite_their_figures():
     assert unified.insurance_fund == default_insurance_fund(synthetic_book(250, 11))
     stale = [f for f in shipped["ftx-2022-stale-feed"].venue("large").faults if isinstance(f, StaleSource)]
     assert len(stale) == 9  # three sources x BTC, ETH, SOL
-    last = shipped["ftx-2022-stale-feed"].market.path(0, ["BTC"]).times[-1]  # 120 steps of 1 h: 432,000 s
+    last = generate(shipped["ftx-2022-stale-feed"].market, 0, ["BTC"]).times[-1]  # 120 steps of 1 h: 432,000 s
     assert last == 120 * 3600 and all(f.end > last for f in stale)  # stale through the last step, never resumed
     assert {f.source for f in stale} == {"s1", "s2", "s3"} and {f.start for f in stale} == {86400}  # 11-08 00:00
 

@@ -30,6 +30,7 @@ from crossmargin.sim.scenarios.load import (
     scenario_from_dict,
 )
 from crossmargin.sim.scenarios.model import Depeg, Spike, StaleSource, ThinMarket
+from crossmargin.sim.scenarios.paths import generate
 from tests.builders import (
     FUZZ,
     HOSTILE_BOOK,
@@ -117,7 +118,7 @@ def test_every_scenario_loads_and_gives_finite_positive_factors(name):
     assert scenario.name == name and scenario.title and scenario.description
     assert scenario.sources and all(what and where for what, where in scenario.sources)
     assert scenario.others is not None, "a '*' rule moves the generated book's alts"
-    path = scenario.path(3, BOOK)
+    path = generate(scenario, 3, BOOK)
     n = scenario.steps + 1
     assert path.times.shape == (n,) and path.times[0] == 0
     assert path.times[-1] == scenario.steps * scenario.step_seconds
@@ -170,7 +171,7 @@ REAL = [
 @pytest.mark.parametrize(("name", "asset", "parts", "window", "tolerance"), REAL, ids=[f"{r[0]}-{r[1]}" for r in REAL])
 def test_real_path_drawdown_equals_the_raw_candles(name, asset, parts, window, tolerance):
     raw = drawdown(raw_prices(parts, *window))
-    path = drawdown(library()[name].path(0, [asset]).factors[asset])
+    path = drawdown(generate(library()[name], 0, [asset]).factors[asset])
     # the grid samples a subset of the raw closes, so the path's fall is never deeper than the raw one
     assert raw - 1e-12 <= path <= raw + tolerance + 1e-12
 
@@ -191,18 +192,18 @@ FIGURES = [
 
 @pytest.mark.parametrize(("name", "asset", "figure"), FIGURES, ids=[f"{f[0]}-{f[1]}" for f in FIGURES])
 def test_paths_are_of_the_order_of_the_published_figures(name, asset, figure):
-    assert drawdown(library()[name].path(0, [asset]).factors[asset]) == pytest.approx(figure, abs=0.1)
+    assert drawdown(generate(library()[name], 0, [asset]).factors[asset]) == pytest.approx(figure, abs=0.1)
 
 
 def test_luna_btc_trough_is_the_published_low():
     # BTC low $26,700 on 12 May 2022 (a wick); the scenario's first price is the 05-07 00:00 open
     # 36,013.77 and its lowest close must sit within 1 % above the wick.
-    trough = 36013.77 * float(library()["luna-2022"].path(0, ["BTC"]).factors["BTC"].min())
+    trough = 36013.77 * float(generate(library()["luna-2022"], 0, ["BTC"]).factors["BTC"].min())
     assert 26700 <= trough <= 26700 * 1.01
 
 
 def test_october_2025_btc_table_by_hand():
-    btc = library()["october-2025"].path(0, ["BTC"]).factors["BTC"]
+    btc = generate(library()["october-2025"], 0, ["BTC"]).factors["BTC"]
     # minute 15 (t = 900): 117,000 / 122,574.46 = 0.954521...; minute 30 and after: 104,782.88 / 122,574.46
     assert btc[15] == pytest.approx(117000 / 122574.46, rel=1e-12)
     assert btc[30] == pytest.approx(0.8548515, rel=1e-6) and btc[90] == btc[30]
@@ -236,14 +237,14 @@ def test_file_table_holds_the_last_price_and_divides_by_the_first(tmp_path):
     (tmp_path / "s.yaml").write_text("name: s\nstep_seconds: 60\nassets:\n  X: {table: {file: px.csv}}\n")
     scenario = load_scenario(tmp_path / "s.yaml")
     assert scenario.steps == 4  # steps omitted: the table's span 200 s / 60 s, rounded up
-    x = scenario.path(0, ["X"]).factors["X"]
+    x = generate(scenario, 0, ["X"]).factors["X"]
     # t = 0, 60: 100/100; t = 120, 180: 80/100 (held from t = 90); t = 240: 120/100
     assert x.tolist() == pytest.approx([1.0, 1.0, 0.8, 0.8, 1.2])
 
 
 def test_prices_table_divides_by_the_first_price():
     doc = {"name": "t", "step_seconds": 30, "assets": {"X": {"table": {"prices": [[0, 200], [60, 150]]}}}}
-    assert scenario_from_dict(doc).path(0, ["X"]).factors["X"].tolist() == pytest.approx([1.0, 0.875, 0.75])
+    assert generate(scenario_from_dict(doc), 0, ["X"]).factors["X"].tolist() == pytest.approx([1.0, 0.875, 0.75])
 
 
 # --- composition --------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_include_adds_faults_liquidity_sources_and_missing_assets():
     assert scenario.steps == 60  # the included hour (3600 s) outlasts the own table (1800 s): 3600 / 60
     assert scenario.faults == (Spike("ETH", "s2", 120, 0.9), *flash.faults)
     assert scenario.sources == (("mine", "here"), *flash.sources)
-    path = scenario.path(0, ["BTC", "ETH", "USDT", "ALT1"])
+    path = generate(scenario, 0, ["BTC", "ETH", "USDT", "ALT1"])
     # depth: own 0.5 x flash-crash's schedule; at t = 600 s that is 0.2, so 0.1; at t = 1200 s
     # flash is 0.2 + (0.6 - 0.2) x 600/1200 = 0.4, so 0.2
     assert path.depth[10] == pytest.approx(0.1) and path.depth[20] == pytest.approx(0.2)
@@ -281,7 +282,7 @@ def test_include_brings_correlation_of_included_assets():
     scenario = scenario_from_dict(doc)
     mc = library()["monte-carlo-crash"]
     assert scenario.correlation == mc.correlation and scenario.stochastic
-    assert np.array_equal(scenario.path(3, ["SOL"]).factors["SOL"], mc.path(3, ["SOL"]).factors["SOL"])
+    assert np.array_equal(generate(scenario, 3, ["SOL"]).factors["SOL"], generate(mc, 3, ["SOL"]).factors["SOL"])
 
 
 def test_market_wide_usdc_depeg_by_composition():
@@ -292,7 +293,7 @@ def test_market_wide_usdc_depeg_by_composition():
         "include": ["usdc-depeg-2023"],
     }
     scenario = scenario_from_dict(doc)
-    usdc = scenario.path(0, ["USDC"]).factors["USDC"]
+    usdc = generate(scenario, 0, ["USDC"]).factors["USDC"]
     assert scenario.steps == 1080 and usdc.min() < 0.9  # the own USDC path replaces the included fixed one
     assert len(scenario.faults) == len(library()["usdc-depeg-2023"].faults)
 

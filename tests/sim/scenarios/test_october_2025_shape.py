@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 from crossmargin.sim.scenarios.load import load_scenario
+from crossmargin.sim.scenarios.paths import generate
 
 RAW = Path(__file__).resolve().parents[2] / "data" / "crashes"
 T0 = datetime(2025, 10, 10, 20, 50, tzinfo=UTC)  # the 100 % tariff post: the scenario's t = 0
@@ -63,7 +64,7 @@ def real_closes(name: str, bar_seconds: int) -> tuple[np.ndarray, np.ndarray]:
 
 def path_at(asset: str, times: np.ndarray) -> np.ndarray:
     """The shipped scenario's factor for ``asset`` at ``times``, which must lie on its 60 s grid."""
-    path = load_scenario("october-2025").path(0, ["BTC", "ETH", "SOL"])
+    path = generate(load_scenario("october-2025"), 0, ["BTC", "ETH", "SOL"])
     index = np.searchsorted(path.times, times)
     assert np.array_equal(path.times[index], times), "real closes fall on the scenario's grid"
     return path.factors[asset][index]

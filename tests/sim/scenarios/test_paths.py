@@ -18,7 +18,7 @@ import pytest
 from crossmargin.model.errors import InputError
 from crossmargin.sim.scenarios.load import library, scenario_from_dict
 from crossmargin.sim.scenarios.model import Clustering, Process, Scenario, Table
-from crossmargin.sim.scenarios.paths import depth, process_log_returns, stream, table_factors
+from crossmargin.sim.scenarios.paths import depth, generate, process_log_returns, stream, table_factors
 from tests.sim.scenarios.conftest import base
 
 YEAR = 365 * 86400
@@ -34,7 +34,7 @@ def test_inline_table_is_linear_between_points_and_held_after():
         "steps": 14,
         "assets": {"ETH": {"table": [[0, 1.0], [3600, 0.7], [7200, 0.8]]}},
     }
-    eth = scenario_from_dict(doc).path(0, ["ETH"]).factors["ETH"]
+    eth = generate(scenario_from_dict(doc), 0, ["ETH"]).factors["ETH"]
     assert eth[3] == pytest.approx(0.85)  # t = 1800: 1 + (0.7 - 1) x 1800/3600
     assert eth[6] == pytest.approx(0.7)  # t = 3600
     assert eth[9] == pytest.approx(0.75)  # t = 5400: 0.7 + (0.8 - 0.7) x 1800/3600
@@ -42,7 +42,7 @@ def test_inline_table_is_linear_between_points_and_held_after():
 
 
 def test_follow_is_the_power_of_the_followed_factor():
-    path = library()["flash-crash"].path(0, ["BTC", "ETH", "ALT1"])
+    path = generate(library()["flash-crash"], 0, ["BTC", "ETH", "ALT1"])
     btc, eth, alt = path.factors["BTC"], path.factors["ETH"], path.factors["ALT1"]
     at = 60  # t = 600 s: BTC at its -25 % bottom
     assert btc[at] == 0.75
@@ -53,14 +53,14 @@ def test_follow_is_the_power_of_the_followed_factor():
 
 def test_factors_stay_finite_and_positive_on_absurd_parameters():
     doc = {"name": "x", "step_seconds": 86400, "steps": 2000, "assets": {"X": {"gbm": {"sigma": 1, "mu": -200}}}}
-    x = scenario_from_dict(doc).path(0, ["X"]).factors["X"]  # log drift -200/365 a day: -1096 over 2000 days
+    x = generate(scenario_from_dict(doc), 0, ["X"]).factors["X"]  # log drift -200/365 a day: -1096 over 2000 days
     assert np.all(x > 0) and np.all(np.isfinite(x))
 
 
 def test_unnamed_asset_without_a_star_rule_stays_at_one():
     scenario = scenario_from_dict(base())
     assert scenario.others is None
-    assert np.all(scenario.path(0, ["DOGE"]).factors["DOGE"] == 1.0)
+    assert np.all(generate(scenario, 0, ["DOGE"]).factors["DOGE"] == 1.0)
 
 
 # --- stochastic paths: statistics against the closed form ---------------------------------------
@@ -73,7 +73,7 @@ def log_returns(factor: np.ndarray) -> np.ndarray:
 def test_gbm_log_returns_match_the_closed_form():
     n = 100_000
     doc = {"name": "g", "step_seconds": 3600, "steps": n, "assets": {"X": {"gbm": {"sigma": 0.8, "mu": 5.0}}}}
-    r = log_returns(scenario_from_dict(doc).path(11, ["X"]).factors["X"])
+    r = log_returns(generate(scenario_from_dict(doc), 11, ["X"]).factors["X"])
     dt = 3600 / YEAR  # 1/8760 of a year
     mean = (5.0 - 0.8**2 / 2) * dt  # 4.68 / 8760 = 5.342e-4
     variance = 0.8**2 * dt  # 0.64 / 8760 = 7.306e-5
@@ -87,7 +87,7 @@ def test_jump_diffusion_log_returns_match_the_closed_form():
     # underflows nor overflows over 100,000 hours
     jump = {"sigma": 0.5, "mu": 87.6, "intensity": 24, "mean": -0.01, "sd": 0.005}
     doc = {"name": "j", "step_seconds": 3600, "steps": n, "assets": {"X": {"jump": jump}}}
-    r = log_returns(scenario_from_dict(doc).path(5, ["X"]).factors["X"])
+    r = log_returns(generate(scenario_from_dict(doc), 5, ["X"]).factors["X"])
     dt, lam = 3600 / YEAR, 24 * 3600 / 86400  # one jump an hour on average
     mean = (87.6 - 0.5**2 / 2) * dt + lam * -0.01  # 0.01 - 1.427e-5 - 0.01 = -1.427e-5
     variance = 0.5**2 * dt + lam * (0.005**2 + 0.01**2)  # 2.854e-5 + 1.25e-4 = 1.535e-4
@@ -104,7 +104,7 @@ def test_garch_keeps_the_long_run_variance_and_clusters():
         "steps": n,
         "assets": {"X": {"garch": garch}, "Y": {"gbm": {"sigma": 0.8}}},
     }
-    path = scenario_from_dict(doc).path(2, ["X", "Y"])
+    path = generate(scenario_from_dict(doc), 2, ["X", "Y"])
     variance = 0.8**2 * 3600 / YEAR  # omega / (1 - alpha - beta) = sigma² dt
     x, y = log_returns(path.factors["X"]), log_returns(path.factors["Y"])
     assert x.var() == pytest.approx(variance, rel=0.1)
@@ -122,7 +122,7 @@ def test_correlated_shocks_have_the_configured_correlation():
     assets = {name: {"gbm": {"sigma": 1.0}} for name in ("A", "B", "C")}
     correlation = {"A": {"B": 0.8, "C": 0.7}, "B": {"C": 0.75}}
     doc = {"name": "c", "step_seconds": 60, "steps": n, "assets": assets, "correlation": correlation}
-    path = scenario_from_dict(doc).path(4, ["A", "B", "C"])
+    path = generate(scenario_from_dict(doc), 4, ["A", "B", "C"])
     r = {k: log_returns(v) for k, v in path.factors.items()}
     # log-returns are affine in the shocks: their correlation is the shocks'. SE ≈ (1 - rho²)/sqrt(n) < 0.002
     assert np.corrcoef(r["A"], r["B"])[0, 1] == pytest.approx(0.8, abs=0.01)
@@ -137,7 +137,11 @@ MC = ["BTC", "ETH", "SOL"]
 
 def test_same_seed_same_arrays_different_seed_different_arrays():
     scenario = library()["monte-carlo-crash"]
-    first, again, other = scenario.path(7, [*MC, "ALT1"]), scenario.path(7, [*MC, "ALT1"]), scenario.path(8, MC)
+    first, again, other = (
+        generate(scenario, 7, [*MC, "ALT1"]),
+        generate(scenario, 7, [*MC, "ALT1"]),
+        generate(scenario, 8, MC),
+    )
     for asset in MC:
         assert np.array_equal(first.factors[asset], again.factors[asset])
         assert not np.array_equal(first.factors[asset], other.factors[asset])
@@ -146,23 +150,24 @@ def test_same_seed_same_arrays_different_seed_different_arrays():
 
 def test_asking_for_more_assets_leaves_the_draws_unchanged():
     scenario = library()["monte-carlo-crash"]
-    few = scenario.path(7, MC)
-    many = scenario.path(7, ["ALT9", "ZZZ", *MC, "ALT1", "AAA"])
+    few = generate(scenario, 7, MC)
+    many = generate(scenario, 7, ["ALT9", "ZZZ", *MC, "ALT1", "AAA"])
     for asset in MC:
         assert np.array_equal(few.factors[asset], many.factors[asset])
-    assert np.array_equal(scenario.path(7, ["ALT1"]).factors["ALT1"], many.factors["ALT1"])
+    assert np.array_equal(generate(scenario, 7, ["ALT1"]).factors["ALT1"], many.factors["ALT1"])
     assert not np.array_equal(many.factors["ALT1"], many.factors["ALT9"])  # each follower its own noise
 
 
 def _digest(scenario: Scenario, seed: int) -> str:
-    path = scenario.path(seed, [*MC, "ALT1"])
+    path = generate(scenario, seed, [*MC, "ALT1"])
     return hashlib.sha256(b"".join(path.factors[a].tobytes() for a in [*MC, "ALT1"])).hexdigest()
 
 
 def test_same_seed_same_arrays_in_another_process():
     code = (
         "from crossmargin.sim.scenarios.load import library; import hashlib;"
-        "p = library()['monte-carlo-crash'].path(7, ['BTC', 'ETH', 'SOL', 'ALT1']);"
+        "from crossmargin.sim.scenarios.paths import generate;"
+        "p = generate(library()['monte-carlo-crash'], 7, ['BTC', 'ETH', 'SOL', 'ALT1']);"
         "print(hashlib.sha256(b''.join(p.factors[a].tobytes() for a in ['BTC', 'ETH', 'SOL', 'ALT1'])).hexdigest())"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -173,10 +178,10 @@ def test_same_seed_same_arrays_in_another_process():
 def test_bad_seed_and_assets():
     scenario = library()["flash-crash"]
     with pytest.raises(InputError) as err:
-        scenario.path(-1, ["BTC"])
+        generate(scenario, -1, ["BTC"])
     assert err.value.field == "seed"
     with pytest.raises(InputError) as err:
-        scenario.path(0, "BTC")
+        generate(scenario, 0, "BTC")
     assert err.value.field == "assets"
 
 

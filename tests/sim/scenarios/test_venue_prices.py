@@ -11,7 +11,7 @@ import pytest
 from crossmargin.model.errors import InputError
 from crossmargin.sim.scenarios.load import library, load_scenario, scenario_from_dict
 from crossmargin.sim.scenarios.model import Depeg, Scenario, Table, VenuePrice
-from crossmargin.sim.scenarios.paths import table_factor, table_factors
+from crossmargin.sim.scenarios.paths import generate, table_factor, table_factors
 from tests.sim.scenarios.conftest import base
 
 
@@ -111,7 +111,7 @@ def test_october_2025_prices_usde_and_wbeth_on_one_venue():
     assert wbeth.factors is not None
     assert [table_factor(wbeth.factors, t) for t in (2760.0, 5159.0)] == [pytest.approx(0.12)] * 2
     # off the venue, WBETH follows ETH (beta 1): the same factors, ETH -16 % at the trough
-    path = scenario.path(0, ["ETH", "WBETH"])
+    path = generate(scenario, 0, ["ETH", "WBETH"])
     assert np.array_equal(path.factors["WBETH"], path.factors["ETH"]) and path.factors["WBETH"][-1] == 0.84
 
 

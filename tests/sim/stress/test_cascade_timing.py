@@ -28,6 +28,7 @@ from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.population import DEFAULT_SHAPE, BookShape, synthetic_book
 from crossmargin.sim.scenarios.load import load_scenario, scenario_from_dict
 from crossmargin.sim.scenarios.model import Scenario
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.configs import cross_and_isolated, default_insurance_fund, default_liquidity
 from crossmargin.sim.stress.results import RunResult
 from crossmargin.sim.stress.runner import StressConfig, assets_of, run
@@ -87,8 +88,8 @@ def first_liquidations(result: RunResult, starts: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", ["may-2021", "march-2020", "ftx-2022", "luna-2022"])
 def test_liquidations_follow_the_paths_new_lows(name):
     scenario = load_scenario(name)
-    portfolio = spread_book(min(scenario.path(0, ["BTC"]).factors["BTC"]))
-    path = scenario.path(0, assets_of(portfolio))
+    portfolio = spread_book(min(generate(scenario, 0, ["BTC"]).factors["BTC"]))
+    path = generate(scenario, 0, assets_of(portfolio))
     result = stressed(portfolio, scenario)
     times, factors = np.array(path.times), np.array(path.factors["BTC"])
     starts = window_starts(times)
@@ -122,7 +123,7 @@ def test_without_impact_the_marks_are_the_path(levels):
     points = [[i * 1800 / (len(levels) - 1), level] for i, level in enumerate(levels)]
     scenario = scenario_from_dict({**SCENARIO, "assets": {"BTC": {"table": points}}})
     portfolio = spread_book(0.5, accounts=20)
-    path = scenario.path(0, assets_of(portfolio))
+    path = generate(scenario, 0, assets_of(portfolio))
     result = stressed(portfolio, scenario, depth=False)
     for k, step in enumerate(result.steps, start=1):
         assert step.marks["BTC-PERP"] == float(from_float(START * path.factors["BTC"][k]))

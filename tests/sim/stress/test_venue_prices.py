@@ -22,6 +22,7 @@ from crossmargin.model.rules import LiquidationTerms
 from crossmargin.oracle.config import Guards, OracleConfig, Status
 from crossmargin.sim.scenarios.load import scenario_from_dict
 from crossmargin.sim.scenarios.model import Scenario
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.runner import Run, StressConfig, assets_of, run, warnings_of
 from tests.builders import GENERIC, banded, book, linear, position, tiers
 from tests.cli.conftest import run as command
@@ -105,7 +106,7 @@ def test_the_circuit_breaker_holds_an_own_venue_crash_until_its_ema_catches_up()
 
 
 def test_the_runner_reports_the_venue_price_to_s1_only():
-    current = Run(config(OWN_VENUE), scenario({"price": 0.65}).path(0, assets_of(config(OWN_VENUE).portfolio)))
+    current = Run(config(OWN_VENUE), generate(scenario({"price": 0.65}), 0, assets_of(config(OWN_VENUE).portfolio)))
     current.step()  # t = 60
     quote = current.loop.oracle.index("USDE")
     assert (quote.price, quote.status, quote.sources) == (D("0.65"), Status.DEGRADED, ("s1",))

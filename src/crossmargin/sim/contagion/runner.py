@@ -40,6 +40,7 @@ from crossmargin.model.instruments import ContractKind
 from crossmargin.model.numbers import ZERO, exact, from_float
 from crossmargin.sim.contagion.model import Arbitrage, ContagionScenario, PriceLink, SharedTraders
 from crossmargin.sim.scenarios.model import ScenarioPath
+from crossmargin.sim.scenarios.paths import generate
 from crossmargin.sim.stress.results import LiquidationMark, StepRecord
 from crossmargin.sim.stress.runner import Run, StressConfig, assets_of
 
@@ -129,7 +130,7 @@ class _Tally:
 def market_path(scenario: ContagionScenario, configs: Mapping[str, StressConfig], seed: int) -> ScenarioPath:
     """The market's path for every asset of every venue's book (one draw: every venue sees the same market)."""
     assets = sorted({a for config in configs.values() for a in assets_of(config.portfolio)})
-    return scenario.market.path(seed, assets)
+    return generate(scenario.market, seed, assets)
 
 
 class JointRun:

@@ -477,13 +477,6 @@ class Scenario:
                 )
         return tuple(lines)
 
-    def path(self, seed: int, assets: Sequence[str]) -> ScenarioPath:
-        """The scenario's path for ``assets`` with random draws from ``seed`` (see
-        :func:`crossmargin.sim.scenarios.paths.generate`: a pure function of scenario, seed and asset set)."""
-        from crossmargin.sim.scenarios.paths import generate  # paths builds on this module
-
-        return generate(self, seed, assets)
-
 
 def _check_schedule(points: tuple[tuple[float, float], ...], field: str) -> None:
     if not points:

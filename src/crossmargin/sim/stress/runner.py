@@ -53,7 +53,7 @@ from crossmargin.oracle.config import OracleConfig
 from crossmargin.sim.agents.config import AgentsConfig
 from crossmargin.sim.agents.host import Applied, build_agents, run_agents
 from crossmargin.sim.scenarios.model import Depeg, Scenario, ScenarioPath, Spike, StaleSource, ThinMarket, VenuePrice
-from crossmargin.sim.scenarios.paths import table_factor
+from crossmargin.sim.scenarios.paths import generate, table_factor
 from crossmargin.sim.stress.results import AgentRecord, AgentStep, LiquidationMark, RunResult, StepRecord
 
 SOURCES = ("s1", "s2", "s3")
@@ -304,7 +304,7 @@ def run(
 ) -> RunResult:
     """The whole scenario for one configuration (``progress(step, steps)`` after each step); the result's
     ``warnings`` say what of the scenario changed nothing on the book (:func:`warnings_of`)."""
-    path = scenario.path(seed, assets_of(config.portfolio))
+    path = generate(scenario, seed, assets_of(config.portfolio))
     current = Run(config, path)
     steps = len(path.times) - 1
     for k in range(steps):
