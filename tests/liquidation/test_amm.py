@@ -24,7 +24,8 @@ from crossmargin.liquidation.amm import (
     stableswap_invariant,
     stableswap_y,
 )
-from crossmargin.liquidation.liquidity import Quote, Side, liquidity_from_dict, scaled_depth
+from crossmargin.liquidation.liquidity import Quote, Side, scaled_depth
+from crossmargin.liquidation.liquidity_document import liquidity_from_dict
 from crossmargin.live import events as live
 from crossmargin.live.document import loop_config_of
 from crossmargin.live.loop import EngineLoop, LoopConfig

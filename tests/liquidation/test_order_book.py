@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossmargin.liquidation.liquidity import DepthLevels, Side, liquidity_from_dict, scaled_depth
+from crossmargin.liquidation.liquidity import DepthLevels, Side, scaled_depth
+from crossmargin.liquidation.liquidity_document import liquidity_from_dict
 from crossmargin.liquidation.order_book import OrderBook
 from crossmargin.model.errors import InputError
 from crossmargin.venues.depth import binance_btcusdt_top5_2020_09_01

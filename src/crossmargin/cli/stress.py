@@ -23,7 +23,8 @@ from crossmargin.cli.limits import MAX_ACCOUNTS, MAX_PATHS, MAX_SEED, MIN_ACCOUN
 from crossmargin.cli.loading import load_document
 from crossmargin.cli.output import emit_view
 from crossmargin.cli.user_input import parse_decimal, user_errors
-from crossmargin.liquidation.liquidity import LiquidityModel, liquidity_from_dict
+from crossmargin.liquidation.liquidity import LiquidityModel
+from crossmargin.liquidation.liquidity_document import liquidity_from_dict
 from crossmargin.model import InputError, Portfolio, RuleChoices
 from crossmargin.model.document import clearing_section, portfolio_from_document
 from crossmargin.model.errors import field_prefix

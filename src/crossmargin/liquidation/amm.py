@@ -515,7 +515,7 @@ def _concentrated(raw: Mapping[str, object], fee: Decimal, impact: Decimal) -> C
 
 
 def pool_from_dict(kind: str, raw: Mapping[str, object]) -> Pool:
-    """The pool of a document's liquidity section whose keys :func:`~crossmargin.liquidation.liquidity.
+    """The pool of a document's liquidity section whose keys :func:`~crossmargin.liquidation.liquidity_document.
     liquidity_from_dict` has checked: ``kind`` is ``constant_product``, ``concentrated`` or ``stableswap``;
     ``fee`` defaults to 0, ``permanent_impact`` to 1. Errors name the field."""
     fee = document_number(raw.get("fee", 0), "fee")

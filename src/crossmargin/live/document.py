@@ -6,7 +6,7 @@ document gives the same loop."""
 from dataclasses import dataclass
 from typing import Any
 
-from crossmargin.liquidation.liquidity import liquidity_from_dict
+from crossmargin.liquidation.liquidity_document import liquidity_from_dict
 from crossmargin.live.loop import LoopConfig
 from crossmargin.margin.owners import VenueBook
 from crossmargin.margin.valuation import with_option_marks
