@@ -3,7 +3,7 @@
 from dataclasses import replace
 from decimal import Decimal
 
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crossmargin.margin.account import cross_pool, evaluate_account, isolated_pool
@@ -248,8 +248,11 @@ def test_the_isolated_twin_conserves_the_cross_value(portfolio: Portfolio):
                 assert abs(margin * total - needs[p.instrument] * value) <= D("1E-40") * max(value, D(1)) * total
 
 
+@settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(random_books())
 def test_the_isolated_twin_of_an_account_that_met_its_initial_margin_is_never_liquidatable(portfolio: Portfolio):
+    # most random books fail the two assumptions below (a CI run drew 9 of 59 that passed them): the health
+    # check's filtering limit is lifted, and the kept books are checked as before
     # cross met IM: initial value + sum of counted uPnL >= sum of IM. When no position's counted profit exceeds its
     # own IM, sum of needs = sum(IM - uPnL) <= the initial value <= the maintenance value split: every pool gets its
     # need, initial equity >= IM >= maintenance (every rate here: mmr <= imr) -- not liquidatable. (A profit beyond
