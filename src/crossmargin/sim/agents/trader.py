@@ -85,9 +85,15 @@ Trial = tuple[Account, Buffer, Action]
 """A trade tried: the account after it, its buffer and the action."""
 
 
+def _cross_position(account: Account, instrument: str) -> Position | None:
+    """``account``'s cross position in ``instrument`` (None without one)."""
+    return next((p for p in account.positions if p.instrument == instrument and not p.isolated), None)
+
+
 def _cross_size(account: Account, instrument: str) -> Decimal:
     """``account``'s cross position in ``instrument`` (signed contracts; 0 without one)."""
-    return next((p.size for p in account.positions if p.instrument == instrument and not p.isolated), ZERO)
+    position = _cross_position(account, instrument)
+    return ZERO if position is None else position.size
 
 
 def runs_agent(seed: int, account_id: str, share: float) -> bool:
@@ -278,7 +284,8 @@ class DeRiskingAgent:
         for line in by_risk:
             if now.value >= target:
                 break
-            position = next(p for p in account.positions if p.instrument == line.position.instrument and not p.isolated)
+            position = _cross_position(account, line.position.instrument)
+            assert position is not None  # the pool's own positions, still held (a hedge opens another)
             risk = abs(line.notional) * sigmas[state.instruments[position.instrument].underlying]
             chosen = self._best_size(view, account, position, now, risk, target, sigmas, correlation)
             if chosen is None:
@@ -320,7 +327,7 @@ class DeRiskingAgent:
         state = view.state
         spec = state.instruments[instrument]
         mark = state.market.mark(instrument)
-        position = next((p for p in account.positions if p.instrument == instrument and not p.isolated), None)
+        position = _cross_position(account, instrument)
         model = view.liquidity.get(instrument)
         size = abs(signed)
         with exact():
