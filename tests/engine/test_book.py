@@ -1,7 +1,8 @@
 """The risk book against the exact evaluator on random books under random rules varying every rule term
 (:func:`tests.margin.test_rule_properties.venue_like`): every pool's equity, initial equity, maintenance and
 initial margin within ``RELATIVE`` of the exact figures (relative to 1 + the figure; plus ``FIGURE_QUANTUM``
-on the requirements of a scenario grid or VaR floor, whose exact figures are rounded to it), the float
+on the requirements of a scenario grid or VaR floor, whose exact figures are rounded to it, and a margin quantum
+a position where the exact requirement sits a hair above a multiple of it: :func:`quanta`), the float
 verdict equal to the exact one wherever the figures are further than that from the rulebook's boundary,
 the same liquidatable set after screening and exact confirmation, before and after ticks of marks, prices
 and open interest; and incremental updates equal to a rebuild after any event sequence."""
@@ -22,6 +23,7 @@ from crossmargin.engine.screening import screen
 from crossmargin.margin.account import AccountResult, evaluate_account
 from crossmargin.margin.pools import PoolFigures
 from crossmargin.margin.valuation import FIGURE_QUANTUM
+from crossmargin.margin.volatility import requirement_multiplier
 from crossmargin.model import Account, Asset, InputError, Portfolio, Position, RuleChoices, exact
 from crossmargin.model.numbers import ZERO
 from crossmargin.model.rules import VolatilityScaling
@@ -50,6 +52,20 @@ def mirrored_pools(book: RiskBook) -> Iterator[tuple[str, int, PoolFigures]]:
                 yield account_id, book.isolated_pool[(account_id, position.instrument, position.size > 0)], item.pool
 
 
+def quanta(book: RiskBook, truth: PoolFigures) -> float:
+    """What rounding to ``margin_quantum`` may leave between the mirror's requirement and the exact one: a quantum
+    (x the requirement's multiplier, in base) for each position with one. An exact requirement a hair above a
+    multiple of the quantum rounds up to the next one, where its float, within ``SNAP`` of the multiple, is
+    taken as the multiple (engine/terms.py, "Rounding to a quantum")."""
+    total = 0.0
+    for figures in truth.positions:
+        spec = book.instrument_table[figures.position.instrument]
+        if spec.margin_quantum is not None:
+            multiplier = requirement_multiplier(book.market, spec.underlying, book.rules.volatility_scaling)
+            total += float(spec.margin_quantum * multiplier * book.market.price(spec.settle))
+    return total
+
+
 def assert_mirror_matches(book: RiskBook) -> None:
     """Every pool's figures within the tolerance of the module doc, and its float verdict equal to the exact
     one where the figures are clear of the boundary by more than that."""
@@ -59,11 +75,12 @@ def assert_mirror_matches(book: RiskBook) -> None:
     for account_id, index, truth in mirrored_pools(book):
         mirror = book.figures[index]
         expected = (truth.equity, truth.initial_equity, truth.maintenance_margin, truth.initial_margin)
-        slack = (0.0, 0.0, rounded, rounded)
+        rounded_here = rounded + quanta(book, truth)
+        slack = (0.0, 0.0, rounded_here, rounded_here)
         matches = [close(m, t, q) for m, t, q in zip(mirror, expected, slack, strict=True)]
         assert all(matches), (account_id, book.owners[index], mirror, expected)
         equity, required = float(truth.equity), threshold * float(truth.maintenance_margin)
-        margin = RELATIVE * (2.0 + abs(equity) + abs(required)) + threshold * rounded
+        margin = RELATIVE * (2.0 + abs(equity) + abs(required)) + threshold * rounded_here
         # a pool without a requirement is compared where its float maintenance is an exact 0 too (not residue)
         decided = truth.maintenance_margin != 0 or mirror[2] == 0.0
         if abs(equity - required) > margin and decided:
