@@ -25,6 +25,11 @@ What each path computes, per account (the cross pool: balances and every positio
 - crossmargin exact: ``evaluate_pool(cross_pool(account))`` in the exact context (``crossmargin.sim.benchmark``
   measures "exact us/account" so): collateral with haircuts, uPnL, equity, IM and MM from the brackets, free
   collateral, margin ratio, verdict, all ``Decimal``.
+- crossmargin exact, compiled: the same figures (but the margin ratio, one quotient of two of them) on the
+  compiled exact path over the risk book's scaled-integer columns (``book_verdicts``: 128-bit integers, digit
+  for digit the ``Decimal`` figures, checked on the sample), the sample's cross pools in one call, and the pools
+  it does not hold (an inverse contract's quotients, a number of more than 18 digits) by ``evaluate_pool``:
+  per account, the whole over the sample. Beside it the pools it holds alone.
 - crossmargin risk book: ``RiskBook.revalue()`` (every position and pool of the whole book, on every core and
   held to one thread) over the book's accounts; the array liquidation prices ``book_liquidation_prices`` over
   the book's positions.
@@ -606,9 +611,12 @@ def run(
     """The parent's run (see the module doc)."""
     import platform
 
+    import numpy as np
     from rich.console import Console
 
     from crossmargin.engine.book import RiskBook
+    from crossmargin.engine.book_exact import book_verdicts
+    from crossmargin.engine.exact_pools import FIGURES
     from crossmargin.engine.liquidation_prices import book_liquidation_prices
     from crossmargin.margin.account import cross_pool, evaluate_account
     from crossmargin.margin.pools import evaluate_pool
@@ -656,6 +664,28 @@ def run(
     our_liquidation = [call() if call is not None else None for call in liquidation_calls]
     book.revalue()
     book_liquidation_prices(book)
+    sample_pools = np.array([book.cross_pool[a.id] for a in sampled], dtype=np.int64)
+    compiled = book_verdicts(book, sample_pools)
+    fallback = [functools.partial(exact_figures, a) for k, a in enumerate(sampled) if not compiled.ok[k]]
+
+    held_pools = sample_pools[compiled.ok]
+
+    def compiled_figures() -> None:
+        """The sample's exact figures on the compiled path, the pools it does not hold by ``Decimal``."""
+        book_verdicts(book, sample_pools)
+        for call in fallback:
+            call()
+
+    held = np.flatnonzero(compiled.ok & compiled.initial_held)
+    compiled_check = {
+        "held": int(compiled.ok.sum()),
+        "held_with_initial_margin": len(held),
+        "equal_to_decimal": sum(
+            all(compiled.figure(int(k), i) == getattr(exact_figures(sampled[int(k)]), n) for i, n in enumerate(FIGURES))
+            for k in held
+        ),
+    }
+    console.log(f"compiled exact path: {compiled_check}")
 
     spec = sample_spec(portfolio, sampled)
     directory = tempfile.TemporaryDirectory(prefix="crossmargin-peers-")
@@ -674,6 +704,17 @@ def run(
 
     series = {
         "exact": Series("crossmargin exact", "account", "evaluate_pool(cross_pool(account)) in the exact context"),
+        "exact_compiled": Series(
+            "crossmargin exact, compiled",
+            "account",
+            "book_verdicts(book, the sample's cross pools) in one call, the pools it does not hold (inverse "
+            "contracts, numbers of more than 18 digits) by evaluate_pool; / accounts",
+        ),
+        "exact_compiled_held": Series(
+            "crossmargin exact, compiled, pools it holds",
+            "account",
+            "book_verdicts(book, the held cross pools of the sample) in one call / those accounts",
+        ),
         "book": Series("crossmargin risk book, all cores", "account", "RiskBook.revalue() / accounts, every core"),
         "book_one_thread": Series(
             "crossmargin risk book, one thread", "account", "RiskBook.revalue() / accounts, Numba held to one thread"
@@ -710,6 +751,11 @@ def run(
     for r in range(rounds):
         times, _ = time_each(exact_calls)
         series["exact"].add(times)
+        gc.collect()
+        series["exact_compiled"].add_whole(median_ms(compiled_figures, book_repeats) * 1e3 / len(sampled))
+        series["exact_compiled_held"].add_whole(
+            median_ms(lambda: book_verdicts(book, held_pools), book_repeats) * 1e3 / max(1, len(held_pools))
+        )
         gc.collect()
         series["book"].add_whole(median_ms(book.revalue, book_repeats) * 1e3 / accounts)
         series["book_one_thread"].add_whole(median_ms(one_thread(book.revalue), book_repeats) * 1e3 / accounts)
@@ -756,9 +802,11 @@ def run(
                     agree += abs(float(mine) - theirs) <= LIQUIDATION_TOLERANCE * abs(float(mine))
         liquidation_check = {"accounts_compared": compared, "agreeing": agree, "tolerance": LIQUIDATION_TOLERANCE}
 
-    exact_s, book_s = series["exact"], series["book"]
+    exact_s, book_s, compiled_s = series["exact"], series["book"], series["exact_compiled"]
     ratios = {
         name: {
+            "compiled_over_peer_median": compiled_s.mean / series[name].median,
+            "compiled_not_slower": compiled_s.mean <= series[name].median and compiled_s.mean <= series[name].mean,
             "exact_over_peer_median": exact_s.median / series[name].median,
             "exact_over_peer_mean": exact_s.mean / series[name].mean,
             "peer_over_book_median": series[name].median / book_s.mean,
@@ -800,6 +848,7 @@ def run(
         "ratios": ratios,
         "agreement": agreements,
         "liquidation_price_check": liquidation_check,
+        "compiled_check": compiled_check,
     }
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print_tables(console, report)
@@ -807,7 +856,7 @@ def run(
     console.log(f"written to {out}")
 
 
-ACCOUNT_ROWS = ("exact", "book", "book_one_thread", *PEERS)
+ACCOUNT_ROWS = ("exact", "exact_compiled", "exact_compiled_held", "book", "book_one_thread", *PEERS)
 POSITION_ROWS = ("liquidation_exact", "liquidation_array", "liquidation_freqtrade")
 
 
@@ -837,7 +886,7 @@ def table_rows(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]
                 _us(s["median_us"]),
                 _us(s["mean_us"]),
                 f"{_us(low)}-{_us(high)}",
-                f"{ratio['exact_over_peer_median']:.2f}x" if ratio else "",
+                f"{ratio['exact_over_peer_median']:.2f}x; {ratio['compiled_over_peer_median']:.2f}x" if ratio else "",
                 f"{ratio['peer_over_book_median']:.0f}x / {ratio['peer_over_book_mean']:.0f}x" if ratio else "",
                 check,
             ]
@@ -856,7 +905,7 @@ ACCOUNT_COLUMNS = (
     "median us",
     "mean us",
     "round medians us",
-    "exact / it (medians)",
+    "exact / it (medians); compiled / it",
     "it / risk book (median; mean)",
     "agreement within 1e-9",
 )
@@ -889,7 +938,8 @@ def print_tables(console: Any, report: dict[str, Any]) -> None:
         console.print(table)
     for name, ratio in report["ratios"].items():
         console.print(
-            f"{name}: exact not slower: {'yes' if ratio['exact_not_slower'] else 'no'} "
+            f"{name}: exact not slower: {'yes' if ratio['exact_not_slower'] else 'no'}; compiled exact not slower: "
+            f"{'yes' if ratio['compiled_not_slower'] else 'no'} ({ratio['compiled_over_peer_median']:.2f}x) "
             f"(exact / it {ratio['exact_over_peer_median']:.2f}x on medians, {ratio['exact_over_peer_mean']:.2f}x on "
             f"means); risk book at least 100x faster: {'yes' if ratio['book_at_least_100x'] else 'no'} "
             f"({ratio['peer_over_book_median']:.0f}x on its median, {ratio['peer_over_book_mean']:.0f}x on its mean)"

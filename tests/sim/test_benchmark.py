@@ -47,6 +47,14 @@ def test_one_small_run_reports_the_book_it_generated():
         result.exact_account_us * 20 / 1000 / result.full_revalue_ms, rel=1e-12
     )
     assert 0 <= result.liquidatable_accounts <= result.screened_accounts <= 20
+    # The compiled exact path holds a cross pool unless it holds an inverse contract (a quotient): this book's
+    # numbers all have fewer than 18 digits.
+    linear = [
+        all(not portfolio.instruments[p.instrument].inverse for p in a.positions if not p.isolated)
+        for a in portfolio.accounts
+    ]
+    assert result.compiled_held == pytest.approx(sum(linear) / 20, rel=1e-12)
+    assert result.exact_bytes_per_position > 0
     assert set(result.as_dict()) >= {"accounts", "positions", "full_revalue_ms", "tick_ms", "bytes_per_position"}
     assert np.isfinite(list(result.as_dict().values())).all()
 

@@ -43,6 +43,7 @@ import numba
 import numpy as np
 
 from crossmargin.engine import kernels
+from crossmargin.engine.book_columns import ExactColumns, ExactSlots
 from crossmargin.engine.kernels import AccountMajor, PoolArrays, SlotArrays
 from crossmargin.engine.risk_requirements import on_threads as requirements_on_threads
 from crossmargin.engine.risk_requirements import pool_requirements, risk_factors, slots_by_pool
@@ -156,6 +157,9 @@ class RiskBook:
         positions in a way it could not take in place, and :meth:`revalue` builds it again first."""
         self.copied_pools = 0
         self.copy_stale = True
+        self.exact: ExactColumns | None = None
+        """The positions and balances again as scaled integers, for the compiled exact path: made by
+        :meth:`exact_columns` when first asked for, then kept by every event (None until then)."""
         self._layout(self._counts(portfolio.accounts))
         self._reserve_pools(sum(1 + sum(p.isolated for p in a.positions) for a in portfolio.accounts))
         for account in portfolio.accounts:
@@ -197,13 +201,18 @@ class RiskBook:
         counts = {name: int(self.block_used[k]) for k, name in enumerate(self.instruments.names)}
         counts[self.instruments.names[i]] = 2 * counts[self.instruments.names[i]] + _SPARE
         old = (self.size, self.entry, self.pool, self.bracket, self.cached, self.block_start, self.block_used)
+        exact = None if self.exact is None else self.exact.slots
         self._layout(counts)
+        if self.exact is not None:
+            self.exact.slots = ExactSlots.empty(self.size.shape[0])
         size, entry, pool, bracket, cached, start, used = old
         self.slot = {}
         for k in range(len(self.instruments.names)):
             for j in range(int(start[k]), int(start[k] + used[k])):
                 moved = self._place(k, size[j], entry[j], int(pool[j]))
                 self.bracket[moved], self.cached[moved] = bracket[j], cached[j]
+                if self.exact is not None and exact is not None:
+                    self.exact.slots.move(moved, exact, j)
 
     def _place(self, i: int, size: float, entry: float, pool: int) -> int:
         if self.block_used[i] == self.block_size[i]:
@@ -219,6 +228,8 @@ class RiskBook:
     def _reserve_pools(self, grow: int) -> None:
         """Room for ``grow`` more pools in every per-pool array."""
         self.balance = np.concatenate([self.balance, np.zeros((self.balance.shape[0], grow))], axis=1)
+        if self.exact is not None:
+            self.exact.balances = self.exact.balances.grown(grow)
         self.pool_money = np.concatenate([self.pool_money, np.zeros((*self.pool_money.shape[:2], grow))], axis=2)
         self.haircut = np.concatenate([self.haircut, np.zeros(grow, dtype=np.bool_)])
         self.positions_in_pool = np.concatenate([self.positions_in_pool, np.zeros(grow, dtype=np.int32)])
@@ -249,7 +260,10 @@ class RiskBook:
         cross = self._new_pool(PoolOwner(account.id), haircut=True)
         self.cross_pool[account.id] = cross
         for asset, amount in account.balances.items():
-            self.balance[self.assets.index(asset), cross] += float(amount)
+            index = self.assets.index(asset)
+            self.balance[index, cross] += float(amount)
+            if self.exact is not None:
+                self.exact.balances.set(index, cross, amount)
         for position in account.positions:
             self._insert_position(account.id, position)
 
@@ -263,12 +277,17 @@ class RiskBook:
             self.isolated_pool[(account_id, position.instrument, long)] = pool
             settle = int(self.instruments.settle[i])
             self.balance[settle, pool] = float(position.isolated_margin)
+            if self.exact is not None:
+                self.exact.balances.set(settle, pool, position.isolated_margin)
         self.positions_in_pool[pool] += 1
         try:
-            return self._place(i, float(position.size), float(position.entry_price), pool)
+            j = self._place(i, float(position.size), float(position.entry_price), pool)
         except OverflowError:
             self._grow_block(i)
-            return self._place(i, float(position.size), float(position.entry_price), pool)
+            j = self._place(i, float(position.size), float(position.entry_price), pool)
+        if self.exact is not None:
+            self.exact.slots.set(j, position)
+        return j
 
     def _remove_slot(self, j: int) -> None:
         """Empty slot ``j``, moving its block's last position into it."""
@@ -288,6 +307,8 @@ class RiskBook:
             key = (int(self.pool[last]), self.instruments.names[i], self.size[last] > 0)
             self.size[j], self.entry[j], self.pool[j] = self.size[last], self.entry[last], self.pool[last]
             self.bracket[j], self.cached[j] = self.bracket[last], self.cached[last]
+            if self.exact is not None:
+                self.exact.slots.move(j, self.exact.slots, last)
             self.slot[key] = j
         self.size[last], self.entry[last], self.pool[last] = 0.0, 1.0, -1
         self.cached[last] = 0.0
@@ -363,6 +384,24 @@ class RiskBook:
 
     # ------------------------------------------------------------------ kernels
 
+    def exact_columns(self) -> ExactColumns:
+        """The book's exact columns (:mod:`crossmargin.engine.book_columns`), made from its accounts the first time
+        they are asked for and kept by every event after (a book that never needs them costs nothing more)."""
+        if self.exact is None:
+            columns = ExactColumns.empty(self.size.shape[0], *self.balance.shape)
+            for account in self.accounts.values():
+                cross = self.cross_pool[account.id]
+                for asset, amount in account.balances.items():
+                    columns.balances.set(self.assets.index(asset), cross, amount)
+                for position in account.positions:
+                    pool = self._pool_of(account.id, position)
+                    columns.slots.set(self.slot[(pool, position.instrument, position.size > 0)], position)
+                    if position.isolated_margin is not None:
+                        settle = int(self.instruments.settle[self.instruments.index(position.instrument)])
+                        columns.balances.set(settle, pool, position.isolated_margin)
+            self.exact = columns
+        return self.exact
+
     def slot_arrays(self) -> SlotArrays:
         """The position slots' arrays as the kernels take them."""
         return SlotArrays(self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached)
@@ -406,9 +445,12 @@ class RiskBook:
         kernels.on_cores(kernels.add_collateral, pools, asset, price, self.pool_arrays(), self.rule_arrays.assets)
         self._touch(pools)
 
-    def _set_balance(self, asset: int, pool: int, amount: float) -> None:
+    def _set_balance(self, asset: int, pool: int, exact: Decimal) -> None:
         """Set one balance; linear figures move by the change in its weighted value (none where it is unchanged:
         an account's event sets every balance, and a kernel call costs microseconds)."""
+        if self.exact is not None:
+            self.exact.balances.set(asset, pool, exact)
+        amount = float(exact)
         if self.folded or self.balance[asset, pool] == amount:
             self.balance[asset, pool] = amount
             return
@@ -432,7 +474,7 @@ class RiskBook:
         if not len(pools):
             return
         self.dirty[pools] = False
-        start, stop, order = self._slots_of(pools)
+        start, stop, order = self.slots_of(pools)
         kernels.on_cores(
             pool_requirements, pools, start, stop, order, self.slot_arrays(), self.pool_arrays(), self.market_arrays,
             self.instruments, factors, factors.options, self.factor_prices, self.required,
@@ -442,7 +484,7 @@ class RiskBook:
         self.figures[pools, 2:4] = self.required[pools]
         kernels.on_cores(kernels.decide, pools, self.figures, self.pool_arrays(), self.rule_arrays.choices)
 
-    def _slots_of(self, pools: INDEX) -> tuple[I64, I64, I64]:
+    def slots_of(self, pools: INDEX) -> tuple[I64, I64, I64]:
         """``(start, stop, slots)``: the ``n``-th pool's slots are ``slots[start[n]:stop[n]]``. A few pools after
         a change of layout (a liquidation) are looked up through their accounts; otherwise the index of slots
         by pool is rebuilt when stale and read."""
@@ -628,7 +670,7 @@ class RiskBook:
         for leg in sorted(changed, key=lambda leg: (leg in after, leg)):  # closed legs first: their copy entries free
             touched |= self._replace_position(account.id, before.get(leg), after.get(leg))
         for index, asset in enumerate(self.assets.names):
-            self._set_balance(index, cross, float(account.balances.get(asset, ZERO)))
+            self._set_balance(index, cross, account.balances.get(asset, ZERO))
         return touched
 
     def _replace_position(self, account_id: str, old: Position | None, new: Position | None) -> set[int]:
@@ -638,6 +680,8 @@ class RiskBook:
             pool = self.cross_pool[account_id]
             j = self.slot[(pool, old.instrument, old.size > 0)]
             self.size[j], self.entry[j] = float(new.size), float(new.entry_price)
+            if self.exact is not None:
+                self.exact.slots.set(j, new)
             self._revalue_slots(j, j + 1)
             self._copy_close(pool, int(self.instrument[j]), new.size > 0)
             self._copy_open(j)
@@ -650,7 +694,7 @@ class RiskBook:
             self._remove_slot(j)
             if old.isolated_margin is not None:
                 for index in range(self.balance.shape[0]):
-                    self._set_balance(index, pool, 0.0)
+                    self._set_balance(index, pool, ZERO)
                 del self.isolated_pool[(account_id, old.instrument, old.size > 0)]
         if new is not None:
             j = self._insert_position(account_id, new)
@@ -705,6 +749,8 @@ class RiskBook:
             self.size, self.entry, self.instrument, self.pool, self.bracket, self.cached, self.balance, self.pool_money,
             self.haircut, self.positions_in_pool, self.sums, self.liquidatable, *self.account_major,
         ]  # fmt: skip
+        if self.exact is not None:
+            arrays += [*self.exact.slots, *self.exact.balances]
         if self.factors is not None:
             arrays += [self.figures, self.required, self.dirty, self.first, self.by_pool]
         return int(sum(a.nbytes for a in arrays))

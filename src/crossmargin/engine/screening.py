@@ -1,10 +1,12 @@
 """Screening: the accounts the float mirror finds at or near liquidation, each confirmed exactly.
 
 A pool is a candidate when its float equity is below ``threshold x maintenance x (1 + band)`` (or, where
-the rulebook liquidates pools without a requirement, below zero). Every candidate account is evaluated
-by the exact evaluator (:func:`crossmargin.margin.pools.evaluate_pool`, each of its pools) at the book's exact market,
-and only that verdict is reported: ``liquidatable`` when its cross pool or any isolated pool is, else
-``near_liquidation``. Accounts outside the band are clear by more than the mirror's float error.
+the rulebook liquidates pools without a requirement, below zero). Every pool of every candidate account is
+evaluated exactly at the book's exact market: all at once on the compiled exact path over the book's own
+scaled-integer columns (:mod:`crossmargin.engine.book_exact`), and any pool that path does not hold by the
+``Decimal`` evaluator (:func:`crossmargin.margin.pools.evaluate_pool`). Only that verdict is reported:
+``liquidatable`` when its cross pool or any isolated pool is, else ``near_liquidation``. Accounts outside
+the band are clear by more than the mirror's float error.
 """
 
 from dataclasses import dataclass
@@ -13,8 +15,7 @@ from decimal import Decimal
 import numpy as np
 
 from crossmargin.engine.book import RiskBook
-from crossmargin.margin.account import cross_pool, isolated_pool
-from crossmargin.margin.pools import evaluate_pool
+from crossmargin.engine.book_exact import book_verdicts, pool_verdict
 
 DEFAULT_BAND = Decimal("0.005")
 
@@ -50,18 +51,20 @@ def candidate_pools(book: RiskBook, band: Decimal = DEFAULT_BAND) -> np.ndarray:
 
 
 def screen(book: RiskBook, band: Decimal = DEFAULT_BAND) -> TickResult:
-    """Screen the book and confirm every candidate on the exact state."""
-    pools = candidate_pools(book, band)
-    accounts = sorted({book.owners[int(p)].account for p in pools})
+    """Screen the book and confirm every candidate on the exact state (module doc)."""
+    candidates = candidate_pools(book, band)
+    accounts = sorted({book.owners[int(p)].account for p in candidates})
+    pools_of = [book.pools_of(account_id) for account_id in accounts]
+    flat = [pool for pools in pools_of for pool in pools]
+    verdicts = book_verdicts(book, np.array(flat, dtype=np.int64))
     liquidatable: list[str] = []
     near: list[str] = []
     disagreed = 0
-    for account_id in accounts:
-        portfolio = book.portfolio_of([account_id])
-        account = portfolio.accounts[0]
-        own = [cross_pool(account), *(isolated_pool(p, portfolio) for p in account.positions if p.isolated)]
-        exact_verdict = any(evaluate_pool(pool, portfolio, book.rules).liquidatable for pool in own)
-        float_verdict = bool(book.liquidatable[book.pools_of(account_id)].any())
+    first = 0
+    for account_id, pools in zip(accounts, pools_of, strict=True):
+        exact_verdict = any(pool_verdict(book, verdicts, k, pool) for k, pool in enumerate(pools, start=first))
+        first += len(pools)
+        float_verdict = bool(book.liquidatable[pools].any())
         disagreed += exact_verdict != float_verdict
         (liquidatable if exact_verdict else near).append(account_id)
     figures = book.figures[: book.pool_count]

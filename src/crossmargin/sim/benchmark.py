@@ -1,6 +1,6 @@
 """The risk-book benchmark: build, full revaluation (on every core and on one), one-instrument tick,
-screening and memory, against a plain read of the same arrays and the exact evaluator, all measured in one
-run.
+screening and memory, against a plain read of the same arrays and the exact evaluator (``Decimal``, and
+compiled over the book's exact columns), all measured in one run.
 
 Times are medians of repeats, in milliseconds unless named otherwise; ratios are taken within the run
 (the machine is shared, so absolute times drift and ratios are what to compare).
@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from crossmargin.engine.book import RiskBook
+from crossmargin.engine.book_exact import book_verdicts
 from crossmargin.engine.rule_arrays import F64, INDEX
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import cross_pool
@@ -34,7 +35,12 @@ TICK_INSTRUMENT = "BTC-PERP"
 class BenchResult:
     """One book size's figures (see module doc); ``*_over_*`` fields are within-run ratios. ``full_revalue_ms``
     runs on every core, ``full_revalue_one_thread_ms`` the same kernels on one. ``tick_*`` is a new mark on the
-    busiest instrument (BTC-PERP), ``tick_median_*`` on the instrument of median size."""
+    busiest instrument (BTC-PERP), ``tick_median_*`` on the instrument of median size. ``exact_account_us`` is the
+    ``Decimal`` evaluator's figures of one cross pool (a sample); ``compiled_account_us`` the same figures of every
+    account's cross pool on the compiled exact path, in one call, per account (``compiled_held``: the share of
+    those pools it holds; the rest are not valued in that time), after the book's exact columns were made once
+    (``exact_columns_s``; their memory ``exact_bytes_per_position``, apart from the mirror's
+    ``bytes_per_position``)."""
 
     accounts: int
     positions: int
@@ -54,6 +60,10 @@ class BenchResult:
     bytes_per_position: float
     exact_account_us: float
     exact_book_extrapolated_s: float
+    exact_columns_s: float
+    exact_bytes_per_position: float
+    compiled_account_us: float
+    compiled_held: float
     revalue_over_plain_read: float
     one_thread_over_fused: float
     exact_over_fused: float
@@ -144,6 +154,14 @@ def bench_book(
     screen_ms = median_ms(lambda: screen(book), max(1, repeats // 2))
     yield "ticked and screened", None
     exact_us = _exact_per_account_us(portfolio, rules, EXACT_SAMPLE)
+    book.exact = None  # made again from the accounts, timed (the screen may have made them)
+    mirror_bytes = book.nbytes()
+    start = time.perf_counter()
+    book.exact_columns()
+    columns_s = time.perf_counter() - start
+    cross = np.array([book.cross_pool[a.id] for a in portfolio.accounts], dtype=np.int64)
+    held = float(book_verdicts(book, cross).ok.mean())
+    compiled_us = median_ms(lambda: book_verdicts(book, cross), repeats) * 1e3 / accounts
     positions = book.position_count
     yield (
         "done",
@@ -163,9 +181,13 @@ def bench_book(
             screen_ms=screen_ms,
             screened_accounts=result.accounts_at_risk,
             liquidatable_accounts=len(result.liquidatable),
-            bytes_per_position=book.nbytes() / max(1, positions),
+            bytes_per_position=mirror_bytes / max(1, positions),
+            exact_bytes_per_position=(book.nbytes() - mirror_bytes) / max(1, positions),
             exact_account_us=exact_us,
             exact_book_extrapolated_s=exact_us * accounts / 1e6,
+            exact_columns_s=columns_s,
+            compiled_account_us=compiled_us,
+            compiled_held=held,
             revalue_over_plain_read=full / plain if plain > 0 else float("nan"),
             one_thread_over_fused=full_one_thread / full if full > 0 else float("nan"),
             exact_over_fused=exact_us * accounts / 1000.0 / full if full > 0 else float("nan"),
