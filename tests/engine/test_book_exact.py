@@ -18,8 +18,9 @@ from crossmargin.engine.exact_tables import NOT_HELD, held, market_tables, suppo
 from crossmargin.engine.screening import screen
 from crossmargin.margin.account import cross_pool, isolated_pool
 from crossmargin.margin.pools import Pool, evaluate_pool
-from crossmargin.model import Portfolio, RuleChoices
+from crossmargin.model import Asset, Portfolio, RuleChoices
 from crossmargin.model.rules import MarginValuation, Valuation
+from tests.builders import GENERIC, book, linear, position
 from tests.engine.test_book_layouts import EVENTS, Watched, apply
 from tests.margin.test_properties import random_books
 from tests.margin.test_rule_properties import venue_like
@@ -107,6 +108,20 @@ def test_the_book_columns_give_the_decimal_figures_after_any_events(case: tuple[
         assert (mine[occupied] == theirs[occupied]).all()
     for mine, theirs in zip(kept.balances, made.balances, strict=True):
         assert (mine == theirs).all()
+
+
+def test_the_pool_of_a_closed_isolated_leg_is_not_liquidatable_on_either_path() -> None:
+    portfolio = book(
+        [Asset.simple("USDT")], [linear("BTC-PERP")], {"USDT": "1"}, {"BTC-PERP": "20000"},
+        [("a", {"USDT": "-10"}, [position("BTC-PERP", "1", "20000", "100")])],
+    )  # fmt: skip
+    for rules in (GENERIC, RuleChoices("folded", pnl_in_settle_collateral=True)):  # compiled, then not held
+        risk = RiskBook(portfolio, rules)
+        isolated = risk.isolated_pool[("a", "BTC-PERP", True)]
+        risk.set_account(replace(risk.accounts["a"], positions=()))
+        verdicts = book_verdicts(risk, np.array([isolated]))
+        assert verdicts.ok[0] == (rules is GENERIC)
+        assert pool_verdict(risk, verdicts, 0, isolated) is False
 
 
 @settings(max_examples=60, deadline=None)

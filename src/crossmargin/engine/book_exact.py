@@ -104,6 +104,8 @@ def pool_verdict(book: RiskBook, verdicts: CompiledVerdicts, k: int, pool: int) 
     if owner.instrument is None:
         chosen = cross_pool(account)
     else:
-        leg = next(p for p in account.positions if (p.instrument, p.size > 0) == (owner.instrument, owner.long))
+        leg = next((p for p in account.positions if (p.instrument, p.size > 0) == (owner.instrument, owner.long)), None)
+        if leg is None:  # the pool of a closed isolated leg holds nothing
+            return False
         chosen = isolated_pool(leg, portfolio)
     return evaluate_pool(chosen, portfolio, book.rules).liquidatable
