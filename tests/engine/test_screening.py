@@ -79,3 +79,29 @@ def test_the_rulebook_threshold_and_requirement_free_pools():
     rules = RuleChoices("strict", liquidation_threshold=D("1.25"), liquidate_without_requirement=False)
     result = screen(RiskBook(hand_book(), rules))
     assert (result.liquidatable, result.near_liquidation, result.accounts_at_risk) == (("iso", "near", "under"), (), 3)
+
+
+def test_a_pool_with_positions_and_no_requirement_at_zero_equity_where_equality_liquidates():
+    # A tier of maintenance rate 0: long 1 BTC-PERP at 20,100, mark 20,000, USDT 100: equity 100 - 100 = 0 and
+    # maintenance 0. Liquidating at equality (0 <= 0, the pool holding a position) it is liquidatable; the screen
+    # used to take only negative equity for a pool without a requirement and missed it.
+    portfolio = book(
+        [USDT], [linear("BTC-PERP", table=tiers((None, "0", "0.01")))], {"USDT": "1"}, {"BTC-PERP": "20000"},
+        [("zero", {"USDT": "100"}, [position("BTC-PERP", "1", "20100")])],
+    )  # fmt: skip
+    assert screen(RiskBook(portfolio, RuleChoices("at-equality", liquidate_at_equality=True))).liquidatable == ("zero",)
+    assert screen(RiskBook(portfolio, RuleChoices("below"))).liquidatable == ()  # 0 < 0 is false
+
+
+def test_a_pool_without_a_requirement_a_hair_below_zero_is_confirmed():
+    # USDT 5 against USDC -5.0000000000000000001 at 1: equity -1E-19 exactly, which the float sums to 0.0 (the
+    # USDC float is -5.0). No requirement, and the generic rulebook liquidates below 0: liquidatable. A random book
+    # found the screen missing it (the loop's own due check takes it, within its float error).
+    usdc = banded("USDC", [("0", "1")])
+    portfolio = book(
+        [USDT, usdc], [linear("BTC-PERP")], {"USDT": "1", "USDC": "1"}, {"BTC-PERP": "20000"},
+        [("hair", {"USDT": "5", "USDC": "-5.0000000000000000001"}, [])],
+    )  # fmt: skip
+    risk = RiskBook(portfolio, GENERIC)
+    assert risk.figures[risk.cross_pool["hair"], 0] == 0.0
+    assert screen(risk).liquidatable == ("hair",)

@@ -1,12 +1,12 @@
 """Screening: the accounts the float mirror finds at or near liquidation, each confirmed exactly.
 
 A pool is a candidate when its float equity is below ``threshold x maintenance x (1 + band)`` (or, where
-the rulebook liquidates pools without a requirement, below zero). Every pool of every candidate account is
-evaluated exactly at the book's exact market: all at once on the compiled exact path over the book's own
-scaled-integer columns (:mod:`crossmargin.engine.book_exact`), and any pool that path does not hold by the
-``Decimal`` evaluator (:func:`crossmargin.margin.pools.evaluate_pool`). Only that verdict is reported:
-``liquidatable`` when its cross pool or any isolated pool is, else ``near_liquidation``. Accounts outside
-the band are clear by more than the mirror's float error.
+the rulebook liquidates pools without a requirement, at or below zero, within :data:`AT_ZERO`). Every pool of
+every candidate account is evaluated exactly at the book's exact market: all at once on the compiled exact path
+over the book's own scaled-integer columns (:mod:`crossmargin.engine.book_exact`), and any pool that path does
+not hold by the ``Decimal`` evaluator (:func:`crossmargin.margin.pools.evaluate_pool`). Only that verdict is
+reported: ``liquidatable`` when its cross pool or any isolated pool is, else ``near_liquidation``. Accounts
+outside the band are clear by more than the mirror's float error.
 """
 
 from dataclasses import dataclass
@@ -18,6 +18,10 @@ from crossmargin.engine.book import RiskBook
 from crossmargin.engine.book_exact import book_verdicts, pool_verdict
 
 DEFAULT_BAND = Decimal("0.005")
+AT_ZERO = 1e-6
+"""Base currency: a pool without a requirement whose float equity is at most this is a candidate, the exact
+confirmation deciding: its exact equity may be a hair below 0 (-1E-19 left by balances that cancel but for their
+last digits, which the float sums to 0.0), or exactly 0 with positions where equality liquidates."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ def candidate_pools(book: RiskBook, band: Decimal = DEFAULT_BAND) -> np.ndarray:
     equity, maintenance = figures[:, 0], figures[:, 2]
     limit = maintenance * float(book.rules.liquidation_threshold) * (1.0 + float(band))
     near = (maintenance > 0.0) & (equity < limit)
-    if book.rules.liquidate_without_requirement:
-        near |= (maintenance == 0.0) & (equity < 0.0)
+    if book.rules.liquidate_without_requirement:  # the boundary is 0: a float there may be either side of it
+        near |= (maintenance == 0.0) & (equity <= AT_ZERO)
     return np.flatnonzero(near & ~book.holds_nothing(slice(0, count)))
 
 
