@@ -87,6 +87,18 @@ def test_figures_worked_by_hand() -> None:
     assert all(s.compiled for s in (a, b, c, e))
 
 
+def test_a_balance_a_liquidation_has_posted_to_is_held() -> None:
+    # USDT 1000.000000000000000001 (22 digits, as a ledger posting at 1E-18 leaves it) and BTC 5.5 in its bands:
+    # 5 x 0.95 + 0.5 x 0.9 = 5.2 at 20,000 = 104,000; the collateral 105,000.000000000000000001 exactly.
+    portfolio = book(
+        ASSETS, [PERP], {"USDT": "1", "BTC": "20000"}, {"BTC-PERP": "20000"},
+        [("f", {"USDT": "1000.000000000000000001", "BTC": "5.5"}, [])],
+    )  # fmt: skip
+    (f,) = sums(portfolio)
+    assert f.compiled
+    assert f.collateral_value == D("105000.000000000000000001")
+
+
 def test_the_verdict_follows_the_rulebooks_threshold_and_equality() -> None:
     # b's equity 37.5 is exactly 1.25 x its maintenance 30: liquidatable only where equality liquidates.
     strict = RuleChoices("at-equality", liquidate_at_equality=True, liquidation_threshold=D("1.25"))
@@ -181,9 +193,11 @@ def random_books(draw: st.DrawFn) -> tuple[Portfolio, RuleChoices]:
     marks = {i.name: str(draw(decimals(10**3, 10**8, 3))) for i in instruments_}
     accounts = []
     for a in range(draw(st.integers(1, 4))):
+        # USDT now and then as a ledger leaves it after fills, at 1E-18 (21 digits: two words), up to 1,000
+        usdt = draw(st.sampled_from([(10**9, 4), (10**21, 18)]))
         balances = {
-            name: str(draw(decimals(-(10**9), 10**9, places)))
-            for name, places in (("USDT", 4), ("USDC", 6), ("BTC", 8))
+            name: str(draw(decimals(-largest, largest, places)))
+            for name, (largest, places) in (("USDT", usdt), ("USDC", (10**9, 6)), ("BTC", (10**9, 8)))
             if draw(st.booleans())
         }
         legs = []

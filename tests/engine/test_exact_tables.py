@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossmargin.engine.exact_tables import NOT_HELD, Unsupported, held, market_tables, split
+from crossmargin.engine.exact_tables import NOT_HELD, Unsupported, held, held_wide, market_tables, split
 from crossmargin.model import Asset, RuleChoices
+from crossmargin.model.numbers import EXACT
 from tests.builders import GENERIC, D, book, div, inverse, linear
 
 
@@ -18,6 +19,15 @@ def test_a_number_is_held_exactly_when_it_has_at_most_18_digits(mantissa: int, e
     assert (e == NOT_HELD) == (len(str(abs(mantissa))) > 18)
     if e != NOT_HELD:
         assert Decimal(m).scaleb(e) == value
+
+
+@given(st.integers(-(10**45), 10**45), st.integers(-40, 40))
+def test_a_balance_is_held_exactly_when_it_has_at_most_38_digits(mantissa: int, exponent: int) -> None:
+    value = Decimal(mantissa).scaleb(exponent, EXACT)  # the default context would round past 28 digits
+    m, e = held_wide(value)
+    assert (e == NOT_HELD) == (len(str(abs(mantissa))) > 38)
+    if e != NOT_HELD:
+        assert Decimal(m).scaleb(e, EXACT) == value
 
 
 def test_split_reads_a_decimal_exactly_or_refuses() -> None:

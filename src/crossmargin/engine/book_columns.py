@@ -1,5 +1,6 @@
 """The risk book's exact columns: every position's size and entry price and every balance again as a scaled
-integer (a mantissa and a decimal exponent: :func:`~crossmargin.engine.exact_tables.held`), kept beside the
+integer (a mantissa and a decimal exponent: :func:`~crossmargin.engine.exact_tables.held`; a balance's mantissa
+of up to 38 digits, :func:`~crossmargin.engine.exact_tables.held_wide`), kept beside the
 float mirror by the same events once the book has made them (:meth:`~crossmargin.engine.book.RiskBook.exact_columns`),
 so that the compiled exact path (:mod:`crossmargin.engine.book_exact`) reads
 the book's arrays instead of converting ``Decimal`` objects on every evaluation. A number of more than 18
@@ -13,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from crossmargin.engine.exact_tables import MarketTables, held
+from crossmargin.engine.exact_tables import MarketTables, held, held_wide
+from crossmargin.engine.wide_integers import words
 from crossmargin.model import Market, Position
 
 
@@ -42,24 +44,29 @@ class ExactSlots(NamedTuple):
 
 
 class ExactBalances(NamedTuple):
-    """Per asset and pool (the float mirror's ``balance``): the amount, ``m x 10**e`` (asset units)."""
+    """Per asset and pool (the float mirror's ``balance``): the amount (asset units), ``m x 10**e`` with ``m`` of
+    up to 38 digits in two words (``amount_hi``, ``amount_lo``: :mod:`crossmargin.engine.wide_integers`), as a
+    ledger balance posted to at 1E-18 needs."""
 
-    amount: np.ndarray
+    amount_hi: np.ndarray
+    amount_lo: np.ndarray
     amount_e: np.ndarray
 
     @classmethod
     def empty(cls, assets: int, pools: int) -> "ExactBalances":
         """No balances for ``pools`` pools of ``assets`` assets."""
-        return cls(np.zeros((assets, pools), dtype=np.int64), np.zeros((assets, pools), dtype=np.int8))
+        shape = (assets, pools)
+        return cls(np.zeros(shape, dtype=np.uint64), np.zeros(shape, dtype=np.uint64), np.zeros(shape, dtype=np.int8))
 
     def grown(self, pools: int) -> "ExactBalances":
         """The same balances with room for ``pools`` more pools (empty)."""
-        more = ExactBalances.empty(self.amount.shape[0], pools)
+        more = ExactBalances.empty(self.amount_hi.shape[0], pools)
         return ExactBalances(*(np.concatenate([a, b], axis=1) for a, b in zip(self, more, strict=True)))
 
     def set(self, asset: int, pool: int, amount: Decimal) -> None:
         """Pool ``pool`` holds ``amount`` of ``asset``."""
-        self.amount[asset, pool], self.amount_e[asset, pool] = held(amount)
+        mantissa, self.amount_e[asset, pool] = held_wide(amount)
+        self.amount_hi[asset, pool], self.amount_lo[asset, pool] = words(mantissa)
 
 
 @dataclass

@@ -51,9 +51,9 @@ def pool_table(book: RiskBook, pools: INDEX, instrument_map: np.ndarray, asset_m
     instrument = instrument_map[book.instrument[order]]
     size_e, entry_e = exact.size_e[order].astype(np.int64), exact.entry_e[order].astype(np.int64)
     bad_positions = (instrument < 0) | (size_e == NOT_HELD) | (entry_e == NOT_HELD)
-    amounts = kept.balances.amount[:, pools].T
+    highs, lows = kept.balances.amount_hi[:, pools].T, kept.balances.amount_lo[:, pools].T
     exponents = kept.balances.amount_e[:, pools].T.astype(np.int64)
-    rows, columns = np.nonzero((amounts != 0) | (exponents == NOT_HELD))
+    rows, columns = np.nonzero((highs != 0) | (lows != 0) | (exponents == NOT_HELD))
     balance_start = np.zeros(len(pools) + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=len(pools)), out=balance_start[1:])
     balance_asset = asset_map[columns]
@@ -62,8 +62,8 @@ def pool_table(book: RiskBook, pools: INDEX, instrument_map: np.ndarray, asset_m
     eligible = ~_per_pool(bad_positions, position_start) & ~_per_pool(bad_balances, balance_start)
     haircut = book.haircut[pools]
     return PoolTable(
-        eligible, haircut, ~haircut, balance_start, balance_asset, amounts[rows, columns], balance_e, position_start,
-        instrument, exact.size[order], size_e, exact.entry[order], entry_e,
+        eligible, haircut, ~haircut, balance_start, balance_asset, highs[rows, columns], lows[rows, columns], balance_e,
+        position_start, instrument, exact.size[order], size_e, exact.entry[order], entry_e,
     )  # fmt: skip
 
 

@@ -91,16 +91,30 @@ def _difference(am: int, ae: int, bm: int, be: int) -> tuple[np.uint64, np.uint6
 
 
 @uncounted
-def _weighted(
-    assets: AssetTable, side: int, a: int, m: int, e: int
+def _wide_difference(
+    ahi: np.uint64, alo: np.uint64, ae: int, bm: int, be: int
 ) -> tuple[np.uint64, np.uint64, int, bool]:  # fmt: skip
-    """``sum over bands of weight x (units of the amount inside the band)`` for an amount ``m x 10**e >= 0``."""
+    """``a - b`` for a wide ``a`` and a 64-bit ``b`` (both scaled), at the finer exponent."""
+    e = min(ae, be)
+    bhi, blo = product(bm, 1)
+    ahi, alo, ok_a = scaled_up(ahi, alo, ae - e)
+    bhi, blo, ok_b = scaled_up(bhi, blo, be - e)
+    hi, lo, ok = subtracted(ahi, alo, bhi, blo)
+    return hi, lo, e, ok and ok_a and ok_b
+
+
+@uncounted
+def _weighted(
+    assets: AssetTable, side: int, a: int, mhi: np.uint64, mlo: np.uint64, e: int
+) -> tuple[np.uint64, np.uint64, int, bool]:  # fmt: skip
+    """``sum over bands of weight x (units of the amount inside the band)`` for an amount ``(mhi, mlo) x 10**e >= 0``
+    (a wide mantissa)."""
     total_hi, total_lo, total_e = np.uint64(0), np.uint64(0), 0
     ok = True
     start, end = assets.band_lo[side, a], assets.band_hi[side, a]
     for b in range(start, end):
         fm, fe = assets.from_m[b], assets.from_e[b]
-        hi, lo, de, good = _difference(m, e, fm, fe)
+        hi, lo, de, good = _wide_difference(mhi, mlo, e, fm, fe)
         if not good:
             return hi, lo, 0, False
         if negative(hi) or (hi == 0 and lo == 0):  # the amount does not reach this band
@@ -132,18 +146,19 @@ def _collateral(pools: PoolTable, assets: AssetTable, p: int, hi: np.ndarray, lo
     """Add the pool's collateral lines (both sides) to its figures."""
     for j in range(pools.balance_start[p], pools.balance_start[p + 1]):
         a = pools.balance_asset[j]
-        m, e = pools.balance_m[j], pools.balance_e[j]
+        mhi, mlo, e = pools.balance_hi[j], pools.balance_lo[j], pools.balance_e[j]
         pm, pe = assets.price_m[a], assets.price_e[a]
         for side in range(2):
             if not pools.haircut[p]:
-                vhi, vlo = product(m, pm)
-                ve, ok = e + pe, True
-            elif m < 0:
-                vhi, vlo = product(m, assets.liability_m[side, a])
-                vhi, vlo, ok = times(vhi, vlo, pm)
+                vhi, vlo, ok = times(mhi, mlo, pm)
+                ve = e + pe
+            elif negative(mhi):
+                vhi, vlo, ok = times(mhi, mlo, assets.liability_m[side, a])
+                vhi, vlo, good = times(vhi, vlo, pm)
                 ve = e + assets.liability_e[side, a] + pe
+                ok = ok and good
             else:
-                vhi, vlo, ve, ok = _weighted(assets, side, a, m, e)
+                vhi, vlo, ve, ok = _weighted(assets, side, a, mhi, mlo, e)
                 vhi, vlo, good = times(vhi, vlo, pm)
                 ve += pe
                 ok = ok and good

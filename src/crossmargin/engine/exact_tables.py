@@ -34,6 +34,7 @@ from crossmargin.model.numbers import EXACT, ZERO, exact
 I64 = np.ndarray  # int64 arrays
 
 _LARGEST = 10**18  # mantissas up to 18 digits: within a signed 64-bit word with room to spare
+_WIDEST = 10**38  # up to 38 digits: within a signed 128-bit integer
 NOT_HELD = 127
 """The exponent (a signed byte's largest) that marks a number the scaled integers do not hold."""
 
@@ -52,8 +53,19 @@ def split(value: Decimal) -> tuple[int, int]:
 
 def held(value: Decimal) -> tuple[int, int]:
     """:func:`split`'s ``(m, e)``, or ``(0, NOT_HELD)`` where ``value`` has more than 18 digits (or an exponent
-    beyond a signed byte). Read from the number's text (plain digits, one point: half the time of Decimal's
-    own tuple), its exponent form by the tuple."""
+    beyond a signed byte)."""
+    return _within(value, _LARGEST)
+
+
+def held_wide(value: Decimal) -> tuple[int, int]:
+    """:func:`held` for a number of up to 38 digits (a mantissa for two 64-bit words: a ledger balance, posted to
+    at 1E-18)."""
+    return _within(value, _WIDEST)
+
+
+def _within(value: Decimal, largest: int) -> tuple[int, int]:
+    """``(m, e)`` with ``value == m x 10**e`` and ``|m| < largest``, else ``(0, NOT_HELD)``. Read from the number's
+    text (plain digits, one point: half the time of Decimal's own tuple), its exponent form by the tuple."""
     if not value.is_finite():
         return 0, NOT_HELD
     text = str(value)
@@ -64,7 +76,7 @@ def held(value: Decimal) -> tuple[int, int]:
         point = text.find(".")
         mantissa = int(text) if point < 0 else int(text[:point] + text[point + 1 :])
         exponent = 0 if point < 0 else point + 1 - len(text)
-    if not -_LARGEST < mantissa < _LARGEST or not -NOT_HELD < exponent < NOT_HELD:
+    if not -largest < mantissa < largest or not -NOT_HELD < exponent < NOT_HELD:
         return 0, NOT_HELD
     return mantissa, exponent
 
@@ -138,15 +150,16 @@ class AssetTable(NamedTuple):
 
 
 class PoolTable(NamedTuple):
-    """Per pool: whether it is valued (``eligible``), haircut, isolated; its balances and its positions
-    (CSR ranges)."""
+    """Per pool: whether it is valued (``eligible``), haircut, isolated; its balances (a mantissa of two words,
+    :mod:`crossmargin.engine.wide_integers`, up to 38 digits) and its positions (CSR ranges)."""
 
     eligible: np.ndarray
     haircut: np.ndarray
     isolated: np.ndarray
     balance_start: I64
     balance_asset: I64
-    balance_m: I64
+    balance_hi: np.ndarray
+    balance_lo: np.ndarray
     balance_e: I64
     position_start: I64
     instrument: I64
