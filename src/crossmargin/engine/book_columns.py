@@ -1,10 +1,10 @@
 """The risk book's exact columns: every position's size and entry price and every balance again as a scaled
 integer (a mantissa and a decimal exponent: :func:`~crossmargin.engine.exact_tables.held`; a balance's mantissa
-of up to 38 digits, :func:`~crossmargin.engine.exact_tables.held_wide`), kept beside the
-float mirror by the same events once the book has made them (:meth:`~crossmargin.engine.book.RiskBook.exact_columns`),
-so that the compiled exact path (:mod:`crossmargin.engine.book_exact`) reads
-the book's arrays instead of converting ``Decimal`` objects on every evaluation. A number of more than 18
-digits is marked :data:`~crossmargin.engine.exact_tables.NOT_HELD` in its exponent (its pool then goes to the
+of up to 38 digits in two words, :func:`~crossmargin.engine.exact_tables.held_wide`), kept beside the float
+mirror by the same events once the book has made them (:meth:`~crossmargin.engine.book.RiskBook.exact_columns`),
+so that the compiled exact path (:mod:`crossmargin.engine.book_exact`) reads the book's arrays instead of
+converting ``Decimal`` objects on every evaluation. A size or price of more than 18 digits, or a balance of more
+than 38, is marked :data:`~crossmargin.engine.exact_tables.NOT_HELD` in its exponent (its pool then goes to the
 ``Decimal`` evaluator).
 """
 

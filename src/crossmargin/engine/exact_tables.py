@@ -1,6 +1,7 @@
 """The compiled exact path's tables: every number as a *scaled integer* (a signed 64-bit mantissa ``m`` and a
-decimal exponent ``e``, the value ``m x 10**e``, read from the ``Decimal`` exactly by :func:`held`), laid out as
-NumPy arrays for the kernels of :mod:`crossmargin.engine.exact_pools`.
+decimal exponent ``e``, the value ``m x 10**e``, read from the ``Decimal`` exactly by :func:`held`; a balance's
+mantissa in two words, by :func:`held_wide`), laid out as NumPy arrays for the kernels of
+:mod:`crossmargin.engine.exact_pools`.
 
 - :class:`MarketTables` (:func:`market_tables`): per instrument its contract size, mark, settle asset, uPnL
   weights and cap, and its tiers (bound, rates, amount); per asset its price, weight bands and liability
