@@ -25,6 +25,7 @@ from crossmargin.engine.wide_integers import (
     added,
     compared,
     negative,
+    of_int,
     product,
     scaled_up,
     subtracted,
@@ -49,45 +50,36 @@ _CV, _ICV, _UPNL, _EQ, _IEQ, _IM, _MM = range(7)
 
 
 @uncounted
+def _aligned(
+    ahi: np.uint64, alo: np.uint64, ae: int, bhi: np.uint64, blo: np.uint64, be: int
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, int, bool]:  # fmt: skip
+    """Two scaled wide integers brought to the finer of their exponents: ``(ahi, alo, bhi, blo, e, ok)``."""
+    e = min(ae, be)
+    ahi, alo, ok_a = scaled_up(ahi, alo, ae - e)
+    bhi, blo, ok_b = scaled_up(bhi, blo, be - e)
+    return ahi, alo, bhi, blo, e, ok_a and ok_b
+
+
+@uncounted
 def _accumulate(
     hi: np.ndarray, lo: np.ndarray, ex: np.ndarray, k: int, thi: np.uint64, tlo: np.uint64, te: int
 ) -> bool:
     """Add the term ``(thi, tlo) x 10**te`` to figure ``k`` (held at the finest exponent seen)."""
-    ahi, alo, ok = hi[k], lo[k], True
-    if te < ex[k]:
-        ahi, alo, ok = scaled_up(ahi, alo, ex[k] - te)
-        ex[k] = te
-    elif te > ex[k]:
-        thi, tlo, ok = scaled_up(thi, tlo, te - ex[k])
+    ahi, alo, thi, tlo, e, ok = _aligned(hi[k], lo[k], ex[k], thi, tlo, te)
     if not ok:
         return False
     ahi, alo, ok = added(ahi, alo, thi, tlo)
     hi[k] = ahi
     lo[k] = alo
+    ex[k] = e
     return ok
 
 
 @uncounted
 def _order(ahi: np.uint64, alo: np.uint64, ae: int, bhi: np.uint64, blo: np.uint64, be: int) -> tuple[int, bool]:
     """``compared`` for two scaled wide integers (the coarser one brought to the finer exponent)."""
-    ok = True
-    if ae > be:
-        ahi, alo, ok = scaled_up(ahi, alo, ae - be)
-    elif be > ae:
-        bhi, blo, ok = scaled_up(bhi, blo, be - ae)
+    ahi, alo, bhi, blo, _, ok = _aligned(ahi, alo, ae, bhi, blo, be)
     return compared(ahi, alo, bhi, blo), ok
-
-
-@uncounted
-def _difference(am: int, ae: int, bm: int, be: int) -> tuple[np.uint64, np.uint64, int, bool]:
-    """``a - b`` for two scaled 64-bit integers, wide, at the finer exponent."""
-    e = min(ae, be)
-    ahi, alo = product(am, 1)
-    bhi, blo = product(bm, 1)
-    ahi, alo, ok_a = scaled_up(ahi, alo, ae - e)
-    bhi, blo, ok_b = scaled_up(bhi, blo, be - e)
-    hi, lo, ok = subtracted(ahi, alo, bhi, blo)
-    return hi, lo, e, ok and ok_a and ok_b
 
 
 @uncounted
@@ -95,12 +87,17 @@ def _wide_difference(
     ahi: np.uint64, alo: np.uint64, ae: int, bm: int, be: int
 ) -> tuple[np.uint64, np.uint64, int, bool]:  # fmt: skip
     """``a - b`` for a wide ``a`` and a 64-bit ``b`` (both scaled), at the finer exponent."""
-    e = min(ae, be)
-    bhi, blo = product(bm, 1)
-    ahi, alo, ok_a = scaled_up(ahi, alo, ae - e)
-    bhi, blo, ok_b = scaled_up(bhi, blo, be - e)
+    bhi, blo = of_int(bm)
+    ahi, alo, bhi, blo, e, aligned = _aligned(ahi, alo, ae, bhi, blo, be)
     hi, lo, ok = subtracted(ahi, alo, bhi, blo)
-    return hi, lo, e, ok and ok_a and ok_b
+    return hi, lo, e, ok and aligned
+
+
+@uncounted
+def _difference(am: int, ae: int, bm: int, be: int) -> tuple[np.uint64, np.uint64, int, bool]:
+    """``a - b`` for two scaled 64-bit integers, wide, at the finer exponent."""
+    ahi, alo = of_int(am)
+    return _wide_difference(ahi, alo, ae, bm, be)
 
 
 @uncounted
@@ -130,12 +127,7 @@ def _weighted(
         de += assets.weight_e[b]
         if not good:
             return hi, lo, 0, False
-        if de < total_e:
-            total_hi, total_lo, good = scaled_up(total_hi, total_lo, total_e - de)
-            total_e = de
-        else:
-            hi, lo, good_up = scaled_up(hi, lo, de - total_e)
-            good = good and good_up
+        total_hi, total_lo, hi, lo, total_e, good = _aligned(total_hi, total_lo, total_e, hi, lo, de)
         total_hi, total_lo, good_sum = added(total_hi, total_lo, hi, lo)
         ok = ok and good and good_sum
     return total_hi, total_lo, total_e, ok
@@ -186,7 +178,7 @@ def _requirement(
         if tiers.open[candidate]:
             t = candidate
             break
-        bhi, blo = product(tiers.max_m[candidate], 1)
+        bhi, blo = of_int(tiers.max_m[candidate])
         order, ok = _order(khi, klo, ke, bhi, blo, tiers.max_e[candidate])
         if not ok:
             return nhi, nlo, 0, False, False
@@ -200,15 +192,7 @@ def _requirement(
     rhi, rlo, ok = times(nhi, nlo, rate_m)
     re = ne + rate_e
     if side == 0 and tiers.amount_m[t] != 0 and ok:
-        ahi, alo = product(tiers.amount_m[t], 1)
-        ae = tiers.amount_e[t]
-        if ae < re:
-            rhi, rlo, ok = scaled_up(rhi, rlo, re - ae)
-            re = ae
-        else:
-            ahi, alo, ok = scaled_up(ahi, alo, ae - re)
-        if ok:
-            rhi, rlo, ok = subtracted(rhi, rlo, ahi, alo)
+        rhi, rlo, re, ok = _wide_difference(rhi, rlo, re, tiers.amount_m[t], tiers.amount_e[t])
     return rhi, rlo, re, ok, True
 
 
@@ -245,7 +229,7 @@ def _positions(
                 chi, clo, good = times(phi, plo, w_m)
                 ce_ = pe + w_e
                 if side == 1 and instruments.has_cap[i] and good:
-                    bhi, blo = product(instruments.cap_m[i], 1)
+                    bhi, blo = of_int(instruments.cap_m[i])
                     order, good = _order(chi, clo, ce_, bhi, blo, instruments.cap_e[i])
                     if order > 0:
                         chi, clo, ce_ = bhi, blo, instruments.cap_e[i]
