@@ -4,11 +4,11 @@ Forty fresh processes build risk books against one cache directory (``NUMBA_CACH
 the folded (uPnL inside the settle collateral) and the scenario-grid rules, each once in this thread and
 once with the parallel thresholds lowered to one item (``kernels.PARALLEL_ITEMS`` and the book's slot
 threshold) so that every spreading kernel runs on two threads; then a tick, a balance change, every position's
-liquidation price, the whole book's liquidation odds, a forecast's sweep of the liquidation prices and the
-compiled exact figures of every pool (generic rules) and the benchmark's plain read. Every
-process must succeed; after the first, no cached kernel may miss its cache and the cache directory must not
-change. A kernel that misses in every process (as
-one typed by its dispatcher object does) adds an entry to its index each time, and from about the 33rd
+liquidation price, the whole book's liquidation odds, a forecast's sweep of the liquidation prices, the
+insurance fund's cover of a forecast round's shortfalls and the compiled exact figures of every pool (generic
+rules) and the benchmark's plain read. Every process must succeed; after the first, no cached kernel may miss
+its cache and the cache directory must not change. A kernel that misses in every process (as one typed by its
+dispatcher object does) adds an entry to its index each time, and from about the 33rd
 process on saving the index fails.
 """
 
@@ -39,6 +39,7 @@ from crossmargin.engine.book_exact import book_verdicts
 from crossmargin.engine.liquidation_prices import book_liquidation_prices
 from crossmargin.sim.benchmark import plain_read
 from crossmargin.sim.forecast_odds import book_odds
+from crossmargin.sim.forecast_sizing import cover
 from crossmargin.sim.forecast_sweep import Crossings, Sweep
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
@@ -62,6 +63,7 @@ for thresholds in (serial, (1, 1)):
             sweep = Sweep(Crossings(priced, book.marks))
             sweep.restate(np.array([0]), np.array([1.0]), np.array([0]), book.marks)
             sweep.crossed(book.marks * 0.5, book.marks, book.marks * 0.5)
+            cover(np.array([2.0, 0.0, 1.0]), np.array([2.0, 0.0, 1.0]), 1.5, rulebook(name).liquidation)
             book_verdicts(book, np.arange(book.pool_count))
 plain_read(book.size, book.entry, book.instrument, book.pool)
 stats = {}

@@ -3,11 +3,13 @@ float figures (the upper bounds its ADL queues are ordered by), the queues' orde
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crossmargin.engine.book import RiskBook
 from crossmargin.engine.rule_arrays import InstrumentArrays
 from crossmargin.liquidation.mirror_scores import SLACK, pinned_scores
-from crossmargin.sim.forecast_adl import LAST, Ledger, deleverage, queues, scores
+from crossmargin.sim.forecast_adl import LAST, Ledger, by_account, deleverage, queues, scores
 from crossmargin.sim.population import synthetic_book
 from crossmargin.venues import rulebook
 from tests.builders import GENERIC, banded, book, linear, position
@@ -45,6 +47,39 @@ def test_the_queues_in_ranking_order() -> None:
     # segments: (0, short), (0, long), (1, short), (1, long); ties of score by the account's rank
     assert list(found.slot) == [2, 1, 0, 3, 4]
     assert list(found.start) == [0, 3, 4, 5, 5] and list(found.head) == [0, 3, 4, 5]
+    # the same from the positions put in segment and account order once (by_account: 0 before 1 at
+    # instrument 0's shorts, their accounts ranked 1 and 0 ... slot 2 (rank 0), 1 (rank 1), 0 (rank 2)),
+    # then sorted by score alone
+    ordered = by_account(np.arange(5), np.array([0, 0, 0, 0, 1]), np.array([False, False, False, True, False]),
+                         np.array([2, 1, 0, 3, 4]))  # fmt: skip
+    assert list(ordered) == [2, 1, 0, 3, 4]
+    again = queues(
+        score,
+        np.array([0, 0, 0, 0, 1]),
+        np.array([False, False, False, True, False]),
+        np.array([2, 1, 0, 3, 4]),
+        2,
+        ordered=ordered,
+    )
+    assert list(again.slot) == list(found.slot) and list(again.start) == list(found.start)
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.integers(0, 5), st.sampled_from([-1.0, 0.0, 2.5, LAST,
+                                                                                                  -np.inf])),
+                max_size=40))  # fmt: skip
+def test_queues_from_the_account_order_equal_the_three_key_sort(rows: list[tuple[int, bool, int, float]]) -> None:
+    # a second method: the segments sorted by score alone from by_account's order against one sort by segment,
+    # score and rank (few distinct scores and ranks: ties everywhere); a position scored -inf is left out by
+    # both, and where the order given does not hold exactly the scored positions it is not used
+    instrument = np.array([r[0] for r in rows], dtype=np.int64)
+    long = np.array([r[1] for r in rows], dtype=np.bool_)
+    rank = np.array([r[2] for r in rows], dtype=np.int64)
+    score = np.array([r[3] for r in rows])
+    three = queues(score, instrument, long, rank, 3)
+    every = by_account(np.arange(len(rows)), instrument, long, rank)
+    for given_order in (by_account(np.flatnonzero(score > -np.inf), instrument, long, rank), every):
+        found = queues(score, instrument, long, rank, 3, ordered=given_order)
+        assert list(found.slot) == list(three.slot) and list(found.start) == list(three.start)
 
 
 def test_a_bankrupt_long_taken_by_the_shorts_by_hand() -> None:

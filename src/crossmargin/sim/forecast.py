@@ -82,7 +82,7 @@ from crossmargin.live.loop import CASCADE_ROUNDS
 from crossmargin.margin.account import solver_follows
 from crossmargin.model import InputError
 from crossmargin.model.rules import LiquidationTerms, Shortfall
-from crossmargin.sim.forecast_adl import Ledger, Queues, queues, scores
+from crossmargin.sim.forecast_adl import Ledger, Queues, by_account, queues, scores
 from crossmargin.sim.forecast_fills import (
     Closes,
     Orders,
@@ -170,8 +170,10 @@ class Prepared:
     (``prices``) and their sorted sweep (``crossings``), what moves with each instrument when a price is
     solved (``moves``), each pool's account (``cross``: its cross pool), the pools ``due`` before any move,
     the slots by pool (``first``, ``order``), each instrument's liquidity (``models``, by index), the
-    liquidation terms, the insurance fund at the start (base currency) and each pool's account's place by id
-    (``rank``: the order the engine takes due accounts in, and breaks ADL ties by)."""
+    liquidation terms, the insurance fund at the start (base currency), each pool's account's place by id
+    (``rank``: the order the engine takes due accounts in, and breaks ADL ties by) and, where the terms
+    deleverage, the open positions in the deleveraging queues' segments by that place (``adl_order``:
+    :func:`~crossmargin.sim.forecast_adl.by_account`; every move's queues start from it)."""
 
     book: RiskBook
     prices: LiquidationPrices
@@ -185,6 +187,7 @@ class Prepared:
     terms: LiquidationTerms
     insurance_fund: float
     rank: I64
+    adl_order: I64 | None
 
 
 def prepare(
@@ -208,9 +211,15 @@ def prepare(
     accounts = np.flatnonzero(book.haircut[: book.pool_count])  # the cross pools, one an account
     by_id = np.zeros(book.pool_count, dtype=np.int64)
     by_id[accounts] = account_order([book.owners[int(p)].account for p in accounts])
+    rank = by_id[cross]
+    adl_order = None
+    if terms.shortfall is Shortfall.ADL:
+        pool = book.pool.astype(np.int64)
+        held = np.flatnonzero((pool >= 0) & (book.size != 0.0))
+        adl_order = by_account(held, book.instrument.astype(np.int64), book.size > 0.0, rank[pool.clip(min=0)])
     return Prepared(
         book, priced, Crossings(priced, book.marks), move_arrays(book), cross, due_pools(book), first, order, models,
-        terms, float(insurance_fund), by_id[cross],
+        terms, float(insurance_fund), rank, adl_order,
     )  # fmt: skip
 
 
@@ -586,7 +595,7 @@ class _Cascade:
         net = ledger.balance[:, :count].T @ self.prices + summed(ledger.pool.clip(min=0), pnl, count)
         self.queues = queues(
             score, ledger.instrument, self.shocked_size > 0.0, rank, len(book.instruments.names),
-            self.terms.adl_ranking, self.shocked_marks, net,
+            self.terms.adl_ranking, self.shocked_marks, net, self.prepared.adl_order,
         )  # fmt: skip
 
     def _settle_round(self, number: int, pools: I64, values: PoolValues, fees: F64, turns: Turns, marks: F64) -> I64:

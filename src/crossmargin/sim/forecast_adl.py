@@ -26,6 +26,7 @@ scores from the pin (the engine scores them again too).
 Money in base currency, sizes in contracts (positive long), prices in mark units.
 """
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -98,19 +99,37 @@ class Queues(NamedTuple):
     heap_size: I64
 
 
+def by_account(held: I64, instrument: I64, long: B1, rank: I64) -> I64:
+    """The positions ``held`` (slots) in queue segment order (by instrument, shorts first) and, within a
+    segment, by their accounts' ``rank`` (per slot): what every move's :func:`queues` starts from, sorted
+    once a book (:func:`crossmargin.sim.forecast.prepare`)."""
+    return held[np.lexsort((rank[held], 2 * instrument[held] + long[held].astype(np.int64)))]
+
+
 def queues(
     score: F64, instrument: I64, long: B1, rank: I64, count: int, ranking: str = "random", marks: F64 | None = None,
-    net: F64 | None = None,
+    net: F64 | None = None, ordered: I64 | None = None,
 ) -> Queues:  # fmt: skip
     """The queues of the positions ``score``d (their ``instrument``, ``long``, and their accounts' ``rank`` by
     id, ties broken by it; a score of -inf: no position, left out), ``count`` instruments; a taker left with
     part of its position is scored again under ``ranking`` at the pinned ``marks`` with its pool's ``net`` value
-    there (per pool, base currency; copied)."""
+    there (per pool, base currency; copied). ``ordered``: the positions scored, in :func:`by_account`'s order,
+    if known: each segment is then sorted by score alone (a stable sort keeps the accounts' order among equal
+    scores), a fifth of the time of the three keys at a million accounts."""
     held = np.flatnonzero(score > -np.inf)
-    segment = 2 * instrument[held] + long[held].astype(np.int64)
-    ranked = np.lexsort((rank[held], -score[held], segment))
-    slot = held[ranked]
-    start = np.searchsorted(segment[ranked], np.arange(2 * count + 1)).astype(np.int64)
+    if ordered is not None and len(ordered) == len(held):
+        segment = 2 * instrument[ordered] + long[ordered].astype(np.int64)
+        start = np.searchsorted(segment, np.arange(2 * count + 1)).astype(np.int64)
+        key = -score[ordered]
+        slot = np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [ordered[a:b][np.argsort(key[a:b], kind="stable")] for a, b in itertools.pairwise(start.tolist())]
+        )
+    else:
+        segment = 2 * instrument[held] + long[held].astype(np.int64)
+        ranked = np.lexsort((rank[held], -score[held], segment))
+        slot = held[ranked]
+        start = np.searchsorted(segment[ranked], np.arange(2 * count + 1)).astype(np.int64)
     n, capacity = len(score), 2 * len(held)  # segment s's heap: entries 2 start[s] to 2 start[s + 1]
     return Queues(
         slot, start, start[:-1].copy(), score[slot].astype(np.float64), RESCORED.get(ranking, 0),

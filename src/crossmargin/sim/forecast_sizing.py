@@ -41,6 +41,7 @@ pays what it has and the rest is spread.
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from crossmargin.engine.rule_arrays import B1, F64, I64
 from crossmargin.model.rules import BufferBasis, LiquidationTerms, Shortfall
@@ -166,14 +167,22 @@ def cover(shortfall: F64, at_mark: F64, fund: float, terms: LiquidationTerms) ->
     (its net value at the mark below zero: no slippage, no fees)."""
     n = len(shortfall)
     draw, beyond, taken = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.bool_)
-    socialized = terms.shortfall is Shortfall.SOCIALIZED
+    left = _cover(shortfall, at_mark, fund, terms.shortfall is Shortfall.SOCIALIZED, draw, beyond, taken)
+    return Cover(draw, beyond, taken, left)
+
+
+@njit(cache=True)
+def _cover(shortfall: F64, at_mark: F64, fund: float, socialized: bool, draw: F64, beyond: F64, taken: B1) -> float:
+    """:func:`cover`'s pools in turn, into ``draw``, ``beyond`` and ``taken``; the fund left."""
     left = fund
-    for x in np.flatnonzero(shortfall > 0.0).tolist():
-        need = float(shortfall[x])
+    for x in range(len(shortfall)):
+        need = shortfall[x]
+        if not need > 0.0:
+            continue
         if need <= left:
             draw[x], left = need, left - need
         elif socialized:
             draw[x], beyond[x], left = left, need - left, 0.0
         else:
-            beyond[x], taken[x] = float(at_mark[x]), True
-    return Cover(draw, beyond, taken, left)
+            beyond[x], taken[x] = at_mark[x], True
+    return left
