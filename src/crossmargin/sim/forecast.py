@@ -402,10 +402,8 @@ class _Cascade:
         """The pools to value this round: newly crossed, waiting, and (first round) due before any move."""
         crossed = self.sweep.crossed(self.low, self.high, self.marks)
         count = self.book.pool_count
-        at = np.full(count, len(crossed), dtype=np.int64)  # each pool's first crossed slot, by place in ``crossed``
-        np.minimum.at(at, self.book.pool[crossed].astype(np.int64), np.arange(len(crossed), dtype=np.int64))
-        pools = np.flatnonzero(at < len(crossed))
-        self.trigger[pools] = crossed[at[pools]]
+        pools, at = np.unique(self.book.pool[crossed].astype(np.int64), return_index=True)  # at: first crossed
+        self.trigger[pools] = crossed[at]
         due = self.prepared.due if number == 1 else pools[:0]
         found = _distinct(count, pools, self.waiting, due)
         return found[~self.closed_out[found]]
