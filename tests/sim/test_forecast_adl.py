@@ -47,9 +47,9 @@ def test_the_queues_in_ranking_order() -> None:
     # segments: (0, short), (0, long), (1, short), (1, long); ties of score by the account's rank
     assert list(found.slot) == [2, 1, 0, 3, 4]
     assert list(found.start) == [0, 3, 4, 5, 5] and list(found.head) == [0, 3, 4, 5]
-    # the same from the positions put in segment and account order once (by_account: 0 before 1 at
-    # instrument 0's shorts, their accounts ranked 1 and 0 ... slot 2 (rank 0), 1 (rank 1), 0 (rank 2)),
-    # then sorted by score alone
+    # the same from the positions put in segment and account order once, then sorted by score alone:
+    # by_account takes instrument 0's shorts by their accounts' rank (slot 2 rank 0, slot 1 rank 1, slot 0
+    # rank 2), then its long (slot 3), then instrument 1's short (slot 4); the scores 5, 5, 2 then keep 2 before 1
     ordered = by_account(np.arange(5), np.array([0, 0, 0, 0, 1]), np.array([False, False, False, True, False]),
                          np.array([2, 1, 0, 3, 4]))  # fmt: skip
     assert list(ordered) == [2, 1, 0, 3, 4]
