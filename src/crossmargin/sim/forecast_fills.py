@@ -48,6 +48,7 @@ from crossmargin.liquidation.liquidity import LiquidityModel, Side
 from crossmargin.model.numbers import from_float
 from crossmargin.sim.forecast_adl import Ledger, Queues, deleverage, no_queues
 from crossmargin.sim.forecast_pools import summed
+from crossmargin.sim.forecast_sizing import pay
 
 EXACT = 32
 """Up to this many distinct order sizes on an instrument's side in a round, each is quoted (``account``
@@ -347,15 +348,9 @@ def _in_turn(
                     - terms.unrealized_pnl(closing, c, e, met[j], inv)
                 ) * p
             short = max(pools.charges[x] - value - slip, 0.0)
-            market = True
             if short > 0.0:
-                if short <= fund:
-                    draw[x], fund = short, fund - short
-                elif socialized:
-                    draw[x], beyond[x], fund = fund, short - fund, 0.0
-                else:
-                    taken[x], beyond[x], market = True, max(-value, 0.0), False
-            if market:
+                draw[x], beyond[x], taken[x], fund = pay(short, fund, socialized, max(-value, 0.0))
+            if not taken[x]:
                 fund += pools.income[x]
                 for j in range(pools.start[x], pools.end[x]):
                     if closed[j] != 0.0:

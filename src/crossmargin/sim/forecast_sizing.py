@@ -171,18 +171,23 @@ def cover(shortfall: F64, at_mark: F64, fund: float, terms: LiquidationTerms) ->
     return Cover(draw, beyond, taken, left)
 
 
+@njit(cache=True, inline="always")
+def pay(need: float, left: float, socialized: bool, at_mark: float) -> tuple[float, float, bool, float]:
+    """One pool's shortfall ``need`` (> 0) from a fund of ``left`` (module doc): (the fund's draw, the loss
+    beyond it, taken over, the fund left); a pool taken over loses ``at_mark``, its shortfall at its bankruptcy
+    price. :func:`cover` and the forecast's turns (:func:`crossmargin.sim.forecast_fills.in_turn`) both pay so."""
+    if need <= left:
+        return need, 0.0, False, left - need
+    if socialized:
+        return left, need - left, False, 0.0
+    return 0.0, at_mark, True, left
+
+
 @njit(cache=True)
 def _cover(shortfall: F64, at_mark: F64, fund: float, socialized: bool, draw: F64, beyond: F64, taken: B1) -> float:
     """:func:`cover`'s pools in turn, into ``draw``, ``beyond`` and ``taken``; the fund left."""
     left = fund
     for x in range(len(shortfall)):
-        need = shortfall[x]
-        if not need > 0.0:
-            continue
-        if need <= left:
-            draw[x], left = need, left - need
-        elif socialized:
-            draw[x], beyond[x], left = left, need - left, 0.0
-        else:
-            beyond[x], taken[x] = at_mark[x], True
+        if shortfall[x] > 0.0:
+            draw[x], beyond[x], taken[x], left = pay(shortfall[x], left, socialized, at_mark[x])
     return left
